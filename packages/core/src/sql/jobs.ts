@@ -1,0 +1,2 @@
+/** DDL and queries of core's jobs: filled in by the module that owns them. */
+export const schema = ``
