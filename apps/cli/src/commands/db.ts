@@ -1,0 +1,30 @@
+/** `orch db migrate|status`. */
+import * as Command from "@effect/cli/Command"
+import * as Cli from "@orch/core/Cli"
+import { Plugins } from "@orch/core/Plugin"
+import { Effect } from "effect"
+
+const migrate = Cli.command("migrate", {}, () =>
+  Effect.gen(function*() {
+    // opening core's services has applied every pending migration
+    const Runtime = yield* Effect.promise(() => import("@orch/core/Runtime"))
+    const plugins = yield* Plugins
+    const status = yield* Runtime.migrationStatus(plugins)
+    yield* Cli.print(`database is up to date: ${status.length} migrations applied`)
+  })).pipe(Command.withDescription("Apply every pending migration of core and the plugins"))
+
+const status = Command.make("status", { common: Cli.commonOptions }, ({ common }) =>
+  Cli.withDatabase(common, Effect.gen(function*() {
+    const Runtime = yield* Effect.promise(() => import("@orch/core/Runtime"))
+    const plugins = yield* Plugins
+    const rows = yield* Runtime.migrationStatus(plugins)
+    yield* Cli.print(Cli.table(
+      ["OWNER", "ID", "NAME", "APPLIED"],
+      rows.map((row) => [row.owner, row.id, row.name, row.appliedAt === undefined ? "pending" : Cli.time(row.appliedAt) + (row.changed ? " (script changed since)" : "")])
+    ))
+  }))).pipe(Command.withDescription("Show every migration and when it was applied"))
+
+export const dbCommand = Command.make("db").pipe(
+  Command.withDescription("The shared SQLite database"),
+  Command.withSubcommands([migrate, status])
+)

@@ -1,0 +1,127 @@
+/**
+ * What every `orch` command shares: the options accepted after any command's own name
+ * (`--config`, `--data-dir`, logging), opening core's services for a command, and
+ * printing tables. Plugins build their `orch <plugin> …` subcommands with `command`.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Config as EffectConfig, Effect, Option } from "effect"
+import * as Config from "./Config.js"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Database } from "./Database.js"
+import type { CoreServices } from "./Plugin.js"
+import { Plugins } from "./Plugin.js"
+
+export const configOption = Options.text("config").pipe(
+  Options.withDescription("Config file (default: ./orch.yaml when present)"),
+  Options.withFallbackConfig(EffectConfig.string("ORCH_CONFIG")),
+  Options.optional
+)
+
+export const dataDirOption = Options.text("data-dir").pipe(
+  Options.withDescription("Folder for orch's database and state (default ./.orch)"),
+  Options.withFallbackConfig(EffectConfig.string("ORCH_DATA_DIR")),
+  Options.optional
+)
+
+export const logLevelOption = Options.choice("log-level", ["trace", "debug", "info", "warning", "error", "none"]).pipe(
+  Options.withDescription("Least severe level logged (default info)"),
+  Options.optional
+)
+
+export const logFormatOption = Options.choice("log-format", ["auto", "pretty", "json"]).pipe(
+  Options.withDescription("pretty on a terminal, JSON lines otherwise (auto, the default)"),
+  Options.optional
+)
+
+export const logFileOption = Options.text("log-file").pipe(
+  Options.withDescription("Also append JSON log lines to this file"),
+  Options.optional
+)
+
+export const setOption = Options.text("set").pipe(
+  Options.withDescription("Override one config key, e.g. --set core.http.port=0 (repeatable)"),
+  Options.repeated
+)
+
+/** The options every command accepts after its own name. */
+export const commonOptions = {
+  config: configOption,
+  dataDir: dataDirOption,
+  logLevel: logLevelOption,
+  logFormat: logFormatOption,
+  logFile: logFileOption,
+  set: setOption
+}
+
+export type CommonOptions = Command.Command.ParseConfig<typeof commonOptions>
+
+/** Turns parsed common options (plus any extra flags) into config overrides. */
+export const overrides = (common: CommonOptions, extra: Partial<Config.Overrides> = {}): Config.Overrides => ({
+  configFile: Option.getOrUndefined(common.config),
+  dataDir: Option.getOrUndefined(common.dataDir),
+  logLevel: Option.getOrUndefined(common.logLevel),
+  logFormat: Option.getOrUndefined(common.logFormat),
+  logFile: Option.getOrUndefined(common.logFile),
+  set: common.set,
+  ...extra
+})
+
+/** Loads the configuration for the plugins this build knows. */
+export const loadConfig = (common: CommonOptions, extra: Partial<Config.Overrides> = {}) =>
+  Effect.flatMap(Plugins, (plugins) => Config.load(plugins, overrides(common, extra)))
+
+/**
+ * Runs `effect` with core's services over the configured database (opened and
+ * migrated). The runtime is imported only here, so `--help` never loads it.
+ */
+export const withCore = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const plugins = yield* Plugins
+    const config = yield* Config.load(plugins, overrides(common))
+    const Runtime = yield* Effect.promise(() => import("./Runtime.js"))
+    return yield* effect.pipe(
+      Effect.provide(Runtime.coreLayer(config, plugins)),
+      Effect.provide(Runtime.loggingLayer(config))
+    ) as Effect.Effect<A, E, Exclude<R, CoreServices>>
+  })
+
+/** Runs `effect` over the configured database, opened but not migrated (for `orch db status`). */
+export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const plugins = yield* Plugins
+    const config = yield* Config.load(plugins, overrides(common))
+    const Runtime = yield* Effect.promise(() => import("./Runtime.js"))
+    return yield* effect.pipe(
+      Effect.provide(Runtime.databaseLayer(config)),
+      Effect.provide(Runtime.loggingLayer(config))
+    ) as Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient | Database | Config.Config>>
+  })
+
+/**
+ * A subcommand whose handler runs with core's services; the common options are added
+ * to its own. For `orch <plugin> …` and core's own commands alike.
+ */
+export const command = <Name extends string, const C extends Command.Command.Config, E>(
+  name: Name,
+  config: C,
+  handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CoreServices | Plugins>
+) =>
+  Command.make(name, { ...config, common: commonOptions }, (args) => {
+    const { common, ...own } = args as unknown as { common: CommonOptions } & Command.Command.ParseConfig<C>
+    return withCore(common, handler(own as unknown as Command.Command.ParseConfig<C>))
+  })
+
+/** Formats rows as an aligned text table with a header. */
+export const table = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<unknown>>): string => {
+  const cells = rows.map((row) => row.map((cell) => (cell === undefined || cell === null ? "-" : String(cell))))
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => row[i]?.length ?? 0)))
+  const line = (row: ReadonlyArray<string>) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
+  return [line(columns), ...cells.map(line)].join("\n")
+}
+
+/** Prints to stdout (command output, as opposed to logs on stderr). */
+export const print = (text: string) => Effect.sync(() => process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
+
+/** Epoch ms as an ISO time for tables; "-" when absent. */
+export const time = (ms: number | null | undefined): string => (ms === null || ms === undefined ? "-" : new Date(ms).toISOString())

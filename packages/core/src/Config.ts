@@ -1,0 +1,190 @@
+/**
+ * `orch.yaml`: a `core` section and one section per plugin, each validated by its
+ * Schema. Precedence, lowest first: defaults, the file (with `${ENV}` substituted),
+ * `--set key.path=value` overrides, then dedicated flags (`--data-dir`, `--http-port` …).
+ */
+import { Context, Effect, Either, Redacted, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ConfigError } from "./Errors.js"
+import type { Plugin } from "./Plugin.js"
+import * as Yaml from "./Yaml.js"
+
+export const LogLevel = Schema.Literal("trace", "debug", "info", "warning", "error", "none")
+export type LogLevel = typeof LogLevel.Type
+export const LogFormat = Schema.Literal("auto", "pretty", "json")
+export type LogFormat = typeof LogFormat.Type
+
+const Port = Schema.Int.pipe(Schema.between(0, 65535, { message: () => "must be a port number from 0 to 65535" }))
+const Positive = Schema.Number.pipe(Schema.positive())
+
+/** Core's own section. Every field has a default, so an empty file is a valid one. */
+export const CoreSection = Schema.Struct({
+  dataDir: Schema.optionalWith(Schema.String, { default: () => "./.orch" }).annotations({
+    description: "Folder for the database and other state (relative to the working directory)"
+  }),
+  plugins: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["all"] }).annotations({
+    description: "Plugins `orch run` starts when --plugins is not given (\"all\" or names)"
+  }),
+  timeZone: Schema.optionalWith(Schema.String, { default: () => "UTC" }).annotations({
+    description: "Time zone for cron schedules"
+  }),
+  shutdownGraceSeconds: Schema.optionalWith(Positive, { default: () => 10 }).annotations({
+    description: "How long work in flight may take to finish on SIGINT/SIGTERM"
+  }),
+  database: Schema.optionalWith(
+    Schema.Struct({
+      file: Schema.optional(Schema.String).annotations({ description: "SQLite file; default <dataDir>/orch.sqlite" }),
+      busyTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 10_000 }),
+      synchronous: Schema.optionalWith(Schema.Literal("normal", "full"), { default: () => "normal" as const })
+    }),
+    { default: () => ({ busyTimeoutMs: 10_000, synchronous: "normal" as const }) }
+  ),
+  http: Schema.optionalWith(
+    Schema.Struct({
+      host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+      port: Schema.optionalWith(Port, { default: () => 7600 }),
+      maxBodyBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1024 * 1024 })
+    }),
+    { default: () => ({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024 }) }
+  ),
+  log: Schema.optionalWith(
+    Schema.Struct({
+      level: Schema.optionalWith(LogLevel, { default: () => "info" as const }),
+      format: Schema.optionalWith(LogFormat, { default: () => "auto" as const }),
+      file: Schema.optional(Schema.String).annotations({ description: "Also append JSON lines to this file" })
+    }),
+    { default: () => ({ level: "info" as const, format: "auto" as const }) }
+  )
+})
+export type CoreSection = typeof CoreSection.Type
+
+/** The loaded configuration, as every service of the daemon sees it. */
+export interface OrchConfig {
+  /** The file it came from, if any. */
+  readonly file: string | undefined
+  readonly core: CoreSection
+  /** Decoded plugin sections by plugin name (every known plugin has one, defaults included). */
+  readonly plugins: Readonly<Record<string, unknown>>
+  /** Where the SQLite file is. */
+  readonly databaseFile: string
+  /** Every `Redacted` value found in the config: the logger blanks them out. */
+  readonly secrets: ReadonlyArray<string>
+}
+
+export class Config extends Context.Tag("@orch/core/Config")<Config, OrchConfig>() {}
+
+/** What the command line can say about configuration. */
+export interface Overrides {
+  /** `--config FILE`; when absent `./orch.yaml` is used if it exists. */
+  readonly configFile?: string | undefined
+  readonly dataDir?: string | undefined
+  readonly httpHost?: string | undefined
+  readonly httpPort?: number | undefined
+  readonly logLevel?: LogLevel | undefined
+  readonly logFormat?: LogFormat | undefined
+  readonly logFile?: string | undefined
+  /** `--set a.b.c=value` pairs; values are parsed as YAML scalars (numbers, booleans). */
+  readonly set?: ReadonlyArray<string> | undefined
+}
+
+export const defaultConfigFile = "orch.yaml"
+
+/** The schema of the whole file for a set of plugins: unknown sections are errors. */
+export const fileSchema = (plugins: ReadonlyArray<Plugin>) =>
+  Schema.Struct({
+    core: Schema.optionalWith(CoreSection, { default: () => Schema.decodeSync(CoreSection)({}) }),
+    ...Object.fromEntries(
+      plugins.map((plugin) => [
+        plugin.name,
+        Schema.optionalWith(plugin.config as Schema.Schema<unknown, unknown, never>, {
+          default: () => Schema.decodeUnknownSync(plugin.config as Schema.Schema<unknown, unknown, never>)({})
+        })
+      ])
+    )
+  })
+
+const setPath = (target: Record<string, unknown>, keys: ReadonlyArray<string>, value: unknown): void => {
+  let node: Record<string, unknown> = target
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key]
+    if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {}
+    node = node[key] as Record<string, unknown>
+  }
+  node[keys[keys.length - 1]!] = value
+}
+
+const parseSetting = (setting: string): Either.Either<readonly [ReadonlyArray<string>, unknown], ConfigError> => {
+  const eq = setting.indexOf("=")
+  if (eq <= 0) {
+    return Either.left(new ConfigError({ key: setting, message: "--set expects key.path=value" }))
+  }
+  const keys = setting.slice(0, eq).split(".")
+  const raw = setting.slice(eq + 1)
+  const parsed = Yaml.parse(raw === "" ? "''" : raw, "--set")
+  const value = Either.isRight(parsed) && (parsed.right.value === null || typeof parsed.right.value !== "object")
+    ? parsed.right.value
+    : raw
+  return Either.right([keys, value] as const)
+}
+
+const collectSecrets = (value: unknown, out: Array<string>, seen = new Set<unknown>()): Array<string> => {
+  if (Redacted.isRedacted(value)) {
+    const secret = Redacted.value(value)
+    if (typeof secret === "string" && secret.length >= 4) out.push(secret)
+  } else if (value !== null && typeof value === "object" && !seen.has(value)) {
+    seen.add(value)
+    for (const item of Object.values(value)) collectSecrets(item, out, seen)
+  }
+  return out
+}
+
+/**
+ * Loads, substitutes, overrides and validates the configuration. A missing file is an
+ * error only when it was named explicitly; without one, every default applies.
+ */
+export const load = (
+  plugins: ReadonlyArray<Plugin>,
+  overrides: Overrides = {},
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<OrchConfig, ConfigError> =>
+  Effect.gen(function*() {
+    const explicit = overrides.configFile
+    const file = explicit ?? (fs.existsSync(defaultConfigFile) ? defaultConfigFile : undefined)
+    let document: Yaml.YamlDocument = { file: file ?? "(defaults)", value: {}, locate: () => undefined }
+    if (file !== undefined) {
+      document = yield* Yaml.readFile(file)
+      document = yield* Yaml.substituteEnv(document, env)
+      if (document.value === null || typeof document.value !== "object" || Array.isArray(document.value)) {
+        return yield* new ConfigError({ file, line: 1, message: "the top level must be a mapping of sections (core:, and one per plugin)" })
+      }
+    }
+    const raw = structuredClone(document.value) as Record<string, unknown>
+    for (const setting of overrides.set ?? []) {
+      const [keys, value] = yield* parseSetting(setting)
+      setPath(raw, keys, value)
+    }
+    const flag = (keys: ReadonlyArray<string>, value: unknown) => {
+      if (value !== undefined) setPath(raw, keys, value)
+    }
+    flag(["core", "dataDir"], overrides.dataDir)
+    flag(["core", "http", "host"], overrides.httpHost)
+    flag(["core", "http", "port"], overrides.httpPort)
+    flag(["core", "log", "level"], overrides.logLevel)
+    flag(["core", "log", "format"], overrides.logFormat)
+    flag(["core", "log", "file"], overrides.logFile)
+
+    const decoded = yield* Yaml.decode(fileSchema(plugins), document, raw)
+    const { core, ...sections } = decoded as { core: CoreSection } & Record<string, unknown>
+    return {
+      file,
+      core,
+      plugins: sections,
+      databaseFile: path.resolve(core.database.file ?? path.join(core.dataDir, "orch.sqlite")),
+      secrets: collectSecrets(sections, [])
+    }
+  })
+
+/** The decoded section of one plugin. */
+export const section = <C>(plugin: Plugin<C>): Effect.Effect<C, never, Config> =>
+  Effect.map(Config, (config) => config.plugins[plugin.name] as C)

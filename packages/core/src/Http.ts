@@ -1,0 +1,137 @@
+/**
+ * The one HTTP server. Core serves `/healthz`, `/readyz`, `/metrics` and
+ * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
+ * a body size limit (413), JSON 404s, and request count and latency metrics.
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Clock, Effect, Layer, Metric, Option } from "effect"
+import * as http from "node:http"
+import * as Metrics from "./Metrics.js"
+import { DaemonInfo, type PluginHttp } from "./Plugin.js"
+import { Supervisor } from "./Supervisor.js"
+
+export interface HttpOptions {
+  readonly host: string
+  readonly port: number
+  readonly maxBodyBytes: number
+}
+
+/** A JSON error body, the same shape everywhere core answers an error itself. */
+export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
+  HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
+
+/** The `/<plugin>` part of a path, a bounded label for metrics. */
+const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
+  const segment = "/" + (url.split("?")[0]!.split("/")[1] ?? "")
+  return known.has(segment) ? segment : "other"
+}
+
+const guard = (options: HttpOptions, known: ReadonlySet<string>) =>
+  HttpLayerRouter.middleware(
+    (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const started = yield* Clock.currentTimeNanos
+        const length = Number(request.headers["content-length"] ?? 0)
+        const response = length > options.maxBodyBytes
+          ? jsonError(413, `request body of ${length} bytes is over the limit of ${options.maxBodyBytes} bytes`)
+          : yield* handler.pipe(
+            HttpIncomingMessage.withMaxBodySize(Option.some(options.maxBodyBytes)),
+            Effect.catchIf(
+              (error): error is HttpServerError.RouteNotFound =>
+                typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "RouteNotFound",
+              () => Effect.succeed(jsonError(404, `no route for ${request.method} ${request.url.split("?")[0]}`))
+            )
+          )
+        const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
+        const prefix = pathPrefix(request.url, known)
+        yield* Metric.increment(
+          Metrics.httpRequests.pipe(
+            Metric.tagged("method", request.method),
+            Metric.tagged("path", prefix),
+            Metric.tagged("status", String(response.status))
+          )
+        )
+        yield* Metric.update(Metrics.httpDuration.pipe(Metric.tagged("method", request.method), Metric.tagged("path", prefix)), seconds)
+        return response
+      }),
+    { global: true }
+  ).layer
+
+/** The merged OpenAPI document of every mounted plugin's JSON API. */
+export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
+  let merged: HttpApi.HttpApi.Any = HttpApi.make("orch")
+  for (const api of apis) merged = (merged as any).addHttpApi(api)
+  const spec = OpenApi.fromApi(merged as any)
+  return { ...spec, info: { ...spec.info, title: "orch", version } }
+}
+
+const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =>
+  Layer.mergeAll(
+    HttpLayerRouter.add("GET", "/healthz", HttpServerResponse.unsafeJson({ status: "ok" })),
+    HttpLayerRouter.add(
+      "GET",
+      "/readyz",
+      Effect.gen(function*() {
+        const supervisor = yield* Supervisor
+        const loops = yield* supervisor.status
+        const failing = loops.filter((loop) => loop.consecutiveFailures > 0 || !loop.running)
+        const draining = yield* supervisor.isDraining
+        const ready = failing.length === 0 && !draining
+        return HttpServerResponse.unsafeJson({ status: ready ? "ready" : draining ? "draining" : "degraded", loops }, {
+          status: ready ? 200 : 503
+        })
+      })
+    ),
+    HttpLayerRouter.add(
+      "GET",
+      "/metrics",
+      Effect.map(Metrics.scrape, (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+    ),
+    HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version)))
+  )
+
+/**
+ * The listening socket and `DaemonInfo` (its real address: port 0 picks a free one).
+ * Kept separate from the routes so plugins' layers can read the address too.
+ */
+export const listen = (
+  options: HttpOptions,
+  meta: { readonly startedAt: number; readonly plugins: ReadonlyArray<string> }
+) =>
+  Layer.effect(
+    DaemonInfo,
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const address = server.address
+      const port = address._tag === "TcpAddress" ? address.port : 0
+      const host = address._tag === "TcpAddress" ? address.hostname : options.host
+      const shown = host.includes(":") ? `[${host}]` : host
+      const url = `http://${shown}:${port}`
+      yield* Effect.logInfo(`orch listening on ${url}`).pipe(Effect.annotateLogs({ url }))
+      return { url, host, port, pid: process.pid, startedAt: meta.startedAt, plugins: meta.plugins }
+    })
+  ).pipe(Layer.provideMerge(NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
+    host: options.host,
+    port: options.port
+  })))
+
+/** Serves core's routes and every plugin's routes on the server from `listen`. */
+export const serve = (
+  options: HttpOptions,
+  mounted: ReadonlyArray<{ readonly name: string; readonly http: PluginHttp }>,
+  version: string
+) => {
+  const known = new Set(["/healthz", "/readyz", "/metrics", "/openapi.json", ...mounted.map((p) => `/${p.name}`)])
+  const apis = mounted.flatMap((p) => (p.http.api ? [p.http.api] : []))
+  const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.http.routes))
+  return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
+}

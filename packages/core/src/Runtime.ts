@@ -1,0 +1,147 @@
+/**
+ * Builds core plus the chosen plugins and runs them: the one place where storage,
+ * queues, HTTP, logging and every plugin's layer are composed.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Duration, Effect, Layer } from "effect"
+import * as Config from "./Config.js"
+import * as Database from "./Database.js"
+import * as Http from "./Http.js"
+import * as Jobs from "./Jobs.js"
+import * as Logging from "./Logging.js"
+import * as Metrics from "./Metrics.js"
+import * as Migrations from "./Migrations.js"
+import type { Plugin } from "./Plugin.js"
+import * as Resources from "./Resources.js"
+import * as Schedules from "./Schedules.js"
+import { coreMigrations } from "./sql/migrations.js"
+import * as Supervisor from "./Supervisor.js"
+
+/** Every migration this build knows, core's first. */
+export const migrationSets = (plugins: ReadonlyArray<Plugin>): ReadonlyArray<readonly [string, Migrations.Migrations]> => [
+  ["core", coreMigrations],
+  ...plugins.flatMap((plugin) => (plugin.migrations ? [[plugin.name, plugin.migrations] as const] : []))
+]
+
+/** Applies every pending migration; returns what it applied. */
+export const migrate = (plugins: ReadonlyArray<Plugin>) =>
+  Effect.map(
+    Effect.forEach(migrationSets(plugins), ([owner, record]) => Migrations.apply(owner, record)),
+    (applied) => applied.flat()
+  )
+
+/** Migration status of core and every plugin this build knows. */
+export const migrationStatus = (plugins: ReadonlyArray<Plugin>) => Migrations.status(migrationSets(plugins))
+
+/** The configured database, opened but not migrated, with the config beside it. */
+export const databaseLayer = (config: Config.OrchConfig) =>
+  Database.layer({
+    filename: config.databaseFile,
+    busyTimeoutMs: config.core.database.busyTimeoutMs,
+    synchronous: config.core.database.synchronous
+  }).pipe(Layer.provideMerge(Layer.succeed(Config.Config, config)))
+
+/**
+ * Core's services over the configured database, migrated: what CLI commands and the
+ * daemon share. `plugins` are all the plugins this build knows (their kinds and tables).
+ */
+export const coreLayer = (config: Config.OrchConfig, plugins: ReadonlyArray<Plugin>) => {
+  const migrated = Layer.effectDiscard(migrate(plugins)).pipe(Layer.provideMerge(databaseLayer(config)))
+  const services = Layer.mergeAll(
+    Jobs.JobQueue.layer(plugins.flatMap((plugin) => plugin.jobKinds ?? [])),
+    Resources.Resources.layer(plugins.flatMap((plugin) => plugin.resourceKinds ?? [])),
+    Schedules.Schedules.layer({ timeZone: config.core.timeZone })
+  )
+  return services.pipe(
+    Layer.provideMerge(migrated),
+    Layer.provideMerge(Metrics.collectorsLayer),
+    Layer.provideMerge(NodeContext.layer)
+  )
+}
+
+export const loggingLayer = (config: Config.OrchConfig) =>
+  Logging.layer({
+    level: config.core.log.level,
+    format: config.core.log.format,
+    file: config.core.log.file,
+    secrets: config.secrets
+  })
+
+/** Samples for `orch_jobs{plugin,kind,state}`, including zero for declared states with no job. */
+const jobsCollector = (plugins: ReadonlyArray<Plugin>) =>
+  Effect.gen(function*() {
+    const queue = yield* Jobs.JobQueue
+    const counts = yield* queue.countByState()
+    const samples = new Map<string, Metrics.Sample>()
+    const put = (plugin: string, kind: string, state: string, value: number) =>
+      samples.set(`${plugin}\u0000${kind}\u0000${state}`, {
+        name: "orch_jobs",
+        help: "Jobs in the queue by plugin, kind and state",
+        type: "gauge",
+        labels: { plugin, kind, state },
+        value
+      })
+    for (const plugin of plugins) {
+      for (const kind of plugin.jobKinds ?? []) {
+        for (const state of kind.states) put(kind.plugin, kind.name, state, 0)
+      }
+    }
+    for (const row of counts) put(row.plugin, row.kind, row.state, row.count)
+    return [...samples.values()]
+  }).pipe(Effect.orDie)
+
+export interface DaemonOptions {
+  readonly config: Config.OrchConfig
+  /** Every plugin this build knows (for migrations and kinds). */
+  readonly available: ReadonlyArray<Plugin>
+  /** The plugins to run. */
+  readonly selected: ReadonlyArray<Plugin>
+  readonly version: string
+}
+
+/**
+ * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
+ * On interruption the supervisor drains first: loops finish the iteration in hand
+ * within the grace period; then plugins stop, the server closes and the database closes.
+ */
+export const daemon = (options: DaemonOptions) => {
+  const { config, selected } = options
+  const startedAt = Date.now()
+  const program = Effect.gen(function*() {
+    const supervisor = yield* Supervisor.Supervisor
+    const queue = yield* Jobs.JobQueue
+    yield* Metrics.addCollector(jobsCollector(options.available))
+    yield* supervisor.loop("core:reclaim-expired-jobs", Effect.asVoid(queue.reclaimExpired()), { every: "5 seconds" })
+    for (const plugin of selected) {
+      if (plugin.layer) {
+        const layer = plugin.layer(config.plugins[plugin.name])
+        yield* supervisor.daemon(
+          `plugin:${plugin.name}`,
+          Layer.launch(layer).pipe(Effect.annotateLogs({ plugin: plugin.name }))
+        )
+      }
+    }
+    // registered last so it runs first when the scope closes: drain before anything stops
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(
+        Effect.logInfo("shutting down: finishing work in flight"),
+        supervisor.drain(Duration.seconds(config.core.shutdownGraceSeconds))
+      )
+    )
+    yield* Effect.logInfo(`orch started with plugins: ${selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
+      Effect.annotateLogs({ database: config.databaseFile, config: config.file ?? "(defaults)" })
+    )
+    return yield* Effect.never
+  })
+  const mounted = selected.flatMap((plugin) =>
+    plugin.http ? [{ name: plugin.name, http: plugin.http(config.plugins[plugin.name]) }] : []
+  )
+  const http = Http.serve(config.core.http, mounted, options.version).pipe(
+    Layer.provideMerge(Http.listen(config.core.http, { startedAt, plugins: selected.map((p) => p.name) }))
+  )
+  const layer = http.pipe(
+    Layer.provideMerge(Supervisor.layer),
+    Layer.provideMerge(coreLayer(config, options.available))
+  )
+  return Effect.scoped(program).pipe(Effect.provide(layer), Effect.provide(loggingLayer(config)))
+}

@@ -1,0 +1,197 @@
+/**
+ * Supervised loops. Every long-running piece of orch (a plugin's polling loop, a
+ * reclaimer, a plugin's whole layer) runs under the supervisor: a failure is logged,
+ * counted and restarted with exponential backoff, and never reaches another loop.
+ * On shutdown the supervisor drains: loops finish the iteration in hand (within the
+ * grace period) and start no new one.
+ */
+import { Cause, Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Ref, Scope } from "effect"
+import * as Metrics from "./Metrics.js"
+
+export interface Backoff {
+  /** Delay after the first failure. */
+  readonly initial: Duration.DurationInput
+  /** The delay doubles per consecutive failure up to this. */
+  readonly max: Duration.DurationInput
+}
+
+export const defaultBackoff: Backoff = { initial: "200 millis", max: "30 seconds" }
+
+export interface LoopOptions {
+  /** Pause between successful iterations; none means run again at once. */
+  readonly every?: Duration.DurationInput | undefined
+  readonly backoff?: Backoff | undefined
+}
+
+export interface LoopStatus {
+  readonly name: string
+  readonly running: boolean
+  readonly restarts: number
+  readonly consecutiveFailures: number
+  readonly lastError: string | undefined
+  readonly lastFailureAt: number | undefined
+}
+
+export interface SupervisorService {
+  /**
+   * Forks `iteration` to run again and again (pausing `every` between successes) in
+   * the current scope, until drained or the scope closes.
+   */
+  readonly loop: <E, R>(
+    name: string,
+    iteration: Effect.Effect<void, E, R>,
+    options?: LoopOptions
+  ) => Effect.Effect<void, never, R | Scope.Scope>
+  /**
+   * Forks a long-running `effect` (one that normally never ends, e.g. `Layer.launch`),
+   * restarting it with backoff when it fails or ends. Drain interrupts it.
+   */
+  readonly daemon: <E, R>(
+    name: string,
+    effect: Effect.Effect<unknown, E, R>,
+    options?: { readonly backoff?: Backoff | undefined }
+  ) => Effect.Effect<void, never, R | Scope.Scope>
+  /** True once shutdown has begun: take no new work. */
+  readonly isDraining: Effect.Effect<boolean>
+  /** Completes when shutdown begins. */
+  readonly drained: Effect.Effect<void>
+  /** Begin shutdown; wait up to `grace` for loops to finish the iteration in hand. */
+  readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
+  readonly status: Effect.Effect<ReadonlyArray<LoopStatus>>
+}
+
+export class Supervisor extends Context.Tag("@orch/core/Supervisor")<Supervisor, SupervisorService>() {}
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.squash(cause)
+  if (failure instanceof Error) return failure.message || failure.name
+  if (typeof failure === "object" && failure !== null && "message" in failure) return String(failure.message)
+  return String(failure)
+}
+
+export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
+  const draining = yield* Deferred.make<void>()
+  const statuses = yield* Ref.make(new Map<string, LoopStatus>())
+  const loopFibers = yield* Ref.make(new Set<Fiber.RuntimeFiber<unknown, unknown>>())
+  const daemonFibers = yield* Ref.make(new Set<Fiber.RuntimeFiber<unknown, unknown>>())
+
+  const setStatus = (name: string, f: (status: LoopStatus) => LoopStatus) =>
+    Ref.update(statuses, (map) => {
+      const next = new Map(map)
+      next.set(
+        name,
+        f(map.get(name) ?? { name, running: false, restarts: 0, consecutiveFailures: 0, lastError: undefined, lastFailureAt: undefined })
+      )
+      return next
+    })
+
+  const isDraining = Deferred.isDone(draining)
+
+  /** Sleeps `duration` unless shutdown begins first; true when it did. */
+  const pause = (duration: Duration.DurationInput) =>
+    Effect.raceFirst(Effect.as(Effect.sleep(duration), false), Effect.as(Deferred.await(draining), true))
+
+  const backoffDelay = (backoff: Backoff, failures: number) =>
+    Duration.min(
+      Duration.times(Duration.decode(backoff.initial), 2 ** Math.min(failures - 1, 30)),
+      Duration.decode(backoff.max)
+    )
+
+  const onFailure = (name: string, cause: Cause.Cause<unknown>, backoff: Backoff) =>
+    Effect.gen(function*() {
+      const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      const message = describeCause(cause)
+      yield* setStatus(name, (s) => ({
+        ...s,
+        restarts: s.restarts + 1,
+        consecutiveFailures: s.consecutiveFailures + 1,
+        lastError: message,
+        lastFailureAt: now
+      }))
+      yield* Metric.increment(Metric.tagged(Metrics.loopFailures, "loop", name))
+      yield* Metric.increment(Metric.tagged(Metrics.loopRestarts, "loop", name))
+      const failures = (yield* Ref.get(statuses)).get(name)?.consecutiveFailures ?? 1
+      const delay = backoffDelay(backoff, failures)
+      yield* Effect.logWarning(`${name} failed: ${message}; restarting in ${Duration.format(delay)}`).pipe(
+        Effect.annotateLogs({ loop: name }),
+        Effect.annotateLogs(Cause.isDie(cause) ? { cause: Cause.pretty(cause) } : {})
+      )
+      return delay
+    })
+
+  const track = <A, E>(
+    fibers: Ref.Ref<Set<Fiber.RuntimeFiber<unknown, unknown>>>,
+    name: string,
+    fiber: Fiber.RuntimeFiber<A, E>
+  ) =>
+    Effect.zipRight(
+      Ref.update(fibers, (set) => new Set(set).add(fiber as Fiber.RuntimeFiber<unknown, unknown>)),
+      setStatus(name, (s) => ({ ...s, running: true }))
+    )
+
+  const loop: SupervisorService["loop"] = (name, iteration, options) => {
+    const backoff = options?.backoff ?? defaultBackoff
+    const body: Effect.Effect<void, never, any> = Effect.gen(function*() {
+      while (!(yield* isDraining)) {
+        const exit = yield* Effect.exit(iteration)
+        if (exit._tag === "Failure") {
+          if (Cause.isInterruptedOnly(exit.cause)) return
+          const delay = yield* onFailure(name, exit.cause, backoff)
+          if (yield* pause(delay)) return
+        } else {
+          yield* setStatus(name, (s) => ({ ...s, consecutiveFailures: 0 }))
+          if (options?.every !== undefined && (yield* pause(options.every))) return
+        }
+      }
+    }).pipe(Effect.ensuring(setStatus(name, (s) => ({ ...s, running: false }))))
+    return Effect.flatMap(Effect.forkScoped(body), (fiber) => track(loopFibers, name, fiber))
+  }
+
+  const daemon: SupervisorService["daemon"] = (name, effect, options) => {
+    const backoff = options?.backoff ?? defaultBackoff
+    const body: Effect.Effect<void, never, any> = Effect.gen(function*() {
+      while (true) {
+        // not raced against draining: a daemon (a plugin's layer, say) owns loops that
+        // must finish their iteration first; drain interrupts daemons after the loops
+        const exit = yield* Effect.exit(Effect.scoped(effect))
+        if (yield* isDraining) return
+        if (exit._tag === "Failure" && Cause.isInterruptedOnly(exit.cause)) return
+        const cause = exit._tag === "Failure" ? exit.cause : Cause.fail(new Error(`${name} ended unexpectedly`))
+        const delay = yield* onFailure(name, cause, backoff)
+        if (yield* pause(delay)) return
+      }
+    }).pipe(Effect.ensuring(setStatus(name, (s) => ({ ...s, running: false }))))
+    return Effect.flatMap(Effect.forkScoped(body), (fiber) => track(daemonFibers, name, fiber))
+  }
+
+  const drain = (grace: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      yield* Deferred.succeed(draining, undefined)
+      const fibers = [...(yield* Ref.get(loopFibers))]
+      const finished = yield* Effect.timeout(Fiber.awaitAll(fibers), grace).pipe(Effect.option)
+      if (finished._tag === "None") {
+        yield* Effect.logWarning(`shutdown grace of ${Duration.format(Duration.decode(grace))} ran out; interrupting loops still busy`)
+        yield* Fiber.interruptAll(fibers)
+      }
+      yield* Fiber.interruptAll(yield* Ref.get(daemonFibers))
+    })
+
+  return {
+    loop,
+    daemon,
+    isDraining,
+    drained: Deferred.await(draining),
+    drain,
+    status: Effect.map(Ref.get(statuses), (map) => [...map.values()])
+  }
+})
+
+export const layer: Layer.Layer<Supervisor> = Layer.effect(Supervisor, make)
+
+/** Forks a supervised loop; see `SupervisorService.loop`. */
+export const loop = <E, R>(name: string, iteration: Effect.Effect<void, E, R>, options?: LoopOptions) =>
+  Effect.flatMap(Supervisor, (supervisor) => supervisor.loop(name, iteration, options))
+
+/** Forks a supervised long-running effect; see `SupervisorService.daemon`. */
+export const daemon = <E, R>(name: string, effect: Effect.Effect<unknown, E, R>, options?: { readonly backoff?: Backoff }) =>
+  Effect.flatMap(Supervisor, (supervisor) => supervisor.daemon(name, effect, options))

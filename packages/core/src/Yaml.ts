@@ -1,0 +1,170 @@
+/**
+ * YAML files decoded by a `Schema`, with errors that say where: the file, the line and
+ * the key. Core's `orch.yaml` goes through here, and so do plugins' own files
+ * (device inventories, endpoint lists), so every such error reads the same way.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as YAML from "yaml"
+import { ConfigError } from "./Errors.js"
+
+export type Path = ReadonlyArray<PropertyKey>
+
+export interface YamlDocument {
+  readonly file: string
+  /** The document as plain data (maps become objects). */
+  readonly value: unknown
+  /** Line and column (1-based) of the node at `path`, or of its nearest existing ancestor. */
+  readonly locate: (path: Path) => { readonly line: number; readonly column: number } | undefined
+}
+
+/** Renders a key path as `a.b[2].c`. */
+export const formatPath = (path: Path): string =>
+  path.reduce<string>(
+    (out, key) => typeof key === "number" ? `${out}[${key}]` : out === "" ? String(key) : `${out}.${String(key)}`,
+    ""
+  )
+
+/** Parses YAML text; a syntax error names the line and column. */
+export const parse = (text: string, file: string): Either.Either<YamlDocument, ConfigError> => {
+  const lineCounter = new YAML.LineCounter()
+  const document = YAML.parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true })
+  const problem = document.errors[0]
+  if (problem) {
+    const position = problem.linePos?.[0]
+    return Either.left(
+      new ConfigError({
+        file,
+        line: position?.line,
+        column: position?.col,
+        message: `invalid YAML: ${problem.message.split("\n")[0]}`
+      })
+    )
+  }
+  // walks the path, remembering the deepest key (or item) found: errors point at keys
+  const locate = (path: Path) => {
+    let node: unknown = document.contents
+    let range: readonly [number, number, number] | undefined | null = YAML.isNode(node) ? node.range : undefined
+    for (const key of path) {
+      if (YAML.isMap(node)) {
+        const pair = node.items.find((item) => (YAML.isScalar(item.key) ? item.key.value : item.key) === key)
+        if (!pair) break
+        range = (YAML.isNode(pair.key) ? pair.key.range : undefined) ?? range
+        node = pair.value
+      } else if (YAML.isSeq(node) && typeof key === "number") {
+        const item = node.items[key]
+        if (!YAML.isNode(item)) break
+        range = item.range ?? range
+        node = item
+      } else {
+        break
+      }
+    }
+    if (!range) return undefined
+    const position = lineCounter.linePos(range[0])
+    return { line: position.line, column: position.col }
+  }
+  return Either.right({ file, value: document.toJS({ maxAliasCount: 100 }) ?? {}, locate })
+}
+
+/** Reads and parses a file; a missing or unreadable file is a `ConfigError` naming it. */
+export const readFile = (file: string): Effect.Effect<YamlDocument, ConfigError> =>
+  Effect.flatMap(
+    Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (cause) =>
+        new ConfigError({
+          file,
+          message: (cause as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read: ${String(cause)}`
+        })
+    }),
+    (text) => parse(text, file)
+  )
+
+const envPattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+/**
+ * Replaces `${NAME}` (or `${NAME:-default}`) in every string value with the environment
+ * variable; `$${` escapes a literal `${`. A variable that is unset and has no default is
+ * an error at its line, so a secret never silently becomes an empty string.
+ */
+export const substituteEnv = (
+  document: YamlDocument,
+  env: Readonly<Record<string, string | undefined>>
+): Either.Either<YamlDocument, ConfigError> => {
+  let failure: ConfigError | undefined
+  const visit = (value: unknown, path: Array<PropertyKey>): unknown => {
+    if (failure) return value
+    if (typeof value === "string") {
+      const replaced = value.replace(/\$\$\{/g, "\u0000").replace(envPattern, (match, name: string, fallback?: string) => {
+        const found = env[name]
+        if (found !== undefined) return found
+        if (fallback !== undefined) return fallback
+        const position = document.locate(path)
+        failure ??= new ConfigError({
+          file: document.file,
+          line: position?.line,
+          column: position?.column,
+          key: formatPath(path),
+          message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)`
+        })
+        return match
+      })
+      return replaced.replace(/\u0000/g, "${")
+    }
+    if (Array.isArray(value)) return value.map((item, index) => visit(item, [...path, index]))
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, visit(item, [...path, key])]))
+    }
+    return value
+  }
+  const value = visit(document.value, [])
+  return failure ? Either.left(failure) : Either.right({ ...document, value })
+}
+
+/**
+ * Decodes `value` (usually `document.value`, possibly with overrides applied) with
+ * `schema`. Unknown keys are errors. The first problem becomes a `ConfigError` with its
+ * key path and the line of that key in the document.
+ */
+export const decode = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  document: YamlDocument,
+  value: unknown = document.value
+): Either.Either<A, ConfigError> =>
+  Schema.decodeUnknownEither(schema, { onExcessProperty: "error", errors: "all" })(value).pipe(
+    Either.mapLeft((error) => toConfigError(error, document))
+  )
+
+/** Turns a schema failure into a `ConfigError` pointing at the offending key. */
+export const toConfigError = (error: ParseResult.ParseError, document: YamlDocument): ConfigError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const issue = issues[0]
+  const path = issue?.path ?? []
+  const position = document.locate(path)
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : ""
+  return new ConfigError({
+    file: document.file,
+    line: position?.line,
+    column: position?.column,
+    key: path.length > 0 ? formatPath(path) : undefined,
+    message: `${issue ? describeIssue(issue) : error.message}${more}`
+  })
+}
+
+const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
+  if (issue._tag === "Unexpected") return "unknown key (not allowed here)"
+  if (issue._tag === "Missing") return "is required"
+  return issue.message
+}
+
+/** Reads a YAML file and decodes it in one go (for plugins' own files). */
+export const decodeFile = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  file: string,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<A, ConfigError> =>
+  readFile(file).pipe(
+    Effect.flatMap((document) => substituteEnv(document, env)),
+    Effect.flatMap((document) => decode(schema, document))
+  )

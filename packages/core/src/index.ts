@@ -1,0 +1,21 @@
+/**
+ * @orch/core: the runtime every plugin shares. Each module is re-exported as a
+ * namespace named for the concept it holds (`Jobs.JobQueue`, `Plugin.make` …).
+ * `Runtime` (the daemon's composition) is reached as `@orch/core/Runtime` so that
+ * commands which do not need it never load it.
+ */
+export * as Cli from "./Cli.js"
+export * as Config from "./Config.js"
+export * as ConfigInit from "./ConfigInit.js"
+export * as Database from "./Database.js"
+export { ConfigError, DatabaseError, MigrationError } from "./Errors.js"
+export * as Http from "./Http.js"
+export * as Jobs from "./Jobs.js"
+export * as Logging from "./Logging.js"
+export * as Metrics from "./Metrics.js"
+export * as Migrations from "./Migrations.js"
+export * as Plugin from "./Plugin.js"
+export * as Resources from "./Resources.js"
+export * as Schedules from "./Schedules.js"
+export * as Supervisor from "./Supervisor.js"
+export * as Yaml from "./Yaml.js"
