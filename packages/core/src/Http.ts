@@ -12,8 +12,9 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Clock, Effect, Layer, Metric, Option } from "effect"
+import { Clock, Effect, Layer, Metric, MetricLabel, Option } from "effect"
 import * as http from "node:http"
+import * as CoreApi from "./CoreApi.js"
 import * as Metrics from "./Metrics.js"
 import { DaemonInfo, type PluginHttp } from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
@@ -27,6 +28,9 @@ export interface HttpOptions {
 /** A JSON error body, the same shape everywhere core answers an error itself. */
 export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
+
+/** Paths core serves at the root; no plugin may take these names. */
+export const coreNames = ["healthz", "readyz", "metrics", "openapi.json", "jobs", "resources"]
 
 /** The `/<plugin>` part of a path, a bounded label for metrics. */
 const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
@@ -53,18 +57,15 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) =>
           )
         const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
         const prefix = pathPrefix(request.url, known)
+        const labels = [MetricLabel.make("method", request.method), MetricLabel.make("path", prefix)]
         yield* Metric.increment(
-          Metrics.httpRequests.pipe(
-            Metric.tagged("method", request.method),
-            Metric.tagged("path", prefix),
-            Metric.tagged("status", String(response.status))
-          )
+          Metric.taggedWithLabels(Metrics.httpRequests, [...labels, MetricLabel.make("status", String(response.status))])
         )
-        yield* Metric.update(Metrics.httpDuration.pipe(Metric.tagged("method", request.method), Metric.tagged("path", prefix)), seconds)
+        yield* Metric.update(Metric.taggedWithLabels(Metrics.httpDuration, labels), seconds)
         return response
       }),
     { global: true }
-  ).layer
+  )
 
 /** The merged OpenAPI document of every mounted plugin's JSON API. */
 export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
@@ -96,7 +97,8 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
       "/metrics",
       Effect.map(Metrics.scrape, (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
     ),
-    HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version)))
+    HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version))),
+    CoreApi.routes
   )
 
 /**
@@ -130,8 +132,8 @@ export const serve = (
   mounted: ReadonlyArray<{ readonly name: string; readonly http: PluginHttp }>,
   version: string
 ) => {
-  const known = new Set(["/healthz", "/readyz", "/metrics", "/openapi.json", ...mounted.map((p) => `/${p.name}`)])
-  const apis = mounted.flatMap((p) => (p.http.api ? [p.http.api] : []))
+  const known = new Set([...coreNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
+  const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.http.api ? [p.http.api] : []))]
   const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.http.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
 }

@@ -90,11 +90,15 @@ export class Plugins extends Context.Tag("@orch/core/Plugins")<Plugins, Readonly
 export type CliServices = Plugins | FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
 
 const validName = /^[a-z][a-z0-9-]*$/
+// core's config section and the paths core serves at the root of the HTTP server
+const reservedNames = ["core", "healthz", "readyz", "metrics", "jobs", "resources", "openapi", "docs"]
 
 /** Checks a plugin's shape once, where it is defined. */
 export const make = <C>(plugin: Plugin<C>): Plugin<C> => {
-  if (!validName.test(plugin.name) || plugin.name === "core") {
-    throw new Error(`plugin name "${plugin.name}" must be lowercase letters, digits and dashes, and not "core"`)
+  if (!validName.test(plugin.name) || reservedNames.includes(plugin.name)) {
+    throw new Error(
+      `plugin name "${plugin.name}" must be lowercase letters, digits and dashes, and none of ${reservedNames.join(", ")}`
+    )
   }
   return plugin
 }

@@ -32,26 +32,22 @@ export interface ResourceKind<State extends string = string> {
   readonly leasable: ReadonlyArray<State>
 }
 
+export declare namespace ResourceKind {
+  export type Any = ResourceKind<any>
+  export type State<K> = K extends ResourceKind<infer S> ? S : never
+
+  export interface Definition<State extends string> {
+    readonly plugin: string
+    readonly name: string
+    readonly states: ReadonlyArray<State>
+    readonly initial: NoInfer<State>
+    readonly leasable: ReadonlyArray<NoInfer<State>>
+  }
+}
+
 const identifier = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/
 
-/**
- * Declares a kind, throwing at once on a kind that cannot work: empty or repeated
- * states, an `initial` or `leasable` state it does not declare.
- *
- * ```ts
- * const Device = Resources.makeKind({
- *   plugin: "allocator", name: "device",
- *   states: ["ready", "cleaning", "broken"], initial: "cleaning", leasable: ["ready"]
- * })
- * ```
- */
-export const makeKind = <const State extends string>(kind: {
-  readonly plugin: string
-  readonly name: string
-  readonly states: ReadonlyArray<State>
-  readonly initial: NoInfer<State>
-  readonly leasable: ReadonlyArray<NoInfer<State>>
-}): ResourceKind<State> => {
+const makeKind = <const State extends string>(kind: ResourceKind.Definition<State>): ResourceKind<State> => {
   const where = `resource kind ${JSON.stringify(kind.plugin)}/${JSON.stringify(kind.name)}`
   const fail = (problem: string): never => {
     throw new Error(`${where}: ${problem}`)
@@ -80,6 +76,22 @@ export const makeKind = <const State extends string>(kind: {
     initial: kind.initial,
     leasable: Object.freeze([...new Set(kind.leasable)])
   })
+}
+
+/** Building resource kinds. An invalid definition throws at once: it is a programming error. */
+export const ResourceKind = {
+  /**
+   * Declares a kind; throws on empty or repeated states, or an `initial` or `leasable`
+   * state it does not declare.
+   *
+   * ```ts
+   * const Device = ResourceKind.make({
+   *   plugin: "allocator", name: "device",
+   *   states: ["ready", "cleaning", "broken"], initial: "cleaning", leasable: ["ready"]
+   * })
+   * ```
+   */
+  make: makeKind
 }
 
 // -----------------------------------------------------------------------------
@@ -247,7 +259,19 @@ export interface LeasesFilter {
   readonly limit?: number | undefined
 }
 
+/** How many resources of a kind are in a state, and how many of those hold an open lease. */
+export interface ResourceCount {
+  readonly plugin: string
+  readonly kind: string
+  readonly state: string
+  readonly count: number
+  readonly leased: number
+}
+
 export interface ResourcesService {
+  /** The kinds the plugins of this build declare (for listings and metrics; any kind may be used). */
+  readonly kinds: ReadonlyArray<ResourceKind.Any>
+
   /** Registers a resource or updates its labels and data, keeping its state and lease unless `state` is given. */
   readonly upsert: <S extends string>(
     kind: ResourceKind<S>,
@@ -337,9 +361,16 @@ export interface ResourcesService {
 
   /** Lease records, open and ended, newest grant first. */
   readonly leases: (filter?: LeasesFilter) => Effect.Effect<ReadonlyArray<Lease>, SqlError>
+
+  /** Resources by plugin, kind and state (not retired ones), for metrics. */
+  readonly countByState: () => Effect.Effect<ReadonlyArray<ResourceCount>, SqlError>
 }
 
-export class Resources extends Context.Tag("@orch/core/Resources")<Resources, ResourcesService>() {}
+export class Resources extends Context.Tag("@orch/core/Resources")<Resources, ResourcesService>() {
+  /** The service over the current `SqlClient`; its tables come from core's migration 0003_resources. */
+  static readonly layer = (kinds: ReadonlyArray<ResourceKind.Any> = []): Layer.Layer<Resources, never, SqlClient.SqlClient> =>
+    Layer.effect(Resources, make(kinds))
+}
 
 // -----------------------------------------------------------------------------
 // implementation
@@ -420,9 +451,17 @@ const toLease = <S extends string>(row: Sql.LeaseWithResourceRow): Lease<S> => (
 const kindFilter = (plugin: string | undefined, kind: string | ResourceKind | undefined) =>
   typeof kind === "object" ? { plugin: kind.plugin, kind: kind.name } : { plugin, kind }
 
-/** The service over the `SqlClient` in context; its tables come from core's migration 0003. */
-export const make: Effect.Effect<ResourcesService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const registry = new Map<string, ResourceKind.Any>()
+  for (const kind of kinds) {
+    const key = `${kind.plugin}/${kind.name}`
+    if (registry.has(key) && registry.get(key) !== kind) {
+      return yield* Effect.dieMessage(`resource kind ${key} is declared twice with different definitions`)
+    }
+    registry.set(key, kind)
+  }
   const transaction = <A, E>(effect: Effect.Effect<A, E>) =>
     Database.transaction(effect).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
@@ -639,7 +678,18 @@ export const make: Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =
       (rows) => rows.map((row) => toLease(row))
     )
 
+  const countByState = () =>
+    Effect.map(Sql.countByState(sql), (rows) =>
+      rows.map((row): ResourceCount => ({
+        plugin: row.plugin,
+        kind: row.kind,
+        state: row.state,
+        count: Number(row.count),
+        leased: Number(row.leased)
+      })))
+
   return {
+    kinds: [...registry.values()],
     upsert,
     remove,
     retire,
@@ -652,9 +702,9 @@ export const make: Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =
     keepalive,
     release,
     reclaimExpired,
-    leases
+    leases,
+    countByState
   } satisfies ResourcesService
 })
 
-/** `Resources` over the `SqlClient` of the shared database. */
-export const layer: Layer.Layer<Resources, never, SqlClient.SqlClient> = Layer.effect(Resources, make)
+export const layer = Resources.layer

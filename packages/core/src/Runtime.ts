@@ -68,9 +68,8 @@ export const loggingLayer = (config: Config.OrchConfig) =>
   })
 
 /** Samples for `orch_jobs{plugin,kind,state}`, including zero for declared states with no job. */
-const jobsCollector = (plugins: ReadonlyArray<Plugin>) =>
+const jobsCollector = (queue: Jobs.JobQueueService, plugins: ReadonlyArray<Plugin>) =>
   Effect.gen(function*() {
-    const queue = yield* Jobs.JobQueue
     const counts = yield* queue.countByState()
     const samples = new Map<string, Metrics.Sample>()
     const put = (plugin: string, kind: string, state: string, value: number) =>
@@ -110,7 +109,7 @@ export const daemon = (options: DaemonOptions) => {
   const program = Effect.gen(function*() {
     const supervisor = yield* Supervisor.Supervisor
     const queue = yield* Jobs.JobQueue
-    yield* Metrics.addCollector(jobsCollector(options.available))
+    yield* Metrics.addCollector(jobsCollector(queue, options.available))
     yield* supervisor.loop("core:reclaim-expired-jobs", Effect.asVoid(queue.reclaimExpired()), { every: "5 seconds" })
     for (const plugin of selected) {
       if (plugin.layer) {

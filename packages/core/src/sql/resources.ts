@@ -303,7 +303,7 @@ export const findLeasable = (
           AND o.id IS NULL
           AND ${query.name === undefined ? sql`1=1` : sql`r.name = ${query.name}`}
           AND ${labelsMatch(sql, query.labels)}
-        ORDER BY COALESCE(r.last_released_at, 0), r.name
+        ORDER BY CASE WHEN r.last_released_at IS NULL THEN 0 ELSE 1 END, r.last_released_at, r.name
         LIMIT 1`,
       first
     )
@@ -397,3 +397,18 @@ export const listLeases = (sql: SqlClient.SqlClient, filter: LeaseFilter): Effec
   }
     ORDER BY l.token DESC
     LIMIT ${filter.limit}`
+
+export interface CountRow {
+  readonly plugin: string
+  readonly kind: string
+  readonly state: string
+  readonly count: number
+  readonly leased: number
+}
+
+export const countByState = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<CountRow>, SqlError> =>
+  sql<CountRow>`SELECT r.plugin, r.kind, r.state, COUNT(*) AS count, COUNT(o.id) AS leased
+    FROM ${sql.literal(resourcesWithOpenLease)}
+    WHERE r.retired_at IS NULL
+    GROUP BY r.plugin, r.kind, r.state
+    ORDER BY r.plugin, r.kind, r.state`

@@ -1,0 +1,110 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import packageJson from "../package.json" with { type: "json" }
+import { demoBin, orchBin, run, tempDir } from "./support.js"
+
+describe("orch binary", () => {
+  it("--version prints the version and exits 0", async () => {
+    const result = await run(orchBin, ["--version"])
+    expect(result).toMatchObject({ code: 0, stdout: `${packageJson.version}\n` })
+  })
+
+  it("--help lists the commands, and every command has its own --help", async () => {
+    const root = await run(orchBin, ["--help"])
+    expect(root.code).toBe(0)
+    for (const command of ["run", "config", "db", "jobs", "resources"]) expect(root.stdout).toContain(command)
+    const jobs = await run(orchBin, ["jobs", "list", "--help"])
+    expect(jobs.code).toBe(0)
+    expect(jobs.stdout).toContain("--data-dir")
+    expect(jobs.stdout).toContain("--state")
+  })
+
+  it("a plugin's subcommands appear under its name", async () => {
+    const help = await run(demoBin, ["demo", "--help"])
+    expect(help.stdout).toContain("enqueue")
+    const dir = tempDir()
+    const enqueued = await run(demoBin, ["demo", "enqueue", "21", "--data-dir", dir])
+    expect(enqueued.stdout).toMatch(/enqueued \d+/)
+    const listed = await run(demoBin, ["jobs", "list", "--data-dir", dir, "--json"])
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ plugin: "demo", kind: "task", state: "queued", payload: { n: 21 } }])
+  })
+
+  it("config init writes a commented file that config check accepts", async () => {
+    const dir = tempDir()
+    const file = path.join(dir, "orch.yaml")
+    const init = await run(demoBin, ["config", "init", "-o", file, "--http-port", "7611", "--demo-workers", "3"])
+    expect(init.code).toBe(0)
+    const text = fs.readFileSync(file, "utf8")
+    expect(text).toContain("# Worker loops claiming demo tasks")
+    expect(text).toContain("workers: 3")
+    expect(text).toContain("port: 7611")
+    const check = await run(demoBin, ["config", "check", "--config", file])
+    expect(check.code).toBe(0)
+    expect(check.stdout).toContain("is valid")
+    const again = await run(demoBin, ["config", "init", "-o", file])
+    expect(again.code).not.toBe(0)
+    expect(again.stderr).toContain("already exists")
+  })
+
+  it("config check names the file, line and key of a mistake", async () => {
+    const dir = tempDir()
+    const file = path.join(dir, "orch.yaml")
+    fs.writeFileSync(file, "core:\n  http:\n    port: 70000\n")
+    const check = await run(orchBin, ["config", "check", "--config", file])
+    expect(check.code).toBe(2)
+    expect(check.stderr).toContain(`${file}:3:`)
+    expect(check.stderr).toContain("core.http.port")
+  })
+
+  it("ORCH_CONFIG names the config file", async () => {
+    const dir = tempDir()
+    const file = path.join(dir, "custom.yaml")
+    fs.writeFileSync(file, "core:\n  log:\n    level: loud\n")
+    const check = await run(orchBin, ["config", "check"], { env: { ORCH_CONFIG: file } })
+    expect(check.code).toBe(2)
+    expect(check.stderr).toContain("custom.yaml:3:")
+  })
+
+  it("db status shows pending migrations, db migrate applies them", async () => {
+    const dir = tempDir()
+    const before = await run(demoBin, ["db", "status", "--data-dir", dir])
+    expect(before.code).toBe(0)
+    expect(before.stdout).toMatch(/core\s+1\s+fencing\s+pending/)
+    const migrate = await run(demoBin, ["db", "migrate", "--data-dir", dir])
+    expect(migrate.code).toBe(0)
+    const after = await run(demoBin, ["db", "status", "--data-dir", dir])
+    expect(after.stdout).not.toContain("pending")
+    expect(fs.existsSync(path.join(dir, "orch.sqlite"))).toBe(true)
+  })
+
+  it("ORCH_DATA_DIR sets where the data lives", async () => {
+    const dir = tempDir()
+    const result = await run(orchBin, ["db", "migrate"], { env: { ORCH_DATA_DIR: dir } })
+    expect(result.code).toBe(0)
+    expect(fs.existsSync(path.join(dir, "orch.sqlite"))).toBe(true)
+  })
+
+  it("run --plugins with an unknown name lists the valid ones", async () => {
+    const result = await run(demoBin, ["run", "--plugins", "demo,nope", "--data-dir", tempDir()])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`unknown plugin "nope"; valid: all, demo`)
+  })
+
+  it("jobs show, cancel and retry by id", async () => {
+    const dir = tempDir()
+    const enqueued = await run(demoBin, ["demo", "enqueue", "5", "--data-dir", dir])
+    const id = enqueued.stdout.match(/enqueued (\d+)/)![1]!
+    const cancelled = await run(demoBin, ["jobs", "cancel", id, "--reason", "not needed", "--data-dir", dir])
+    expect(cancelled.stdout).toContain("cancelled")
+    const again = await run(demoBin, ["jobs", "cancel", id, "--data-dir", dir])
+    expect(again.code).toBe(1)
+    const retried = await run(demoBin, ["jobs", "retry", id, "--data-dir", dir])
+    expect(retried.stdout).toContain("queued")
+    const shown = await run(demoBin, ["jobs", "show", id, "--data-dir", dir])
+    expect(shown.stdout).toContain("not needed")
+    const missing = await run(demoBin, ["jobs", "show", "9999", "--data-dir", dir])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("9999")
+  })
+})

@@ -1,0 +1,165 @@
+import Database from "better-sqlite3"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { type Daemon, demoBin, eventually, orchBin, run, startDaemon, tempDir } from "./support.js"
+
+const running: Array<Daemon> = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((daemon) => daemon.stop("SIGKILL")))
+})
+const start = async (bin: string, args: ReadonlyArray<string>) => {
+  const daemon = await startDaemon(bin, args)
+  running.push(daemon)
+  return daemon
+}
+const stop = async (daemon: Daemon, signal: NodeJS.Signals = "SIGTERM") => {
+  running.splice(running.indexOf(daemon), 1)
+  return daemon.stop(signal)
+}
+
+const post = (url: string, body: unknown) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+
+/** Reads the daemon's SQLite file directly, as an operator's tool would. */
+const inspect = <A>(dir: string, f: (db: Database.Database) => A): A => {
+  const db = new Database(path.join(dir, "orch.sqlite"), { readonly: true })
+  try {
+    return f(db)
+  } finally {
+    db.close()
+  }
+}
+
+const stateCounts = (dir: string) =>
+  inspect(dir, (db) =>
+    Object.fromEntries(
+      (db.prepare("SELECT state, count(*) AS n FROM orch_jobs GROUP BY state").all() as Array<{ state: string; n: number }>)
+        .map((row) => [row.state, row.n])
+    ) as Record<string, number>)
+
+describe("orch run", () => {
+  it("serves healthz, metrics, openapi and JSON 404s on the embedded default, and stops on SIGTERM with 0", async () => {
+    const dir = tempDir()
+    const daemon = await start(orchBin, ["--data-dir", dir])
+    expect(daemon.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const health = await fetch(`${daemon.url}/healthz`)
+    expect(health.status).toBe(200)
+    const missing = await fetch(`${daemon.url}/nowhere`)
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toEqual({ error: "no route for GET /nowhere" })
+    const openapi = await (await fetch(`${daemon.url}/openapi.json`)).json()
+    expect(Object.keys(openapi.paths)).toContain("/jobs")
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
+    expect(metrics).toMatch(/orch_http_requests_total\{method="GET",path="\/healthz",status="200"\} 1/)
+    expect(metrics).toContain("# TYPE orch_http_request_duration_seconds histogram")
+    expect(metrics).not.toContain("effect_fiber")
+    expect(await stop(daemon)).toBe(0)
+  })
+
+  it("validates bodies (400 naming the field), refuses oversized ones (413), and works jobs through a plugin", async () => {
+    const dir = tempDir()
+    const daemon = await start(demoBin, ["--data-dir", dir, "--plugins", "demo"])
+    const bad = await post(`${daemon.url}/demo/tasks`, { n: "three" })
+    expect(bad.status).toBe(400)
+    const badBody = await bad.json()
+    expect(JSON.stringify(badBody)).toContain("\"n\"")
+    expect(badBody.message).toContain("Expected")
+    const outOfRange = await post(`${daemon.url}/demo/tasks`, { n: 1, count: 0 })
+    expect(outOfRange.status).toBe(400)
+    const huge = await post(`${daemon.url}/demo/tasks`, { n: 1, pad: "x".repeat(2 * 1024 * 1024) })
+    expect(huge.status).toBe(413)
+    const ok = await post(`${daemon.url}/demo/tasks`, { n: 1, count: 20 })
+    expect(ok.status).toBe(200)
+    const { ids } = await ok.json()
+    expect(ids).toHaveLength(20)
+    await eventually(() => (stateCounts(dir).succeeded === 20 ? true : undefined))
+    const job = await (await fetch(`${daemon.url}/jobs/${ids[0]}`)).json()
+    expect(job.job).toMatchObject({ state: "succeeded", result: { doubled: 2 } })
+    expect(job.history.map((h: { to: string }) => h.to)).toEqual(["queued", "succeeded"])
+    const noReason = await post(`${daemon.url}/jobs/${ids[0]}/cancel`, {})
+    expect(noReason.status).toBe(400)
+    expect(JSON.stringify(await noReason.json())).toContain("reason")
+    const finished = await post(`${daemon.url}/jobs/${ids[0]}/cancel`, { reason: "too late" })
+    expect(finished.status).toBe(409)
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
+    expect(metrics).toContain(`orch_jobs{plugin="demo",kind="task",state="succeeded"} 20`)
+    expect(metrics).toContain(`orch_jobs{plugin="demo",kind="task",state="queued"} 0`)
+    expect(await stop(daemon)).toBe(0)
+  })
+
+  it("a plugin loop that keeps failing is restarted and counted, and never stops the others", async () => {
+    const dir = tempDir()
+    const daemon = await start(demoBin, ["--data-dir", dir, "--set", "demo.failingLoop=true"])
+    await post(`${daemon.url}/demo/tasks`, { n: 1, count: 10 })
+    await eventually(() => (stateCounts(dir).succeeded === 10 ? true : undefined))
+    const restarts = await eventually(async () => {
+      const text = await (await fetch(`${daemon.url}/metrics`)).text()
+      const match = text.match(/orch_loop_restarts_total\{loop="demo:always-fails"\} (\d+)/)
+      return match && Number(match[1]) >= 2 ? Number(match[1]) : undefined
+    })
+    expect(restarts).toBeGreaterThanOrEqual(2)
+    const ready = await fetch(`${daemon.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect((await ready.json()).status).toBe("degraded")
+    expect(daemon.logs.some((l) => String(l.message).includes("demo failure") && l.severity === "WARNING")).toBe(true)
+  })
+
+  it("SIGTERM lets the job in hand finish before exiting 0", async () => {
+    const dir = tempDir()
+    const daemon = await start(demoBin, ["--data-dir", dir, "--set", "demo.workMs=1500", "--set", "demo.workers=1"])
+    await post(`${daemon.url}/demo/tasks`, { n: 7 })
+    await eventually(() =>
+      inspect(dir, (db) => (db.prepare("SELECT lease_owner FROM orch_jobs").get() as { lease_owner: string | null }).lease_owner ?? undefined)
+    )
+    expect(await stop(daemon, "SIGTERM")).toBe(0)
+    expect(stateCounts(dir)).toEqual({ succeeded: 1 })
+  })
+
+  it("a daemon killed with SIGKILL mid-work and restarted accounts for every job, none done twice", async () => {
+    const dir = tempDir()
+    const args = ["--data-dir", dir, "--set", "demo.leaseMs=1000", "--set", "demo.workMs=5"]
+    const first = await start(demoBin, args)
+    const response = await post(`${first.url}/demo/tasks`, { n: 0, count: 300 })
+    const { ids } = await response.json()
+    await eventually(() => ((stateCounts(dir).succeeded ?? 0) >= 40 ? true : undefined))
+    await stop(first, "SIGKILL")
+    const midway = stateCounts(dir)
+    expect(midway.succeeded).toBeLessThan(300)
+    const second = await start(demoBin, args)
+    await eventually(() => (stateCounts(dir).succeeded === 300 ? true : undefined), 30_000)
+    const completions = inspect(dir, (db) =>
+      db.prepare("SELECT job_id, count(*) AS n FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id").all() as Array<{ job_id: number; n: number }>)
+    expect(completions).toHaveLength(300)
+    expect(completions.every((row) => row.n === 1)).toBe(true)
+    expect(completions.map((row) => row.job_id).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b))
+    expect(await stop(second)).toBe(0)
+  })
+
+  it("two daemons on one database file share the work, each job done once", async () => {
+    const dir = tempDir()
+    const args = ["--data-dir", dir, "--set", "demo.workMs=2", "--set", "demo.workers=2"]
+    const a = await start(demoBin, args)
+    const b = await start(demoBin, args)
+    await post(`${a.url}/demo/tasks`, { n: 0, count: 200 })
+    await post(`${b.url}/demo/tasks`, { n: 1000, count: 200 })
+    await eventually(() => (stateCounts(dir).succeeded === 400 ? true : undefined), 30_000)
+    const perPid = inspect(dir, (db) =>
+      db.prepare("SELECT json_extract(result, '$.worker') AS worker FROM orch_jobs").all() as Array<{ worker: string }>)
+    const pids = new Set(perPid.map((row) => row.worker.split(":")[0]))
+    expect(pids).toEqual(new Set([String(a.process.pid), String(b.process.pid)]))
+    const doubled = inspect(dir, (db) =>
+      db.prepare("SELECT count(*) AS n FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id HAVING n > 1").all())
+    expect(doubled).toEqual([])
+    expect(await stop(a)).toBe(0)
+    expect(await stop(b)).toBe(0)
+  })
+
+  it("refuses to start when the port is taken, saying so", async () => {
+    const dir = tempDir()
+    const daemon = await start(orchBin, ["--data-dir", dir])
+    const port = new URL(daemon.url).port
+    const second = await run(orchBin, ["run", "--data-dir", tempDir(), "--http-port", port])
+    expect(second.code).toBe(1)
+    expect(second.stderr).toMatch(/EADDRINUSE|address already in use/i)
+  })
+})

@@ -1,0 +1,172 @@
+/**
+ * Core's own JSON API: the job queue and the resources of every plugin, read and
+ * steered over HTTP (the TUI and remote tools use it; the CLI reads the database).
+ * Declared with `HttpApi`, so bodies are validated and it appears in `/openapi.json`.
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import { Effect, Layer, Schema } from "effect"
+import { JobQueue } from "./Jobs.js"
+import { Resources } from "./Resources.js"
+
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+export class Conflict extends Schema.TaggedError<Conflict>()(
+  "Conflict",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+const Reason = Schema.Struct({
+  reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+    description: "Why; kept in the job's history"
+  })
+})
+
+export const JobView = Schema.Struct({
+  id: Schema.Int,
+  plugin: Schema.String,
+  kind: Schema.String,
+  state: Schema.String,
+  payload: Schema.Unknown,
+  result: Schema.optional(Schema.Unknown),
+  lastError: Schema.optional(Schema.String),
+  priority: Schema.Number,
+  runAt: Schema.Number,
+  attempts: Schema.Int,
+  maxAttempts: Schema.Int,
+  idempotencyKey: Schema.optional(Schema.String),
+  leaseOwner: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.Number),
+  leaseExpiresAt: Schema.optional(Schema.Number),
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number
+}).annotations({ identifier: "Job" })
+
+export const JobHistoryView = Schema.Struct({
+  at: Schema.Number,
+  from: Schema.optional(Schema.String),
+  to: Schema.String,
+  reason: Schema.String,
+  owner: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.Number)
+}).annotations({ identifier: "JobHistoryEntry" })
+
+const IdPath = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) })
+
+export class JobsGroup extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.get("list", "/jobs")
+      .setUrlParams(Schema.Struct({
+        plugin: Schema.optional(Schema.String),
+        kind: Schema.optional(Schema.String),
+        state: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+        beforeId: Schema.optional(Schema.NumberFromString.pipe(Schema.int()))
+      }))
+      .addSuccess(Schema.Array(JobView))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:id")
+      .setPath(IdPath)
+      .addSuccess(Schema.Struct({ job: JobView, history: Schema.Array(JobHistoryView) }))
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/jobs/:id/cancel")
+      .setPath(IdPath)
+      .setPayload(Reason)
+      .addSuccess(JobView)
+      .addError(NotFound)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.post("retry", "/jobs/:id/retry")
+      .setPath(IdPath)
+      .setPayload(Reason)
+      .addSuccess(JobView)
+      .addError(NotFound)
+      .addError(Conflict)
+  )
+{}
+
+export const ResourceView = Schema.Struct({
+  plugin: Schema.String,
+  kind: Schema.String,
+  name: Schema.String,
+  state: Schema.String,
+  labels: Schema.Record({ key: Schema.String, value: Schema.String }),
+  data: Schema.optional(Schema.Unknown),
+  lastSeenAt: Schema.optional(Schema.Number),
+  lease: Schema.optional(Schema.Struct({
+    id: Schema.String,
+    holder: Schema.String,
+    token: Schema.Number,
+    expiresAt: Schema.Number
+  }))
+}).annotations({ identifier: "Resource" })
+
+export class ResourcesGroup extends HttpApiGroup.make("resources")
+  .add(
+    HttpApiEndpoint.get("list", "/resources")
+      .setUrlParams(Schema.Struct({
+        plugin: Schema.optional(Schema.String),
+        kind: Schema.optional(Schema.String),
+        state: Schema.optional(Schema.String)
+      }))
+      .addSuccess(Schema.Array(ResourceView))
+  )
+{}
+
+export class CoreApi extends HttpApi.make("core").add(JobsGroup).add(ResourcesGroup) {}
+
+const notFound = (error: { readonly message: string }) => new NotFound({ message: error.message })
+const conflict = (error: { readonly message: string }) => new Conflict({ message: error.message })
+
+const JobsHandlers = HttpApiBuilder.group(CoreApi, "jobs", (handlers) =>
+  handlers
+    .handle("list", ({ urlParams }) => Effect.flatMap(JobQueue, (queue) => queue.list(urlParams)).pipe(Effect.orDie))
+    .handle("get", ({ path }) =>
+      Effect.gen(function*() {
+        const queue = yield* JobQueue
+        const job = yield* queue.get(path.id)
+        const history = yield* queue.history(path.id)
+        return { job, history }
+      }).pipe(Effect.catchTag("JobNotFound", (e) => Effect.fail(notFound(e))), Effect.orDie))
+    .handle("cancel", ({ path, payload }) =>
+      Effect.flatMap(JobQueue, (queue) => queue.cancel(path.id, payload.reason)).pipe(
+        Effect.catchTags({
+          JobNotFound: (e) => Effect.fail(notFound(e)),
+          IllegalTransition: (e) => Effect.fail(conflict(e)),
+          UnknownJobKind: (e) => Effect.fail(conflict(e))
+        }),
+        Effect.orDie
+      ))
+    .handle("retry", ({ path, payload }) =>
+      Effect.flatMap(JobQueue, (queue) => queue.retry(path.id, payload.reason)).pipe(
+        Effect.catchTags({
+          JobNotFound: (e) => Effect.fail(notFound(e)),
+          IllegalTransition: (e) => Effect.fail(conflict(e)),
+          UnknownJobKind: (e) => Effect.fail(conflict(e))
+        }),
+        Effect.orDie
+      ))
+)
+
+const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) =>
+  handlers.handle("list", ({ urlParams }) =>
+    Effect.flatMap(Resources, (resources) => resources.list(urlParams)).pipe(Effect.orDie))
+)
+
+/** Core's API routes, for the one server. */
+export const routes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
+  Layer.provide(Layer.mergeAll(JobsHandlers, ResourcesHandlers))
+)
