@@ -68,6 +68,7 @@ export const main = (plugins: ReadonlyArray<Plugin>, argv: ReadonlyArray<string>
         process.exitCode = error && typeof error === "object" && error._tag === "ConfigError" ? 2 : 1
       })
     }),
+    (effect) => effect as Effect.Effect<void>,
     NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
   )
 }

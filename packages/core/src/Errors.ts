@@ -36,3 +36,9 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
     return location ? `${location}: ${this.message}` : this.message
   }
 }
+
+/** The HTTP server could not listen (the port is taken, the address is not local …). */
+export class HttpListenError extends Data.TaggedError("HttpListenError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}

@@ -15,6 +15,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Clock, Effect, Layer, Metric, MetricLabel, Option } from "effect"
 import * as http from "node:http"
 import * as CoreApi from "./CoreApi.js"
+import { HttpListenError } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
 import { DaemonInfo, type PluginHttp } from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
@@ -121,10 +122,20 @@ export const listen = (
       yield* Effect.logInfo(`orch listening on ${url}`).pipe(Effect.annotateLogs({ url }))
       return { url, host, port, pid: process.pid, startedAt: meta.startedAt, plugins: meta.plugins }
     })
-  ).pipe(Layer.provideMerge(NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
-    host: options.host,
-    port: options.port
-  })))
+  ).pipe(Layer.provideMerge(
+    NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
+      host: options.host,
+      port: options.port
+    }).pipe(Layer.mapError((error) => {
+      const cause = (error as { cause?: NodeJS.ErrnoException }).cause
+      const reason = cause?.code === "EADDRINUSE"
+        ? "the port is already in use (EADDRINUSE)"
+        : cause?.code === "EADDRNOTAVAIL"
+        ? "the address is not one of this machine's (EADDRNOTAVAIL)"
+        : cause?.message ?? String(error)
+      return new HttpListenError({ message: `cannot listen on ${options.host}:${options.port}: ${reason}`, cause: error })
+    }))
+  ))
 
 /** Serves core's routes and every plugin's routes on the server from `listen`. */
 export const serve = (

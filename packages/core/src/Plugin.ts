@@ -6,9 +6,11 @@
  */
 import type * as Command from "@effect/cli/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as Etag from "@effect/platform/Etag"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import type * as HttpPlatform from "@effect/platform/HttpPlatform"
 import type * as Path from "@effect/platform/Path"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Context, type Effect, type Layer, type Schema } from "effect"
@@ -54,7 +56,11 @@ export interface PluginHttp {
    */
   readonly api?: HttpApi.HttpApi.Any | undefined
   /** Route layers (`HttpLayerRouter.addHttpApi(api)` with handlers, `HttpLayerRouter.add` …). */
-  readonly routes: Layer.Layer<never, unknown, HttpLayerRouter.HttpRouter | DaemonServices>
+  readonly routes: Layer.Layer<
+    never,
+    unknown,
+    HttpLayerRouter.HttpRouter | HttpPlatform.HttpPlatform | Etag.Generator | DaemonServices
+  >
 }
 
 /** One line of the TUI's overview and the rows under it. */
@@ -78,7 +84,7 @@ export interface Plugin<C = any> {
   readonly layer?: ((config: C) => Layer.Layer<never, unknown, DaemonServices>) | undefined
   readonly http?: ((config: C) => PluginHttp) | undefined
   /** Subcommands under `orch <name>`; build them with core's `Cli.command`. */
-  readonly commands?: ReadonlyArray<Command.Command<string, CliServices, unknown, unknown>> | undefined
+  readonly commands?: ReadonlyArray<Command.Command<any, CliServices, unknown, any>> | undefined
   /** What the TUI shows for this plugin, read from the shared database. */
   readonly tui?: ((config: C) => Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>) | undefined
 }

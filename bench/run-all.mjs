@@ -1,0 +1,28 @@
+// `npm run bench`: runs every benchmark (packages/*/bench/*.ts, apps/*/bench/*.ts) one
+// after another, each in its own Node process, and prints what each prints.
+// Files whose name starts with "_" are helpers, not benchmarks.
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+const only = process.argv.slice(2)
+const benches = ["packages", "apps"].flatMap((group) =>
+  fs.readdirSync(path.join(root, group)).flatMap((pkg) => {
+    const dir = path.join(root, group, pkg, "bench")
+    if (!fs.existsSync(dir)) return []
+    return fs.readdirSync(dir)
+      .filter((file) => /\.(ts|mts|mjs)$/.test(file) && !file.startsWith("_"))
+      .map((file) => path.join(dir, file))
+  })
+).filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
+
+let failed = 0
+for (const file of benches) {
+  console.log(`\n== ${path.relative(root, file)}`)
+  const result = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, stdio: "inherit" })
+  if (result.status !== 0) failed++
+}
+console.log(`\n${benches.length} benchmark(s) run, ${failed} failed`)
+process.exit(failed === 0 ? 0 : 1)
