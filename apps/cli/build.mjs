@@ -6,22 +6,36 @@ import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 
-export const build = () =>
+// Ink imports React's devtools only when DEV=true; a static import of a package we do
+// not ship would still break the bundle's start, so it resolves to an empty module.
+const withoutDevtools = {
+  name: "without-react-devtools",
+  setup(build) {
+    build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: "react-devtools-core", namespace: "empty" }))
+    build.onLoad({ filter: /.*/, namespace: "empty" }, () => ({ contents: "export default {}", loader: "js" }))
+  }
+}
+
+/** Bundles `entry` (relative to apps/cli) into `outfile`. */
+export const bundle = (entry, outfile) =>
   esbuild.build({
     absWorkingDir: here,
-    entryPoints: ["src/bin.ts"],
-    outfile: "dist/orch.mjs",
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     platform: "node",
     target: "node20",
     format: "esm",
     external: ["better-sqlite3"],
+    plugins: [withoutDevtools],
     // CommonJS dependencies bundled into ESM still call require() for Node built-ins
     banner: { js: "import { createRequire as __orchCreateRequire } from 'node:module'; const require = __orchCreateRequire(import.meta.url);" },
     sourcemap: "linked",
     legalComments: "none",
     logLevel: "warning"
   })
+
+export const build = () => bundle("src/bin.ts", "dist/orch.mjs")
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await build()

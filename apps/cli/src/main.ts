@@ -14,6 +14,7 @@ import { dbCommand } from "./commands/db.js"
 import { jobsCommand } from "./commands/jobs.js"
 import { resourcesCommand } from "./commands/resources.js"
 import { runCommand } from "./commands/run.js"
+import { tuiCommand } from "./commands/tui.js"
 
 export const version: string = packageJson.version
 
@@ -35,6 +36,7 @@ export const rootCommand = (plugins: ReadonlyArray<Plugin>) => {
       dbCommand,
       jobsCommand,
       resourcesCommand,
+      tuiCommand,
       ...pluginGroups
     ] as unknown as [Command.Command<string, any, any, any>])
   )

@@ -108,3 +108,15 @@ describe("orch binary", () => {
     expect(missing.stderr).toContain("9999")
   })
 })
+
+describe("orch tui", () => {
+  it("--once prints one frame with the queue by plugin, kind and state", async () => {
+    const dir = tempDir()
+    await run(demoBin, ["demo", "enqueue", "1", "--data-dir", dir])
+    await run(demoBin, ["demo", "enqueue", "2", "--data-dir", dir])
+    const frame = await run(demoBin, ["tui", "--once", "--data-dir", dir, "--url", "http://127.0.0.1:9"])
+    expect(frame.code).toBe(0)
+    expect(frame.stdout).toMatch(/demo\s+task\s+queued\s+2/)
+    expect(frame.stdout).toContain("not running")
+  })
+})

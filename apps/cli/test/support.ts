@@ -11,9 +11,12 @@ export const orchBin = path.join(dist, "orch.mjs")
 /** `orch` with the demo plugin of test/fixtures. */
 export const demoBin = path.join(dist, "test", "orch-demo.mjs")
 
+const made = new Set<string>()
+
 export const tempDir = (prefix = "orch-cli-"): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  if (made.size === 0) process.once("exit", () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  made.add(dir)
   return dir
 }
 

@@ -453,258 +453,258 @@ const kindFilter = (plugin: string | undefined, kind: string | ResourceKind | un
 
 export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const registry = new Map<string, ResourceKind.Any>()
-  for (const kind of kinds) {
-    const key = `${kind.plugin}/${kind.name}`
-    if (registry.has(key) && registry.get(key) !== kind) {
-      return yield* Effect.dieMessage(`resource kind ${key} is declared twice with different definitions`)
+    const sql = yield* SqlClient.SqlClient
+    const registry = new Map<string, ResourceKind.Any>()
+    for (const kind of kinds) {
+      const key = `${kind.plugin}/${kind.name}`
+      if (registry.has(key) && registry.get(key) !== kind) {
+        return yield* Effect.dieMessage(`resource kind ${key} is declared twice with different definitions`)
+      }
+      registry.set(key, kind)
     }
-    registry.set(key, kind)
-  }
-  const transaction = <A, E>(effect: Effect.Effect<A, E>) =>
-    Database.transaction(effect).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    const transaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      Database.transaction(effect).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
-  const mustGet = (key: Sql.ResourceKey) =>
-    Effect.flatMap(Sql.getResource(sql, key), (row) => row === undefined ? Effect.fail(notFound(key)) : Effect.succeed(row))
+    const mustGet = (key: Sql.ResourceKey) =>
+      Effect.flatMap(Sql.getResource(sql, key), (row) => row === undefined ? Effect.fail(notFound(key)) : Effect.succeed(row))
 
-  const leaseById = (id: string) =>
-    Effect.map(Sql.listLeases(sql, { ids: [id], limit: 1 }), (rows) => rows[0])
+    const leaseById = (id: string) =>
+      Effect.map(Sql.listLeases(sql, { ids: [id], limit: 1 }), (rows) => rows[0])
 
-  /** The lease, if `holder` (when given) holds it and it is still live at `now`. */
-  const liveLease = (leaseId: string, holder: string | undefined, now: number) =>
-    Effect.gen(function*() {
-      const lease = yield* Sql.getLease(sql, leaseId)
-      if (lease === undefined) {
-        return yield* new LeaseNotFound({ leaseId, message: `no lease ${leaseId}` })
-      }
-      if (holder !== undefined && holder !== lease.holder) {
-        return yield* new LeaseHolderMismatch({
-          leaseId,
-          holder: lease.holder,
-          requestedBy: holder,
-          message: `lease ${leaseId} is held by ${JSON.stringify(lease.holder)}, not ${JSON.stringify(holder)}`
-        })
-      }
-      if (lease.ended_at !== null || lease.expires_at <= now) {
-        return yield* new LeaseGone({
-          leaseId,
-          expiresAt: lease.expires_at,
-          endedAt: lease.ended_at ?? undefined,
-          endReason: lease.end_reason ?? undefined,
-          message: lease.ended_at !== null
-            ? `lease ${leaseId} ended (${lease.end_reason ?? "no reason"})`
-            : `lease ${leaseId} expired ${now - lease.expires_at} ms ago`
-        })
-      }
-      return lease
-    })
-
-  const upsert = <S extends string>(kind: ResourceKind<S>, input: UpsertInput<S>) =>
-    Effect.gen(function*() {
-      if (input.state !== undefined) yield* checkState(kind, input.state)
-      yield* checkLabels(input.labels)
-      const key = keyOf(kind, input.name)
-      const labels = encodeLabels(input.labels)
-      const data = input.data === undefined ? undefined : JSON.stringify(input.data)
-      return yield* transaction(Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const existing = yield* Sql.getResource(sql, key)
-        if (existing === undefined) {
-          const state = input.state ?? kind.initial
-          yield* Sql.insertResource(sql, { ...key, state, labels, data: data ?? null, now })
-          yield* Sql.insertEvent(sql, key, { at: now, from: null, to: state, reason: input.reason ?? "created" })
-        } else {
-          yield* Sql.updateResource(sql, { ...key, labels, data: data === undefined ? existing.data : data, now })
-          if (input.state !== undefined && input.state !== existing.state) {
-            yield* Sql.setState(sql, key, { from: existing.state, to: input.state, now })
-            yield* Sql.insertEvent(sql, key, { at: now, from: existing.state, to: input.state, reason: input.reason ?? "upsert" })
-          }
+    /** The lease, if `holder` (when given) holds it and it is still live at `now`. */
+    const liveLease = (leaseId: string, holder: string | undefined, now: number) =>
+      Effect.gen(function*() {
+        const lease = yield* Sql.getLease(sql, leaseId)
+        if (lease === undefined) {
+          return yield* new LeaseNotFound({ leaseId, message: `no lease ${leaseId}` })
         }
-        yield* Sql.replaceLabels(sql, key, input.labels)
-        return toResource<S>(yield* mustGet(key).pipe(Effect.catchTag("ResourceNotFound", Effect.die)))
-      }))
-    })
-
-  const remove = <S extends string>(kind: ResourceKind<S>, name: string) => {
-    const key = keyOf(kind, name)
-    return transaction(Effect.gen(function*() {
-      const row = yield* mustGet(key)
-      if (row.open_id !== null) {
-        return yield* new ResourceLeased({
-          ...key,
-          leaseId: row.open_id,
-          holder: row.open_holder!,
-          message: `resource ${describe(key)} is leased to ${JSON.stringify(row.open_holder)} (lease ${row.open_id}): retire it, and remove it once the lease has ended`
-        })
-      }
-      yield* Sql.deleteResource(sql, key)
-    }))
-  }
-
-  const retire = <S extends string>(kind: ResourceKind<S>, name: string) => {
-    const key = keyOf(kind, name)
-    return transaction(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      if (!(yield* Sql.retireResource(sql, key, now))) return yield* notFound(key)
-      return toResource<S>(yield* mustGet(key))
-    }))
-  }
-
-  const get = <S extends string>(kind: ResourceKind<S>, name: string) =>
-    Effect.map(mustGet(keyOf(kind, name)), (row) => toResource<S>(row))
-
-  const list = (filter: ListFilter = {}) =>
-    Effect.map(
-      Sql.listResources(sql, { ...filter, ...kindFilter(filter.plugin, filter.kind) }),
-      (rows) => rows.map((row) => toResource(row))
-    )
-
-  const setState = <S extends string>(
-    kind: ResourceKind<S>,
-    name: string,
-    to: S,
-    options: { readonly from?: S | ReadonlyArray<S> | undefined; readonly reason: string }
-  ) =>
-    Effect.gen(function*() {
-      yield* checkState(kind, to)
-      const from: ReadonlyArray<string> | undefined = options.from === undefined
-        ? undefined
-        : typeof options.from === "string" ? [options.from] : options.from
-      for (const state of from ?? []) yield* checkState(kind, state)
-      const key = keyOf(kind, name)
-      return yield* transaction(Effect.gen(function*() {
-        const row = yield* mustGet(key)
-        const conflict = () =>
-          new ResourceStateConflict({
-            ...key,
-            expected: from ?? [],
-            actual: row.state,
-            message: `resource ${describe(key)} is ${row.state}, not ${from!.join(" or ")}: not moved to ${to}`
+        if (holder !== undefined && holder !== lease.holder) {
+          return yield* new LeaseHolderMismatch({
+            leaseId,
+            holder: lease.holder,
+            requestedBy: holder,
+            message: `lease ${leaseId} is held by ${JSON.stringify(lease.holder)}, not ${JSON.stringify(holder)}`
           })
-        if (from !== undefined && !from.includes(row.state)) return yield* conflict()
-        if (row.state === to) return toResource<S>(row)
+        }
+        if (lease.ended_at !== null || lease.expires_at <= now) {
+          return yield* new LeaseGone({
+            leaseId,
+            expiresAt: lease.expires_at,
+            endedAt: lease.ended_at ?? undefined,
+            endReason: lease.end_reason ?? undefined,
+            message: lease.ended_at !== null
+              ? `lease ${leaseId} ended (${lease.end_reason ?? "no reason"})`
+              : `lease ${leaseId} expired ${now - lease.expires_at} ms ago`
+          })
+        }
+        return lease
+      })
+
+    const upsert = <S extends string>(kind: ResourceKind<S>, input: UpsertInput<S>) =>
+      Effect.gen(function*() {
+        if (input.state !== undefined) yield* checkState(kind, input.state)
+        yield* checkLabels(input.labels)
+        const key = keyOf(kind, input.name)
+        const labels = encodeLabels(input.labels)
+        const data = input.data === undefined ? undefined : JSON.stringify(input.data)
+        return yield* transaction(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const existing = yield* Sql.getResource(sql, key)
+          if (existing === undefined) {
+            const state = input.state ?? kind.initial
+            yield* Sql.insertResource(sql, { ...key, state, labels, data: data ?? null, now })
+            yield* Sql.insertEvent(sql, key, { at: now, from: null, to: state, reason: input.reason ?? "created" })
+          } else {
+            yield* Sql.updateResource(sql, { ...key, labels, data: data === undefined ? existing.data : data, now })
+            if (input.state !== undefined && input.state !== existing.state) {
+              yield* Sql.setState(sql, key, { from: existing.state, to: input.state, now })
+              yield* Sql.insertEvent(sql, key, { at: now, from: existing.state, to: input.state, reason: input.reason ?? "upsert" })
+            }
+          }
+          yield* Sql.replaceLabels(sql, key, input.labels)
+          return toResource<S>(yield* mustGet(key).pipe(Effect.catchTag("ResourceNotFound", Effect.die)))
+        }))
+      })
+
+    const remove = <S extends string>(kind: ResourceKind<S>, name: string) => {
+      const key = keyOf(kind, name)
+      return transaction(Effect.gen(function*() {
+        const row = yield* mustGet(key)
+        if (row.open_id !== null) {
+          return yield* new ResourceLeased({
+            ...key,
+            leaseId: row.open_id,
+            holder: row.open_holder!,
+            message: `resource ${describe(key)} is leased to ${JSON.stringify(row.open_holder)} (lease ${row.open_id}): retire it, and remove it once the lease has ended`
+          })
+        }
+        yield* Sql.deleteResource(sql, key)
+      }))
+    }
+
+    const retire = <S extends string>(kind: ResourceKind<S>, name: string) => {
+      const key = keyOf(kind, name)
+      return transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        if (!(yield* Sql.setState(sql, key, { from: row.state, to, now }))) return yield* conflict()
-        yield* Sql.insertEvent(sql, key, { at: now, from: row.state, to, reason: options.reason })
+        if (!(yield* Sql.retireResource(sql, key, now))) return yield* notFound(key)
         return toResource<S>(yield* mustGet(key))
       }))
-    })
+    }
 
-  const history = <S extends string>(kind: ResourceKind<S>, name: string, options?: { readonly limit?: number | undefined }) =>
-    Effect.map(
-      Sql.listEvents(sql, keyOf(kind, name), options?.limit ?? 100),
-      (rows) => rows.map((row): ResourceEvent => ({ at: row.at, from: row.from_state ?? undefined, to: row.to_state, reason: row.reason }))
-    )
+    const get = <S extends string>(kind: ResourceKind<S>, name: string) =>
+      Effect.map(mustGet(keyOf(kind, name)), (row) => toResource<S>(row))
 
-  const heartbeat = <S extends string>(kind: ResourceKind<S>, name: string) =>
-    Effect.gen(function*() {
-      const key = keyOf(kind, name)
-      const now = yield* Clock.currentTimeMillis
-      if (!(yield* Sql.touchResource(sql, key, now))) return yield* notFound(key)
-    })
+    const list = (filter: ListFilter = {}) =>
+      Effect.map(
+        Sql.listResources(sql, { ...filter, ...kindFilter(filter.plugin, filter.kind) }),
+        (rows) => rows.map((row) => toResource(row))
+      )
 
-  const lease = <S extends string>(kind: ResourceKind<S>, request: LeaseRequest) =>
-    Effect.gen(function*() {
-      const ttlMs = yield* checkTtl(request.ttlMs)
-      yield* checkLabels(request.labels ?? {})
-      // unique across processes, so from the OS rather than the seeded `Random`
-      const id = randomUUID()
-      return yield* transaction(Effect.gen(function*() {
+    const setState = <S extends string>(
+      kind: ResourceKind<S>,
+      name: string,
+      to: S,
+      options: { readonly from?: S | ReadonlyArray<S> | undefined; readonly reason: string }
+    ) =>
+      Effect.gen(function*() {
+        yield* checkState(kind, to)
+        const from: ReadonlyArray<string> | undefined = options.from === undefined
+          ? undefined
+          : typeof options.from === "string" ? [options.from] : options.from
+        for (const state of from ?? []) yield* checkState(kind, state)
+        const key = keyOf(kind, name)
+        return yield* transaction(Effect.gen(function*() {
+          const row = yield* mustGet(key)
+          const conflict = () =>
+            new ResourceStateConflict({
+              ...key,
+              expected: from ?? [],
+              actual: row.state,
+              message: `resource ${describe(key)} is ${row.state}, not ${from!.join(" or ")}: not moved to ${to}`
+            })
+          if (from !== undefined && !from.includes(row.state)) return yield* conflict()
+          if (row.state === to) return toResource<S>(row)
+          const now = yield* Clock.currentTimeMillis
+          if (!(yield* Sql.setState(sql, key, { from: row.state, to, now }))) return yield* conflict()
+          yield* Sql.insertEvent(sql, key, { at: now, from: row.state, to, reason: options.reason })
+          return toResource<S>(yield* mustGet(key))
+        }))
+      })
+
+    const history = <S extends string>(kind: ResourceKind<S>, name: string, options?: { readonly limit?: number | undefined }) =>
+      Effect.map(
+        Sql.listEvents(sql, keyOf(kind, name), options?.limit ?? 100),
+        (rows) => rows.map((row): ResourceEvent => ({ at: row.at, from: row.from_state ?? undefined, to: row.to_state, reason: row.reason }))
+      )
+
+    const heartbeat = <S extends string>(kind: ResourceKind<S>, name: string) =>
+      Effect.gen(function*() {
+        const key = keyOf(kind, name)
         const now = yield* Clock.currentTimeMillis
-        const free = yield* Sql.findLeasable(sql, {
-          plugin: kind.plugin,
-          kind: kind.name,
-          states: kind.leasable,
-          name: request.name,
-          labels: request.labels ?? {}
-        })
-        if (free === undefined) return Option.none<Lease<S>>()
-        const token = yield* Fencing.nextToken(sql, "resources")
-        yield* Sql.insertLease(sql, {
-          id,
-          plugin: free.plugin,
-          kind: free.kind,
-          resource: free.name,
-          holder: request.holder,
-          token,
-          granted_at: now,
-          expires_at: now + ttlMs,
-          ended_at: null,
-          end_reason: null
-        })
-        const granted = yield* leaseById(id)
-        return Option.some(toLease<S>(granted!))
-      }))
-    })
+        if (!(yield* Sql.touchResource(sql, key, now))) return yield* notFound(key)
+      })
 
-  const keepalive = (leaseId: string, ttlMs: number, options?: { readonly holder?: string | undefined }) =>
-    Effect.flatMap(checkTtl(ttlMs), (ttl) =>
+    const lease = <S extends string>(kind: ResourceKind<S>, request: LeaseRequest) =>
+      Effect.gen(function*() {
+        const ttlMs = yield* checkTtl(request.ttlMs)
+        yield* checkLabels(request.labels ?? {})
+        // unique across processes, so from the OS rather than the seeded `Random`
+        const id = randomUUID()
+        return yield* transaction(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const free = yield* Sql.findLeasable(sql, {
+            plugin: kind.plugin,
+            kind: kind.name,
+            states: kind.leasable,
+            name: request.name,
+            labels: request.labels ?? {}
+          })
+          if (free === undefined) return Option.none<Lease<S>>()
+          const token = yield* Fencing.nextToken(sql, "resources")
+          yield* Sql.insertLease(sql, {
+            id,
+            plugin: free.plugin,
+            kind: free.kind,
+            resource: free.name,
+            holder: request.holder,
+            token,
+            granted_at: now,
+            expires_at: now + ttlMs,
+            ended_at: null,
+            end_reason: null
+          })
+          const granted = yield* leaseById(id)
+          return Option.some(toLease<S>(granted!))
+        }))
+      })
+
+    const keepalive = (leaseId: string, ttlMs: number, options?: { readonly holder?: string | undefined }) =>
+      Effect.flatMap(checkTtl(ttlMs), (ttl) =>
+        transaction(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* liveLease(leaseId, options?.holder, now)
+          const expiresAt = now + ttl
+          if (!(yield* Sql.extendLease(sql, leaseId, { now, expiresAt }))) {
+            return yield* Effect.dieMessage(`lease ${leaseId} changed under the write lock`)
+          }
+          return expiresAt
+        })))
+
+    const release = (leaseId: string, options: { readonly holder?: string | undefined; readonly reason: string }) =>
       transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* liveLease(leaseId, options?.holder, now)
-        const expiresAt = now + ttl
-        if (!(yield* Sql.extendLease(sql, leaseId, { now, expiresAt }))) {
+        const lease = yield* liveLease(leaseId, options.holder, now)
+        if (!(yield* Sql.endLease(sql, lease, { now, reason: options.reason }))) {
           return yield* Effect.dieMessage(`lease ${leaseId} changed under the write lock`)
         }
-        return expiresAt
-      })))
+        return toLease((yield* leaseById(leaseId))!)
+      }))
 
-  const release = (leaseId: string, options: { readonly holder?: string | undefined; readonly reason: string }) =>
-    transaction(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const lease = yield* liveLease(leaseId, options.holder, now)
-      if (!(yield* Sql.endLease(sql, lease, { now, reason: options.reason }))) {
-        return yield* Effect.dieMessage(`lease ${leaseId} changed under the write lock`)
-      }
-      return toLease((yield* leaseById(leaseId))!)
-    }))
+    const reclaimExpired = <S extends string = string>(kind?: ResourceKind<S>) =>
+      transaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const expired = yield* Sql.expiredLeases(sql, { now, plugin: kind?.plugin, kind: kind?.name })
+        const ended: Array<string> = []
+        for (const lease of expired) {
+          if (yield* Sql.endLease(sql, lease, { now, reason: "expired" })) ended.push(lease.id)
+        }
+        const rows = yield* Sql.listLeases(sql, { ids: ended, limit: ended.length })
+        return rows.map((row) => toLease<S>(row)).sort((a, b) => a.token - b.token)
+      }))
 
-  const reclaimExpired = <S extends string = string>(kind?: ResourceKind<S>) =>
-    transaction(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const expired = yield* Sql.expiredLeases(sql, { now, plugin: kind?.plugin, kind: kind?.name })
-      const ended: Array<string> = []
-      for (const lease of expired) {
-        if (yield* Sql.endLease(sql, lease, { now, reason: "expired" })) ended.push(lease.id)
-      }
-      const rows = yield* Sql.listLeases(sql, { ids: ended, limit: ended.length })
-      return rows.map((row) => toLease<S>(row)).sort((a, b) => a.token - b.token)
-    }))
+    const leases = (filter: LeasesFilter = {}) =>
+      Effect.map(
+        Sql.listLeases(sql, { ...filter, ...kindFilter(filter.plugin, filter.kind), limit: filter.limit ?? 100 }),
+        (rows) => rows.map((row) => toLease(row))
+      )
 
-  const leases = (filter: LeasesFilter = {}) =>
-    Effect.map(
-      Sql.listLeases(sql, { ...filter, ...kindFilter(filter.plugin, filter.kind), limit: filter.limit ?? 100 }),
-      (rows) => rows.map((row) => toLease(row))
-    )
+    const countByState = () =>
+      Effect.map(Sql.countByState(sql), (rows) =>
+        rows.map((row): ResourceCount => ({
+          plugin: row.plugin,
+          kind: row.kind,
+          state: row.state,
+          count: Number(row.count),
+          leased: Number(row.leased)
+        })))
 
-  const countByState = () =>
-    Effect.map(Sql.countByState(sql), (rows) =>
-      rows.map((row): ResourceCount => ({
-        plugin: row.plugin,
-        kind: row.kind,
-        state: row.state,
-        count: Number(row.count),
-        leased: Number(row.leased)
-      })))
-
-  return {
-    kinds: [...registry.values()],
-    upsert,
-    remove,
-    retire,
-    get,
-    list,
-    setState,
-    history,
-    heartbeat,
-    lease,
-    keepalive,
-    release,
-    reclaimExpired,
-    leases,
-    countByState
-  } satisfies ResourcesService
-})
+    return {
+      kinds: [...registry.values()],
+      upsert,
+      remove,
+      retire,
+      get,
+      list,
+      setState,
+      history,
+      heartbeat,
+      lease,
+      keepalive,
+      release,
+      reclaimExpired,
+      leases,
+      countByState
+    } satisfies ResourcesService
+  })
 
 export const layer = Resources.layer

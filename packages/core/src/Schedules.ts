@@ -29,7 +29,10 @@ import * as Sql from "./sql/schedules.js"
 const cronProblem = (expression: string, timeZone: string): string | undefined => {
   const parsed = Cron.parse(expression, timeZone)
   if (Either.isLeft(parsed)) {
-    return `${parsed.left.message}: ${JSON.stringify(parsed.left.input ?? expression)}`
+    const input = parsed.left.input
+    return `cron expression ${JSON.stringify(expression)}${timeZone === "UTC" ? "" : ` in ${timeZone}`}: ${parsed.left.message}${
+      input === undefined || input === expression ? "" : ` (${JSON.stringify(input)})`
+    }`
   }
   try {
     Cron.next(parsed.right, 0)
@@ -96,6 +99,13 @@ export type ScheduleOptions = typeof ScheduleOptions.Type
 
 export const defaultMaxCatchUp = 10
 export const defaultGraceMs = 60_000
+
+/**
+ * `run` sleeps at most this long before reading the next run again: it sees a spec
+ * changed by another process, survives jumps of the wall clock, and never asks for a
+ * timer past what `setTimeout` can hold (about 24.8 days, beyond which Effect never wakes).
+ */
+const maxSleepMs = 60_000
 
 export interface RunOptions extends ScheduleOptions {
   /** Where `onFire` runs: inside the claim's transaction (default) or after it commits. */
@@ -269,6 +279,8 @@ const cadenceOf = (spec: StoredSpec): Either.Either<Cadence, string> => {
 
 const describe = (key: Sql.ScheduleKey) => `schedule ${key.plugin}/${key.name}`
 
+const iso = (ms: number) => new Date(ms).toISOString()
+
 const toRecord = (row: Sql.ScheduleRow): ScheduleRecord => ({
   plugin: row.plugin,
   name: row.name,
@@ -346,7 +358,13 @@ export const make = (options: SchedulesOptions = {}): Effect.Effect<SchedulesSer
           : []
         const next = yield* cadence.after(latest)
         const advanced = yield* Sql.advanceSchedule(sql, key, { expected: from, next, lastRunAt: fired.at(-1), now })
-        return advanced ? fired : []
+        if (!advanced) return []
+        if (fired.length === 0 || fired[0] > from) {
+          yield* Effect.logInfo(
+            `${describe(key)}: runs due from ${iso(from)} to ${iso(latest)} were missed; fired ${fired.length} of them (missed policy ${row.missed})`
+          )
+        }
+        return fired
       })
 
     const claimDue = (plugin: string, name: string) => transaction(claimIn({ plugin, name }))
@@ -367,6 +385,7 @@ export const make = (options: SchedulesOptions = {}): Effect.Effect<SchedulesSer
         const row = yield* Sql.getSchedule(sql, key)
         if (row === undefined) return yield* notFound(key)
         const wait = row.next_run_at - (yield* Clock.currentTimeMillis)
+        if (wait > maxSleepMs) return yield* Effect.sleep(Duration.millis(maxSleepMs))
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
         yield* claimAndFire
       })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Clock, Context, Effect, FastCheck as fc, Layer, Option, TestClock } from "effect"
 import * as path from "node:path"
 import { Resources, ResourceKind } from "../src/Resources.js"
@@ -13,12 +13,12 @@ const Device = ResourceKind.make({
   leasable: ["ready"]
 })
 
-/** One `orch` process's view: its own connection to `filename`. */
-const processLayer = (filename = path.join(tempDir(), "orch.sqlite")) =>
-  Resources.layer([Device]).pipe(Layer.provideMerge(testDatabase(filename)))
+const dir = tempDir()
+let files = 0
 
-// the property test's runs share one file (each run opens its own connection to it)
-const sharedProcess = processLayer()
+/** One `orch` process's view: its own connection to `filename` (by default a new file). */
+const processLayer = (filename = path.join(dir, `orch-${files++}.sqlite`)) =>
+  Resources.layer([Device]).pipe(Layer.provideMerge(testDatabase(filename)))
 
 const withResources = <A, E>(effect: Effect.Effect<A, E, Resources>) => Effect.provide(effect, processLayer())
 
@@ -229,16 +229,22 @@ describe("Resources", () => {
       for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1])
     })))
 
-  it.effect("200 concurrent fibers leasing over 10 resources never hold the same one at once", () =>
-    withResources(Effect.gen(function*() {
-      const resources = yield* Resources
-      yield* addDevices(resources, 10, { pool: "main" })
+  it.scoped("200 concurrent fibers over two connections, leasing over 10 resources, never hold the same one at once", () =>
+    Effect.gen(function*() {
+      const filename = path.join(dir, "contention.sqlite")
+      // two connections, as two processes have: half the fibers lease through each
+      const connections = [
+        Context.get(yield* Layer.build(processLayer(filename)), Resources),
+        Context.get(yield* Layer.build(processLayer(filename)), Resources)
+      ]
+      yield* addDevices(connections[0], 10, { pool: "main" })
       const owner = new Map<string, number>()
       const tokens = new Set<number>()
       let grants = 0
       let refusals = 0
       const worker = (id: number) =>
         Effect.gen(function*() {
+          const resources = connections[id % 2]
           for (let attempt = 0; attempt < 5; attempt++) {
             const granted = yield* resources.lease(Device, { holder: `w${id}`, ttlMs: 60_000, labels: { pool: "main" } })
             if (Option.isNone(granted)) {
@@ -261,17 +267,21 @@ describe("Resources", () => {
             yield* resources.release(lease.id, { holder: `w${id}`, reason: "done" })
           }
         })
-      yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), worker, { concurrency: "unbounded", discard: true })
+      yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), worker, { concurrency: "unbounded", discard: true }).pipe(
+        // fibers interleave between calls, never inside one: two connections in one thread
+        // must not, or one's wait for the write lock would block the thread the other needs
+        Effect.withMaxOpsBeforeYield(Number.MAX_SAFE_INTEGER)
+      )
       expect(grants).toBeGreaterThan(10)
       expect(refusals).toBeGreaterThan(0)
       expect(grants + refusals).toBe(1000)
-      expect(yield* resources.leases({ active: true })).toEqual([])
-      expect((yield* resources.leases({ limit: 10_000 })).length).toBe(grants)
-    })), { timeout: 30_000 })
+      expect(yield* connections[1].leases({ active: true })).toEqual([])
+      expect((yield* connections[1].leases({ limit: 10_000 })).length).toBe(grants)
+    }), { timeout: 30_000 })
 
   it.scoped("a second process on the same file sees the same leases and never gets a held resource", () =>
     Effect.gen(function*() {
-      const filename = path.join(tempDir(), "orch.sqlite")
+      const filename = path.join(dir, "two-processes.sqlite")
       // two connections, as two processes have; each call runs whole before the next
       const a = Context.get(yield* Layer.build(processLayer(filename)), Resources)
       const b = Context.get(yield* Layer.build(processLayer(filename)), Resources)
@@ -291,7 +301,10 @@ describe("Resources", () => {
       expect(third.token).toBeGreaterThan(second.token)
       expect((yield* b.leases({ active: true })).map((l) => l.id).sort()).toEqual([first.id, third.id].sort())
     }))
+})
 
+// the runs share one database and one test clock
+layer(processLayer())("Resources under random interleavings", (it) => {
   type Command =
     | { readonly _tag: "lease"; readonly holder: number; readonly ttlMs: number }
     | { readonly _tag: "keepalive"; readonly pick: number; readonly ttlMs: number }
@@ -299,11 +312,13 @@ describe("Resources", () => {
     | { readonly _tag: "advance"; readonly ms: number }
     | { readonly _tag: "reclaim" }
 
+  // whole tenths of a second, so that the clock often lands exactly on an expiry
+  const tenths = (min: number, max: number) => fc.integer({ min, max }).map((n) => n * 100)
   const command: fc.Arbitrary<Command> = fc.oneof(
-    fc.record({ _tag: fc.constant("lease" as const), holder: fc.integer({ min: 0, max: 4 }), ttlMs: fc.integer({ min: 1, max: 3000 }) }),
-    fc.record({ _tag: fc.constant("keepalive" as const), pick: fc.nat(), ttlMs: fc.integer({ min: 1, max: 3000 }) }),
+    fc.record({ _tag: fc.constant("lease" as const), holder: fc.integer({ min: 0, max: 4 }), ttlMs: tenths(1, 30) }),
+    fc.record({ _tag: fc.constant("keepalive" as const), pick: fc.nat(), ttlMs: tenths(1, 30) }),
     fc.record({ _tag: fc.constant("release" as const), pick: fc.nat() }),
-    fc.record({ _tag: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 2000 }) }),
+    fc.record({ _tag: fc.constant("advance" as const), ms: tenths(0, 20) }),
     fc.constant({ _tag: "reclaim" as const })
   )
 
@@ -371,7 +386,7 @@ describe("Resources", () => {
           const open = yield* resources.leases({ kind, active: true })
           expect(open.map((l) => l.id).sort()).toEqual(granted.filter((l) => !ended.has(l.id)).map((l) => l.id).sort())
         }
-      }).pipe(Effect.provide(sharedProcess)),
+      }),
     { fastCheck: { numRuns: 60 } }
   )
 })

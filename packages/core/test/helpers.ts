@@ -8,9 +8,12 @@ import * as Migrations from "../src/Migrations.js"
 import { coreMigrations } from "../src/sql/migrations.js"
 
 /** A new empty folder under the OS temp dir, removed when the test process exits. */
+const made = new Set<string>()
+
 export const tempDir = (prefix = "orch-test-"): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  if (made.size === 0) process.once("exit", () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  made.add(dir)
   return dir
 }
 
