@@ -5,11 +5,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-const dist = fileURLToPath(new URL("../dist/", import.meta.url))
-/** The real `orch`, with the plugins of this build. */
-export const orchBin = path.join(dist, "orch.mjs")
+/** The real `orch` as installed (`bin` of the package), with the plugins of this build. */
+export const orchBin = fileURLToPath(new URL("../bin/orch.mjs", import.meta.url))
 /** `orch` with the demo plugin of test/fixtures. */
-export const demoBin = path.join(dist, "test", "orch-demo.mjs")
+export const demoBin = fileURLToPath(new URL("../dist/test/orch-demo.mjs", import.meta.url))
 
 const made = new Set<string>()
 
