@@ -154,6 +154,38 @@ describe("orch run", () => {
     expect(await stop(b)).toBe(0)
   })
 
+  it("a plugin can bind a listener of its own beside the main server", async () => {
+    const daemon = await start(demoBin, ["--data-dir", tempDir(), "--set", "demo.ownPort=0", "--set", "demo.workers=0"])
+    const line = await eventually(() => daemon.logs.find((l) => String(l.message).startsWith("also listening on")))
+    const own = String(line.message).replace("also listening on ", "")
+    const response = await fetch(`${own.startsWith("http") ? own : `http://${own}`}/`)
+    expect(await response.text()).toBe("demo's own listener")
+    expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200)
+  })
+
+  // Without a Content-Length the limit is found while reading, and the platform then
+  // destroys the request stream, so the client sees the connection close, not a 413.
+  it("refuses a chunked body over the limit too, storing nothing, and keeps serving", async () => {
+    const dir = tempDir()
+    const daemon = await start(demoBin, ["--data-dir", dir, "--set", "core.http.maxBodyBytes=1000"])
+    const chunk = new TextEncoder().encode(`{"n": 1, "pad": "${"x".repeat(5000)}"}`)
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(chunk)
+        controller.close()
+      }
+    })
+    const outcome = await fetch(`${daemon.url}/demo/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half"
+    } as RequestInit).then((response) => response.status, (error: Error) => String(error.cause ?? error))
+    expect(String(outcome)).toMatch(/^413$|other side closed|socket/i)
+    expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200)
+    expect(stateCounts(dir)).toEqual({})
+  })
+
   it("refuses to start when the port is taken, saying so", async () => {
     const dir = tempDir()
     const daemon = await start(orchBin, ["--data-dir", dir])

@@ -122,20 +122,43 @@ export const listen = (
       yield* Effect.logInfo(`orch listening on ${url}`).pipe(Effect.annotateLogs({ url }))
       return { url, host, port, pid: process.pid, startedAt: meta.startedAt, plugins: meta.plugins }
     })
-  ).pipe(Layer.provideMerge(
-    NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
-      host: options.host,
-      port: options.port
-    }).pipe(Layer.mapError((error) => {
-      const cause = (error as { cause?: NodeJS.ErrnoException }).cause
-      const reason = cause?.code === "EADDRINUSE"
-        ? "the port is already in use (EADDRINUSE)"
-        : cause?.code === "EADDRNOTAVAIL"
-        ? "the address is not one of this machine's (EADDRNOTAVAIL)"
-        : cause?.message ?? String(error)
-      return new HttpListenError({ message: `cannot listen on ${options.host}:${options.port}: ${reason}`, cause: error })
-    }))
-  ))
+  ).pipe(Layer.provideMerge(nodeServer(options)))
+
+/** A Node HTTP server on host:port, its failure to listen said plainly. */
+const nodeServer = (options: { readonly host: string; readonly port: number }) =>
+  NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
+    host: options.host,
+    port: options.port
+  }).pipe(Layer.mapError((error) => {
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause
+    const reason = cause?.code === "EADDRINUSE"
+      ? "the port is already in use (EADDRINUSE)"
+      : cause?.code === "EADDRNOTAVAIL"
+      ? "the address is not one of this machine's (EADDRNOTAVAIL)"
+      : cause?.message ?? String(error)
+    return new HttpListenError({ message: `cannot listen on ${options.host}:${options.port}: ${reason}`, cause: error })
+  }))
+
+/**
+ * A listener of a plugin's own, for a protocol that needs the root of its own port
+ * (Neubot's API on 9774, say): `routes` are served there as they are, with the same
+ * body limit, JSON 404s and metrics as the main server. Use it inside the plugin's layer.
+ */
+export const serveOn = <E, R>(
+  options: { readonly host: string; readonly port: number; readonly maxBodyBytes?: number | undefined },
+  routes: Layer.Layer<never, E, R>
+) => {
+  const limits = { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 }
+  const logAddress = Layer.effectDiscard(Effect.flatMap(HttpServer.HttpServer, (server) =>
+    Effect.logInfo(`also listening on ${HttpServer.formatAddress(server.address)}`)))
+  return Layer.mergeAll(
+    HttpLayerRouter.serve(Layer.provide(routes, guard(limits, new Set<string>())), {
+      disableLogger: true,
+      disableListenLog: true
+    }),
+    logAddress
+  ).pipe(Layer.provideMerge(nodeServer(options)))
+}
 
 /** Serves core's routes and every plugin's routes on the server from `listen`. */
 export const serve = (
