@@ -181,7 +181,7 @@ describe("orch run", () => {
       body,
       duplex: "half"
     } as RequestInit).then((response) => response.status, (error: Error) => String(error.cause ?? error))
-    expect(String(outcome)).toMatch(/^413$|other side closed|socket/i)
+    expect(String(outcome)).toMatch(/^413$|other side closed|socket|ECONNRESET/i)
     expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200)
     expect(stateCounts(dir)).toEqual({})
   })
