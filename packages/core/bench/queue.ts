@@ -1,16 +1,21 @@
 /**
  * The durable job queue end to end on a real SQLite file: every enqueue, claim and
- * completion is its own committed transaction.
+ * completion is its own call that returns once its transaction has committed (calls
+ * made at the same time may share a commit: see the queue's group commit).
  *
- *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--workers 4] [--batch 16]
+ *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--producers 4] [--workers 4]
+ *     [--batch 16] [--complete-concurrency 1] [--only pipeline|lone]
  *
  * Two runs over fresh files:
- * - pipeline: one fiber enqueues --jobs jobs one by one while --workers fibers claim up
- *   to --batch at a time and complete each; jobs/s is jobs over the time from the first
- *   enqueue to the last completion, latency is enqueue start → completion committed
- *   (it includes time spent waiting in the queue).
- * - lone job: enqueue, claim one, complete, one job at a time: the latency of a job
- *   that never waits behind others.
+ * - pipeline: --producers fibers enqueue --jobs jobs one by one while --workers fibers claim
+ *   up to --batch at a time and complete each (--complete-concurrency of a batch at once);
+ *   jobs/s is jobs over the time from the first
+ *   enqueue to the last completion, latency is enqueue start → completion committed (it
+ *   includes the time a job waits behind the others).
+ * - lone job: enqueue, claim one, complete, one job at a time: the latency of a job that
+ *   never waits, and nothing to share a commit with.
+ * "cpu per job" is this process's CPU time (all threads) over the jobs: on a shared
+ * machine it moves less than wall-clock figures do.
  */
 import { Effect, Fiber, Layer, Ref, Schema } from "effect"
 import * as fs from "node:fs"
@@ -26,12 +31,17 @@ const { values: args } = parseArgs({
   options: {
     jobs: { type: "string", default: "5000" },
     workers: { type: "string", default: "4" },
-    batch: { type: "string", default: "16" }
+    batch: { type: "string", default: "16" },
+    producers: { type: "string", default: "4" },
+    "complete-concurrency": { type: "string", default: "1" },
+    only: { type: "string" }
   }
 })
 const jobCount = Number(args.jobs)
 const workers = Number(args.workers)
 const batch = Number(args.batch)
+const producers = Number(args.producers)
+const completeConcurrency = Number(args["complete-concurrency"])
 
 const Work = Jobs.JobKind.simple({
   plugin: "bench",
@@ -79,14 +89,15 @@ const pipeline = Effect.gen(function*() {
   const enqueuedAt = new Map<number, number>()
   const done = yield* Ref.make(0)
   const start = performance.now()
+  const cpuStart = process.cpuUsage()
 
-  const producer = Effect.forEach(
-    Array.from({ length: jobCount }, (_, n) => n),
+  const producer = (p: number) => Effect.forEach(
+    Array.from({ length: Math.ceil(jobCount / producers) }, (_, i) => i * producers + p).filter((n) => n < jobCount),
     (n) =>
       Effect.gen(function*() {
-        const at = performance.now()
-        const { job } = yield* timed(enqueueOp, queue.enqueue(Work, { n, url: `https://example.com/${n}` }))
-        enqueuedAt.set(job.id, at)
+        // set before the call: a worker may complete the job before this fiber runs again
+        enqueuedAt.set(n, performance.now())
+        yield* timed(enqueueOp, queue.enqueue(Work, { n, url: `https://example.com/${n}` }))
       }),
     { discard: true }
   )
@@ -96,28 +107,36 @@ const pipeline = Effect.gen(function*() {
       while ((yield* Ref.get(done)) < jobCount) {
         const jobs = yield* timed(claimOp, queue.claim(Work, { owner: `bench-${w}`, leaseMs: 30_000, limit: batch }))
         if (jobs.length === 0) {
-          yield* Effect.yieldNow()
+          // an idle worker polls, as a real one would
+          yield* Effect.sleep("2 millis")
           continue
         }
-        for (const job of jobs) {
-          yield* timed(completeOp, queue.transition(job, "succeeded", { reason: "done", result: { ok: true } }))
-          endToEnd.add(performance.now() - enqueuedAt.get(job.id)!)
-          yield* Ref.update(done, (d) => d + 1)
-        }
+        // a worker runs the jobs of its batch side by side, each completed on its own
+        yield* Effect.forEach(jobs, (job) =>
+          Effect.gen(function*() {
+            yield* timed(completeOp, queue.transition(job, "succeeded", { reason: "done", result: { ok: true } }))
+            endToEnd.add(performance.now() - enqueuedAt.get(job.payload.n)!)
+            yield* Ref.update(done, (d) => d + 1)
+          }), { concurrency: completeConcurrency, discard: true })
       }
     })
 
   const fibers = yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (w) => Effect.fork(worker(w)))
-  yield* producer
+  yield* Effect.forEach(Array.from({ length: producers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
   yield* Fiber.joinAll(fibers)
   const seconds = (performance.now() - start) / 1000
+  const cpu = process.cpuUsage(cpuStart)
 
   const counts = yield* queue.countByState()
   const succeeded = counts.find((c) => c.state === "succeeded")?.count ?? 0
   if (succeeded !== jobCount) return yield* Effect.dieMessage(`expected ${jobCount} succeeded, found ${succeeded}`)
 
-  console.log(`pipeline: ${jobCount} jobs, ${workers} worker fibers claiming up to ${batch} at a time`)
+  console.log(
+    `pipeline: ${jobCount} jobs, ${producers} producer fibers, ${workers} worker fibers claiming up to ${batch} at a time` +
+      ` and completing ${completeConcurrency} at a time`
+  )
   console.log(`  throughput      ${(jobCount / seconds).toFixed(0)} jobs/s (${seconds.toFixed(2)} s)`)
+  console.log(`  cpu per job     ${((cpu.user + cpu.system) / jobCount).toFixed(0)} µs (user ${(cpu.user / jobCount).toFixed(0)}, system ${(cpu.system / jobCount).toFixed(0)})`)
   console.log(`  enqueue→done    ${endToEnd.summary()}`)
   console.log(`  enqueue         ${enqueueOp.summary()}`)
   console.log(`  claim (batch)   ${claimOp.summary()}`)
@@ -132,6 +151,7 @@ const loneJob = Effect.gen(function*() {
   const claimOp = new Samples()
   const completeOp = new Samples()
   const start = performance.now()
+  const cpuStart = process.cpuUsage()
   for (let i = 0; i < n; i++) {
     const at = performance.now()
     yield* timed(enqueueOp, queue.enqueue(Work, { n: i, url: `https://example.com/${i}` }))
@@ -140,8 +160,10 @@ const loneJob = Effect.gen(function*() {
     endToEnd.add(performance.now() - at)
   }
   const seconds = (performance.now() - start) / 1000
+  const cpu = process.cpuUsage(cpuStart)
   console.log(`lone job: ${n} jobs one at a time`)
   console.log(`  throughput      ${(n / seconds).toFixed(0)} jobs/s`)
+  console.log(`  cpu per job     ${((cpu.user + cpu.system) / n).toFixed(0)} µs (user ${(cpu.user / n).toFixed(0)}, system ${(cpu.system / n).toFixed(0)})`)
   console.log(`  enqueue→done    ${endToEnd.summary()}`)
   console.log(`  enqueue         ${enqueueOp.summary()}`)
   console.log(`  claim (1)       ${claimOp.summary()}`)
@@ -149,9 +171,11 @@ const loneJob = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, SQLite WAL synchronous=NORMAL`)
-  yield* Effect.provide(pipeline, freshQueue())
-  yield* Effect.provide(loneJob, freshQueue())
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}, SQLite WAL synchronous=NORMAL`
+  )
+  if (args.only !== "lone") yield* Effect.provide(pipeline, freshQueue())
+  if (args.only !== "pipeline") yield* Effect.provide(loneJob, freshQueue())
 })
 
 Effect.runPromise(main).catch((error) => {

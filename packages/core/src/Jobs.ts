@@ -2,16 +2,37 @@
  * The durable job queue in the shared database.
  *
  * A `JobKind` declares a job's payload and result `Schema`s and its state machine; the
- * `JobQueue` service enqueues, leases and moves jobs. Every change is one transaction
- * holding the write lock and a compare-and-set on (id, state, lease token), so two
- * workers never both own a job, and every change of state leaves a history row.
+ * `JobQueue` service enqueues, leases and moves jobs. Every change runs whole inside a
+ * transaction that holds the write lock (changes arriving together share one commit), a
+ * holder's change is a compare-and-set on (id, state, lease token), so two workers never
+ * both own a job, and every change of state writes a history row in the same transaction.
  * Jobs are never deleted: a job that keeps failing rests in its kind's dead state.
  *
  * All the SQL is in `sql/jobs.ts`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Data, Duration, Effect, Either, Layer, ParseResult, Random, Schema } from "effect"
+import type * as Statement from "@effect/sql/Statement"
+import {
+  Cause,
+  Chunk,
+  Clock,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FiberId,
+  Layer,
+  Option,
+  ParseResult,
+  Queue,
+  Random,
+  Schema,
+  type Scope
+} from "effect"
 import { transaction } from "./Database.js"
 import * as Fencing from "./sql/fencing.js"
 import * as Sql from "./sql/jobs.js"
@@ -377,7 +398,7 @@ export interface JobQueueService {
     options: ClaimOptions<NoInfer<S>>
   ) => Effect.Effect<ReadonlyArray<Job<P, R, S>>, UnknownJobKind | SqlError>
   /** Extends the lease to now + `leaseMs`; returns the new expiry. */
-  readonly heartbeat: (job: Job<any, any, any>, leaseMs: number) => Effect.Effect<number, LeaseLost | SqlError>
+  readonly heartbeat: (job: Pick<Job, "id" | "token">, leaseMs: number) => Effect.Effect<number, LeaseLost | SqlError>
   /** Moves a held job along its kind's state machine. Clears the lease unless `keepLease`. */
   readonly transition: <P, R, S extends string>(
     job: Job<P, R, S>,
@@ -389,7 +410,7 @@ export interface JobQueueService {
    * when given, is recorded in the history.
    */
   readonly release: (
-    job: Job<any, any, any>,
+    job: Pick<Job, "id" | "state" | "token" | "leaseOwner">,
     options?: { readonly runAt?: number | undefined; readonly reason?: string | undefined }
   ) => Effect.Effect<void, LeaseLost | SqlError>
   /**
@@ -427,7 +448,7 @@ export interface JobQueueService {
 export class JobQueue extends Context.Tag("@orch/core/JobQueue")<JobQueue, JobQueueService>() {
   /** The queue over the current `SqlClient`, knowing the state machines of `kinds`. */
   static readonly layer = (kinds: ReadonlyArray<JobKind.Any>): Layer.Layer<JobQueue, never, SqlClient.SqlClient> =>
-    Layer.effect(JobQueue, make(kinds))
+    Layer.scoped(JobQueue, make(kinds))
 }
 
 // ---------------------------------------------------------------------------
@@ -553,10 +574,111 @@ const fromHistoryRow = (row: Sql.HistoryRow): JobHistoryEntry => ({
   token: undefinedIfNull(row.token)
 })
 
+/** The queue's own failures, which every change reports before it writes anything. */
+const isCleanFailure = (cause: Cause.Cause<unknown>): boolean => {
+  const failure = Cause.failureOption(cause)
+  return Option.isSome(failure) && Cause.isFailType(cause) && (
+    failure.value instanceof LeaseLost || failure.value instanceof IllegalTransition ||
+    failure.value instanceof JobNotFound || failure.value instanceof UnknownJobKind ||
+    failure.value instanceof JobSchemaError
+  )
+}
+
+interface PendingChange {
+  readonly change: Effect.Effect<unknown, unknown>
+  readonly done: Deferred.Deferred<unknown, unknown>
+}
+
+/** At most this many changes share one transaction, to keep the write lock short. */
+const maxGroupSize = 64
+
+/**
+ * Group commit: changes that arrive while another commit is under way wait, then run in
+ * order of arrival in one write transaction, so a transaction's fixed cost (about 120 µs
+ * measured here: the client's begin and commit, the write lock, the pages every commit
+ * writes) is paid once per group instead of once per change. Each change returns only
+ * after the commit that holds it (a caller interrupted while waiting does not stop it).
+ * A change that fails with one of the queue's errors has written nothing, so the others
+ * commit; any other failure (an SQL error, a defect) rolls the group back and its changes
+ * run again one per transaction. A caller already inside a transaction runs its change
+ * there, in a savepoint, so a plugin can enqueue atomically with its own writes.
+ */
+const makeGroupCommit = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const pending = yield* Queue.unbounded<PendingChange>()
+    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      // a span per statement costs more than the statement here, so the queue's SQL is not traced
+      Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
+
+    const runAlone = ({ change, done }: PendingChange) =>
+      Effect.flatMap(Effect.exit(inTransaction(change)), (exit) => Deferred.done(done, exit))
+
+    const runGroup = (group: ReadonlyArray<PendingChange>) =>
+      group.length === 1 ? runAlone(group[0]) : inTransaction(
+        Effect.flatMap(
+          Effect.forEach(group, ({ change }) => Effect.exit(change)),
+          (exits) =>
+            exits.every((exit) => Exit.isSuccess(exit) || isCleanFailure(exit.cause))
+              ? Effect.succeed(exits)
+              : Effect.fail("rollback" as const)
+        )
+      ).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.forEach(group, ({ done }, i) => Deferred.done(done, exit.value[i]), { discard: true })
+            : Effect.forEach(group, runAlone, { discard: true })
+        )
+      )
+
+    const loop = Queue.takeBetween(pending, 1, maxGroupSize).pipe(
+      Effect.flatMap((group) => Effect.uninterruptible(runGroup(Chunk.toReadonlyArray(group)))),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(loop)
+    let closed = false
+    // runs before the loop is interrupted: changes already accepted are still committed
+    const drain: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(pending), (group) =>
+      Chunk.isEmpty(group) ? Effect.void : Effect.zipRight(runGroup(Chunk.toReadonlyArray(group)), drain))
+    yield* Effect.addFinalizer(() => Effect.suspend(() => {
+      closed = true
+      return drain
+    }))
+
+    return <A, E>(change: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
+        if (Option.isSome(outer)) return inTransaction(change)
+        const done = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+        return Effect.suspend(() => {
+          // checked and offered in one step, so no change slips in after the final drain
+          if (closed) return Effect.dieMessage("the job queue is closed")
+          pending.unsafeOffer({ change, done })
+          return Deferred.await(done) as Effect.Effect<A, E | SqlError>
+        })
+      })
+  })
+
+/**
+ * Runs a statement on the connection of the transaction in progress, without the span
+ * and scope `SqlClient` opens per statement: they cost more than the queue's statements
+ * themselves (about 25 µs against 10). Outside a transaction it runs as usual.
+ */
+const rows = <A extends object>(statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, SqlError> =>
+  Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) => {
+    if (Option.isNone(transaction)) return statement
+    const [text, params] = statement.compile()
+    return transaction.value[0].execute(text, params, undefined) as Effect.Effect<ReadonlyArray<A>, SqlError>
+  })
+
+const first = <A extends object>(statement: Statement.Statement<A>): Effect.Effect<A | undefined, SqlError> =>
+  Effect.map(rows(statement), (all) => all[0])
+
 /** Reclaim works through expired leases in batches, one transaction each, to keep the write lock short. */
 const reclaimBatchSize = 500
 
-export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueService, never, SqlClient.SqlClient> =>
+export const make = (
+  kinds: ReadonlyArray<JobKind.Any>
+): Effect.Effect<JobQueueService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const registry = new Map<string, JobKind.Any>()
@@ -573,15 +695,14 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
       return kind === undefined ? Effect.fail(unknownKind(plugin, name)) : Effect.succeed(kind)
     }
 
-    const inTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
-      Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
+    const inTransaction = yield* makeGroupCommit(sql)
 
     /** Explains a compare-and-set that matched nothing, from the job as it is now. */
-    const leaseLost = (job: { readonly id: number; readonly state: string; readonly token: number | undefined }) =>
-      Effect.flatMap(Sql.getJob(sql, job.id), (row) => {
+    const leaseLost = (job: { readonly id: number; readonly state?: string; readonly token: number | undefined }) =>
+      Effect.flatMap(first(Sql.getJob(sql, job.id)), (row) => {
         const now = row === undefined
           ? "it no longer exists"
-          : row.state !== job.state
+          : job.state !== undefined && row.state !== job.state
           ? `it is now ${row.state}`
           : row.lease_token === null
           ? "its lease was cleared (expired, released or cancelled)"
@@ -590,12 +711,12 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           new LeaseLost({
             jobId: job.id,
             token: job.token,
-            message: `job ${job.id} (${job.state}) is no longer held by token ${job.token}: ${now}`
+            message: `job ${job.id} is no longer held by token ${job.token}: ${now}`
           })
         )
       })
 
-    const requireToken = (job: Job<any, any, any>): Effect.Effect<number, LeaseLost> =>
+    const requireToken = (job: Pick<Job, "id" | "token">): Effect.Effect<number, LeaseLost> =>
       job.token === undefined
         ? Effect.fail(new LeaseLost({ jobId: job.id, token: undefined, message: `job ${job.id} is not leased` }))
         : Effect.succeed(job.token)
@@ -612,9 +733,9 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         const error = `lease of ${row.lease_owner} (token ${row.lease_token}) expired at ${
           new Date(row.lease_expires_at!).toISOString()
         }`
-        const after = yield* Sql.expireLease(sql, { id: row.id, token: row.lease_token!, to, error, now })
+        const after = yield* first(Sql.expireLease(sql, { id: row.id, token: row.lease_token!, to, error, now }))
         if (after === undefined) return undefined
-        yield* Sql.insertHistory(sql, {
+        yield* rows(Sql.insertHistory(sql, {
           jobId: row.id,
           at: now,
           from: row.state,
@@ -622,35 +743,38 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           reason: `${error}; attempt ${attempts} of ${row.max_attempts}${exhausted ? ", none left" : ""}`,
           owner: row.lease_owner,
           token: row.lease_token
-        })
+        }))
         return after
       })
 
-    const enqueue: JobQueueService["enqueue"] = (kind, payload, options = {}) =>
+    const enqueue = <P, R, S extends string>(kind: JobKind<P, R, S>, payload: P, options: EnqueueOptions = {}) =>
       Effect.gen(function*() {
         yield* lookup(kind.plugin, kind.name)
+        const maxAttempts = options.maxAttempts ?? kind.retry.maxAttempts
+        const priority = options.priority ?? 0
+        if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || !Number.isSafeInteger(priority)) {
+          return yield* Effect.dieMessage(
+            `enqueue ${kind.plugin}/${kind.name}: maxAttempts must be an integer ≥ 1 and priority an integer`
+          )
+        }
         const encoded = codecOf(kind).encodePayload(payload)
         if (Either.isLeft(encoded)) return yield* schemaError(kind, undefined, "payload", encoded.left)
         const payloadText = JSON.stringify(encoded.right)
-        const maxAttempts = options.maxAttempts ?? kind.retry.maxAttempts
-        if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-          return yield* Effect.dieMessage(`enqueue ${kind.plugin}/${kind.name}: maxAttempts must be an integer ≥ 1`)
-        }
         return yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const row = yield* Sql.insertJob(sql, {
+          const row = yield* first(Sql.insertJob(sql, {
             plugin: kind.plugin,
             kind: kind.name,
             state: kind.initial,
             payload: payloadText,
-            priority: options.priority ?? 0,
-            runAt: options.runAt ?? now,
+            priority,
+            runAt: options.runAt === undefined ? now : Math.round(options.runAt),
             maxAttempts,
             idempotencyKey: options.idempotencyKey ?? null,
             now
-          })
+          }))
           if (row !== undefined) {
-            yield* Sql.insertHistory(sql, {
+            yield* rows(Sql.insertHistory(sql, {
               jobId: row.id,
               at: now,
               from: null,
@@ -658,10 +782,10 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
               reason: "enqueued",
               owner: null,
               token: null
-            })
-            return { job: fromRow<typeof payload, JobKind.Result<typeof kind>, JobKind.State<typeof kind>>(row, payload, undefined), created: true }
+            }))
+            return { job: fromRow<P, R, S>(row, payload, undefined), created: true }
           }
-          const existing = yield* Sql.getJobByIdempotencyKey(sql, kind.plugin, kind.name, options.idempotencyKey!)
+          const existing = yield* first(Sql.getJobByIdempotencyKey(sql, kind.plugin, kind.name, options.idempotencyKey!))
           const job = decodeRow(kind, existing!)
           if (Either.isLeft(job)) {
             return yield* new JobSchemaError({
@@ -675,36 +799,41 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         }))
       })
 
-    const claim: JobQueueService["claim"] = (kind, options) =>
+    const claim = <P, R, S extends string>(kind: JobKind<P, R, S>, options: ClaimOptions<S>) =>
       Effect.gen(function*() {
         yield* lookup(kind.plugin, kind.name)
         const states = options.states ?? kind.claimable
-        for (const state of states) {
-          if (!kind.claimable.includes(state)) {
-            return yield* Effect.dieMessage(
-              `claim ${kind.plugin}/${kind.name}: "${state}" is not a claimable state [${kind.claimable.join(", ")}]`
-            )
-          }
-        }
         const limit = options.limit ?? 1
+        const problem = states.length === 0
+          ? "no states to claim from"
+          : states.find((state) => !kind.claimable.includes(state)) !== undefined
+          ? `states [${states.join(", ")}] are not all claimable [${kind.claimable.join(", ")}]`
+          : !Number.isSafeInteger(limit) || limit < 1
+          ? "limit must be an integer ≥ 1"
+          : !(options.leaseMs > 0)
+          ? "leaseMs must be positive"
+          : undefined
+        if (problem !== undefined) return yield* Effect.dieMessage(`claim ${kind.plugin}/${kind.name}: ${problem}`)
         return yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const granted: Array<Job<any, any, any>> = []
+          const expiresAt = now + options.leaseMs
+          const granted: Array<Job<P, R, S>> = []
           while (granted.length < limit) {
             const wanted = limit - granted.length
-            const rows = yield* Sql.selectClaimable(sql, {
+            const candidates = yield* rows(Sql.selectClaimable(sql, {
               plugin: kind.plugin,
               kind: kind.name,
               states,
               now,
               limit: wanted
-            })
-            let skipped = 0
-            for (let row of rows) {
+            }))
+            const grants: Array<Job<P, R, S>> = []
+            let parked = 0
+            for (const row of candidates) {
               const decoded = decodeRow(kind, row)
               if (Either.isLeft(decoded)) {
                 // a payload written by an older build: park it for a person instead of failing every claim
-                yield* Sql.forceState(sql, {
+                yield* first(Sql.forceState(sql, {
                   id: row.id,
                   from: row.state,
                   to: kind.dead,
@@ -712,8 +841,8 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
                   resetAttempts: false,
                   runAt: null,
                   now
-                })
-                yield* Sql.insertHistory(sql, {
+                }))
+                yield* rows(Sql.insertHistory(sql, {
                   jobId: row.id,
                   at: now,
                   from: row.state,
@@ -721,40 +850,36 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
                   reason: decoded.left,
                   owner: null,
                   token: null
-                })
-                skipped++
+                }))
+                parked++
                 continue
               }
-              if (row.lease_token !== null) {
-                // taking over an expired lease counts the lost attempt, as reclaimExpired would
-                const after = yield* expire(kind, row, now)
-                if (after === undefined || after.state !== row.state) {
-                  skipped++
-                  continue
-                }
-                row = after
+              if (row.lease_token === null) {
+                grants.push(decoded.right)
+                continue
               }
-              const token = yield* Fencing.nextToken(sql, "jobs")
-              const leased = yield* Sql.grantLease(sql, {
-                id: row.id,
-                owner: options.owner,
-                token,
-                expiresAt: now + options.leaseMs,
-                now
-              })
-              // Claims write no history row: a lease is not a change of state, the token and owner
-              // appear on the row the holder's change writes, and the benchmark showed a row per
-              // claim costs ~15% of throughput for nothing a person reads (pollers reclaim often).
-              granted.push({
-                ...decoded.right,
-                attempts: leased!.attempts,
-                leaseOwner: options.owner,
-                token,
-                leaseExpiresAt: leased!.lease_expires_at!,
-                updatedAt: now
-              })
+              // taking over an expired lease counts the lost attempt, as reclaimExpired would
+              const after = yield* expire(kind, row, now)
+              if (after === undefined) continue
+              if (after.state === row.state) grants.push(fromRow(after, decoded.right.payload, decoded.right.result))
+              else parked++
             }
-            if (skipped === 0 || rows.length < wanted) break
+            if (grants.length > 0) {
+              const tokens: Array<readonly [number, number]> = []
+              for (const job of grants) tokens.push([job.id, yield* Fencing.nextToken(sql, "jobs")])
+              yield* rows(Sql.grantLeases(sql, { tokens, owner: options.owner, expiresAt, now }))
+              // Claims write no history row. The benchmark put the cost of one at about the noise
+              // between runs (one more small insert in a transaction already writing), so the reason
+              // is the history itself: pollers (the watchdog's finisher claims each SUBMITTED job
+              // again and again until it ends) would bury the changes of state under claims and grow
+              // a table that is never pruned. The holder's owner and token are on every row its
+              // changes write, and an expired lease writes one.
+              grants.forEach((job, i) =>
+                granted.push({ ...job, leaseOwner: options.owner, token: tokens[i][1], leaseExpiresAt: expiresAt, updatedAt: now })
+              )
+            }
+            // jobs parked in the dead state left room under the limit: look further
+            if (parked === 0 || candidates.length < wanted) break
           }
           return granted
         }))
@@ -766,13 +891,13 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         return yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const expiresAt = now + leaseMs
-          const extended = yield* Sql.extendLease(sql, { id: job.id, token, expiresAt, now })
-          if (!extended) return yield* leaseLost(job)
+          const extended = yield* first(Sql.extendLease(sql, { id: job.id, token, expiresAt, now }))
+          if (extended === undefined) return yield* leaseLost(job)
           return expiresAt
         }))
       })
 
-    const transition: JobQueueService["transition"] = (job, to, options) =>
+    const transition = <P, R, S extends string>(job: Job<P, R, S>, to: S, options: TransitionOptions<R>) =>
       Effect.gen(function*() {
         const kind = yield* lookup(job.plugin, job.kind)
         if (!JobKind.allows(kind, job.state, to)) {
@@ -797,7 +922,7 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         }
         const row = yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const row = yield* Sql.transitionJob(sql, {
+          const row = yield* first(Sql.transitionJob(sql, {
             id: job.id,
             from: job.state,
             token,
@@ -807,9 +932,9 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
             runAt: options.runAt ?? null,
             keepLease: (options.keepLease ?? false) && !kind.final.includes(to),
             now
-          })
+          }))
           if (row === undefined) return yield* leaseLost(job)
-          yield* Sql.insertHistory(sql, {
+          yield* rows(Sql.insertHistory(sql, {
             jobId: job.id,
             at: now,
             from: job.state,
@@ -817,10 +942,10 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
             reason: options.reason,
             owner: job.leaseOwner ?? null,
             token
-          })
+          }))
           return row
         }))
-        return fromRow(row, job.payload, options.result !== undefined ? options.result : job.result)
+        return fromRow<P, R, S>(row, job.payload, options.result !== undefined ? options.result : job.result)
       })
 
     const release: JobQueueService["release"] = (job, options = {}) =>
@@ -828,10 +953,10 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         const token = yield* requireToken(job)
         yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const row = yield* Sql.releaseJob(sql, { id: job.id, state: job.state, token, runAt: options.runAt ?? null, now })
+          const row = yield* first(Sql.releaseJob(sql, { id: job.id, state: job.state, token, runAt: options.runAt ?? null, now }))
           if (row === undefined) return yield* leaseLost(job)
           if (options.reason !== undefined) {
-            yield* Sql.insertHistory(sql, {
+            yield* rows(Sql.insertHistory(sql, {
               jobId: job.id,
               at: now,
               from: job.state,
@@ -839,12 +964,16 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
               reason: options.reason,
               owner: job.leaseOwner ?? null,
               token
-            })
+            }))
           }
         }))
       })
 
-    const fail: JobQueueService["fail"] = (job, error, options = {}) =>
+    const fail = <P, R, S extends string>(
+      job: Job<P, R, S>,
+      error: unknown,
+      options: { readonly retryable?: boolean | undefined } = {}
+    ) =>
       Effect.gen(function*() {
         const kind = yield* lookup(job.plugin, job.kind)
         const token = yield* requireToken(job)
@@ -852,7 +981,7 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         const random = yield* Random.next
         const row = yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const current = yield* Sql.getJob(sql, job.id)
+          const current = yield* first(Sql.getJob(sql, job.id))
           if (current === undefined || current.state !== job.state || current.lease_token !== token) {
             return yield* leaseLost(job)
           }
@@ -860,9 +989,9 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           const retrying = (options.retryable ?? true) && attempts < current.max_attempts
           const to = retrying ? current.state : kind.dead
           const runAt = retrying ? now + JobKind.backoff(kind.retry, attempts, random) : current.run_at
-          const row = yield* Sql.failJob(sql, { id: job.id, state: job.state, token, to, error: message, runAt, now })
+          const row = yield* first(Sql.failJob(sql, { id: job.id, state: job.state, token, to, error: message, runAt, now }))
           if (row === undefined) return yield* leaseLost(job)
-          yield* Sql.insertHistory(sql, {
+          yield* rows(Sql.insertHistory(sql, {
             jobId: job.id,
             at: now,
             from: job.state,
@@ -874,16 +1003,16 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
               : `failed, not retryable: ${message}`,
             owner: job.leaseOwner ?? null,
             token
-          })
+          }))
           return row
         }))
-        return fromRow(row, job.payload, job.result)
+        return fromRow<P, R, S>(row, job.payload, job.result)
       })
 
     /** Loads a job and its kind inside the transaction, for the changes made by id. */
     const loadForChange = (id: number) =>
       Effect.gen(function*() {
-        const row = yield* Sql.getJob(sql, id)
+        const row = yield* first(Sql.getJob(sql, id))
         if (row === undefined) return yield* new JobNotFound({ id, message: `no job ${id}` })
         const kind = yield* lookup(row.plugin, row.kind)
         return { row, kind }
@@ -904,7 +1033,7 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
         const { kind, row } = yield* loadForChange(id)
         if (kind.final.includes(row.state)) return yield* illegal(row, kind.cancelled, `${row.state} is final`)
         const now = yield* Clock.currentTimeMillis
-        const after = yield* Sql.forceState(sql, {
+        const after = yield* first(Sql.forceState(sql, {
           id,
           from: row.state,
           to: kind.cancelled,
@@ -912,9 +1041,9 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           resetAttempts: false,
           runAt: null,
           now
-        })
+        }))
         const revoked = row.lease_token === null ? "" : ` (lease of ${row.lease_owner}, token ${row.lease_token}, revoked)`
-        yield* Sql.insertHistory(sql, {
+        yield* rows(Sql.insertHistory(sql, {
           jobId: id,
           at: now,
           from: row.state,
@@ -922,7 +1051,7 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           reason: `${reason}${revoked}`,
           owner: null,
           token: null
-        })
+        }))
         return fromRowUntyped(after!)
       }))
 
@@ -933,7 +1062,7 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           return yield* illegal(row, kind.initial, `only jobs in ${kind.retryFrom.join(", ")} can be retried`)
         }
         const now = yield* Clock.currentTimeMillis
-        const after = yield* Sql.forceState(sql, {
+        const after = yield* first(Sql.forceState(sql, {
           id,
           from: row.state,
           to: kind.initial,
@@ -941,8 +1070,8 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           resetAttempts: true,
           runAt: now,
           now
-        })
-        yield* Sql.insertHistory(sql, {
+        }))
+        yield* rows(Sql.insertHistory(sql, {
           jobId: id,
           at: now,
           from: row.state,
@@ -950,53 +1079,49 @@ export const make = (kinds: ReadonlyArray<JobKind.Any>): Effect.Effect<JobQueueS
           reason,
           owner: null,
           token: null
-        })
+        }))
         return fromRowUntyped(after!)
       }))
 
-    const reclaimBatch = inTransaction(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const rows = yield* Sql.selectExpiredLeases(sql, now, reclaimBatchSize)
-      let reclaimed = 0
-      for (const row of rows) {
-        // a kind of a plugin not loaded here is left to the processes that run it
-        const kind = registry.get(keyOf(row.plugin, row.kind))
-        if (kind === undefined) continue
-        if ((yield* expire(kind, row, now)) !== undefined) reclaimed++
-      }
-      return { reclaimed, full: rows.length === reclaimBatchSize, progressed: reclaimed > 0 }
-    }))
+    const reclaimBatch = (kind: JobKind.Any) =>
+      inTransaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const expired = yield* rows(Sql.selectExpiredLeases(sql, { plugin: kind.plugin, kind: kind.name, now, limit: reclaimBatchSize }))
+        let reclaimed = 0
+        for (const row of expired) {
+          if ((yield* expire(kind, row, now)) !== undefined) reclaimed++
+        }
+        return { reclaimed, full: expired.length === reclaimBatchSize }
+      }))
 
+    // only the kinds known here: another plugin's jobs are left to the processes that run it
     const reclaimExpired: JobQueueService["reclaimExpired"] = () =>
       Effect.gen(function*() {
-      let total = 0
-      while (true) {
-        const batch = yield* reclaimBatch
-        total += batch.reclaimed
-        if (!batch.full || !batch.progressed) return total
-      }
-    })
+        let total = 0
+        for (const kind of registry.values()) {
+          while (true) {
+            const batch = yield* reclaimBatch(kind)
+            total += batch.reclaimed
+            if (!batch.full) break
+          }
+        }
+        return total
+      })
 
     const get: JobQueueService["get"] = (id) =>
-      Effect.flatMap(Sql.getJob(sql, id), (row) =>
+      Effect.flatMap(first(Sql.getJob(sql, id)), (row) =>
         row === undefined
           ? Effect.fail(new JobNotFound({ id, message: `no job ${id}` }))
           : Effect.succeed(fromRowUntyped(row)))
 
     const list: JobQueueService["list"] = (options = {}) =>
-      Effect.map(
-        Sql.listJobs(sql, { ...options, limit: options.limit ?? 100 }),
-        (rows) => rows.map(fromRowUntyped)
-      )
+      Effect.map(rows(Sql.listJobs(sql, { ...options, limit: options.limit ?? 100 })), (jobs) => jobs.map(fromRowUntyped))
 
     const history: JobQueueService["history"] = (id) =>
-      Effect.map(Sql.selectHistory(sql, id), (rows) => rows.map(fromHistoryRow))
+      Effect.map(rows(Sql.selectHistory(sql, id)), (entries) => entries.map(fromHistoryRow))
 
     const countByState: JobQueueService["countByState"] = () =>
-      Effect.map(
-      Sql.countJobsByState(sql),
-      (rows) => rows.map((row) => ({ ...row, count: Number(row.count) }))
-    )
+      Effect.map(rows(Sql.countJobsByState(sql)), (counts) => counts.map((row) => ({ ...row, count: Number(row.count) })))
 
     return JobQueue.of({
       kinds: [...registry.values()],
