@@ -21,13 +21,14 @@ export const configureConnection = (
   ], { discard: true })
 
 /**
- * The first statement of every write transaction: a one-row write that makes
- * SQLite take its write lock now (waiting out busy_timeout) rather than at the
- * transaction's first real write, when a stale read snapshot would fail at once.
+ * The first statement of every write transaction: a write that makes SQLite take its
+ * write lock now (waiting out busy_timeout) rather than at the transaction's first
+ * real write, when a stale read snapshot would fail at once. It matches no row: an
+ * UPDATE takes the lock when it starts, whatever it then changes, so no page is dirtied.
  * PostgreSQL needs nothing here: its row locks wait.
  */
 export const takeWriteLock = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
-  Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 1"))
+  Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 0"))
 
 /** The size of the database file in bytes, as SQLite accounts for it. */
 export const databaseSizeBytes = (sql: SqlClient.SqlClient): Effect.Effect<number, SqlError> =>
