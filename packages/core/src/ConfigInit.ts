@@ -1,8 +1,8 @@
 /**
  * `orch config init`: a commented `orch.yaml` written from the sections' own Schemas,
  * so the file always matches what `orch config check` accepts. Each plugin's simple
- * settings also become flags (`--<plugin>-<key-path>`), as the watchdog's configuration
- * tool took `--wpt-server`.
+ * settings also become flags (`--<plugin>-<key-path>`), so a plugin's essentials (a
+ * server URL, a key) can be given on the command line.
  */
 import { Option, Redacted, Schema, SchemaAST } from "effect"
 import * as YAML from "yaml"

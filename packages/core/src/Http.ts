@@ -141,7 +141,7 @@ const nodeServer = (options: { readonly host: string; readonly port: number }) =
 
 /**
  * A listener of a plugin's own, for a protocol that needs the root of its own port
- * (Neubot's API on 9774, say): `routes` are served there as they are, with the same
+ * (a legacy API that clients expect on a fixed port): `routes` are served there as they are, with the same
  * body limit, JSON 404s and metrics as the main server. Use it inside the plugin's layer.
  */
 export const serveOn = <E, R>(

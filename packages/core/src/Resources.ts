@@ -86,7 +86,7 @@ export const ResourceKind = {
    *
    * ```ts
    * const Device = ResourceKind.make({
-   *   plugin: "allocator", name: "device",
+   *   plugin: "lab", name: "device",
    *   states: ["ready", "cleaning", "broken"], initial: "cleaning", leasable: ["ready"]
    * })
    * ```
@@ -344,7 +344,7 @@ export interface ResourcesService {
 
   /**
    * Ends a live lease and returns it with its resource, now free; the caller decides
-   * what the resource needs next (the allocator moves a device to cleaning).
+   * what the resource needs next (e.g. a device goes to cleaning).
    */
   readonly release: (
     leaseId: string,
