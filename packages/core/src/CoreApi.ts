@@ -10,7 +10,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Layer, Schema } from "effect"
-import { JobQueue } from "./Jobs.js"
+import { type Job, JobQueue } from "./Jobs.js"
 import { Resources } from "./Resources.js"
 
 export class NotFound extends Schema.TaggedError<NotFound>()(
@@ -131,6 +131,18 @@ export class CoreApi extends HttpApi.make("core").add(JobsGroup).add(ResourcesGr
 const notFound = (error: { readonly message: string }) => new NotFound({ message: error.message })
 const conflict = (error: { readonly message: string }) => new Conflict({ message: error.message })
 
+/** A person's cancel or retry: a missing job is a 404, a job in the wrong state a 409. */
+const steer = <E extends { readonly _tag: string; readonly message: string }>(
+  effect: Effect.Effect<Job, E, JobQueue>
+) =>
+  effect.pipe(
+    Effect.catchIf(
+      (error): error is E => ["JobNotFound", "IllegalTransition", "UnknownJobKind"].includes(error._tag),
+      (error) => Effect.fail(error._tag === "JobNotFound" ? notFound(error) : conflict(error))
+    ),
+    Effect.orDie
+  )
+
 const JobsHandlers = HttpApiBuilder.group(CoreApi, "jobs", (handlers) =>
   handlers
     .handle("list", ({ urlParams }) => Effect.flatMap(JobQueue, (queue) => queue.list(urlParams)).pipe(Effect.orDie))
@@ -141,24 +153,8 @@ const JobsHandlers = HttpApiBuilder.group(CoreApi, "jobs", (handlers) =>
         const history = yield* queue.history(path.id)
         return { job, history }
       }).pipe(Effect.catchTag("JobNotFound", (e) => Effect.fail(notFound(e))), Effect.orDie))
-    .handle("cancel", ({ path, payload }) =>
-      Effect.flatMap(JobQueue, (queue) => queue.cancel(path.id, payload.reason)).pipe(
-        Effect.catchTags({
-          JobNotFound: (e) => Effect.fail(notFound(e)),
-          IllegalTransition: (e) => Effect.fail(conflict(e)),
-          UnknownJobKind: (e) => Effect.fail(conflict(e))
-        }),
-        Effect.orDie
-      ))
-    .handle("retry", ({ path, payload }) =>
-      Effect.flatMap(JobQueue, (queue) => queue.retry(path.id, payload.reason)).pipe(
-        Effect.catchTags({
-          JobNotFound: (e) => Effect.fail(notFound(e)),
-          IllegalTransition: (e) => Effect.fail(conflict(e)),
-          UnknownJobKind: (e) => Effect.fail(conflict(e))
-        }),
-        Effect.orDie
-      ))
+    .handle("cancel", ({ path, payload }) => steer(Effect.flatMap(JobQueue, (queue) => queue.cancel(path.id, payload.reason))))
+    .handle("retry", ({ path, payload }) => steer(Effect.flatMap(JobQueue, (queue) => queue.retry(path.id, payload.reason))))
 )
 
 const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) =>

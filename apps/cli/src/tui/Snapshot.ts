@@ -3,17 +3,9 @@ import type { JobCount } from "@orch/core/Jobs"
 import { JobQueue } from "@orch/core/Jobs"
 import { Config } from "@orch/core/Config"
 import { Plugins, type TuiPanel } from "@orch/core/Plugin"
-import { Resources } from "@orch/core/Resources"
+import { type ResourceCount, Resources } from "@orch/core/Resources"
 import type { LoopStatus } from "@orch/core/Supervisor"
 import { Effect } from "effect"
-
-export interface ResourceCount {
-  readonly plugin: string
-  readonly kind: string
-  readonly state: string
-  readonly count: number
-  readonly leased: number
-}
 
 export interface Snapshot {
   readonly at: number
@@ -37,15 +29,10 @@ export const snapshot = (daemonUrl: string) =>
     const queue = yield* JobQueue
     const resources = yield* Resources
     const plugins = yield* Plugins
-    const [jobs, all, daemon] = yield* Effect.all([queue.countByState(), resources.list({}), daemonStatus(daemonUrl)], {
-      concurrency: "unbounded"
-    })
-    const counts = new Map<string, ResourceCount>()
-    for (const resource of all) {
-      const key = `${resource.plugin}/${resource.kind}/${resource.state}`
-      const current = counts.get(key) ?? { plugin: resource.plugin, kind: resource.kind, state: resource.state, count: 0, leased: 0 }
-      counts.set(key, { ...current, count: current.count + 1, leased: current.leased + (resource.lease ? 1 : 0) })
-    }
+    const [jobs, resourceCounts, daemon] = yield* Effect.all(
+      [queue.countByState(), resources.countByState(), daemonStatus(daemonUrl)],
+      { concurrency: "unbounded" }
+    )
     const panels = yield* Effect.forEach(plugins, (plugin) =>
       plugin.tui
         ? plugin.tui(config.plugins[plugin.name]).pipe(
@@ -60,7 +47,7 @@ export const snapshot = (daemonUrl: string) =>
       database: config.databaseFile,
       daemon,
       jobs,
-      resources: [...counts.values()],
+      resources: resourceCounts,
       plugins: panels.filter((p) => p.panels.length > 0)
     } satisfies Snapshot
   })
