@@ -123,8 +123,8 @@ export const select = (
   if (unknown.length > 0) {
     return {
       _tag: "Left",
-      message: `unknown plugin${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")}; valid: all, ${
-        available.map((plugin) => plugin.name).join(", ")
+      message: `unknown plugin${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")}; valid: ${
+        ["all", ...available.map((plugin) => plugin.name)].join(", ")
       }`
     }
   }
