@@ -31,7 +31,7 @@ export const jsonError = (status: number, message: string, details?: Record<stri
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
 
 /** Paths core serves at the root; no plugin may take these names. */
-export const coreNames = ["healthz", "readyz", "metrics", "openapi.json", "jobs", "resources"]
+export const coreNames = ["healthz", "readyz", "metrics", "openapi.json", "docs", "jobs", "resources"]
 
 /** The `/<plugin>` part of a path, a bounded label for metrics. */
 const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
@@ -68,6 +68,23 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) =>
     { global: true }
   )
 
+// The API reference page loads its viewer from a CDN in the reader's browser rather than
+// inlining 3 MB of JavaScript into orch's bundle, which every command would parse.
+const docsPage = `<!doctype html>
+<html>
+  <head>
+    <title>orch API</title>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+  </head>
+  <body>
+    <noscript>The API description is at <a href="openapi.json">openapi.json</a>.</noscript>
+    <script id="api-reference" data-url="openapi.json"></script>
+    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+  </body>
+</html>
+`
+
 /** The merged OpenAPI document of every mounted plugin's JSON API. */
 export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
   let merged: HttpApi.HttpApi.Any = HttpApi.make("orch")
@@ -99,6 +116,7 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
       Effect.map(Metrics.scrape, (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
     ),
     HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version))),
+    HttpLayerRouter.add("GET", "/docs", HttpServerResponse.html(docsPage)),
     CoreApi.routes
   )
 
