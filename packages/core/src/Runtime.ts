@@ -23,11 +23,13 @@ export const migrationSets = (plugins: ReadonlyArray<Plugin>): ReadonlyArray<rea
   ...plugins.flatMap((plugin) => (plugin.migrations ? [[plugin.name, plugin.migrations] as const] : []))
 ]
 
-/** Applies every pending migration; returns what it applied. */
+/** Applies every pending migration, logging each; returns what it applied. */
 export const migrate = (plugins: ReadonlyArray<Plugin>) =>
-  Effect.map(
-    Effect.forEach(migrationSets(plugins), ([owner, record]) => Migrations.apply(owner, record)),
-    (applied) => applied.flat()
+  Effect.forEach(migrationSets(plugins), ([owner, record]) => Migrations.apply(owner, record)).pipe(
+    Effect.map((applied) => applied.flat()),
+    Effect.tap((applied) =>
+      Effect.forEach(applied, (m) => Effect.logInfo(`applied migration ${m.owner}/${m.id}_${m.name}`), { discard: true })
+    )
   )
 
 /** Migration status of core and every plugin this build knows. */
