@@ -3,21 +3,33 @@
  * completion is its own call that returns once its transaction has committed (calls
  * made at the same time may share a commit: see the queue's group commit).
  *
- *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--producers 4] [--workers 4]
- *     [--batch 16] [--complete-concurrency 1] [--only pipeline|lone]
+ *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--batched-jobs 20000] [--runs 3]
+ *     [--producers 4] [--workers 4] [--batch 16] [--complete-concurrency 1] [--enqueue-batch 100]
+ *     [--claim-batch 64] [--rate 5000] [--only pipeline,batched,paced,lone]
  *
- * Two runs over fresh files:
- * - pipeline: --producers fibers enqueue --jobs jobs one by one while --workers fibers claim
- *   up to --batch at a time and complete each (--complete-concurrency of a batch at once);
- *   jobs/s is jobs over the time from the first
- *   enqueue to the last completion, latency is enqueue start → completion committed (it
- *   includes the time a job waits behind the others).
+ * Four configurations, each run --runs times over a fresh file:
+ * - per-job pipeline: --producers fibers enqueue --jobs jobs one by one while --workers
+ *   fibers claim up to --batch at a time and complete each with its own call
+ *   (--complete-concurrency of a batch at once).
+ * - batched pipeline: the same fibers over --batched-jobs jobs (more, so that a run lasts
+ *   about a second), but producers call enqueueMany with --enqueue-batch jobs and workers
+ *   claim up to --claim-batch and complete them with one transitionMany. Every job is
+ *   still committed (enqueued, leased, completed, with its history rows) before the call
+ *   that carries it returns.
+ * - paced batched pipeline: the batched pipeline with producers sending their batches at a
+ *   steady --rate jobs/s in all: its enqueue→done is a job's latency at that load, where
+ *   the two pipelines above measure how fast a backlog drains (their latency is mostly
+ *   the wait behind the backlog).
  * - lone job: enqueue, claim one, complete, one job at a time: the latency of a job that
  *   never waits, and nothing to share a commit with.
- * "cpu per job" is this process's CPU time (all threads) over the jobs: on a shared
- * machine it moves less than wall-clock figures do.
+ * jobs/s is jobs over the time from the first enqueue to the last completion; enqueue→done
+ * is a job's enqueue call start → its completion committed. "cpu per job" is this
+ * process's CPU time (all threads) over the jobs: on a shared machine it moves less than
+ * wall-clock figures do. The first run of a process also pays for compiling the code it
+ * runs (JIT): later runs are warm.
  */
-import { Effect, Fiber, Layer, Ref, Schema } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Duration, Effect, Either, Fiber, Layer, Ref, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -30,18 +42,30 @@ import { coreMigrations } from "../src/sql/migrations.js"
 const { values: args } = parseArgs({
   options: {
     jobs: { type: "string", default: "5000" },
+    "batched-jobs": { type: "string", default: "20000" },
+    runs: { type: "string", default: "3" },
     workers: { type: "string", default: "4" },
     batch: { type: "string", default: "16" },
     producers: { type: "string", default: "4" },
     "complete-concurrency": { type: "string", default: "1" },
+    "enqueue-batch": { type: "string", default: "100" },
+    "claim-batch": { type: "string", default: "64" },
+    rate: { type: "string", default: "5000" },
     only: { type: "string" }
   }
 })
 const jobCount = Number(args.jobs)
+const batchedJobCount = Number(args["batched-jobs"])
+const runs = Number(args.runs)
 const workers = Number(args.workers)
 const batch = Number(args.batch)
 const producers = Number(args.producers)
 const completeConcurrency = Number(args["complete-concurrency"])
+const enqueueBatch = Number(args["enqueue-batch"])
+const claimBatch = Number(args["claim-batch"])
+const rate = Number(args.rate)
+const only = args.only === undefined ? undefined : new Set(args.only.split(","))
+const selected = (configuration: string) => only === undefined || only.has(configuration)
 
 const Work = Jobs.JobKind.simple({
   plugin: "bench",
@@ -70,15 +94,44 @@ const timed = <A, E, R>(samples: Samples, effect: Effect.Effect<A, E, R>) =>
     return Effect.tap(effect, () => samples.add(performance.now() - start))
   })
 
+/** What one run measured. */
+interface Run {
+  readonly jobs: number
+  readonly seconds: number
+  readonly cpu: NodeJS.CpuUsage
+  readonly endToEnd: Samples
+  /** Per call, labelled with what the call carries. */
+  readonly calls: ReadonlyArray<readonly [label: string, samples: Samples]>
+}
+
+const dirs: Array<string> = []
+process.once("exit", () => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })))
+
 const freshQueue = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orch-bench-"))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  dirs.push(dir)
   return Jobs.JobQueue.layer([Work]).pipe(
     Layer.provideMerge(Layer.effectDiscard(Migrations.apply("core", coreMigrations))),
     Layer.provideMerge(Database.layer({ filename: path.join(dir, "bench.sqlite") })),
     Layer.orDie
   )
 }
+
+/** Every job must have ended succeeded, with its two history rows (enqueued, succeeded). */
+const checkAllSucceeded = (jobs: number) =>
+  Effect.gen(function*() {
+    const queue = yield* Jobs.JobQueue
+    const sql = yield* SqlClient.SqlClient
+    const counts = yield* queue.countByState()
+    const succeeded = counts.find((c) => c.state === "succeeded")?.count ?? 0
+    if (succeeded !== jobs) return yield* Effect.dieMessage(`expected ${jobs} succeeded, found ${succeeded}`)
+    const [history] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM orch_job_history`
+    if (history.n !== 2 * jobs) return yield* Effect.dieMessage(`expected ${2 * jobs} history rows, found ${history.n}`)
+  })
+
+/** Job numbers 0 … jobs−1 dealt round-robin to `producers` producers. */
+const jobsOfProducer = (jobs: number, p: number) =>
+  Array.from({ length: Math.ceil(jobs / producers) }, (_, i) => i * producers + p).filter((n) => n < jobs)
 
 const pipeline = Effect.gen(function*() {
   const queue = yield* Jobs.JobQueue
@@ -91,16 +144,13 @@ const pipeline = Effect.gen(function*() {
   const start = performance.now()
   const cpuStart = process.cpuUsage()
 
-  const producer = (p: number) => Effect.forEach(
-    Array.from({ length: Math.ceil(jobCount / producers) }, (_, i) => i * producers + p).filter((n) => n < jobCount),
-    (n) =>
+  const producer = (p: number) =>
+    Effect.forEach(jobsOfProducer(jobCount, p), (n) =>
       Effect.gen(function*() {
         // set before the call: a worker may complete the job before this fiber runs again
         enqueuedAt.set(n, performance.now())
         yield* timed(enqueueOp, queue.enqueue(Work, { n, url: `https://example.com/${n}` }))
-      }),
-    { discard: true }
-  )
+      }), { discard: true })
 
   const worker = (w: number) =>
     Effect.gen(function*() {
@@ -126,21 +176,86 @@ const pipeline = Effect.gen(function*() {
   yield* Fiber.joinAll(fibers)
   const seconds = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuStart)
+  yield* checkAllSucceeded(jobCount)
+  return {
+    jobs: jobCount,
+    seconds,
+    cpu,
+    endToEnd,
+    calls: [["enqueue (1 job)", enqueueOp], [`claim (≤${batch})`, claimOp], ["complete (1 job)", completeOp]]
+  } satisfies Run
+})
 
-  const counts = yield* queue.countByState()
-  const succeeded = counts.find((c) => c.state === "succeeded")?.count ?? 0
-  if (succeeded !== jobCount) return yield* Effect.dieMessage(`expected ${jobCount} succeeded, found ${succeeded}`)
+/** With `rate` (jobs/s), producers send each batch at its scheduled time instead of at once. */
+const batchedPipeline = (rate: number | undefined) => Effect.gen(function*() {
+  const queue = yield* Jobs.JobQueue
+  const enqueueOp = new Samples()
+  const claimOp = new Samples()
+  const completeOp = new Samples()
+  const endToEnd = new Samples()
+  const enqueuedAt = new Map<number, number>()
+  const done = yield* Ref.make(0)
+  const start = performance.now()
+  const cpuStart = process.cpuUsage()
 
-  console.log(
-    `pipeline: ${jobCount} jobs, ${producers} producer fibers, ${workers} worker fibers claiming up to ${batch} at a time` +
-      ` and completing ${completeConcurrency} at a time`
-  )
-  console.log(`  throughput      ${(jobCount / seconds).toFixed(0)} jobs/s (${seconds.toFixed(2)} s)`)
-  console.log(`  cpu per job     ${((cpu.user + cpu.system) / jobCount).toFixed(0)} µs (user ${(cpu.user / jobCount).toFixed(0)}, system ${(cpu.system / jobCount).toFixed(0)})`)
-  console.log(`  enqueue→done    ${endToEnd.summary()}`)
-  console.log(`  enqueue         ${enqueueOp.summary()}`)
-  console.log(`  claim (batch)   ${claimOp.summary()}`)
-  console.log(`  complete        ${completeOp.summary()}`)
+  const producer = (p: number) => {
+    const mine = jobsOfProducer(batchedJobCount, p)
+    const batches = Array.from({ length: Math.ceil(mine.length / enqueueBatch) }, (_, b) =>
+      mine.slice(b * enqueueBatch, (b + 1) * enqueueBatch))
+    return Effect.forEach(batches, (ns, b) =>
+      Effect.gen(function*() {
+        if (rate !== undefined) {
+          // batch b of producer p is the (b·producers + p)-th of the whole run
+          const wait = start + ((b * producers + p) * enqueueBatch * 1000) / rate - performance.now()
+          if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+        }
+        const at = performance.now()
+        for (const n of ns) enqueuedAt.set(n, at)
+        yield* timed(
+          enqueueOp,
+          queue.enqueueMany(Work, ns.map((n) => ({ payload: { n, url: `https://example.com/${n}` } })))
+        )
+      }), { discard: true })
+  }
+
+  const worker = (w: number) =>
+    Effect.gen(function*() {
+      while ((yield* Ref.get(done)) < batchedJobCount) {
+        const jobs = yield* timed(claimOp, queue.claim(Work, { owner: `bench-${w}`, leaseMs: 30_000, limit: claimBatch }))
+        if (jobs.length === 0) {
+          yield* Effect.sleep("2 millis")
+          continue
+        }
+        const outcomes = yield* timed(
+          completeOp,
+          queue.transitionMany(jobs.map((job) => ({ job, result: { ok: true } })), "succeeded", { reason: "done" })
+        )
+        const at = performance.now()
+        for (const outcome of outcomes) {
+          if (Either.isLeft(outcome)) return yield* Effect.dieMessage(outcome.left.message)
+          endToEnd.add(at - enqueuedAt.get(outcome.right.payload.n)!)
+        }
+        yield* Ref.update(done, (d) => d + outcomes.length)
+      }
+    })
+
+  const fibers = yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (w) => Effect.fork(worker(w)))
+  yield* Effect.forEach(Array.from({ length: producers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
+  yield* Fiber.joinAll(fibers)
+  const seconds = (performance.now() - start) / 1000
+  const cpu = process.cpuUsage(cpuStart)
+  yield* checkAllSucceeded(batchedJobCount)
+  return {
+    jobs: batchedJobCount,
+    seconds,
+    cpu,
+    endToEnd,
+    calls: [
+      [`enqueueMany (${enqueueBatch} jobs)`, enqueueOp],
+      [`claim (≤${claimBatch})`, claimOp],
+      [`transitionMany (≤${claimBatch})`, completeOp]
+    ]
+  } satisfies Run
 })
 
 const loneJob = Effect.gen(function*() {
@@ -161,21 +276,72 @@ const loneJob = Effect.gen(function*() {
   }
   const seconds = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuStart)
-  console.log(`lone job: ${n} jobs one at a time`)
-  console.log(`  throughput      ${(n / seconds).toFixed(0)} jobs/s`)
-  console.log(`  cpu per job     ${((cpu.user + cpu.system) / n).toFixed(0)} µs (user ${(cpu.user / n).toFixed(0)}, system ${(cpu.system / n).toFixed(0)})`)
-  console.log(`  enqueue→done    ${endToEnd.summary()}`)
-  console.log(`  enqueue         ${enqueueOp.summary()}`)
-  console.log(`  claim (1)       ${claimOp.summary()}`)
-  console.log(`  complete        ${completeOp.summary()}`)
+  yield* checkAllSucceeded(n)
+  return {
+    jobs: n,
+    seconds,
+    cpu,
+    endToEnd,
+    calls: [["enqueue (1 job)", enqueueOp], ["claim (1)", claimOp], ["complete (1 job)", completeOp]]
+  } satisfies Run
 })
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+const report = (title: string, results: ReadonlyArray<Run & { readonly load: number }>) => {
+  console.log(`\n${title}`)
+  results.forEach((run, i) => {
+    const perJob = (µs: number) => (µs / run.jobs).toFixed(0)
+    console.log(
+      `  run ${i + 1}: ${(run.jobs / run.seconds).toFixed(0)} jobs/s (${run.jobs} jobs in ${run.seconds.toFixed(2)} s),` +
+        ` cpu per job ${perJob(run.cpu.user + run.cpu.system)} µs, load average ${run.load.toFixed(2)}`
+    )
+    console.log(`    enqueue→done               ${run.endToEnd.summary()}`)
+    for (const [label, samples] of run.calls) console.log(`    ${label.padEnd(26)} ${samples.summary()}`)
+  })
+  const rates = results.map((run) => run.jobs / run.seconds)
+  const p50s = results.map((run) => run.endToEnd.percentile(50))
+  const p99s = results.map((run) => run.endToEnd.percentile(99))
+  const spread = (values: ReadonlyArray<number>, digits: number) =>
+    `median ${median(values).toFixed(digits)} (min ${Math.min(...values).toFixed(digits)}, max ${Math.max(...values).toFixed(digits)})`
+  console.log(`  over ${results.length} runs: jobs/s ${spread(rates, 0)}`)
+  console.log(`    enqueue→done p50 ms ${spread(p50s, 3)}; p99 ms ${spread(p99s, 3)}`)
+}
+
+/** `runs` runs, each over a fresh file, each with the load average when it ended. */
+const repeat = <E>(run: Effect.Effect<Run, E, Jobs.JobQueue | SqlClient.SqlClient>) =>
+  Effect.forEach(Array.from({ length: runs }, (_, i) => i), () =>
+    Effect.map(Effect.provide(Effect.orDie(run), freshQueue()), (result) => ({ ...result, load: os.loadavg()[0] })))
 
 const main = Effect.gen(function*() {
   console.log(
-    `node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}, SQLite WAL synchronous=NORMAL`
+    `node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)} at start,` +
+      ` SQLite WAL synchronous=NORMAL; every call returns after its commit`
   )
-  if (args.only !== "lone") yield* Effect.provide(pipeline, freshQueue())
-  if (args.only !== "pipeline") yield* Effect.provide(loneJob, freshQueue())
+  if (selected("pipeline")) {
+    report(
+      `per-job pipeline: ${jobCount} jobs; ${producers} producers enqueue one job per call; ${workers} workers claim up to` +
+        ` ${batch} per call and complete one job per call (${completeConcurrency} at a time)`,
+      yield* repeat(pipeline)
+    )
+  }
+  if (selected("batched")) {
+    report(
+      `batched pipeline: ${batchedJobCount} jobs; ${producers} producers enqueue ${enqueueBatch} jobs per enqueueMany;` +
+        ` ${workers} workers claim up to ${claimBatch} per call and complete them with one transitionMany`,
+      yield* repeat(batchedPipeline(undefined))
+    )
+  }
+  if (selected("paced")) {
+    report(
+      `paced batched pipeline: the batched pipeline with producers sending their batches at a steady ${rate} jobs/s` +
+        ` in all: enqueue→done is a job's latency at that load`,
+      yield* repeat(batchedPipeline(rate))
+    )
+  }
+  if (selected("lone")) {
+    report(`lone job: ${Math.min(jobCount, 2000)} jobs one at a time (enqueue, claim 1, complete)`, yield* repeat(loneJob))
+  }
 })
 
 Effect.runPromise(main).catch((error) => {

@@ -1,8 +1,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Random, Schema, TestClock } from "effect"
+import { Effect, Either, Exit, Fiber, Layer, Random, Schema, TestClock } from "effect"
 import * as path from "node:path"
-import { IllegalTransition, type Job, JobKind, JobQueue, LeaseLost } from "../src/Jobs.js"
+import * as Database from "../src/Database.js"
+import { IllegalTransition, type Job, JobKind, JobQueue, JobSchemaError, LeaseLost } from "../src/Jobs.js"
+import * as Fencing from "../src/sql/fencing.js"
 import { tempDir, testDatabase } from "./helpers.js"
 
 const Work = JobKind.simple({
@@ -252,6 +254,174 @@ describe("JobQueue", () => {
       expect(all).toHaveLength(18)
       for (let i = 1; i < all.length; i++) expect(all[i]).toBeGreaterThan(all[i - 1])
     }))
+
+  it.effect("enqueueMany inserts a batch, honouring idempotency keys per item and within the batch", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient.SqlClient
+      const before = yield* queue.enqueueMany(Work, [
+        { payload: { n: 1 }, options: { idempotencyKey: "a" } },
+        { payload: { n: 2 }, options: { idempotencyKey: "b" } }
+      ])
+      expect(before.map((r) => r.created)).toEqual([true, true])
+      yield* TestClock.setTime(5_000)
+      const results = yield* queue.enqueueMany(Work, [
+        { payload: { n: 10 }, options: { idempotencyKey: "new-1", priority: 3 } },
+        { payload: { n: 11 }, options: { idempotencyKey: "a" } },
+        { payload: { n: 12 } },
+        { payload: { n: 12 } },
+        { payload: { n: 13 }, options: { idempotencyKey: "new-1" } },
+        { payload: { n: 14 }, options: { idempotencyKey: "b", runAt: 9_000 } },
+        { payload: { n: 15 }, options: { idempotencyKey: "new-2", runAt: 7_000, maxAttempts: 1 } }
+      ])
+      expect(results.map((r) => [r.created, r.job.payload.n])).toEqual([
+        [true, 10],
+        [false, 1],
+        [true, 12],
+        [true, 12],
+        [false, 10],
+        [false, 2],
+        [true, 15]
+      ])
+      // an existing key returns the job enqueued first; the first item with a new key wins over later ones
+      expect(results[1].job.id).toBe(before[0].job.id)
+      expect(results[5].job.id).toBe(before[1].job.id)
+      expect(results[4].job.id).toBe(results[0].job.id)
+      expect(results[2].job.id).not.toBe(results[3].job.id)
+      expect(results[0].job).toMatchObject({ state: "queued", priority: 3, runAt: 5_000, idempotencyKey: "new-1", createdAt: 5_000 })
+      expect(results[6].job).toMatchObject({ runAt: 7_000, maxAttempts: 1, attempts: 0, token: undefined })
+      expect(results[1].job).toMatchObject({ createdAt: 0, idempotencyKey: "a" })
+      // each stored row is the one its item describes
+      for (const { job } of results) expect((yield* queue.get(job.id)).payload).toEqual(job.payload)
+      expect(yield* queue.countByState()).toEqual([{ plugin: "test", kind: "work", state: "queued", count: 6 }])
+      // one "enqueued" history row per job created, none for the items that found theirs
+      const history = yield* sql<{ job_id: number; n: number }>`SELECT job_id, COUNT(*) AS n FROM orch_job_history GROUP BY job_id`
+      expect(history).toHaveLength(6)
+      expect(history.every((row) => row.n === 1)).toBe(true)
+      expect(yield* queue.enqueueMany(Work, [])).toEqual([])
+    })))
+
+  it.effect("enqueueMany writes nothing when a payload does not encode or a keyed job no longer decodes", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient.SqlClient
+      const bad = yield* Effect.flip(queue.enqueueMany(Work, [{ payload: { n: 1 } }, { payload: { n: "two" as unknown as number } }]))
+      expect(bad).toBeInstanceOf(JobSchemaError)
+      expect(bad.message).toContain("item 1")
+      const { job } = yield* queue.enqueue(Work, { n: 3 }, { idempotencyKey: "old" })
+      yield* sql`UPDATE orch_jobs SET payload = ${JSON.stringify({ n: "three" })} WHERE id = ${job.id}`
+      const stale = yield* Effect.flip(queue.enqueueMany(Work, [
+        { payload: { n: 4 }, options: { idempotencyKey: "fresh" } },
+        { payload: { n: 5 }, options: { idempotencyKey: "old" } },
+        { payload: { n: 6 } }
+      ]))
+      expect(stale).toMatchObject({ _tag: "JobSchemaError", jobId: job.id })
+      expect((yield* queue.list()).map((j) => j.id)).toEqual([job.id])
+      expect(yield* queue.history(job.id)).toHaveLength(1)
+    })))
+
+  it.effect("transitionMany moves the jobs still held and reports the one whose lease was lost", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      yield* queue.enqueueMany(Work, [1, 2, 3, 4].map((n) => ({ payload: { n } })))
+      const held = yield* queue.claim(Work, { owner: "a", leaseMs: 1_000, limit: 4 })
+      expect(held.map((job) => job.payload.n)).toEqual([1, 2, 3, 4])
+      // the second job's lease expires and another worker takes it; the fourth is cancelled
+      yield* queue.heartbeat(held[0], 10_000)
+      yield* queue.heartbeat(held[2], 10_000)
+      yield* TestClock.adjust("2 seconds")
+      const [taken] = yield* queue.claim(Work, { owner: "b", leaseMs: 10_000 })
+      expect(taken.id).toBe(held[1].id)
+      yield* queue.cancel(held[3].id, "not needed")
+      const outcomes = yield* queue.transitionMany(
+        held.map((job) => ({ job, result: { ok: job.payload.n !== 3 } })),
+        "succeeded",
+        { reason: "batch done" }
+      )
+      expect(outcomes.map(Either.isRight)).toEqual([true, false, true, false])
+      const [first, lost, third, cancelled] = outcomes
+      expect(Either.getOrThrow(first)).toMatchObject({ id: held[0].id, state: "succeeded", result: { ok: true }, token: undefined })
+      expect(Either.getOrThrow(third)).toMatchObject({ id: held[2].id, state: "succeeded", result: { ok: false } })
+      const lostError = Either.flip(lost).pipe(Either.getOrThrow)
+      expect(lostError).toBeInstanceOf(LeaseLost)
+      expect(lostError).toMatchObject({ jobId: held[1].id, token: held[1].token })
+      expect(lostError.message).toContain(`held by b with token ${taken.token}`)
+      expect(Either.flip(cancelled).pipe(Either.getOrThrow).message).toContain("it is now cancelled")
+      // the stored rows and the history agree
+      expect(yield* queue.get(held[0].id)).toMatchObject({ state: "succeeded", result: { ok: true } })
+      expect(yield* queue.get(held[1].id)).toMatchObject({ state: "queued", leaseOwner: "b", token: taken.token })
+      expect((yield* queue.get(held[2].id)).result).toEqual({ ok: false })
+      for (const job of [held[0], held[2]]) {
+        expect((yield* queue.history(job.id)).map((h) => [h.from, h.to, h.reason, h.owner, h.token])).toEqual([
+          [undefined, "queued", "enqueued", undefined, undefined],
+          ["queued", "succeeded", "batch done", "a", job.token]
+        ])
+      }
+      expect((yield* queue.history(held[1].id)).map((h) => h.to)).toEqual(["queued", "queued"])
+      // the new holder still completes it
+      yield* queue.transition(taken, "succeeded", { reason: "done by b", result: { ok: true } })
+    })))
+
+  it.effect("transitionMany refuses the whole batch when one move is illegal, keeps leases, reports unleased jobs", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      yield* queue.enqueueMany(Wpt, [{ payload: { url: "https://a" } }, { payload: { url: "https://b" } }])
+      const [a, b] = yield* queue.claim(Wpt, { owner, leaseMs: 60_000, limit: 2 })
+      const illegal = yield* Effect.flip(queue.transitionMany([{ job: b }, { job: a }], "FINISHED", { reason: "skip ahead" }))
+      expect(illegal).toMatchObject({ _tag: "IllegalTransition", jobId: b.id, from: "AWAITING", to: "FINISHED" })
+      expect((yield* queue.list()).map((job) => job.state)).toEqual(["AWAITING", "AWAITING"])
+      const submitted = yield* queue.transitionMany(
+        [{ job: a, result: { testId: "A" } }, { job: b, result: { testId: "B" } }],
+        "SUBMITTED",
+        { reason: "submitted", keepLease: true }
+      )
+      const [sa, sb] = submitted.map(Either.getOrThrow)
+      expect(sa).toMatchObject({ state: "SUBMITTED", token: a.token, leaseOwner: owner, result: { testId: "A" } })
+      expect(sb).toMatchObject({ state: "SUBMITTED", token: b.token, leaseOwner: owner, result: { testId: "B" } })
+      // a job passed without its lease is reported and the other moves; FINISHED is final, so no lease is kept
+      const [unleased, finished] = yield* queue.transitionMany(
+        [{ job: { ...sa, token: undefined } }, { job: sb, error: "slow run" }],
+        "FINISHED",
+        { reason: "finished", keepLease: true }
+      )
+      expect(Either.flip(unleased).pipe(Either.getOrThrow).message).toBe(`job ${a.id} is not leased`)
+      expect(Either.getOrThrow(finished)).toMatchObject({
+        state: "FINISHED",
+        result: { testId: "B" },
+        lastError: "slow run",
+        token: undefined,
+        leaseOwner: undefined
+      })
+      expect(yield* queue.get(a.id)).toMatchObject({ state: "SUBMITTED", token: a.token })
+    })))
+
+  it.effect("fencing tokens granted a batch at a time strictly increase within and across batches", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient.SqlClient
+      const direct = yield* Database.transaction(Effect.gen(function*() {
+        const first = yield* Fencing.nextTokens(sql, "test", 3)
+        const one = yield* Fencing.nextToken(sql, "test")
+        const none = yield* Fencing.nextTokens(sql, "test", 0)
+        const second = yield* Fencing.nextTokens(sql, "test", 5)
+        return { first, one, none, second }
+      }))
+      expect(direct).toEqual({ first: [1, 2, 3], one: 4, none: [], second: [5, 6, 7, 8, 9] })
+
+      yield* queue.enqueueMany(Work, Array.from({ length: 20 }, (_, n) => ({ payload: { n } })))
+      const tokens: Array<number> = []
+      for (const limit of [1, 5, 3, 7, 4]) {
+        const jobs = yield* queue.claim(Work, { owner, leaseMs: 60_000, limit })
+        expect(jobs).toHaveLength(limit)
+        tokens.push(...jobs.map((job) => job.token!))
+        // jobs given back are granted again under new, larger tokens
+        if (limit === 5) yield* Effect.forEach(jobs, (job) => queue.release(job))
+      }
+      expect(tokens).toHaveLength(20)
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1])
+      const stored = yield* sql<{ value: number }>`SELECT value FROM orch_fencing WHERE domain = 'jobs'`
+      expect(stored[0].value).toBe(tokens.at(-1))
+    })))
 
   it.effect("a failure backs off with jitter within bounds, then the job rests dead", () =>
     withQueue(Effect.gen(function*() {

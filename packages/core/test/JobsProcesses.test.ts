@@ -1,6 +1,7 @@
 /**
  * Real processes share one SQLite file: each claims and completes jobs while the others
- * do, and one dies holding leases. Every job must end completed exactly once.
+ * do (one a job per call, one a batch per call), and one dies holding leases. Every job
+ * must end completed exactly once.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -65,7 +66,7 @@ const startClaimer = (script: string, filename: string, owner: string, extra: Re
 }
 
 describe("JobQueue across processes", () => {
-  it.scopedLive("three processes complete every job exactly once, one of them crashing with leases held", () =>
+  it.scopedLive("three processes complete every job exactly once, one batched, one crashing with leases held", () =>
     Effect.gen(function*() {
       const script = yield* bundleClaimer
       const filename = path.join(tempDir(), "shared.sqlite")
@@ -74,12 +75,14 @@ describe("JobQueue across processes", () => {
 
       yield* Effect.gen(function*() {
         const queue = yield* Jobs.JobQueue
-        for (let n = 0; n < jobCount; n++) yield* queue.enqueue(Task, { n })
+        for (let n = 0; n < jobCount / 2; n++) yield* queue.enqueue(Task, { n })
+        yield* queue.enqueueMany(Task, Array.from({ length: jobCount / 2 }, (_, i) => ({ payload: { n: jobCount / 2 + i } })))
       }).pipe(Effect.provide(queueLayer))
 
       const claimers = [
         startClaimer(script, filename, "crasher", ["--lease-ms", "300", "--crash-after", "20"]),
-        ...["a", "b"].map((owner) => startClaimer(script, filename, owner))
+        startClaimer(script, filename, "a"),
+        startClaimer(script, filename, "b", ["--batched"])
       ]
       // all start claiming together, once every process has loaded and opened the file
       yield* Effect.promise(() => Promise.all(claimers.map((c) => c.ready)))

@@ -14,11 +14,28 @@ CREATE TABLE orch_fencing (
 );
 `
 
+/**
+ * `count` new tokens for one batch of grants, in increasing order, with one statement:
+ * adding `count` to the counter reserves the `count` values below its new value, each
+ * larger than every token granted before, in any process.
+ */
+export const nextTokens = (
+  sql: SqlClient.SqlClient,
+  domain: string,
+  count: number
+): Effect.Effect<ReadonlyArray<number>, SqlError> => {
+  if (count < 1) return Effect.succeed([])
+  return Effect.map(
+    sql<{ value: number }>`INSERT INTO orch_fencing (domain, value) VALUES (${domain}, ${count})
+      ON CONFLICT (domain) DO UPDATE SET value = orch_fencing.value + excluded.value
+      RETURNING value`,
+    (rows) => {
+      const last = Number(rows[0]!.value)
+      return Array.from({ length: count }, (_, i) => last - count + 1 + i)
+    }
+  )
+}
+
 /** Increments and returns the domain's counter (the first token is 1). */
 export const nextToken = (sql: SqlClient.SqlClient, domain: string): Effect.Effect<number, SqlError> =>
-  Effect.map(
-    sql<{ value: number }>`INSERT INTO orch_fencing (domain, value) VALUES (${domain}, 1)
-      ON CONFLICT (domain) DO UPDATE SET value = orch_fencing.value + 1
-      RETURNING value`,
-    (rows) => Number(rows[0]!.value)
-  )
+  Effect.map(nextTokens(sql, domain, 1), (tokens) => tokens[0]!)

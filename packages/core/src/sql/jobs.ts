@@ -95,39 +95,54 @@ export interface CountRow {
   readonly count: number
 }
 
-/** Inserts a job and returns it, or returns nothing when (plugin, kind, idempotency key) exists. */
-export const insertJob = (
-  sql: SqlClient.SqlClient,
-  job: {
-    readonly plugin: string
-    readonly kind: string
-    readonly state: string
-    readonly payload: string
-    readonly priority: number
-    readonly runAt: number
-    readonly maxAttempts: number
-    readonly idempotencyKey: string | null
-    readonly now: number
-  }
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`INSERT INTO orch_jobs
-    (plugin, kind, state, payload, priority, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at)
-    VALUES (${job.plugin}, ${job.kind}, ${job.state}, ${job.payload}, ${job.priority}, ${job.runAt}, 0,
-      ${job.maxAttempts}, ${job.idempotencyKey}, ${job.now}, ${job.now})
-    ON CONFLICT (plugin, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING *`
+export interface NewJob {
+  readonly plugin: string
+  readonly kind: string
+  readonly state: string
+  readonly payload: string
+  readonly priority: number
+  readonly runAt: number
+  readonly maxAttempts: number
+  readonly idempotencyKey: string | null
+  readonly now: number
+}
 
-export const getJobByIdempotencyKey = (
+/**
+ * Inserts jobs in one statement and returns them, in no promised order (match them by id).
+ * No ON CONFLICT: the keys were looked up under the write lock first, so a conflict means
+ * something is wrong and must roll the transaction back rather than drop a job.
+ */
+export const insertJobs = (sql: SqlClient.SqlClient, jobs: ReadonlyArray<NewJob>): Statement.Statement<JobRow> =>
+  sql<JobRow>`INSERT INTO orch_jobs ${
+    sql.insert(jobs.map((job) => ({
+      plugin: job.plugin,
+      kind: job.kind,
+      state: job.state,
+      payload: job.payload,
+      priority: job.priority,
+      run_at: job.runAt,
+      attempts: 0,
+      max_attempts: job.maxAttempts,
+      idempotency_key: job.idempotencyKey,
+      created_at: job.now,
+      updated_at: job.now
+    }))).returning("*")
+  }`
+
+export const getJobsByIdempotencyKeys = (
   sql: SqlClient.SqlClient,
   plugin: string,
   kind: string,
-  idempotencyKey: string
+  idempotencyKeys: ReadonlyArray<string>
 ): Statement.Statement<JobRow> =>
   sql<JobRow>`SELECT * FROM orch_jobs
-    WHERE plugin = ${plugin} AND kind = ${kind} AND idempotency_key = ${idempotencyKey}`
+    WHERE plugin = ${plugin} AND kind = ${kind} AND idempotency_key IN ${sql.in(idempotencyKeys)}`
 
 export const getJob = (sql: SqlClient.SqlClient, id: number): Statement.Statement<JobRow> =>
   sql<JobRow>`SELECT * FROM orch_jobs WHERE id = ${id}`
+
+export const getJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>): Statement.Statement<JobRow> =>
+  sql<JobRow>`SELECT * FROM orch_jobs WHERE id IN ${sql.in(ids)}`
 
 /**
  * The next jobs a claimer may take, in claim order: due, and with no lease or an expired
@@ -174,36 +189,63 @@ export const extendLease = (
     WHERE id = ${lease.id} AND lease_token = ${lease.token}
     RETURNING id`
 
+export interface JobChange {
+  readonly id: number
+  readonly from: string
+  readonly token: number
+  /** Null keeps the stored value. */
+  readonly result: string | null
+  readonly error: string | null
+  readonly keepLease: boolean
+}
+
 /**
- * The compare-and-set behind every change a lease holder makes: it matches only while the
- * job is still in `from` under `token`. Null `result`, `error` and `runAt` keep the stored
- * values; the lease is cleared unless `keepLease`.
+ * The compare-and-set behind every change a lease holder makes, for many jobs at once:
+ * a job moves to `to` only while it is still in its `from` under its `token`, and only the
+ * jobs that moved come back (in no promised order). Null `runAt` keeps the stored value;
+ * the lease is cleared unless `keepLease`. Each OR term is a primary-key lookup (SQLite
+ * plans it as a MULTI-INDEX OR). Not a join on a VALUES table: SQLite's UPDATE … FROM
+ * first copies the VALUES and the matched rows into temporary b-trees, which made a
+ * one-job change cost five times the update itself (150 µs against 30 measured here).
  */
-export const transitionJob = (
+export const transitionJobs = (
   sql: SqlClient.SqlClient,
-  change: {
-    readonly id: number
-    readonly from: string
-    readonly token: number
+  batch: {
+    readonly changes: ReadonlyArray<JobChange>
     readonly to: string
-    readonly result: string | null
-    readonly error: string | null
     readonly runAt: number | null
-    readonly keepLease: boolean
     readonly now: number
   }
 ): Statement.Statement<JobRow> => {
-  const keep = change.keepLease ? 1 : 0
+  const { changes } = batch
+  // a column set per job where given: COALESCE(CASE id WHEN … THEN … END, column)
+  const perJob = (column: string, values: ReadonlyArray<readonly [number, string]>) =>
+    values.length === 0
+      ? sql.literal(column)
+      : sql`COALESCE(CASE id ${sql.join(" ", false)(values.map(([id, value]) => sql`WHEN ${id} THEN ${value}`))} END, ${
+        sql.literal(column)
+      })`
+  const results = changes.flatMap((change) => (change.result === null ? [] : [[change.id, change.result] as const]))
+  const errors = changes.flatMap((change) => (change.error === null ? [] : [[change.id, change.error] as const]))
+  const kept = changes.filter((change) => change.keepLease).map((change) => change.id)
+  const keep = kept.length === 0
+    ? sql`0`
+    : kept.length === changes.length
+    ? sql`1`
+    : sql`CASE id ${sql.join(" ", false)(kept.map((id) => sql`WHEN ${id} THEN 1`))} ELSE 0 END`
+  const held = sql.join(" OR ", false)(
+    changes.map((change) => sql`(id = ${change.id} AND state = ${change.from} AND lease_token = ${change.token})`)
+  )
   return sql<JobRow>`UPDATE orch_jobs
-    SET state = ${change.to},
-      result = COALESCE(${change.result}, result),
-      last_error = COALESCE(${change.error}, last_error),
-      run_at = COALESCE(${change.runAt}, run_at),
+    SET state = ${batch.to},
+      result = ${perJob("result", results)},
+      last_error = ${perJob("last_error", errors)},
+      run_at = COALESCE(${batch.runAt}, run_at),
       lease_owner = CASE WHEN ${keep} = 1 THEN lease_owner END,
       lease_token = CASE WHEN ${keep} = 1 THEN lease_token END,
       lease_expires_at = CASE WHEN ${keep} = 1 THEN lease_expires_at END,
-      updated_at = ${change.now}
-    WHERE id = ${change.id} AND state = ${change.from} AND lease_token = ${change.token}
+      updated_at = ${batch.now}
+    WHERE ${held}
     RETURNING *`
 }
 
@@ -295,20 +337,31 @@ export const forceState = (
     RETURNING *`
 }
 
+export interface NewHistoryEntry {
+  readonly jobId: number
+  readonly at: number
+  readonly from: string | null
+  readonly to: string
+  readonly reason: string
+  readonly owner: string | null
+  readonly token: number | null
+}
+
 export const insertHistory = (
   sql: SqlClient.SqlClient,
-  entry: {
-    readonly jobId: number
-    readonly at: number
-    readonly from: string | null
-    readonly to: string
-    readonly reason: string
-    readonly owner: string | null
-    readonly token: number | null
-  }
+  entries: ReadonlyArray<NewHistoryEntry>
 ): Statement.Statement<never> =>
-  sql<never>`INSERT INTO orch_job_history (job_id, at, from_state, to_state, reason, owner, token)
-    VALUES (${entry.jobId}, ${entry.at}, ${entry.from}, ${entry.to}, ${entry.reason}, ${entry.owner}, ${entry.token})`
+  sql<never>`INSERT INTO orch_job_history ${
+    sql.insert(entries.map((entry) => ({
+      job_id: entry.jobId,
+      at: entry.at,
+      from_state: entry.from,
+      to_state: entry.to,
+      reason: entry.reason,
+      owner: entry.owner,
+      token: entry.token
+    })))
+  }`
 
 export const selectHistory = (sql: SqlClient.SqlClient, jobId: number): Statement.Statement<HistoryRow> =>
   sql<HistoryRow>`SELECT * FROM orch_job_history WHERE job_id = ${jobId} ORDER BY id`
