@@ -5,11 +5,12 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Config as EffectConfig, Effect, Option } from "effect"
+import { Config as EffectConfig, Effect, type Layer, Option } from "effect"
 import * as Config from "./Config.js"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Database } from "./Database.js"
-import type { CoreServices } from "./Plugin.js"
+import type { ConfigError, DatabaseError, MigrationError } from "./Errors.js"
+import type { CoreServices, Plugin } from "./Plugin.js"
 import { Plugins } from "./Plugin.js"
 
 export const configOption = Options.text("config").pipe(
@@ -72,31 +73,39 @@ export const loadConfig = (common: CommonOptions, extra: Partial<Config.Override
   Effect.flatMap(Plugins, (plugins) => Config.load(plugins, overrides(common, extra)))
 
 /**
- * Runs `effect` with core's services over the configured database (opened and
- * migrated). The runtime is imported only here, so `--help` never loads it.
+ * Provides `effect` with a layer of the runtime over the loaded config. The runtime is
+ * imported only here, so `--help` and `config` commands never load it.
  */
-export const withCore = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
+const withRuntime = <A, E, R>(
+  common: CommonOptions,
+  layerOf: (runtime: typeof import("./Runtime.js"), config: Config.OrchConfig, plugins: ReadonlyArray<Plugin>) => Layer.Layer<any, any, any>,
+  effect: Effect.Effect<A, E, R>
+) =>
   Effect.gen(function*() {
     const plugins = yield* Plugins
     const config = yield* Config.load(plugins, overrides(common))
     const Runtime = yield* Effect.promise(() => import("./Runtime.js"))
     return yield* effect.pipe(
-      Effect.provide(Runtime.coreLayer(config, plugins)),
+      Effect.provide(layerOf(Runtime, config, plugins)),
       Effect.provide(Runtime.loggingLayer(config))
-    ) as Effect.Effect<A, E, Exclude<R, CoreServices>>
+    ) as Effect.Effect<A, E, never>
   })
+
+/** Runs `effect` with core's services over the configured database, opened and migrated. */
+export const withCore = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
+  withRuntime(common, (Runtime, config, plugins) => Runtime.coreLayer(config, plugins), effect) as Effect.Effect<
+    A,
+    E | ConfigError | DatabaseError | MigrationError,
+    Exclude<R, CoreServices> | Plugins
+  >
 
 /** Runs `effect` over the configured database, opened but not migrated (for `orch db status`). */
 export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const plugins = yield* Plugins
-    const config = yield* Config.load(plugins, overrides(common))
-    const Runtime = yield* Effect.promise(() => import("./Runtime.js"))
-    return yield* effect.pipe(
-      Effect.provide(Runtime.databaseLayer(config)),
-      Effect.provide(Runtime.loggingLayer(config))
-    ) as Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient | Database | Config.Config>>
-  })
+  withRuntime(common, (Runtime, config) => Runtime.databaseLayer(config), effect) as Effect.Effect<
+    A,
+    E | ConfigError | DatabaseError,
+    Exclude<R, SqlClient.SqlClient | Database | Config.Config> | Plugins
+  >
 
 /**
  * A subcommand whose handler runs with core's services; the common options are added
