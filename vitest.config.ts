@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
-    globalSetup: ["apps/cli/test/globalSetup.ts"]
+    globalSetup: ["apps/cli/test/globalSetup.ts"],
+    reporters: ["default", "./vitest.summary.ts"]
   }
 })
