@@ -133,6 +133,34 @@ const checkAllSucceeded = (jobs: number) =>
 const jobsOfProducer = (jobs: number, p: number) =>
   Array.from({ length: Math.ceil(jobs / producers) }, (_, i) => i * producers + p).filter((n) => n < jobs)
 
+/** Times `body` (wall clock and CPU, handed its start time), then checks every job succeeded. */
+const measure = <E, R>(
+  jobs: number,
+  endToEnd: Samples,
+  calls: Run["calls"],
+  body: (start: number) => Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    const cpuStart = process.cpuUsage()
+    yield* body(start)
+    const seconds = (performance.now() - start) / 1000
+    const cpu = process.cpuUsage(cpuStart)
+    yield* checkAllSucceeded(jobs)
+    return { jobs, seconds, cpu, endToEnd, calls } satisfies Run
+  })
+
+/** Workers forked, producers run side by side; over when every worker has seen all jobs done. */
+const producersAndWorkers = <E1, R1, E2, R2>(
+  producer: (p: number) => Effect.Effect<void, E1, R1>,
+  worker: (w: number) => Effect.Effect<void, E2, R2>
+) =>
+  Effect.gen(function*() {
+    const fibers = yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (w) => Effect.fork(worker(w)))
+    yield* Effect.forEach(Array.from({ length: producers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
+    yield* Fiber.joinAll(fibers)
+  })
+
 const pipeline = Effect.gen(function*() {
   const queue = yield* Jobs.JobQueue
   const enqueueOp = new Samples()
@@ -141,8 +169,6 @@ const pipeline = Effect.gen(function*() {
   const endToEnd = new Samples()
   const enqueuedAt = new Map<number, number>()
   const done = yield* Ref.make(0)
-  const start = performance.now()
-  const cpuStart = process.cpuUsage()
 
   const producer = (p: number) =>
     Effect.forEach(jobsOfProducer(jobCount, p), (n) =>
@@ -171,19 +197,12 @@ const pipeline = Effect.gen(function*() {
       }
     })
 
-  const fibers = yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (w) => Effect.fork(worker(w)))
-  yield* Effect.forEach(Array.from({ length: producers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
-  yield* Fiber.joinAll(fibers)
-  const seconds = (performance.now() - start) / 1000
-  const cpu = process.cpuUsage(cpuStart)
-  yield* checkAllSucceeded(jobCount)
-  return {
-    jobs: jobCount,
-    seconds,
-    cpu,
+  return yield* measure(
+    jobCount,
     endToEnd,
-    calls: [["enqueue (1 job)", enqueueOp], [`claim (≤${batch})`, claimOp], ["complete (1 job)", completeOp]]
-  } satisfies Run
+    [["enqueue (1 job)", enqueueOp], [`claim (≤${batch})`, claimOp], ["complete (1 job)", completeOp]],
+    () => producersAndWorkers(producer, worker)
+  )
 })
 
 /** With `rate` (jobs/s), producers send each batch at its scheduled time instead of at once. */
@@ -195,10 +214,8 @@ const batchedPipeline = (rate: number | undefined) => Effect.gen(function*() {
   const endToEnd = new Samples()
   const enqueuedAt = new Map<number, number>()
   const done = yield* Ref.make(0)
-  const start = performance.now()
-  const cpuStart = process.cpuUsage()
 
-  const producer = (p: number) => {
+  const producer = (start: number) => (p: number) => {
     const mine = jobsOfProducer(batchedJobCount, p)
     const batches = Array.from({ length: Math.ceil(mine.length / enqueueBatch) }, (_, b) =>
       mine.slice(b * enqueueBatch, (b + 1) * enqueueBatch))
@@ -239,23 +256,16 @@ const batchedPipeline = (rate: number | undefined) => Effect.gen(function*() {
       }
     })
 
-  const fibers = yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (w) => Effect.fork(worker(w)))
-  yield* Effect.forEach(Array.from({ length: producers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
-  yield* Fiber.joinAll(fibers)
-  const seconds = (performance.now() - start) / 1000
-  const cpu = process.cpuUsage(cpuStart)
-  yield* checkAllSucceeded(batchedJobCount)
-  return {
-    jobs: batchedJobCount,
-    seconds,
-    cpu,
+  return yield* measure(
+    batchedJobCount,
     endToEnd,
-    calls: [
+    [
       [`enqueueMany (${enqueueBatch} jobs)`, enqueueOp],
       [`claim (≤${claimBatch})`, claimOp],
       [`transitionMany (≤${claimBatch})`, completeOp]
-    ]
-  } satisfies Run
+    ],
+    (start) => producersAndWorkers(producer(start), worker)
+  )
 })
 
 const loneJob = Effect.gen(function*() {
@@ -265,25 +275,21 @@ const loneJob = Effect.gen(function*() {
   const enqueueOp = new Samples()
   const claimOp = new Samples()
   const completeOp = new Samples()
-  const start = performance.now()
-  const cpuStart = process.cpuUsage()
-  for (let i = 0; i < n; i++) {
-    const at = performance.now()
-    yield* timed(enqueueOp, queue.enqueue(Work, { n: i, url: `https://example.com/${i}` }))
-    const [job] = yield* timed(claimOp, queue.claim(Work, { owner: "bench", leaseMs: 30_000 }))
-    yield* timed(completeOp, queue.transition(job!, "succeeded", { reason: "done", result: { ok: true } }))
-    endToEnd.add(performance.now() - at)
-  }
-  const seconds = (performance.now() - start) / 1000
-  const cpu = process.cpuUsage(cpuStart)
-  yield* checkAllSucceeded(n)
-  return {
-    jobs: n,
-    seconds,
-    cpu,
+  const oneAtATime = Effect.gen(function*() {
+    for (let i = 0; i < n; i++) {
+      const at = performance.now()
+      yield* timed(enqueueOp, queue.enqueue(Work, { n: i, url: `https://example.com/${i}` }))
+      const [job] = yield* timed(claimOp, queue.claim(Work, { owner: "bench", leaseMs: 30_000 }))
+      yield* timed(completeOp, queue.transition(job!, "succeeded", { reason: "done", result: { ok: true } }))
+      endToEnd.add(performance.now() - at)
+    }
+  })
+  return yield* measure(
+    n,
     endToEnd,
-    calls: [["enqueue (1 job)", enqueueOp], ["claim (1)", claimOp], ["complete (1 job)", completeOp]]
-  } satisfies Run
+    [["enqueue (1 job)", enqueueOp], ["claim (1)", claimOp], ["complete (1 job)", completeOp]],
+    () => oneAtATime
+  )
 })
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
