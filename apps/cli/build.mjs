@@ -26,7 +26,8 @@ export const bundle = (entry, outfile) =>
     platform: "node",
     target: "node20",
     format: "esm",
-    external: ["better-sqlite3"],
+    // The Google client loads its protobuf descriptors from its own package files at run time
+    external: ["better-sqlite3", "@google-cloud/compute", "google-gax"],
     plugins: [withoutDevtools],
     // CommonJS dependencies bundled into ESM still call require() for Node built-ins
     banner: { js: "import { createRequire as __orchCreateRequire } from 'node:module'; const require = __orchCreateRequire(import.meta.url);" },

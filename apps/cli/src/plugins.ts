@@ -3,5 +3,8 @@
  * A plugin joins by being added here; core does not change.
  */
 import type { Plugin } from "@orch/core/Plugin"
+import { plugin as allocator } from "@orch/plugins-allocator"
+import { plugin as scheduler } from "@orch/plugins-scheduler"
+import { plugin as watchdog } from "@orch/plugins-watchdog"
 
-export const plugins: ReadonlyArray<Plugin> = []
+export const plugins: ReadonlyArray<Plugin> = [watchdog, scheduler, allocator]

@@ -1,0 +1,9 @@
+/** The allocator plugin (being built; see its issue). */
+import { Plugin } from "@orch/core"
+import { Schema } from "effect"
+
+export const plugin = Plugin.make({
+  name: "allocator",
+  description: "allocator (not yet built)",
+  config: Schema.Struct({})
+})

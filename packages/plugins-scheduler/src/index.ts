@@ -1,0 +1,9 @@
+/** The scheduler plugin (being built; see its issue). */
+import { Plugin } from "@orch/core"
+import { Schema } from "effect"
+
+export const plugin = Plugin.make({
+  name: "scheduler",
+  description: "scheduler (not yet built)",
+  config: Schema.Struct({})
+})
