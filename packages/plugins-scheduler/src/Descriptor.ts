@@ -122,7 +122,9 @@ export const fromFile = (
   if (spec === "neubot") schedule = { kind: "neubot", firstDelayMs: neubotFirstDelayMs }
   else if ("cron" in spec) {
     const checked = Schema.validateEither(Schedules.CronSpec)(Schedules.cron(spec.cron, spec.timeZone))
-    if (Either.isLeft(checked)) return Either.left(`schedule: ${ParseResult.TreeFormatter.formatErrorSync(checked.left)}`)
+    if (Either.isLeft(checked)) {
+      return Either.left(`schedule: ${ParseResult.ArrayFormatter.formatErrorSync(checked.left).map((issue) => issue.message).join("; ")}`)
+    }
     schedule = { kind: "cron", expression: spec.cron, timeZone: spec.timeZone }
   } else {
     schedule = {

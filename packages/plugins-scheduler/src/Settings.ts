@@ -130,3 +130,6 @@ export const validateUpdates = (
   }
   return { updates }
 }
+
+/** The plugin's section with every default, as `{}` in orch.yaml gives it. */
+export const SchedulerConfigDefaults: SchedulerConfig = Schema.decodeUnknownSync(SchedulerConfig)({})
