@@ -53,6 +53,14 @@ export interface PruneReport {
   readonly after: number
 }
 
+/**
+ * @effect/sql finds an open transaction through one context tag shared by every client:
+ * a store query made inside a transaction of orch's database (a schedule firing) would
+ * run on that database's connection. Store operations drop the tag and use their own file.
+ */
+const own = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<R>)
+
 interface Capped {
   readonly name: StoreName
   readonly file: string
@@ -143,26 +151,30 @@ export const make = (options: { readonly dir: string; readonly maxBytes: number 
       files,
       maxBytes,
       config: {
-        all: Sql.listConfig(stores.config.sql),
+        all: own(Sql.listConfig(stores.config.sql)),
         put: (rows) =>
-          stores.config.sql.withTransaction(Effect.forEach(rows, (row) => Sql.putConfig(stores.config.sql, row), { discard: true })).pipe(
-            afterWrite("config")
+          own(
+            stores.config.sql.withTransaction(Effect.forEach(rows, (row) => Sql.putConfig(stores.config.sql, row), { discard: true })).pipe(
+              afterWrite("config")
+            )
           )
       },
       data: {
-        insert: (row) => Sql.insertData(stores.data.sql, row).pipe(afterWrite("data")),
-        select: (filter) => Sql.selectData(stores.data.sql, filter),
-        latestPerTest: Sql.latestPerTest(stores.data.sql)
+        insert: (row) => own(Sql.insertData(stores.data.sql, row).pipe(afterWrite("data"))),
+        select: (filter) => own(Sql.selectData(stores.data.sql, filter)),
+        latestPerTest: own(Sql.latestPerTest(stores.data.sql))
       },
       log: {
         insert: (severity, message) =>
-          Effect.flatMap(Clock.currentTimeMillis, (timestamp) => Sql.insertLog(stores.log.sql, { timestamp, severity, message })).pipe(
-            afterWrite("log")
+          own(
+            Effect.flatMap(Clock.currentTimeMillis, (timestamp) => Sql.insertLog(stores.log.sql, { timestamp, severity, message })).pipe(
+              afterWrite("log")
+            )
           ),
-        select: (filter) => Sql.selectLog(stores.log.sql, filter)
+        select: (filter) => own(Sql.selectLog(stores.log.sql, filter))
       },
       sizes: Effect.sync(() => ({ config: bytesOnDisk(files.config), data: bytesOnDisk(files.data), log: bytesOnDisk(files.log) })),
-      enforceCap
+      enforceCap: (name) => own(enforceCap(name))
     }
     return service
   })
