@@ -31,6 +31,6 @@ export const writeDescriptor = (dir: string, name: string, descriptor: Descripto
 }
 
 /** A command that runs `source` in this Node (as `node -e`). */
-export const nodeScript = (source: string): ReadonlyArray<string> => ["$node", "-e", source]
+export const nodeScript = (source: string): readonly [string, ...Array<string>] => ["$node", "-e", source]
 
 export const isRoot = process.getuid?.() === 0
