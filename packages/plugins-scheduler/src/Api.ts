@@ -114,6 +114,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
     const recent = yield* Effect.orDie(service.engine.stores.data.select({ limit: 10 }))
     const next = yield* service.nextRuns
     return HttpServerResponse.html(StatusPage.render({
+      prefix,
       version,
       pid: service.pid,
       startedAt: service.startedAt,
@@ -272,10 +273,9 @@ export const routes = (handle: Handle, config: Settings.SchedulerConfig, prefix:
   const at = (path: string) => path as HttpLayerRouter.PathInput
   const root = prefix === "" ? "/" : `${prefix}/`
   return Layer.mergeAll(
+    // the router ignores a trailing slash: this route is also `/scheduler`, and `/api` also `/api/`
     HttpLayerRouter.add("GET", at(root), serve((h) => h.status)),
-    prefix === "" ? Layer.empty : HttpLayerRouter.add("GET", at(prefix), HttpServerResponse.redirect(`${prefix}/`, { status: 302 })),
     HttpLayerRouter.add("*", at(`${prefix}/api`), serve((h) => h.api)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/`), serve((h) => h.api)),
     HttpLayerRouter.add("*", at(`${prefix}/api/config`), serve((h) => h.config)),
     HttpLayerRouter.add("*", at(`${prefix}/api/data`), serve((h) => h.data)),
     HttpLayerRouter.add("*", at(`${prefix}/api/descriptors`), serve((h) => h.descriptors)),

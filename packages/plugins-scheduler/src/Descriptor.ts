@@ -155,7 +155,13 @@ export const parse = (name: string, file: string, text: string): Either.Either<D
     return Either.left(`not JSON: ${(error as Error).message}`)
   }
   const decoded = Schema.decodeUnknownEither(DescriptorFile, { onExcessProperty: "error" })(json)
-  if (Either.isLeft(decoded)) return Either.left(ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+  if (Either.isLeft(decoded)) {
+    return Either.left(
+      ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+        .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
+        .join("; ")
+    )
+  }
   return fromFile(name, file, decoded.right, path.dirname(file))
 }
 

@@ -51,6 +51,8 @@ export const endpoints = [
 ]
 
 export const render = (options: {
+  /** Where the API is mounted ("" at the root of the own listener), for the links. */
+  readonly prefix: string
   readonly version: string
   readonly pid: number
   readonly startedAt: number
@@ -78,7 +80,7 @@ ${next}    <p>The last tests run are:</p>
     <pre>
 ${escapeHtml(table)}
     </pre>
-    <p>The JSON API (Neubot 0.4's shapes): ${endpoints.map((e) => `<a href="${e}">${e}</a>`).join(", ")}.</p>
+    <p>The JSON API (Neubot 0.4's shapes): ${endpoints.map((e) => `<a href="${options.prefix}/${e}">${e}</a>`).join(", ")}.</p>
   </body>
 </html>
 `

@@ -65,26 +65,24 @@ const start = (config: SchedulerConfig) =>
     const supervisor = yield* Supervisor
     yield* supervisor.loop("scheduler:runner", work)
     yield* supervisor.loop("scheduler:descriptors", Effect.asVoid(refresh), { every: refreshEvery })
-  }))
-
-/** Neubot's own listener on each configured address; an address that cannot be bound is a warning. */
-const ownListeners = (config: SchedulerConfig) =>
-  config.apiPort === undefined
-    ? Layer.empty
-    : config.apiHosts.map((host) =>
-        Http.serveOn({ host, port: config.apiPort! }, Api.routes(Scheduler.handleFor(config), config, "")).pipe(
-          Layer.catchAll((error) =>
-            Layer.effectDiscard(Effect.logWarning(`scheduler: no Neubot API on ${host}: ${(error as { message?: string }).message ?? String(error)}`))
-          )
+    // Neubot's own listener, one per address. Each is launched on its own: a layer build
+    // shares one router between listeners, which would register every route twice.
+    if (config.apiPort !== undefined) {
+      for (const host of config.apiHosts) {
+        yield* supervisor.daemon(
+          `scheduler:neubot-api@${host}`,
+          Layer.launch(Http.serveOn({ host, port: config.apiPort }, Api.routes(handle, config, "")))
         )
-    ).reduce((all, one) => Layer.merge(all, one), Layer.empty)
+      }
+    }
+  }))
 
 export const plugin = Plugin.make({
   name: Scheduler.pluginName,
   description: "Neubot-style periodic measurement tests with size-capped stores and Neubot's local API",
   config: SchedulerConfig,
   jobKinds: [Scheduler.RunJob],
-  layer: (config) => Layer.merge(start(config), ownListeners(config)),
+  layer: start,
   http: (config) => ({ routes: Api.routes(Scheduler.handleFor(config), config, Api.mainPrefix) }),
   commands
 })
