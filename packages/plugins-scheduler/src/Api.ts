@@ -111,7 +111,8 @@ const stateBody = (service: SchedulerService, snapshot: { current: string; event
 
 const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, prefix: string) => ({
   status: Effect.gen(function*() {
-    const recent = yield* Effect.orDie(service.engine.stores.data.select({ limit: 10 }))
+    // the newest result of each test, newest first
+    const recent = yield* Effect.orDie(service.engine.stores.data.latestPerTest)
     const next = yield* service.nextRuns
     return HttpServerResponse.html(StatusPage.render({
       prefix,
