@@ -122,6 +122,8 @@ export const make = (options: { readonly dir: string; readonly maxBytes: number 
       log: yield* openOne("log", files.log)
     }
     const maxBytes = yield* Ref.make(options.maxBytes)
+    // every store's series shows from the start, at 0 until it is first pruned
+    for (const name of storeNames) yield* Metric.incrementBy(Metric.tagged(storePrunes, "store", name), 0)
 
     const enforceCap = (name: StoreName) =>
       Effect.gen(function*() {

@@ -320,6 +320,7 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(metrics).toMatch(/orch_scheduler_run_duration_seconds_count\{test="whoami"\} [1-9]/)
     expect(metrics).toMatch(/orch_scheduler_schedule_lag_seconds_count [1-9]/)
     expect(metrics).toMatch(/orch_scheduler_store_bytes\{store="data"\} [1-9]\d+/)
+    expect(metrics).toMatch(/orch_scheduler_store_prunes_total\{store="log"\} \d+/)
   })
 
   it("the CLI lists descriptors and runs a test through the daemon, and reads data, log and config", async () => {
