@@ -242,8 +242,13 @@ export const makeEngine = (
     const execute: Engine["execute"] = (runId, test, params, onEvent) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
+        const verbose = (yield* settingsNow).verbose === 1
+        // DEBUG lines are kept only with verbose=1; a streaming client sees them all the same
         const line = (severity: Stores.Severity, message: string) =>
-          Effect.zipRight(log(severity, message), onEvent({ _tag: "Line", runId, severity, message }))
+          Effect.zipRight(
+            severity === "DEBUG" && !verbose ? Effect.void : log(severity, message),
+            onEvent({ _tag: "Line", runId, severity, message })
+          )
         const prepared = yield* Effect.either(prepare(test, params))
         let outcome: Runner.RunOutcome
         if (Either.isLeft(prepared)) {

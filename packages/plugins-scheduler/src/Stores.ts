@@ -134,11 +134,18 @@ export const make = (options: { readonly dir: string; readonly maxBytes: number 
         yield* Sql.checkpoint(store.sql)
         const before = bytesOnDisk(store.file)
         if (before <= cap) return undefined
-        const rows = yield* Sql.countRows(store.sql, tables[name])
-        const removed = Math.ceil(rows / 2)
-        yield* Sql.deleteOldest(store.sql, tables[name], removed)
-        yield* Sql.vacuum(store.sql)
-        yield* Sql.checkpoint(store.sql)
+        // halve until under the cap: one halving is not enough when the cap was just lowered
+        let removed = 0
+        for (;;) {
+          const rows = yield* Sql.countRows(store.sql, tables[name])
+          if (rows === 0) break
+          const half = Math.ceil(rows / 2)
+          yield* Sql.deleteOldest(store.sql, tables[name], half)
+          removed += half
+          yield* Sql.vacuum(store.sql)
+          yield* Sql.checkpoint(store.sql)
+          if (bytesOnDisk(store.file) <= cap) break
+        }
         const after = bytesOnDisk(store.file)
         yield* Metric.increment(Metric.tagged(storePrunes, "store", name))
         yield* Effect.logInfo(`scheduler ${name} store was ${before} bytes, over its cap of ${cap}: removed its ${removed} oldest rows, now ${after} bytes`)
@@ -182,3 +189,13 @@ export const make = (options: { readonly dir: string; readonly maxBytes: number 
   })
 
 export const layer = (options: { readonly dir: string; readonly maxBytes: number }) => Layer.scoped(Stores, make(options))
+
+/** The newest result of each test, read from the data store's file if there is one (for the TUI). */
+export const latestResults = (dir: string): Effect.Effect<ReadonlyArray<Sql.DataRow>, unknown> => {
+  const file = path.join(path.resolve(dir), "data.sqlite3")
+  if (!fs.existsSync(file)) return Effect.succeed([])
+  return Effect.scoped(Effect.gen(function*() {
+    const context = yield* Layer.build(Database.layer({ filename: file }))
+    return yield* Sql.latestPerTest(Context.get(context, SqlClient.SqlClient))
+  }))
+}

@@ -13,6 +13,7 @@ import * as Api from "./Api.js"
 import { commands } from "./Commands.js"
 import * as Scheduler from "./Scheduler.js"
 import { SchedulerConfig } from "./Settings.js"
+import * as StatusPage from "./StatusPage.js"
 import * as Stores from "./Stores.js"
 
 export * as Api from "./Api.js"
@@ -84,5 +85,14 @@ export const plugin = Plugin.make({
   jobKinds: [Scheduler.RunJob],
   layer: start,
   http: (config) => ({ routes: Api.routes(Scheduler.handleFor(config), config, Api.mainPrefix) }),
-  commands
+  commands,
+  tui: (config) =>
+    Effect.gen(function*() {
+      const rows = yield* Stores.latestResults(Scheduler.storesDir(yield* Scheduler.dataDir))
+      return [{
+        title: `scheduler: newest result of each test (descriptors in ${config.descriptors})`,
+        columns: StatusPage.tableColumns,
+        rows: StatusPage.tableRows(rows.map((row) => ({ test: row.test_name, startedAt: row.timestamp_msec, result: JSON.parse(row.json) })))
+      }]
+    })
 })
