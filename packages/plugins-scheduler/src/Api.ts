@@ -244,8 +244,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
         descriptors: catalog.valid.map((d) => describeDescriptor(d, next.get(d.name)?.nextRunAt, next.get(d.name)?.spec)),
         invalid: catalog.invalid
       })
-    }),
-  prefix
+    })
 })
 
 /**
