@@ -279,7 +279,8 @@ export const routes = (handle: Handle, config: Settings.SchedulerConfig, prefix:
     HttpLayerRouter.add("*", at(`${prefix}/api/config`), serve((h) => h.config)),
     HttpLayerRouter.add("*", at(`${prefix}/api/data`), serve((h) => h.data)),
     HttpLayerRouter.add("*", at(`${prefix}/api/descriptors`), serve((h) => h.descriptors)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/exit`), serve((h) => h.exit)),
+    // POST only (Neubot took any method): a GET from any web page could otherwise stop orch
+    HttpLayerRouter.add("POST", at(`${prefix}/api/exit`), serve((h) => h.exit)),
     HttpLayerRouter.add("*", at(`${prefix}/api/log`), serve((h) => h.log)),
     HttpLayerRouter.add("*", at(`${prefix}/api/runner`), serve((h) => h.runner)),
     HttpLayerRouter.add("*", at(`${prefix}/api/state`), serve((h) => h.state)),

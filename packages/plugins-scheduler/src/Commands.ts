@@ -28,6 +28,8 @@ interface Context {
   readonly config: SchedulerConfig
   readonly dataDir: string
   readonly base: string
+  /** The bundled speed test's default server: the daemon's own endpoint, as it would be. */
+  readonly speedTestUrl: string
 }
 
 const context = (url: Option.Option<string>) =>
@@ -39,7 +41,8 @@ const context = (url: Option.Option<string>) =>
     return {
       config: orch.plugins[Scheduler.pluginName] as SchedulerConfig,
       dataDir: orch.core.dataDir,
-      base: Option.getOrElse(url, () => `http://${shown}:${http.port}`).replace(/\/+$/, "") + `/${Scheduler.pluginName}`
+      base: Option.getOrElse(url, () => `http://${shown}:${http.port}`).replace(/\/+$/, "") + `/${Scheduler.pluginName}`,
+      speedTestUrl: Scheduler.ownSpeedTestUrl(http.host, http.port)
     } satisfies Context
   })
 
@@ -58,7 +61,7 @@ const daemon = (ctx: Context) =>
 const localEngine = (ctx: Context, options: { readonly checkIdentity: boolean }) =>
   Scheduler.makeEngine(ctx.config, {
     dataDir: ctx.dataDir,
-    speedTestUrl: Scheduler.ownSpeedTestUrl("127.0.0.1", 7600),
+    speedTestUrl: ctx.speedTestUrl,
     // reading stores and listing descriptors runs no test: whoever runs the command may
     ...(options.checkIdentity ? {} : { uid: -1 })
   }) as Effect.Effect<Scheduler.Engine, unknown, Scope.Scope>

@@ -347,6 +347,7 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
   })
 
   it("POST /api/exit stops the daemon cleanly", async () => {
+    expect((await fetch(`${base}/api/exit`)).status).toBe(404)
     const exited = new Promise((resolve) => daemon.process.once("exit", (code) => resolve(code)))
     const response = await fetch(`${base}/api/exit`, { method: "POST" })
     expect(response.status).toBe(200)
