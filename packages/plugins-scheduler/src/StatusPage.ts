@@ -14,12 +14,16 @@ export interface StatusRow {
 const escapeHtml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-/** A bordered text table in the spec's style; columns after the first are right-aligned. */
-export const textTable = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+/** A bordered text table in the spec's style; the `right` columns (figures) are right-aligned. */
+export const textTable = (
+  columns: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  right: ReadonlyArray<number> = []
+): string => {
   const widths = columns.map((column, i) => Math.max(column.length, ...rows.map((row) => row[i]?.length ?? 0)))
   const rule = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+"
   const line = (cells: ReadonlyArray<string>, header: boolean) =>
-    "|" + cells.map((cell, i) => ` ${header || i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)} `).join("|") + "|"
+    "|" + cells.map((cell, i) => ` ${header || !right.includes(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)} `).join("|") + "|"
   return [rule, line(columns, true), rule, ...rows.map((row) => line(row, false)), ...(rows.length > 0 ? [rule] : [])].join("\n")
 }
 
@@ -63,7 +67,7 @@ export const render = (options: {
   const title = `orch scheduler ${options.version} status`
   const table = options.rows.length === 0
     ? "No test has run yet."
-    : textTable(tableColumns, tableRows(options.rows))
+    : textTable(tableColumns, tableRows(options.rows), [2, 3, 4])
   const next = options.next.length === 0
     ? ""
     : `    <p>Next runs: ${options.next.map((n) => `${escapeHtml(n.test)} at ${new Date(n.nextRunAt).toISOString()}`).join(", ")}.</p>\n`

@@ -300,9 +300,10 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
       const page = await response.text()
       expect(page).toContain("<h1>orch scheduler 0.5.0.0 status</h1>")
       expect(page).toContain(`running with pid ${daemon.process.pid} since`)
-      expect(page).toMatch(/\| Test name \| Started \(UTC\)\s+\| Download speed \| Upload speed \| Latency \| Result/)
-      expect(page).toMatch(/\| whoami\s+\| [\d-]+ [\d:]+ \|\s+10\.00 Mbit\/s \|\s+1\.00 Mbit\/s \|\s+12\.0 ms \|\s+ok \|/)
-      expect(page).toMatch(/\| speedtest\s+\| [\d-]+ [\d:]+ \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ ms \|\s+ok \|/)
+      expect(page).toMatch(/\| Test name \| Started \(UTC\)\s+\| Download speed\s*\| Upload speed\s*\| Latency\s*\| Result\s+\|/)
+      expect(page).toMatch(/\| whoami\s+\| [\d-]+ [\d:]+ \|\s+10\.00 Mbit\/s \|\s+1\.00 Mbit\/s \|\s+12\.0 ms \| ok\s+\|/)
+      expect(page).toMatch(/\| speedtest\s+\| [\d-]+ [\d:]+ \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ ms \| ok\s+\|/)
+      expect(page).toMatch(/\| fail\s+\| [\d-]+ [\d:]+ \|\s+--- \|\s+--- \|\s+--- \| failed: exited with code 3\s+\|/)
       expect(page).toContain(`<a href="${url === `${base}/` ? "/scheduler" : ""}/api/data">api/data</a>`)
     }
     expect(await (await fetch(base)).text()).toContain("<h1>orch scheduler 0.5.0.0 status</h1>")
@@ -352,6 +353,26 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     const response = await fetch(`${base}/api/exit`, { method: "POST" })
     expect(response.status).toBe(200)
     expect(await exited).toBe(0)
+  })
+})
+
+describe("a newcomer's orch run --plugins=scheduler", () => {
+  it("shows the bundled speed test's row in the status table once it has run by itself", async () => {
+    const dir = tempDir("orch-scheduler-newcomer-")
+    // the bundled test's first run, 60 s after start by default, brought forward for the test
+    const daemon = await startDaemon(orchBin, [
+      "--plugins", "scheduler", "--data-dir", dir,
+      "--set", "scheduler.speedtest.firstDelaySeconds=1", "--set", "scheduler.speedtest.bytes=200000"
+    ])
+    try {
+      const page = await eventually(async () => {
+        const text = await (await fetch(`${daemon.url}/scheduler/`)).text()
+        return text.includes("| speedtest") ? text : undefined
+      }, 30_000)
+      expect(page).toMatch(/\| speedtest\s+\| [\d-]+ [\d:]+ \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ Mbit\/s \|\s+[\d.]+ ms \| ok\s+\|/)
+    } finally {
+      await daemon.stop("SIGKILL")
+    }
   })
 })
 

@@ -6,14 +6,14 @@ import * as Settings from "../src/Settings.js"
 import * as Stores from "../src/Stores.js"
 import { nodeScript, tempDir, writeDescriptor } from "./helpers.js"
 
-const engine = () => {
+const engine = (options: Partial<Settings.SchedulerConfig> = {}, uid?: number) => {
   const dir = tempDir()
   const descriptors = path.join(dir, "descriptors")
   writeDescriptor(descriptors, "chatty", {
     command: nodeScript(`console.error("DEBUG detail"); console.error("INFO progress"); console.log(JSON.stringify({ latency: 0.5 }))`)
   })
-  const config: Settings.SchedulerConfig = { ...Settings.SchedulerConfigDefaults, descriptors, bundled: false }
-  return Scheduler.makeEngine(config, { dataDir: path.join(dir, "data"), speedTestUrl: "http://127.0.0.1:1/" })
+  const config: Settings.SchedulerConfig = { ...Settings.SchedulerConfigDefaults, descriptors, bundled: false, ...options }
+  return Scheduler.makeEngine(config, { dataDir: path.join(dir, "data"), speedTestUrl: "http://127.0.0.1:1/", uid })
 }
 
 describe("the engine", () => {
@@ -60,6 +60,20 @@ describe("the engine", () => {
       expect((yield* scheduler.stores.sizes).log).toBeLessThanOrEqual(65536)
       const newest = yield* scheduler.stores.log.select({ severities: ["INFO"], newestFirst: true, limit: 2 })
       expect(newest.map((l) => l.message)).toEqual(["config: enabled=0, max_database_size=65536", expect.stringMatching(/^filler 399 /)])
+    }))
+
+  it.scoped("orch as root with a missing runAs user: refused, or with allowRoot a warning at every run", () =>
+    Effect.gen(function*() {
+      const refused = yield* Effect.flip(engine({ runAs: "no-such-user-4711" }, 0))
+      expect((refused as Scheduler.SchedulerError).message).toMatch(/^the scheduler will not start: orch runs as root and tests must not, but no user "no-such-user-4711"/)
+      const scheduler = yield* engine({ runAs: "no-such-user-4711", allowRoot: true }, 0)
+      expect(scheduler.identity._tag).toBe("Root")
+      for (let i = 0; i < 2; i++) yield* scheduler.execute(i, "chatty", {}, () => Effect.void)
+      const warnings = yield* scheduler.stores.log.select({ severities: ["WARNING"], newestFirst: false, limit: 10 })
+      expect(warnings.map((w) => w.message)).toEqual([
+        expect.stringMatching(/^runner: test chatty runs as root \(scheduler\.allowRoot is set: no user "no-such-user-4711"/),
+        expect.stringMatching(/^runner: test chatty runs as root/)
+      ])
     }))
 
   it.scoped("the TUI reads each test's newest result from the data store", () =>
