@@ -362,7 +362,12 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
     const wake = yield* Queue.sliding<void>(1)
     const running = yield* Ref.make<Option.Option<{ readonly id: number; readonly test: string }>>(Option.none())
 
-    const queued = Effect.map(Effect.orDie(queue.list({ plugin: pluginName, kind: RunJob.name, state: "queued", limit: 1000 })), (jobs) => jobs.length)
+    // runs waiting: a run keeps the queued state while it runs (it holds the job's lease)
+    const queued = Effect.gen(function*() {
+      const jobs = yield* Effect.orDie(queue.list({ plugin: pluginName, kind: RunJob.name, state: "queued", limit: 1000 }))
+      const current = yield* Ref.get(running)
+      return jobs.filter((job) => Option.isNone(current) || job.id !== current.value.id).length
+    })
 
     const request = (test: string, params: Readonly<Record<string, string>>, origin: "api" | "cli") =>
       Effect.gen(function*() {
