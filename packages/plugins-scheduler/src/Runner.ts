@@ -6,6 +6,7 @@
  */
 import { Data, Effect, Either } from "effect"
 import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import type { Severity } from "./Stores.js"
 
 export interface Identity {
@@ -128,6 +129,11 @@ export const execute = (
         TMPDIR: "/tmp",
         LANG: process.env.LANG ?? "C.UTF-8"
       }
+    // Node reports a missing working directory as the command being missing (ENOENT)
+    if (!fs.existsSync(spec.cwd)) {
+      resume(Effect.succeed({ _tag: "Failed", reason: `working directory ${spec.cwd} does not exist`, exitCode: null, signal: null }))
+      return
+    }
     let child: ReturnType<typeof spawn>
     try {
       child = spawn(file!, args, {

@@ -52,6 +52,8 @@ describe("runner", () => {
         () => {}
       )
       expect(missing).toMatchObject({ _tag: "Failed", reason: expect.stringMatching(/^cannot start \/nonexistent\/binary: .*ENOENT/) })
+      const noFolder = yield* Runner.execute({ argv: [process.execPath, "-e", ""], cwd: "/nonexistent/folder", maxRuntimeMs: 5000, identity }, () => {})
+      expect(noFolder).toMatchObject({ _tag: "Failed", reason: "working directory /nonexistent/folder does not exist" })
     }))
 
   it.live("a run past its longest time is killed with the processes it started, and fails with the reason", () =>
