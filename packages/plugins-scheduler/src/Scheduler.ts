@@ -178,10 +178,8 @@ export const makeEngine = (
     const log = (severity: Stores.Severity, message: string) => Effect.orDie(stores.log.insert(severity, message))
 
     // the install's uuid is drawn once and kept in the config store
-    let rows = yield* stores.config.all
-    if (!rows.some((row) => row.name === "uuid")) {
+    if (!(yield* stores.config.all).some((row) => row.name === "uuid")) {
       yield* stores.config.put([{ name: "uuid", value: crypto.randomUUID() }])
-      rows = yield* stores.config.all
     }
     const base = Settings.defaults(config, "")
     const settingsNow = Effect.map(Effect.orDie(stores.config.all), (all) => Settings.merge(base, all))
