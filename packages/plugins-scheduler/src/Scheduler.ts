@@ -271,6 +271,15 @@ export const makeEngine = (
           outcome = yield* Runner.execute(
             { argv, cwd: descriptor.directory, maxRuntimeMs: descriptor.maxRuntimeMs, identity },
             (severity, message) => Queue.unsafeOffer(lines, [severity, message])
+          ).pipe(
+            // orch stopping mid-run (the test is killed): the attempt still shows in the results
+            Effect.onInterrupt(() =>
+              Effect.ignore(stores.data.insert({
+                timestamp_msec: started,
+                test_name: test,
+                json: JSON.stringify({ status: "failed", reason: "interrupted: orch stopped while the test ran", exit_code: null, signal: "SIGKILL" })
+              }))
+            )
           )
           yield* Queue.offer(lines, null)
           yield* Effect.fromFiber(writer)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as path from "node:path"
 import * as Scheduler from "../src/Scheduler.js"
 import * as Settings from "../src/Settings.js"
@@ -60,6 +60,19 @@ describe("the engine", () => {
       expect((yield* scheduler.stores.sizes).log).toBeLessThanOrEqual(65536)
       const newest = yield* scheduler.stores.log.select({ severities: ["INFO"], newestFirst: true, limit: 2 })
       expect(newest.map((l) => l.message)).toEqual(["config: enabled=0, max_database_size=65536", expect.stringMatching(/^filler 399 /)])
+    }))
+
+  it.scoped("a run interrupted by orch stopping is killed and stored as failed", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* engine()
+      writeDescriptor(scheduler.config.descriptors, "forever", { command: nodeScript(`console.error("INFO up"); setInterval(() => {}, 1000)`) })
+      const started = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(scheduler.execute(1, "forever", {}, (event) =>
+        event._tag === "Line" && event.message === "forever: up" ? Deferred.succeed(started, undefined) : Effect.void))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      const [row] = yield* scheduler.stores.data.select({ test: "forever", limit: 1 })
+      expect(JSON.parse(row!.json)).toMatchObject({ status: "failed", reason: "interrupted: orch stopped while the test ran" })
     }))
 
   it.scoped("orch as root with a missing runAs user: refused, or with allowRoot a warning at every run", () =>
