@@ -1,0 +1,266 @@
+/**
+ * `orch scheduler descriptors|run|data|log|config`. `run` and `config set` go through the
+ * running daemon when one answers at the configured address (so the run queues behind
+ * the daemon's and the state is published), and work in-process otherwise; the others
+ * read the store files, which the daemon shares.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Cli from "@orch/core/Cli"
+import * as Config from "@orch/core/Config"
+import { Effect, Either, Option, type Scope } from "effect"
+import * as Descriptor from "./Descriptor.js"
+import * as Scheduler from "./Scheduler.js"
+import type { SchedulerConfig } from "./Settings.js"
+
+class CommandError extends Error {}
+
+const fail = (message: string) => Effect.fail(new CommandError(message))
+
+const urlOption = Options.text("url").pipe(
+  Options.withDescription("The daemon's base URL (default: core.http's address); in-process when none answers"),
+  Options.optional
+)
+const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+
+interface Context {
+  readonly config: SchedulerConfig
+  readonly dataDir: string
+  readonly base: string
+  /** The bundled speed test's default server: the daemon's own endpoint, as it would be. */
+  readonly speedTestUrl: string
+}
+
+const context = (url: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const orch = yield* Config.Config
+    const http = orch.core.http
+    const host = http.host === "0.0.0.0" ? "127.0.0.1" : http.host === "::" ? "::1" : http.host
+    const shown = host.includes(":") ? `[${host}]` : host
+    return {
+      config: orch.plugins[Scheduler.pluginName] as SchedulerConfig,
+      dataDir: orch.core.dataDir,
+      base: Option.getOrElse(url, () => `http://${shown}:${http.port}`).replace(/\/+$/, "") + `/${Scheduler.pluginName}`,
+      speedTestUrl: Scheduler.ownSpeedTestUrl(http.host, http.port)
+    } satisfies Context
+  })
+
+/** The daemon's scheduler API base when one answers with our version, else undefined. */
+const daemon = (ctx: Context) =>
+  Effect.promise(async () => {
+    try {
+      const response = await fetch(`${ctx.base}/api/version`, { signal: AbortSignal.timeout(1500) })
+      return response.ok && (await response.text()).trim() === Scheduler.version ? ctx.base : undefined
+    } catch {
+      return undefined
+    }
+  })
+
+/** The engine over the local stores, for commands that only read or write them. */
+const localEngine = (ctx: Context, options: { readonly checkIdentity: boolean }) =>
+  Scheduler.makeEngine(ctx.config, {
+    dataDir: ctx.dataDir,
+    speedTestUrl: ctx.speedTestUrl,
+    // reading stores and listing descriptors runs no test: whoever runs the command may
+    ...(options.checkIdentity ? {} : { uid: -1 })
+  }) as Effect.Effect<Scheduler.Engine, unknown, Scope.Scope>
+
+const parseParams = (pairs: ReadonlyArray<string>) => {
+  const params: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=")
+    if (eq <= 0) return Either.left(`--param expects name=value, not ${JSON.stringify(pair)}`)
+    params[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return Either.right(params)
+}
+
+/** Unix seconds or an ISO date. */
+const parseTime = (raw: string): number | undefined => {
+  if (/^\d+(\.\d+)?$/.test(raw)) return Number(raw) * 1000
+  const ms = Date.parse(raw)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
+const describeSchedule = (choice: Descriptor.ScheduleChoice) =>
+  choice.kind === "cron"
+    ? `cron ${choice.expression}${choice.timeZone ? ` (${choice.timeZone})` : ""}`
+    : choice.kind === "interval"
+    ? `every ${choice.everyMs / 1000} s${choice.jitterMs ? ` + up to ${choice.jitterMs / 1000} s` : ""}`
+    : `Neubot's 23-27 min, first after ${choice.firstDelayMs / 1000} s`
+
+const descriptors = Cli.command("descriptors", { url: urlOption, json: jsonOption }, (args) =>
+  Effect.scoped(Effect.gen(function*() {
+    const ctx = yield* context(args.url)
+    const remote = yield* daemon(ctx)
+    let body: { descriptors: ReadonlyArray<Record<string, any>>; invalid: ReadonlyArray<Descriptor.InvalidDescriptor> }
+    if (remote !== undefined) {
+      body = yield* Effect.promise(() => fetch(`${remote}/api/descriptors`).then((r) => r.json() as Promise<typeof body>))
+    } else {
+      const engine = yield* localEngine(ctx, { checkIdentity: false })
+      const catalog = yield* engine.catalog
+      body = {
+        descriptors: catalog.valid.map((d) => ({ ...d, schedule: d.schedule, next_run_at: null, bundled: d.file === undefined })),
+        invalid: catalog.invalid
+      }
+    }
+    if (args.json) return yield* Cli.print(JSON.stringify(body, null, 2))
+    yield* Cli.print(Cli.table(
+      ["TEST", "SCHEDULE", "NEXT RUN", "PARAMETERS", "SOURCE"],
+      body.descriptors.map((d) => [
+        d.name,
+        describeSchedule(d.schedule),
+        d.next_run_at ?? (remote === undefined ? "(no daemon)" : "-"),
+        Object.entries(d.parameters as Record<string, Descriptor.Parameter>).map(([k, p]) => `${k}=${p.default ?? "?"}`).join(" "),
+        d.file ?? "bundled"
+      ])
+    ))
+    for (const entry of body.invalid) yield* Cli.print(`invalid: ${entry.file}: ${entry.reason}`)
+  }))).pipe(Command.withDescription("List the tests: schedule, next run, parameters; broken descriptor files with why"))
+
+const run = Cli.command(
+  "run",
+  {
+    test: Args.text({ name: "TEST" }),
+    param: Options.text("param").pipe(Options.withDescription("A parameter, name=value (repeatable)"), Options.repeated),
+    url: urlOption
+  },
+  (args) =>
+    Effect.scoped(Effect.gen(function*() {
+      const params = parseParams(args.param)
+      if (Either.isLeft(params)) return yield* fail(params.left)
+      const ctx = yield* context(args.url)
+      const remote = yield* daemon(ctx)
+      if (remote !== undefined) {
+        const query = new URLSearchParams({ ...params.right, test: args.test, streaming: "1" })
+        const failed = yield* Effect.promise(async () => {
+          const response = await fetch(`${remote}/api/runner?${query}`)
+          if (!response.ok) return `the daemon refused: ${response.statusText}`
+          let last = ""
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            const text = Buffer.from(chunk).toString("utf8")
+            process.stdout.write(text.replace(/\r\n/g, "\n"))
+            last = (last + text).split("\r\n").filter((l) => l !== "").at(-1) ?? last
+          }
+          return last.startsWith("ERR runner: done") ? "the test failed" : undefined
+        })
+        if (failed !== undefined) return yield* fail(failed)
+        return
+      }
+      const engine = yield* localEngine(ctx, { checkIdentity: true })
+      yield* Effect.mapError(engine.prepare(args.test, params.right), (error) => new CommandError(error.message))
+      yield* Cli.print(`(no daemon at ${ctx.base}: running ${args.test} in this process)`)
+      const outcome = yield* engine.execute(0, args.test, params.right, (event) =>
+        event._tag === "Line" ? Cli.print(`${event.severity} ${event.message}`) : Effect.void)
+      yield* Cli.print(JSON.stringify(outcome.result))
+      if (outcome.status !== "ok") return yield* fail(`${args.test} failed: ${outcome.reason}`)
+    }))
+).pipe(Command.withDescription("Run a test now (through the daemon when one runs) and print its log lines and result"))
+
+const data = Cli.command(
+  "data",
+  {
+    test: Options.text("test").pipe(Options.optional),
+    since: Options.text("since").pipe(Options.withDescription("Unix seconds or an ISO date (inclusive)"), Options.optional),
+    until: Options.text("until").pipe(Options.withDescription("Unix seconds or an ISO date (exclusive)"), Options.optional),
+    limit: Options.integer("limit").pipe(Options.withDefault(20)),
+    json: jsonOption
+  },
+  (args) =>
+    Effect.scoped(Effect.gen(function*() {
+      const since = Option.map(args.since, parseTime)
+      const until = Option.map(args.until, parseTime)
+      if (Option.isSome(since) && since.value === undefined) return yield* fail(`--since ${Option.getOrThrow(args.since)}: not unix seconds nor a date`)
+      if (Option.isSome(until) && until.value === undefined) return yield* fail(`--until ${Option.getOrThrow(args.until)}: not unix seconds nor a date`)
+      const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
+      const rows = yield* engine.stores.data.select({
+        test: Option.getOrUndefined(args.test),
+        since: Option.getOrUndefined(since) ?? undefined,
+        until: Option.getOrUndefined(until) ?? undefined,
+        limit: args.limit
+      })
+      const parsed = rows.map((row) => ({ ...JSON.parse(row.json), test_name: row.test_name, timestamp_msec: row.timestamp_msec }))
+      if (args.json) return yield* Cli.print(JSON.stringify(parsed, null, 2))
+      yield* Cli.print(Cli.table(
+        ["STARTED", "TEST", "RESULT", "DOWNLOAD", "UPLOAD", "LATENCY"],
+        parsed.map((row) => {
+          const shown = Scheduler.figures(row)
+          return [
+            Cli.time(row.timestamp_msec),
+            row.test_name,
+            row.status === "failed" ? `failed: ${row.reason}` : "ok",
+            shown.download,
+            shown.upload,
+            shown.latency
+          ]
+        })
+      ))
+    }))
+).pipe(Command.withDescription("Results, newest first, failed runs included"))
+
+const log = Cli.command(
+  "log",
+  {
+    verbosity: Options.choice("verbosity", ["0", "1", "2"]).pipe(Options.withDefault("1" as const)),
+    limit: Options.integer("limit").pipe(Options.withDefault(50))
+  },
+  (args) =>
+    Effect.scoped(Effect.gen(function*() {
+      const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
+      const verbosity = Number(args.verbosity)
+      const severities = ["ERR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
+      const rows = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
+      for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp)} ${row.severity.padEnd(7)} ${row.message}`)
+    }))
+).pipe(Command.withDescription("The scheduler's log store, oldest first (verbosity 0: warnings and errors; 2: debug too)"))
+
+const configGet = Cli.command("get", { name: Args.text({ name: "NAME" }).pipe(Args.optional) }, (args) =>
+  Effect.scoped(Effect.gen(function*() {
+    const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
+    const settings = yield* engine.settings
+    if (Option.isSome(args.name)) {
+      if (!(args.name.value in settings)) return yield* fail(`No such property: ${args.name.value}`)
+      return yield* Cli.print(String(settings[args.name.value]))
+    }
+    yield* Cli.print(Cli.table(["NAME", "VALUE"], Object.entries(settings).sort(([a], [b]) => a.localeCompare(b))))
+  }))).pipe(Command.withDescription("Print the scheduler's settings (or one)"))
+
+const configSet = Cli.command(
+  "set",
+  { pairs: Args.text({ name: "NAME=VALUE" }).pipe(Args.repeated), url: urlOption },
+  (args) =>
+    Effect.scoped(Effect.gen(function*() {
+      const pairs: Array<[string, string]> = []
+      for (const pair of args.pairs) {
+        const eq = pair.indexOf("=")
+        if (eq <= 0) return yield* fail(`expected NAME=VALUE, not ${JSON.stringify(pair)}`)
+        pairs.push([pair.slice(0, eq), pair.slice(eq + 1)])
+      }
+      if (pairs.length === 0) return yield* fail("nothing to set: give NAME=VALUE")
+      const ctx = yield* context(args.url)
+      const remote = yield* daemon(ctx)
+      if (remote !== undefined) {
+        const refused = yield* Effect.promise(async () => {
+          const response = await fetch(`${remote}/api/config`, {
+            method: "POST",
+            body: new URLSearchParams(pairs).toString(),
+            headers: { "content-type": "application/x-www-form-urlencoded" }
+          })
+          return response.ok ? undefined : response.statusText
+        })
+        if (refused !== undefined) return yield* fail(refused)
+      } else {
+        const engine = yield* localEngine(ctx, { checkIdentity: false })
+        yield* Effect.mapError(engine.updateSettings(pairs), (error) => new CommandError(error.message))
+      }
+      yield* Cli.print(`set ${pairs.map(([n, v]) => `${n}=${v}`).join(", ")}`)
+    }))
+).pipe(Command.withDescription("Change settings, all or none (through the daemon when one runs)"))
+
+const config = Command.make("config").pipe(
+  Command.withDescription("Read or change the scheduler's settings (Neubot's /api/config)"),
+  Command.withSubcommands([configGet, configSet])
+)
+
+export const commands = [descriptors, run, data, log, config]
