@@ -105,6 +105,11 @@ export const round = (config: WatchdogConfig) =>
       const zone = Location.parse(name)?.zone
       if (zone !== undefined && managedZone(zone)) zones.add(zone)
     }
+    // without configured zones, those any job ever named: an instance left running by an
+    // earlier process for a location whose jobs are done must still be seen and stopped
+    if (config.gce.zones.length === 0) {
+      for (const zone of yield* Sql.jobZones(sql)) zones.add(zone.zone)
+    }
     const known = yield* resources.list({ kind: InstanceKind })
     for (const resource of known) {
       const zone = Location.parse(resource.name)?.zone
@@ -132,7 +137,8 @@ export const round = (config: WatchdogConfig) =>
     }
 
     const memories = new Map(known.map((r) => [r.name, { state: r.state, changedAt: r.stateChangedAt, data: r.data as Memory | undefined }]))
-    const names = new Set([...instances.keys(), ...[...work.keys()].filter((n) => inScheme(n) && managedZone(Location.parse(n)!.zone))])
+    const managed = (name: string) => inScheme(name) && managedZone(Location.parse(name)!.zone)
+    const names = new Set([...instances.keys(), ...[...work.keys()].filter(managed), ...known.map((r) => r.name).filter(managed)])
 
     for (const name of [...names].sort()) {
       yield* decide(config, provider, now, {

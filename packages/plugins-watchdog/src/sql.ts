@@ -105,3 +105,8 @@ export const jobsByLocation = (sql: SqlClient.SqlClient) =>
       json_extract(payload, '$.agent') AS agent, state, count(*) AS n
     FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'
     GROUP BY 1, 2, 3, 4`
+
+/** Every zone a job of the watchdog ever named. */
+export const jobZones = (sql: SqlClient.SqlClient) =>
+  sql<{ zone: string }>`SELECT DISTINCT json_extract(payload, '$.zone') AS zone
+    FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'`
