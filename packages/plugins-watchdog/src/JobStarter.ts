@@ -91,6 +91,52 @@ export const round = (config: WatchdogConfig) =>
         yield* done(job)
       })
 
+    /** One submission; its record is committed before WPT is asked. */
+    const submit = (job: Job, location: string) =>
+      Effect.gen(function*() {
+        const attempt = (yield* Sql.nextTry(sql, job.id))[0]?.next ?? 1
+        const label = wptLabel(job, attempt)
+        yield* Sql.insertSubmission(sql, { jobId: job.id, try: attempt, label, location, now: yield* now() })
+        const answer = yield* Effect.either(wpt.submit({
+          url: job.payload.url,
+          script: job.payload.script,
+          location: wptLocation(config, job),
+          runs: job.payload.runs,
+          firstViewOnly: job.payload.firstViewOnly,
+          label,
+          options: job.payload.options
+        }))
+        if (Either.isRight(answer)) {
+          yield* toSubmitted(job, label, answer.right.testId, `submitted to WPT as ${answer.right.testId}`)
+          yield* Metrics.count(Metrics.submissions, { outcome: "accepted" })
+          return "accepted" as const
+        }
+        const error: WptRejected | WptUnreachable = answer.left
+        if (error._tag === "WptRejected") {
+          yield* toError(job, `WPT rejected the test: ${error.message}`, label)
+          yield* Metrics.count(Metrics.submissions, { outcome: "rejected" })
+          return "rejected" as const
+        }
+        // the request may or may not have reached WPT: the record stays open for the lookup
+        yield* Metrics.count(Metrics.submissions, { outcome: "unreachable" })
+        yield* Effect.logWarning(`job_starter: submitting job ${job.id} failed, will retry: ${error.message}`).pipe(
+          Effect.annotateLogs({ job: job.id, location })
+        )
+        yield* later(job, `submission failed: ${error.message}`)
+        return "unreachable" as const
+      }).pipe(
+        // cancelled (or its lease taken over) meanwhile: its open record, if any, is
+        // reconciled by whoever submits it next
+        Effect.catchTag("LeaseLost", (lost) =>
+          Effect.as(
+            Effect.zipRight(
+              done(job),
+              Effect.logWarning(`job_starter: job ${job.id} changed hands during its submission: ${lost.message}`)
+            ),
+            "lost" as const
+          ))
+      )
+
     const work = Effect.gen(function*() {
       // 1. earlier submissions whose answer never committed: adopt what WPT has
       const open = yield* Sql.openSubmissions(sql, claimed.map((job) => job.id))
@@ -104,7 +150,14 @@ export const round = (config: WatchdogConfig) =>
         }
         const test = found.right.find((t) => t.location === submission.location) ?? found.right[0]
         if (test !== undefined) {
-          yield* toSubmitted(job, submission.label, test.testId, `WPT has test ${test.testId} from an earlier submission (${submission.label})`)
+          const adopted = yield* Effect.either(
+            toSubmitted(job, submission.label, test.testId, `WPT has test ${test.testId} from an earlier submission (${submission.label})`)
+          )
+          if (Either.isLeft(adopted)) {
+            if (adopted.left._tag !== "LeaseLost") return yield* adopted.left
+            yield* done(job)
+            continue
+          }
           yield* Metrics.count(Metrics.submissions, { outcome: "recovered" })
           yield* Effect.logInfo(`job_starter: job ${job.id} adopted test ${test.testId} that WPT accepted before a restart`).pipe(
             Effect.annotateLogs({ job: job.id, testId: test.testId, label: submission.label })
@@ -140,36 +193,8 @@ export const round = (config: WatchdogConfig) =>
           ? Math.max(0, config.starter.maxQueueLength - wptQueue.queued)
           : 0
         for (const job of jobs.slice(0, allowance)) {
-          const attempt = (yield* Sql.nextTry(sql, job.id))[0]?.next ?? 1
-          const label = wptLabel(job, attempt)
-          yield* Sql.insertSubmission(sql, { jobId: job.id, try: attempt, label, location, now: yield* now() })
-          const answer = yield* Effect.either(wpt.submit({
-            url: job.payload.url,
-            script: job.payload.script,
-            location: wptLocation(config, job),
-            runs: job.payload.runs,
-            firstViewOnly: job.payload.firstViewOnly,
-            label,
-            options: job.payload.options
-          }))
-          if (Either.isRight(answer)) {
-            yield* toSubmitted(job, label, answer.right.testId, `submitted to WPT as ${answer.right.testId}`)
-            yield* Metrics.count(Metrics.submissions, { outcome: "accepted" })
-            continue
-          }
-          const error: WptRejected | WptUnreachable = answer.left
-          if (error._tag === "WptRejected") {
-            yield* toError(job, `WPT rejected the test: ${error.message}`, label)
-            yield* Metrics.count(Metrics.submissions, { outcome: "rejected" })
-            continue
-          }
-          // the request may or may not have reached WPT: the record stays open for the lookup
-          yield* Metrics.count(Metrics.submissions, { outcome: "unreachable" })
-          yield* Effect.logWarning(`job_starter: submitting job ${job.id} failed, will retry: ${error.message}`).pipe(
-            Effect.annotateLogs({ job: job.id, location })
-          )
-          yield* later(job, `submission failed: ${error.message}`)
-          break
+          const outcome = yield* submit(job, location)
+          if (outcome === "unreachable") break
         }
       }
     })

@@ -173,7 +173,6 @@ describe("watchdog end to end", () => {
     expect(logs.filter((l) => l.decision === "create").map((l) => l.instance).sort()).toEqual([L1, L2, L3].sort())
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
     expect(metrics).toMatch(/orch_watchdog_instance_decisions_total\{decision="stop",outcome="done"\} 3/)
-    console.log(JSON.stringify(logs.filter((l) => l.loop !== undefined && String(l.message).includes("failed")), null, 1))
     // the key is a secret: never in a log line
     expect(JSON.stringify(logs)).not.toContain(apiKey)
 
