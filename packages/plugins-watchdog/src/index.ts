@@ -53,6 +53,25 @@ export const loops = (config: Settings) =>
     yield* Effect.logInfo(`watchdog: dispatching to ${wpt.server} with the ${provider.name} instance provider`)
   }))
 
+/** What the TUI shows: jobs by location and state, and instances with their last decision. */
+export const panels = Effect.gen(function*() {
+  const locations = yield* Watchdog.jobsByLocation
+  const instances = yield* Watchdog.instances
+  const columns = ["AWAITING", "SUBMITTED", "FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING", "CANCELLED"]
+  return [
+    {
+      title: "WPT jobs by location",
+      columns: ["LOCATION", ...columns],
+      rows: locations.map((l) => [l.location, ...columns.map((state) => String(l.counts[state] ?? 0))])
+    },
+    {
+      title: "Instances",
+      columns: ["NAME", "STATE", "LAST DECISION"],
+      rows: instances.map((i) => [i.name, i.state, i.lastDecision ?? "-"])
+    }
+  ]
+})
+
 export const plugin = Plugin.make<Settings>({
   name: "watchdog",
   description: "watchdog: WebPageTest job queue, dispatch to idle agents, results, and Compute Engine instances",
@@ -63,22 +82,5 @@ export const plugin = Plugin.make<Settings>({
   layer: loops,
   http: (config) => ({ api: Api.WatchdogApi, routes: Api.routes(config) }),
   commands: [...commands],
-  tui: () =>
-    Effect.gen(function*() {
-      const locations = yield* Watchdog.jobsByLocation
-      const instances = yield* Watchdog.instances
-      const column = ["AWAITING", "SUBMITTED", "FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING", "CANCELLED"]
-      return [
-        {
-          title: "WPT jobs by location",
-          columns: ["LOCATION", ...column],
-          rows: locations.map((l) => [l.location, ...column.map((state) => String(l.counts[state] ?? 0))])
-        },
-        {
-          title: "Instances",
-          columns: ["NAME", "STATE", "LAST DECISION"],
-          rows: instances.map((i) => [i.name, i.state, i.lastDecision ?? "-"])
-        }
-      ]
-    })
+  tui: () => panels
 })
