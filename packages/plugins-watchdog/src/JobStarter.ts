@@ -49,8 +49,13 @@ export const round = (config: WatchdogConfig) =>
     if (claimed.length === 0) return
     const held = new Map(claimed.map((job) => [job.id, job]))
     const done = (job: Job) => Effect.sync(() => held.delete(job.id))
+    // jobs that could not go this round move behind the others (claim order is run_at, then
+    // id), so a location without an idle agent does not keep the others' jobs out of the batch
     const releaseAll = Effect.suspend(() =>
-      Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job)), { discard: true })
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs })), {
+          discard: true
+        }))
     )
 
     const now = () => Clock.currentTimeMillis

@@ -77,7 +77,9 @@ const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<strin
         }
         throw new Error(`no test for ${location}`)
       })
-    return { fake, config, starter, finisher, advance, enqueue, get1, poll, report, take }
+    /** The next starter round, one interval later (jobs it could not send wait that long). */
+    const nextStarter = Effect.zipRight(advance(config.starter.intervalMs), starter)
+    return { fake, config, starter, nextStarter, finisher, advance, enqueue, get1, poll, report, take }
   })
 
 describe("job_starter", () => {
@@ -91,7 +93,7 @@ describe("job_starter", () => {
       expect((yield* t.get1(ids[0]!)).state).toBe("AWAITING")
       expect((yield* t.get1(ids[0]!)).leaseOwner).toBeUndefined()
       yield* t.poll(A)
-      yield* t.starter
+      yield* t.nextStarter
       // maxQueueLength 2: two now
       expect(t.fake.submissions.map((s) => s.label)).toEqual([`tor run watchdog_job_${ids[0]}_try_1_`, `watchdog_job_${ids[1]}_try_1_`])
       const first = t.fake.submissions[0]!
@@ -100,18 +102,18 @@ describe("job_starter", () => {
       expect(job.state).toBe("SUBMITTED")
       expect((job.result as any).testId).toBe(first.id)
       // WPT counts the stale index entry too: 3 queued, so no more this round
-      yield* t.starter
+      yield* t.nextStarter
       expect(t.fake.submissions).toHaveLength(2)
       // the agent's poll clears the stale entry and takes a test: busy, so still nothing
       const one = yield* t.take(A)
-      yield* t.starter
+      yield* t.nextStarter
       expect(t.fake.submissions).toHaveLength(2)
       // it works through the queue and is idle again: room for the third
       yield* t.report(A, one["Test ID"], { 1: { result: 0, loadTime: 1 } })
       const two = yield* t.take(A)
       yield* t.report(A, two["Test ID"], { 1: { result: 0, loadTime: 1 } })
       expect(yield* t.poll(A)).toBeUndefined()
-      yield* t.starter
+      yield* t.nextStarter
       expect(t.fake.submissions).toHaveLength(3)
       const sql = yield* SqlClient.SqlClient
       expect((yield* Sql.submissionsOf(sql, ids[2]!)).map((s) => s.outcome)).toEqual(["accepted"])
