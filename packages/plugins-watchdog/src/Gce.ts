@@ -142,8 +142,15 @@ export const make = (config: WatchdogConfig): InstanceProviderService => {
       Effect.catchIf((error) => operation === "delete" && error.notFound === true, () => Effect.succeed("done" as OperationState))
     )
 
+  const close = Effect.promise(async () => {
+    if (clients === undefined) return
+    const opened = await clients.catch(() => undefined)
+    await Promise.all([opened?.instances.close(), opened?.operations.close()])
+  })
+
   return {
     name: "gce",
+    close,
     list,
     create,
     start: mutate("start"),
@@ -156,6 +163,7 @@ export const make = (config: WatchdogConfig): InstanceProviderService => {
 /** Manages nothing: the agents are always on. */
 export const staticProvider: InstanceProviderService = {
   name: "static",
+  close: Effect.void,
   list: () => Effect.succeed([]),
   create: (request) => Effect.fail(new ProviderError({ operation: "create", instance: request.name, message: "the static provider manages no instances" })),
   start: () => Effect.succeed("done"),

@@ -66,6 +66,8 @@ export interface InstanceProviderService {
   readonly stop: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   readonly reset: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   readonly remove: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
+  /** Closes the provider's connections. */
+  readonly close: Effect.Effect<void>
 }
 
 export class InstanceProvider extends Context.Tag("@orch/plugins-watchdog/InstanceProvider")<

@@ -148,7 +148,9 @@ export const round = (config: WatchdogConfig) =>
       for (const submission of open) {
         const job = held.get(submission.job_id)
         if (job === undefined) continue
-        const found = yield* Effect.either(wpt.findByLabel(submission.label))
+        // the test log is kept per day: look back to the day of the submission
+        const days = ((yield* now()) - submission.started_at) / 86_400_000 + 1
+        const found = yield* Effect.either(wpt.findByLabel(submission.label, days))
         if (Either.isLeft(found)) {
           yield* later(job, `cannot look up submission ${submission.label} at WPT: ${found.left.message}`)
           continue

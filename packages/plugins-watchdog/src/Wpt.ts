@@ -110,8 +110,8 @@ export interface WptClientService {
   readonly testers: Effect.Effect<ReadonlyArray<LocationTesters>, WptRejected | WptUnreachable>
   /** Cancels a test not yet started; true when WPT now reports it cancelled. */
   readonly cancel: (testId: string) => Effect.Effect<boolean, WptUnreachable>
-  /** Tests of the last day whose log line holds `label` (the test log's filter). */
-  readonly findByLabel: (label: string) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
+  /** Tests of the last `days` (default 1) whose log line holds `label` (the test log's filter). */
+  readonly findByLabel: (label: string, days?: number) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
 }
 
 export class WptClient extends Context.Tag("@orch/plugins-watchdog/WptClient")<WptClient, WptClientService>() {}
@@ -356,13 +356,16 @@ export const make = (options: WptOptions): WptClientService => {
     // cancelTest.php answers HTML whatever happened: ask testStatus what it did
     Effect.zipRight(request("cancelTest.php", { test: testId }), Effect.map(status(testId), (s) => s.statusCode === 402))
 
-  const findByLabel: WptClientService["findByLabel"] = (label) =>
+  const findByLabel: WptClientService["findByLabel"] = (label, days = 1) =>
     Effect.flatMap(
-      request("testlog.php", { days: "1", f: "csv", filter: label, all: "1", private: "1", nolimit: "1" }),
+      request("testlog.php", { days: String(Math.max(1, Math.ceil(days))), f: "csv", filter: label, all: "1", private: "1", nolimit: "1" }),
       ({ body, status: code }) =>
-        code === 200
+        // anything but the log's CSV cannot tell "not there" from "cannot say": the caller must not resubmit on it
+        code === 200 && body.startsWith("\"Date/Time\"")
           ? Effect.succeed(parseTestLog(body))
-          : Effect.fail(new WptUnreachable({ endpoint: "testlog.php", message: `testlog.php: HTTP ${code}` }))
+          : Effect.fail(
+            new WptUnreachable({ endpoint: "testlog.php", message: `testlog.php: HTTP ${code} without the test log's CSV` })
+          )
     )
 
   return { server: base, submit, status, result, locations, testers, cancel, findByLabel }

@@ -41,6 +41,7 @@ export const loops = (config: Settings) =>
     const supervisor = yield* Supervisor
     const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
     const provider = config.provider === "gce" ? Gce.make(config) : Gce.staticProvider
+    yield* Effect.addFinalizer(() => provider.close)
     const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(Effect.provideService(Wpt.WptClient, wpt), Effect.provideService(InstanceProvider, provider))
     yield* supervisor.loop("watchdog:job_starter", provide(JobStarter.round(config)), { every: config.starter.intervalMs })

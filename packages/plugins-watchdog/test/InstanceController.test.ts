@@ -50,6 +50,7 @@ const setup = (
       controller: { bootGraceMs: 5 * minute, agentSilentMinutes: 10, idleStopMs: 10 * minute, operationTimeoutMs: 200, ...controller }
     })
     const provider = Gce.make(config)
+    yield* Effect.addFinalizer(() => provider.close)
     const wpt = Wpt.make({ server: fleet.wpt.url, key: config.wpt.key, timeout: 5_000 })
     const round = InstanceController.round(config).pipe(
       Effect.provideService(InstanceProvider, provider),

@@ -90,10 +90,21 @@ describe("WPT client", () => {
       const down = yield* Effect.either(keyed.status(ok.testId))
       expect(Either.isLeft(down) && down.left._tag).toBe("WptUnreachable")
       // a proxy's error page is not WPT's answer
-      const proxy = http.createServer((_, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>Bad Gateway</h1>"))
+      const proxy = http.createServer((req, res) =>
+        req.url?.startsWith("/testlog.php")
+          ? res.writeHead(200, { "content-type": "text/html" }).end("<html>Test Log</html>")
+          : res.writeHead(502, { "content-type": "text/html" }).end("<h1>Bad Gateway</h1>"))
       yield* Effect.acquireRelease(Effect.promise(() => new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r))), () => Effect.promise(() => new Promise<void>((r) => proxy.close(() => r()))))
       const behindProxy = Wpt.make({ server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, timeout: 2_000 })
       const bad = yield* Effect.either(behindProxy.locations)
       expect(Either.isLeft(bad) && bad.left).toMatchObject({ _tag: "WptUnreachable", message: "getLocations.php: HTTP 502" })
+      // a test log that is not the CSV cannot say a test is absent
+      const log = yield* Effect.either(behindProxy.findByLabel("watchdog_job_1_try_1_"))
+      expect(Either.isLeft(log) && log.left).toMatchObject({ _tag: "WptUnreachable", message: "testlog.php: HTTP 200 without the test log's CSV" })
+      // the real one finds the test by its label
+      fake.unreachable = false
+      const labelled = yield* keyed.submit({ url: "https://e.org/x", location: A, runs: 1, firstViewOnly: true, label: "mine watchdog_job_12_try_1_" })
+      yield* keyed.submit({ url: "https://e.org/y", location: A, runs: 1, firstViewOnly: true, label: "watchdog_job_112_try_1_" })
+      expect(yield* keyed.findByLabel("watchdog_job_12_try_1_")).toEqual([{ testId: labelled.testId, location: A, url: "https://e.org/x" }])
     }).pipe(Effect.scoped))
 })
