@@ -44,6 +44,9 @@ export interface FakeGceOptions {
 
 export interface GceCall {
   readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly body: string
   readonly verb: string
   readonly instance: string | undefined
   readonly zone: string
@@ -192,7 +195,12 @@ export class FakeGce {
       ? action === "wait" ? "wait" : "operation"
       : name === undefined ? (method === "POST" ? "insert" : "list") : method === "DELETE" ? "delete" : action ?? "get"
     const inserted = verb === "insert" ? String((JSON.parse(body || "{}") as { name?: string }).name ?? "") : undefined
-    this.calls.push({ method, verb, instance: collection === "instances" ? name ?? inserted : undefined, zone })
+    const headers = {
+      authorization: req.headers.authorization,
+      "content-type": req.headers["content-type"],
+      "x-goog-api-client": req.headers["x-goog-api-client"] as string | undefined
+    }
+    this.calls.push({ method, path, headers, body, verb, instance: collection === "instances" ? name ?? inserted : undefined, zone })
     const failures = this.failNext.get(verb) ?? 0
     if (failures > 0) {
       this.failNext.set(verb, failures - 1)
