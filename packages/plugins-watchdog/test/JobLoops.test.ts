@@ -240,6 +240,9 @@ describe("job_finisher", () => {
       expect(finished.state).toBe("FINISHED")
       expect((finished.result as any).summary).toMatchObject({ successfulFVRuns: 2, testRuns: 2, loadTime: 1234, ttfb: 210, fullyLoaded: 2000 })
       expect((finished.result as any).summary.resultUrl).toBe(`${t.fake.url}/results.php?test=${a["Test ID"]}`)
+      // polled four times, yet the history holds only the changes of state
+      const history = yield* Effect.flatMap(JobQueue, (q) => q.history(ok))
+      expect(history.map((h) => h.to)).toEqual(["AWAITING", "SUBMITTED", "FINISHED"])
       const error = yield* t.get1(failed)
       expect(error.state).toBe("ERROR_TESTING")
       expect(error.lastError).toBe("test complete without a successful first-view run (0 of 1)")
