@@ -53,7 +53,8 @@ export const round = (config: WatchdogConfig) =>
     const chosen = new Set(picked.map((job) => job.id))
     // the others go back untouched, first in line next round
     yield* Effect.forEach(claimed.filter((job) => !chosen.has(job.id)), (job) => Effect.ignore(queue.release(job)), {
-      discard: true
+      discard: true,
+      concurrency: "unbounded"
     })
 
     const verdictOf = (job: Job, now: number): Effect.Effect<Verdict> =>
@@ -154,5 +155,6 @@ export const round = (config: WatchdogConfig) =>
         Effect.catchTag("LeaseLost", () => Effect.void)
       )
 
-    yield* Effect.forEach(picked, settle, { concurrency: 4, discard: true })
+    // a few at a time: each is one or two requests to WPT; their releases share commits
+    yield* Effect.forEach(picked, settle, { concurrency: 8, discard: true })
   })

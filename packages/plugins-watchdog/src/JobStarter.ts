@@ -53,8 +53,10 @@ export const round = (config: WatchdogConfig) =>
     // id), so a location without an idle agent does not keep the others' jobs out of the batch
     const releaseAll = Effect.suspend(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        // concurrently, so the queue's group commit writes them a few dozen per transaction
         Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs })), {
-          discard: true
+          discard: true,
+          concurrency: "unbounded"
         }))
     )
 
@@ -190,7 +192,8 @@ export const round = (config: WatchdogConfig) =>
         const location = locationOf(job.payload)
         byLocation.set(location, [...(byLocation.get(location) ?? []), job])
       }
-      for (const [location, jobs] of byLocation) {
+      // locations side by side, each location's jobs in order
+      yield* Effect.forEach(byLocation, ([location, jobs]) => Effect.gen(function*() {
         const wptQueue = queues.get(location)
         // a location WPT does not list at all (hidden=1 lists offline ones) is not configured
         // there: submitting lets WPT say so, and the job ends with its message
@@ -203,7 +206,7 @@ export const round = (config: WatchdogConfig) =>
           const outcome = yield* submit(job, location)
           if (outcome === "unreachable") break
         }
-      }
+      }), { concurrency: 4, discard: true })
     })
     yield* work.pipe(Effect.ensuring(releaseAll))
   })
