@@ -105,6 +105,22 @@ describe("instance_controller", () => {
       expect((yield* Effect.flatMap(Resources, (r) => r.get(InstanceKind, A))).state).toBe("RUNNING")
     }).pipe(Effect.provide(watchdogDatabase())))
 
+  it.scoped("waits for a job's not-before time before starting anything for it", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      t.fleet.gce.seed({ name: A, zone: "us-central1-a", status: "TERMINATED" })
+      const queue = yield* JobQueue
+      const later = { zone: "us-central1-a", browser: "tor", agent: "agent1", url: "https://e.org/", runs: 1, firstViewOnly: true, connectivity: "Native", options: {}, notBefore: 30 * minute }
+      yield* queue.enqueue(WptTest, later, { runAt: later.notBefore })
+      yield* t.round
+      yield* t.advance(30 * minute - 1)
+      yield* t.round
+      expect(t.mutations(A)).toEqual([])
+      yield* t.advance(1)
+      yield* t.round
+      expect(t.mutations(A)).toEqual(["start"])
+    }).pipe(Effect.provide(watchdogDatabase())))
+
   it.scoped("starts a stopped instance whose location has waiting jobs, and leaves one without jobs stopped", () =>
     Effect.gen(function*() {
       const t = yield* setup()
