@@ -135,7 +135,7 @@ export const make = (config: WatchdogConfig): InstanceProviderService => {
       return yield* settle("create", request.name, request.zone, started)
     })
 
-  const mutate = (operation: "start" | "stop" | "reset" | "delete") => (instance: Instance) =>
+  const mutate = (operation: "start" | "stop" | "reset" | "resume" | "delete") => (instance: Instance) =>
     call(operation, instance.name, (c) => c.instances[operation]({ project, zone: instance.zone, instance: instance.name })).pipe(
       Effect.flatMap((started) => settle(operation, instance.name, instance.zone, started)),
       // already gone is what a delete wants
@@ -156,6 +156,7 @@ export const make = (config: WatchdogConfig): InstanceProviderService => {
     start: mutate("start"),
     stop: mutate("stop"),
     reset: mutate("reset"),
+    resume: mutate("resume"),
     remove: mutate("delete")
   }
 }
@@ -169,6 +170,7 @@ export const staticProvider: InstanceProviderService = {
   start: () => Effect.succeed("done"),
   stop: () => Effect.succeed("done"),
   reset: () => Effect.succeed("done"),
+  resume: () => Effect.succeed("done"),
   remove: () => Effect.succeed("done")
 }
 

@@ -2,7 +2,7 @@
  * instance_controller: one instance per location (named as the location), started when
  * its location has jobs waiting, stopped after `idleStopMs` without work, optionally
  * deleted after `deleteAfterMs` stopped, and repaired when stuck (reset first, then
- * recreated if a reset did not help). Instances outside the naming scheme, in zones not
+ * recreated if a reset did not help); a suspended one with jobs waiting is resumed. Instances outside the naming scheme, in zones not
  * managed, or listed as protected are never touched.
  *
  * What the controller remembers per instance (when it last saw work, when it reset it)
@@ -39,7 +39,7 @@ export interface Memory {
   readonly lastDecision?: string | undefined
 }
 
-export type Decision = "create" | "start" | "stop" | "delete" | "reset" | "recreate"
+export type Decision = "create" | "start" | "resume" | "stop" | "delete" | "reset" | "recreate"
 
 const transitional: ReadonlyArray<Status> = ["PROVISIONING", "STAGING", "STOPPING", "SUSPENDING", "REPAIRING"]
 
@@ -281,8 +281,10 @@ const decide = (config: WatchdogConfig, provider: InstanceProviderService, now: 
         }
         break
       }
-      case "SUSPENDED":
+      case "SUSPENDED": {
+        if (s.work.awaiting > 0) yield* act("resume", `${s.work.awaiting} job(s) waiting`, provider.resume(instance))
         break
+      }
       default:
         // PROVISIONING, STAGING, STOPPING …: an operation is under way; look again next round
         if (!transitional.includes(instance.status)) break

@@ -65,6 +65,7 @@ export interface InstanceProviderService {
   readonly start: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   readonly stop: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   readonly reset: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
+  readonly resume: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   readonly remove: (instance: Instance) => Effect.Effect<OperationState, ProviderError>
   /** Closes the provider's connections. */
   readonly close: Effect.Effect<void>

@@ -299,7 +299,7 @@ describe("instance_controller", () => {
       expect(t.mutations(A)).toEqual(["reset", "delete", "insert"])
     }).pipe(Effect.provide(watchdogDatabase())))
 
-  it.scoped("tolerates API errors, operations still pending and WPT being unreachable, without ever failing the round", () =>
+  it.scoped("tolerates API errors, operations still pending, WPT unreachable and unknown states, and resumes a suspended instance", () =>
     Effect.gen(function*() {
       const t = yield* setup()
       t.fleet.gce.seed({ name: A, zone: "us-central1-a", status: "TERMINATED" })
@@ -329,13 +329,16 @@ describe("instance_controller", () => {
       yield* t.advance(600 * minute)
       yield* t.round
       expect(t.mutations(A)).toEqual(["start", "start"])
-      // an unexpected status (and an instance suspended) is left alone
+      // an unexpected status is left alone
       t.fleet.gce.instances.get(`us-central1-a/${A}`)!.status = "SOMETHING_NEW"
       t.fleet.wpt.unreachable = false
-      yield* t.round
-      t.fleet.gce.instances.get(`us-central1-a/${A}`)!.status = "SUSPENDED"
       yield* t.advance(600 * minute)
       yield* t.round
       expect(t.mutations(A)).toEqual(["start", "start"])
+      // a suspended one is resumed for its waiting job
+      t.fleet.gce.instances.get(`us-central1-a/${A}`)!.status = "SUSPENDED"
+      yield* t.round
+      expect(t.mutations(A)).toEqual(["start", "start", "resume"])
+      expect(t.fleet.gce.instances.get(`us-central1-a/${A}`)!.status).toBe("RUNNING")
     }).pipe(Effect.provide(watchdogDatabase())))
 })

@@ -119,7 +119,7 @@ describe("watchdog end to end", () => {
     expect(ids).toHaveLength(50)
 
     // instances are created because of the jobs, agents boot and take work
-    await eventually(() => (counts().FINISHED ?? 0) >= 15 ? true : undefined, 30_000)
+    await eventually(() => (counts().FINISHED ?? 0) >= 15 ? true : undefined, 45_000)
     expect(fleet.gce.callsOf("insert").map((c) => c.instance).sort()).toEqual([L1, L2, L3].sort())
 
     // SIGKILL in the middle, then start again on the same database
@@ -131,7 +131,7 @@ describe("watchdog end to end", () => {
     daemon = await start()
 
     // every job ends in a final state
-    await eventually(() => (states().every((j) => ["FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING"].includes(j.state)) ? true : undefined), 40_000)
+    await eventually(() => (states().every((j) => ["FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING"].includes(j.state)) ? true : undefined), 60_000)
     expect(counts()).toEqual({ FINISHED: 48, ERROR_SUBMITTING: 1, ERROR_TESTING: 1 })
     const errors = db((d) => d.prepare("SELECT id, state, last_error FROM orch_jobs WHERE state LIKE 'ERROR%' ORDER BY id").all()) as Array<any>
     expect(errors).toEqual([
@@ -160,7 +160,7 @@ describe("watchdog end to end", () => {
     expect(String(reset!.reason)).toMatch(/has not polled WPT/)
 
     // once the queue drains, every instance is stopped
-    await eventually(() => [L1, L2, L3].every((name) => fleet.gce.instances.get(`${zone}/${name}`)?.status === "TERMINATED") ? true : undefined, 20_000)
+    await eventually(() => [L1, L2, L3].every((name) => fleet.gce.instances.get(`${zone}/${name}`)?.status === "TERMINATED") ? true : undefined, 30_000)
     await eventually(() => daemon.logs.filter((l) => l.decision === "stop").length >= 3 ? true : undefined, 5_000)
     const instances = (await (await fetch(`${daemon.url}/watchdog/instances`)).json()) as Array<any>
     await eventually(async () => {
@@ -186,5 +186,5 @@ describe("watchdog end to end", () => {
     const resources = await run(orchBin, ["resources", "list", "--plugin", "watchdog", "--config", configFile, "--data-dir", dir], { env })
     expect(resources.stdout).toContain(L3)
     expect(resources.stdout).toContain("TERMINATED")
-  }, 120_000)
+  }, 180_000)
 })

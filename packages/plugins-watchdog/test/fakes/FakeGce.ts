@@ -1,6 +1,6 @@
 /**
  * A Compute Engine double: the REST shapes `@google-cloud/compute` speaks for zone
- * instances (get, list, insert, start, stop, reset, delete) and zone operations (get,
+ * instances (get, list, insert, start, stop, reset, resume, delete) and zone operations (get,
  * wait), on 127.0.0.1. Instances move through PROVISIONING/STAGING to RUNNING and
  * STOPPING to TERMINATED after `bootMs`/`stopMs` (0: at once, within the call); `onBoot`
  * and `onHalt` let a test start and stop the agent "inside" an instance.
@@ -278,6 +278,20 @@ export class FakeGce {
             op.finish()
           })
         } else op.finish()
+        return send(200, this.view(op))
+      }
+      case "resume": {
+        if (instance.status === "SUSPENDED") {
+          instance.status = "STAGING"
+          this.later(this.options.bootMs ?? 0, () => {
+            instance.status = "RUNNING"
+            this.boot(instance)
+            op.finish()
+          })
+        } else {
+          op.error = { errors: [{ code: "UNSUPPORTED_OPERATION", message: `The instance '${instance.name}' is not suspended.` }] }
+          op.finish()
+        }
         return send(200, this.view(op))
       }
       case "reset": {
