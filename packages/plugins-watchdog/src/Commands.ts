@@ -20,12 +20,16 @@ const jobId = Args.integer({ name: "job" }).pipe(Args.withDescription("The job's
 const create = Cli.command(
   "create",
   {
-    zone: Options.text("zone").pipe(Options.withAlias("z"), Options.withDefault("us-central1-a")),
-    browser: Options.text("browser").pipe(Options.withAlias("b"), Options.withDefault("firefox")),
-    agent: Options.text("agent").pipe(Options.withAlias("a"), Options.withDefault("test-agent")),
-    runs: Options.integer("runs").pipe(Options.withAlias("r"), Options.withDefault(1)),
-    connectivity: Options.text("connectivity").pipe(Options.withAlias("c"), Options.withDefault("Native")),
-    label: Options.text("label").pipe(Options.optional),
+    zone: Options.text("zone").pipe(Options.withAlias("z"), Options.withDescription("Zone part of the location"), Options.withDefault("us-central1-a")),
+    browser: Options.text("browser").pipe(Options.withAlias("b"), Options.withDescription("Browser part of the location (tor, firefox …)"), Options.withDefault("firefox")),
+    agent: Options.text("agent").pipe(Options.withAlias("a"), Options.withDescription("Agent part of the location"), Options.withDefault("test-agent")),
+    runs: Options.integer("runs").pipe(Options.withAlias("r"), Options.withDescription("Runs of the test (1-10)"), Options.withDefault(1)),
+    connectivity: Options.text("connectivity").pipe(
+      Options.withAlias("c"),
+      Options.withDescription("WPT connectivity profile (Native for Tor)"),
+      Options.withDefault("Native")
+    ),
+    label: Options.text("label").pipe(Options.withDescription("A label for the job, also sent to WPT"), Options.optional),
     file: Options.file("file").pipe(
       Options.withDescription("A YAML (jobs:, or urls: × locations:) or CSV (url,zone,browser,agent…) file of many jobs"),
       Options.optional
