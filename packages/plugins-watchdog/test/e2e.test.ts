@@ -49,7 +49,7 @@ watchdog:
   leaseMs: 5000
   starter: { intervalMs: 100, maxQueueLength: 3, retryDelayMs: 200 }
   finisher: { intervalMs: 100, recheckMs: 100 }
-  controller: { intervalMs: 150, idleStopMs: 1500, bootGraceMs: 1000, agentSilentMinutes: 5, operationTimeoutMs: 1000 }
+  controller: { intervalMs: 150, idleStopMs: 1500, bootGraceMs: 1000, agentSilentMinutes: 15, operationTimeoutMs: 1000 }
   gce:
     project: test-project
     zones: [${zone}]
