@@ -107,7 +107,7 @@ const plain = (value: unknown): unknown => {
 
 const scalarText = (value: unknown): string =>
   Array.isArray(value)
-    ? YAML.stringify(value, { flowCollectionPadding: false, collectionStyle: "flow" }).trim()
+    ? YAML.stringify(value, { flowCollectionPadding: false, collectionStyle: "flow", lineWidth: 0 }).trim()
     : YAML.stringify(value).trim()
 
 const emit = (ast: SchemaAST.AST, value: unknown, indent: string, lines: Array<string>) => {

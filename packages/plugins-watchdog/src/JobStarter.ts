@@ -1,0 +1,212 @@
+/**
+ * job_starter: hands AWAITING jobs to WPT, per location, only while the location has
+ * an idle agent and its WPT queue is below `maxQueueLength`.
+ *
+ * A submission is recorded (`watchdog_submissions`) before runtest.php is called, with
+ * the label sent to WPT. Its answer and the job's move to SUBMITTED commit together. A
+ * crash in between leaves the record open; before that job is submitted again its label
+ * is looked up in WPT's test log, and a test found there is adopted instead of sending
+ * a second one. A network failure leaves the record open too, and the job waits (with
+ * backoff) rather than turning into an error.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { transaction } from "@orch/core/Database"
+import { JobQueue } from "@orch/core/Jobs"
+import { Clock, Effect, Either } from "effect"
+import * as os from "node:os"
+import type { WatchdogConfig } from "./Config.js"
+import * as Metrics from "./Metrics.js"
+import * as Sql from "./sql.js"
+import { WptClient, type WptRejected, type WptUnreachable } from "./Wpt.js"
+import { type Job, locationOf, WptTest } from "./WptJob.js"
+
+export const owner = (loop: string) => `${os.hostname()}:${process.pid}:${loop}`
+
+/** The label WPT keeps for a submission: the user's label, then a tag unique to the job and try. */
+export const wptLabel = (job: Pick<Job, "id" | "payload">, attempt: number): string => {
+  const tag = `watchdog_job_${job.id}_try_${attempt}_`
+  const user = (job.payload.label ?? "").replace(/[^\w\d \-_.]/g, "").trim()
+  return user === "" ? tag : `${user} ${tag}`
+}
+
+/** `LocationID:Browser.Connectivity` as runtest.php reads it. */
+export const wptLocation = (config: WatchdogConfig, job: Pick<Job, "payload">): string => {
+  const browser = config.browsers[job.payload.browser] ?? job.payload.browser
+  return `${locationOf(job.payload)}:${browser}.${job.payload.connectivity}`
+}
+
+export const round = (config: WatchdogConfig) =>
+  Effect.gen(function*() {
+    const queue = yield* JobQueue
+    const wpt = yield* WptClient
+    const sql = yield* SqlClient.SqlClient
+    const claimed = yield* queue.claim(WptTest, {
+      owner: owner("job_starter"),
+      leaseMs: config.leaseMs,
+      states: ["AWAITING"],
+      limit: config.starter.claimBatch
+    })
+    if (claimed.length === 0) return
+    const held = new Map(claimed.map((job) => [job.id, job]))
+    const done = (job: Job) => Effect.sync(() => held.delete(job.id))
+    // jobs that could not go this round move behind the others (claim order is run_at, then
+    // id), so a location without an idle agent does not keep the others' jobs out of the batch
+    const releaseAll = Effect.suspend(() =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        // concurrently, so the queue's group commit writes them a few dozen per transaction
+        Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs })), {
+          discard: true,
+          concurrency: "unbounded"
+        }))
+    )
+
+    const now = () => Clock.currentTimeMillis
+    const resolve = (label: string, outcome: Sql.Outcome, testId: string | null, detail: string | null) =>
+      Effect.flatMap(now(), (at) => Sql.resolveSubmission(sql, { label, outcome, testId, detail, now: at }))
+
+    const toSubmitted = (job: Job, label: string, testId: string, reason: string) =>
+      Effect.gen(function*() {
+        const at = yield* now()
+        yield* transaction(Effect.zipRight(
+          queue.transition(job, "SUBMITTED", {
+            reason,
+            result: { testId, wptLabel: label, submittedAt: at },
+            runAt: at + Math.min(config.finisher.recheckMs, config.finisher.intervalMs)
+          }),
+          resolve(label, "accepted", testId, null)
+        ))
+        yield* done(job)
+      })
+
+    const toError = (job: Job, error: string, label?: string) =>
+      Effect.gen(function*() {
+        yield* transaction(Effect.zipRight(
+          queue.transition(job, "ERROR_SUBMITTING", { reason: error, error }),
+          label === undefined ? Effect.void : Effect.asVoid(resolve(label, "rejected", null, error))
+        ))
+        yield* done(job)
+        yield* Effect.logWarning(`job_starter: job ${job.id} ended in ERROR_SUBMITTING: ${error}`).pipe(
+          Effect.annotateLogs({ job: job.id, location: locationOf(job.payload), reason: error })
+        )
+      })
+
+    const later = (job: Job, why: string) =>
+      Effect.gen(function*() {
+        const failures = (yield* Sql.unknownOutcomes(sql, job.id))[0]?.n ?? 0
+        const delay = Math.min(config.starter.retryDelayMs * 2 ** Math.min(failures, 10), 60 * 60_000)
+        yield* queue.release(job, { runAt: (yield* now()) + delay, reason: `${why}; next try in ${delay} ms` })
+        yield* done(job)
+      })
+
+    /** One submission; its record is committed before WPT is asked. */
+    const submit = (job: Job, location: string) =>
+      Effect.gen(function*() {
+        const attempt = (yield* Sql.nextTry(sql, job.id))[0]?.next ?? 1
+        const label = wptLabel(job, attempt)
+        yield* Sql.insertSubmission(sql, { jobId: job.id, try: attempt, label, location, now: yield* now() })
+        const answer = yield* Effect.either(wpt.submit({
+          url: job.payload.url,
+          script: job.payload.script,
+          location: wptLocation(config, job),
+          runs: job.payload.runs,
+          firstViewOnly: job.payload.firstViewOnly,
+          label,
+          options: job.payload.options
+        }))
+        if (Either.isRight(answer)) {
+          yield* toSubmitted(job, label, answer.right.testId, `submitted to WPT as ${answer.right.testId}`)
+          yield* Metrics.count(Metrics.submissions, { outcome: "accepted" })
+          return "accepted" as const
+        }
+        const error: WptRejected | WptUnreachable = answer.left
+        if (error._tag === "WptRejected") {
+          yield* toError(job, `WPT rejected the test: ${error.message}`, label)
+          yield* Metrics.count(Metrics.submissions, { outcome: "rejected" })
+          return "rejected" as const
+        }
+        // the request may or may not have reached WPT: the record stays open for the lookup
+        yield* Metrics.count(Metrics.submissions, { outcome: "unreachable" })
+        yield* Effect.logWarning(`job_starter: submitting job ${job.id} failed, will retry: ${error.message}`).pipe(
+          Effect.annotateLogs({ job: job.id, location })
+        )
+        yield* later(job, `submission failed: ${error.message}`)
+        return "unreachable" as const
+      }).pipe(
+        // cancelled (or its lease taken over) meanwhile: its open record, if any, is
+        // reconciled by whoever submits it next
+        Effect.catchTag("LeaseLost", (lost) =>
+          Effect.as(
+            Effect.zipRight(
+              done(job),
+              Effect.logWarning(`job_starter: job ${job.id} changed hands during its submission: ${lost.message}`)
+            ),
+            "lost" as const
+          ))
+      )
+
+    const work = Effect.gen(function*() {
+      // 1. earlier submissions whose answer never committed: adopt what WPT has
+      const open = yield* Sql.openSubmissions(sql, claimed.map((job) => job.id))
+      for (const submission of open) {
+        const job = held.get(submission.job_id)
+        if (job === undefined) continue
+        // the test log is kept per day: look back to the day of the submission
+        const days = ((yield* now()) - submission.started_at) / 86_400_000 + 1
+        const found = yield* Effect.either(wpt.findByLabel(submission.label, days))
+        if (Either.isLeft(found)) {
+          yield* later(job, `cannot look up submission ${submission.label} at WPT: ${found.left.message}`)
+          continue
+        }
+        const test = found.right.find((t) => t.location === submission.location) ?? found.right[0]
+        if (test !== undefined) {
+          const adopted = yield* Effect.either(
+            toSubmitted(job, submission.label, test.testId, `WPT has test ${test.testId} from an earlier submission (${submission.label})`)
+          )
+          if (Either.isLeft(adopted)) {
+            if (adopted.left._tag !== "LeaseLost") return yield* adopted.left
+            yield* done(job)
+            continue
+          }
+          yield* Metrics.count(Metrics.submissions, { outcome: "recovered" })
+          yield* Effect.logInfo(`job_starter: job ${job.id} adopted test ${test.testId} that WPT accepted before a restart`).pipe(
+            Effect.annotateLogs({ job: job.id, testId: test.testId, label: submission.label })
+          )
+        } else {
+          yield* resolve(submission.label, "absent", null, "not in WPT's test log")
+        }
+      }
+
+      // 2. jobs whose window closed
+      const at = yield* now()
+      for (const job of [...held.values()]) {
+        if (job.payload.notAfter !== undefined && at > job.payload.notAfter) {
+          yield* toError(job, `not submitted before its not-after time ${new Date(job.payload.notAfter).toISOString()}`)
+        }
+      }
+      if (held.size === 0) return
+
+      // 3. submit per location while an agent is idle and the queue is short
+      const queues = new Map((yield* wpt.locations).map((q) => [q.location, q]))
+      const byLocation = new Map<string, Array<Job>>()
+      for (const job of held.values()) {
+        const location = locationOf(job.payload)
+        byLocation.set(location, [...(byLocation.get(location) ?? []), job])
+      }
+      // locations side by side, each location's jobs in order
+      yield* Effect.forEach(byLocation, ([location, jobs]) => Effect.gen(function*() {
+        const wptQueue = queues.get(location)
+        // a location WPT does not list at all (hidden=1 lists offline ones) is not configured
+        // there: submitting lets WPT say so, and the job ends with its message
+        const allowance = wptQueue === undefined
+          ? jobs.length
+          : wptQueue.idle > 0
+          ? Math.max(0, config.starter.maxQueueLength - wptQueue.queued)
+          : 0
+        for (const job of jobs.slice(0, allowance)) {
+          const outcome = yield* submit(job, location)
+          if (outcome === "unreachable") break
+        }
+      }), { concurrency: 4, discard: true })
+    })
+    yield* work.pipe(Effect.ensuring(releaseAll))
+  })

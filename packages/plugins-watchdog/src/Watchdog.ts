@@ -1,0 +1,132 @@
+/** What the HTTP API and the CLI both do: create, list, cancel and retry jobs; list instances. */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { type Job as AnyJob, JobQueue } from "@orch/core/Jobs"
+import { Resources } from "@orch/core/Resources"
+import { Effect, Option, Schema } from "effect"
+import type { WatchdogConfig } from "./Config.js"
+import { InstanceKind, type Status } from "./Instances.js"
+import type { Memory } from "./InstanceController.js"
+import * as Location from "./Location.js"
+import * as Sql from "./sql.js"
+import * as Wpt from "./Wpt.js"
+import { states, Summary, type TestPayload, type TestRequest, TestResult, WptTest } from "./WptJob.js"
+
+export const JobView = Schema.Struct({
+  id: Schema.Int,
+  state: Schema.Literal(...states),
+  location: Schema.String,
+  url: Schema.optional(Schema.String),
+  script: Schema.optional(Schema.String),
+  runs: Schema.Int,
+  connectivity: Schema.String,
+  label: Schema.optional(Schema.String),
+  testId: Schema.optional(Schema.String),
+  summary: Schema.optional(Summary),
+  error: Schema.optional(Schema.String),
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number
+}).annotations({ identifier: "WatchdogJob" })
+export type JobView = typeof JobView.Type
+
+export const InstanceView = Schema.Struct({
+  name: Schema.String,
+  zone: Schema.String,
+  state: Schema.String,
+  since: Schema.Number,
+  lastWorkAt: Schema.optional(Schema.Number),
+  lastDecision: Schema.optional(Schema.String)
+}).annotations({ identifier: "WatchdogInstance" })
+export type InstanceView = typeof InstanceView.Type
+
+const decodeResult = Schema.decodeUnknownOption(TestResult)
+
+export const toView = (job: AnyJob): JobView => {
+  const payload = job.payload as TestPayload
+  const result = job.result === undefined ? Option.none() : decodeResult(job.result)
+  return {
+    id: job.id,
+    state: job.state as JobView["state"],
+    location: Location.id(payload),
+    url: payload.url,
+    script: payload.script,
+    runs: payload.runs ?? 1,
+    connectivity: payload.connectivity ?? "Native",
+    label: payload.label,
+    testId: Option.getOrUndefined(Option.map(result, (r) => r.testId)),
+    summary: Option.getOrUndefined(Option.flatMap(result, (r) => Option.fromNullable(r.summary))),
+    error: job.state === "ERROR_SUBMITTING" || job.state === "ERROR_TESTING" ? job.lastError : undefined,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt
+  }
+}
+
+/** Enqueues the tests in one transaction; a not-before becomes the job's run-at. */
+export const create = (tests: ReadonlyArray<TestRequest>) =>
+  Effect.flatMap(JobQueue, (queue) =>
+    Effect.map(
+      queue.enqueueMany(WptTest, tests.map((test) => ({ payload: test as TestPayload, options: { runAt: test.notBefore } }))),
+      (enqueued) => enqueued.map((e) => e.job.id)
+    ))
+
+export const list = (options: { readonly state?: string | undefined; readonly limit?: number | undefined; readonly beforeId?: number | undefined }) =>
+  Effect.flatMap(JobQueue, (queue) =>
+    Effect.map(
+      queue.list({ plugin: WptTest.plugin, kind: WptTest.name, state: options.state, limit: options.limit, beforeId: options.beforeId }),
+      (jobs) => jobs.map(toView)
+    ))
+
+/** Cancels a job; a test still queued at WPT is cancelled there first (best effort). */
+export const cancel = (config: WatchdogConfig, id: number, reason: string) =>
+  Effect.gen(function*() {
+    const queue = yield* JobQueue
+    const job = yield* queue.get(id)
+    let note = ""
+    if (job.state === "SUBMITTED" && config.wpt.server !== undefined) {
+      const testId = Option.getOrUndefined(Option.map(decodeResult(job.result), (r) => r.testId))
+      if (testId !== undefined) {
+        const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
+        const cancelled = yield* Effect.either(wpt.cancel(testId))
+        note = cancelled._tag === "Right" && cancelled.right
+          ? `; test ${testId} cancelled at WPT`
+          : `; test ${testId} could not be cancelled at WPT (already started, or WPT unreachable)`
+      }
+    }
+    return toView(yield* queue.cancel(id, `${reason}${note}`))
+  })
+
+export const retry = (id: number, reason: string) =>
+  Effect.flatMap(JobQueue, (queue) => Effect.map(queue.retry(id, reason), toView))
+
+export const instances = Effect.gen(function*() {
+  const resources = yield* Resources
+  const rows = yield* resources.list({ kind: InstanceKind })
+  return rows.map((r): InstanceView => {
+    const memory = r.data as Memory | undefined
+    return {
+      name: r.name,
+      zone: r.labels.zone ?? memory?.zone ?? "",
+      state: r.state as Status,
+      since: r.stateChangedAt,
+      lastWorkAt: memory?.lastWorkAt,
+      lastDecision: memory?.lastDecision
+    }
+  })
+})
+
+export interface LocationCounts {
+  readonly location: string
+  readonly counts: Readonly<Record<string, number>>
+}
+
+/** Jobs by location and state. */
+export const jobsByLocation = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const byLocation = new Map<string, Record<string, number>>()
+  for (const row of yield* Sql.jobsByLocation(sql)) {
+    const name = Location.id(row)
+    const counts = byLocation.get(name) ?? {}
+    counts[row.state] = Number(row.n)
+    byLocation.set(name, counts)
+  }
+  return [...byLocation].sort(([a], [b]) => a.localeCompare(b)).map(([location, counts]): LocationCounts => ({ location, counts }))
+})

@@ -1,0 +1,380 @@
+/**
+ * A client for a WebPageTest server's HTTP API, tolerant of the versions in use (21.x
+ * to today). WPT answers errors with HTTP 200 and a `statusCode` in the body, encodes
+ * an empty object as `[]`, and may send numbers as text; every reader here accepts all
+ * of that. The API key goes both as the `X-WPT-API-KEY` header (read by new servers)
+ * and as `k=` (read by old ones).
+ */
+import { Context, Data, Duration, Effect, Layer, Redacted } from "effect"
+
+/** The server could not be asked: refused, timed out, or answered something that is not WPT's. Retry later. */
+export class WptUnreachable extends Data.TaggedError("WptUnreachable")<{
+  readonly endpoint: string
+  readonly message: string
+}> {}
+
+/** The server answered with an error `statusCode` (a rejected submission, an unknown location …). */
+export class WptRejected extends Data.TaggedError("WptRejected")<{
+  readonly endpoint: string
+  readonly statusCode: number
+  readonly message: string
+}> {}
+
+export interface SubmitRequest {
+  readonly url?: string | undefined
+  readonly script?: string | undefined
+  /** `LocationID:Browser.Connectivity`. */
+  readonly location: string
+  readonly runs: number
+  readonly firstViewOnly: boolean
+  readonly label: string
+  readonly options?: Readonly<Record<string, string | number | boolean>> | undefined
+}
+
+export interface Submitted {
+  readonly testId: string
+  readonly jsonUrl: string | undefined
+  readonly userUrl: string | undefined
+}
+
+export interface TestStatus {
+  /** 100 running, 101 queued, 200 complete, 400 not found / timed out, 401 job file gone, 402 cancelled. */
+  readonly statusCode: number
+  readonly statusText: string
+  /** Epoch ms when an agent took the test, when WPT says. */
+  readonly startedAt: number | undefined
+  readonly behindCount: number | undefined
+}
+
+export interface TestResult {
+  readonly statusCode: number
+  readonly statusText: string
+  readonly successfulFVRuns: number
+  readonly testRuns: number
+  readonly loadTime: number | undefined
+  readonly ttfb: number | undefined
+  readonly fullyLoaded: number | undefined
+  readonly speedIndex: number | undefined
+  readonly resultUrl: string | undefined
+  readonly completedAt: number | undefined
+  readonly label: string | undefined
+}
+
+export interface LocationQueue {
+  readonly location: string
+  /** OK when an agent polled within the hour, otherwise OFFLINE. */
+  readonly status: string
+  readonly browsers: ReadonlyArray<string>
+  /** Tests waiting (approximate: WPT's queue index can hold a stale entry). */
+  readonly queued: number
+  readonly testing: number
+  readonly idle: number
+  readonly total: number
+}
+
+export interface Tester {
+  readonly id: string
+  readonly pc: string
+  /** The instance id the agent reported (`ec2=`), empty when none. */
+  readonly instanceId: string
+  /** Minutes since it last polled for work. */
+  readonly elapsed: number | undefined
+  /** Minutes since it last received work. */
+  readonly last: number | undefined
+  readonly busy: boolean
+  /** The test it runs (only when the server key is sent). */
+  readonly test: string | undefined
+}
+
+export interface LocationTesters {
+  readonly location: string
+  readonly status: string
+  /** Minutes since any of its testers polled, when WPT says. */
+  readonly elapsed: number | undefined
+  readonly testers: ReadonlyArray<Tester>
+}
+
+export interface LoggedTest {
+  readonly testId: string
+  readonly location: string
+  readonly url: string
+}
+
+export interface WptClientService {
+  readonly server: string
+  readonly submit: (request: SubmitRequest) => Effect.Effect<Submitted, WptRejected | WptUnreachable>
+  readonly status: (testId: string) => Effect.Effect<TestStatus, WptUnreachable>
+  readonly result: (testId: string) => Effect.Effect<TestResult, WptUnreachable>
+  /** Every configured location with its queue (`hidden=1`: offline ones too). */
+  readonly locations: Effect.Effect<ReadonlyArray<LocationQueue>, WptRejected | WptUnreachable>
+  readonly testers: Effect.Effect<ReadonlyArray<LocationTesters>, WptRejected | WptUnreachable>
+  /** Cancels a test not yet started; true when WPT now reports it cancelled. */
+  readonly cancel: (testId: string) => Effect.Effect<boolean, WptUnreachable>
+  /** Tests of the last `days` (default 1) whose log line holds `label` (the test log's filter). */
+  readonly findByLabel: (label: string, days?: number) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
+}
+
+export class WptClient extends Context.Tag("@orch/plugins-watchdog/WptClient")<WptClient, WptClientService>() {}
+
+export interface WptOptions {
+  readonly server: string
+  readonly key?: Redacted.Redacted<string> | undefined
+  readonly timeout: Duration.DurationInput
+}
+
+// -- lenient readers of PHP's JSON ---------------------------------------------
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
+/** An object where PHP may have written `[]` for an empty one. */
+const record = (value: unknown): Record<string, unknown> => (isRecord(value) ? value : {})
+
+const num = (value: unknown): number | undefined => {
+  const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN
+  return Number.isFinite(n) ? n : undefined
+}
+
+const str = (value: unknown): string | undefined =>
+  typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined
+
+const text = (value: unknown, fallback = ""): string => str(value) ?? fallback
+
+/** Unix seconds (WPT's times) as epoch ms; nonsense (negative, zero) as undefined. */
+const epochMs = (value: unknown): number | undefined => {
+  const seconds = num(value)
+  return seconds !== undefined && seconds > 0 ? seconds * 1000 : undefined
+}
+
+const metric = (view: unknown, key: string): number | undefined => {
+  const value = num(record(view)[key])
+  return value !== undefined && value >= 0 ? value : undefined
+}
+
+/** The first-view metrics: the median when there is one, else the first successful run. */
+const firstViewMetrics = (data: Record<string, unknown>) => {
+  const median = record(record(data.median).firstView)
+  if (Object.keys(median).length > 0) return median
+  for (const run of Object.values(record(data.runs))) {
+    const view = record(record(run).firstView)
+    const result = num(view.result)
+    if (result === 0 || result === 99999) return view
+  }
+  return {}
+}
+
+export const parseResult = (body: unknown): TestResult => {
+  const root = record(body)
+  const data = record(root.data)
+  const view = firstViewMetrics(data)
+  const statusCode = num(root.statusCode) ?? 0
+  return {
+    statusCode,
+    statusText: text(root.statusText),
+    successfulFVRuns: statusCode === 200 ? num(data.successfulFVRuns) ?? 0 : 0,
+    testRuns: num(data.testRuns) ?? num(data.runs) ?? 0,
+    loadTime: metric(view, "loadTime"),
+    ttfb: metric(view, "TTFB"),
+    fullyLoaded: metric(view, "fullyLoaded"),
+    speedIndex: metric(view, "SpeedIndex"),
+    resultUrl: str(data.summary),
+    completedAt: epochMs(data.completed),
+    label: str(data.label)
+  }
+}
+
+export const parseLocations = (body: unknown): ReadonlyArray<LocationQueue> => {
+  const data = record(record(body).data)
+  return Object.entries(data).flatMap(([location, value]) => {
+    if (!isRecord(value)) return []
+    const pending = record(value.PendingTests)
+    const queued = num(pending.Queued) ?? (num(pending.HighPriority) ?? 0) + (num(pending.LowPriority) ?? 0)
+    const testing = num(pending.Testing) ?? 0
+    return [{
+      location: str(value.location) ?? location,
+      status: text(value.status, "OFFLINE"),
+      browsers: text(value.Browsers).split(",").map((b) => b.trim()).filter((b) => b !== ""),
+      queued,
+      testing,
+      idle: num(pending.Idle) ?? 0,
+      total: num(pending.Total) ?? queued + testing
+    }]
+  })
+}
+
+export const parseTesters = (body: unknown): ReadonlyArray<LocationTesters> => {
+  const data = record(record(body).data)
+  return Object.entries(data).flatMap(([location, value]) => {
+    if (!isRecord(value)) return []
+    const testers = (Array.isArray(value.testers) ? value.testers : Object.values(record(value.testers))).flatMap(
+      (tester): Array<Tester> => {
+        if (!isRecord(tester)) return []
+        const elapsed = num(tester.elapsed)
+        const last = num(tester.last)
+        return [{
+          id: text(tester.id),
+          pc: text(tester.pc),
+          instanceId: text(tester.ec2),
+          elapsed: elapsed !== undefined && elapsed >= 0 ? elapsed : undefined,
+          last: last !== undefined && last >= 0 ? last : undefined,
+          busy: num(tester.busy) === 1 || tester.busy === true,
+          test: str(tester.test) || undefined
+        }]
+      }
+    )
+    const elapsed = num(value.elapsed)
+    return [{ location, status: text(value.status, "OFFLINE"), elapsed: elapsed !== undefined && elapsed >= 0 ? elapsed : undefined, testers }]
+  })
+}
+
+/** The test log's CSV: `"Date/Time","Location","Test ID","URL"`, quotes doubled inside fields. */
+export const parseTestLog = (csv: string): ReadonlyArray<LoggedTest> =>
+  csv.split(/\r?\n/).slice(1).flatMap((line) => {
+    const fields = [...line.matchAll(/"((?:[^"]|"")*)"/g)].map((m) => m[1]!.replace(/""/g, "\""))
+    return fields.length >= 4 && fields[2] !== "" ? [{ location: fields[1]!, testId: fields[2]!, url: fields[3]! }] : []
+  })
+
+// -- the client ----------------------------------------------------------------
+
+export const make = (options: WptOptions): WptClientService => {
+  const base = options.server.replace(/\/+$/, "")
+  const timeoutMs = Duration.toMillis(Duration.decode(options.timeout))
+  const key = options.key === undefined ? undefined : Redacted.value(options.key)
+
+  const request = (
+    endpoint: string,
+    params: Record<string, string>,
+    init: { readonly method?: "GET" | "POST"; readonly withKeyParam?: boolean } = {}
+  ) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const query = new URLSearchParams(params)
+        if (key !== undefined && init.withKeyParam) query.set("k", key)
+        const headers: Record<string, string> = {}
+        if (key !== undefined) headers["X-WPT-API-KEY"] = key
+        const method = init.method ?? "GET"
+        const url = `${base}/${endpoint}`
+        const common = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), redirect: "manual" } as const
+        const response = method === "GET"
+          ? await fetch(`${url}?${query}`, { ...common, method, headers })
+          : await fetch(url, {
+            ...common,
+            method,
+            headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+            body: query.toString()
+          })
+        return { status: response.status, body: await response.text() }
+      },
+      catch: (cause) =>
+        new WptUnreachable({
+          endpoint,
+          message: `${endpoint}: ${(cause as Error)?.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : describe(cause)}`
+        })
+    })
+
+  const json = (endpoint: string, params: Record<string, string>, init?: Parameters<typeof request>[2]) =>
+    Effect.flatMap(request(endpoint, params, init), ({ body, status }) => {
+      if (status >= 500 || status === 404 || status === 403 || status === 401) {
+        return Effect.fail(new WptUnreachable({ endpoint, message: `${endpoint}: HTTP ${status}` }))
+      }
+      try {
+        const parsed: unknown = JSON.parse(body)
+        if (!isRecord(parsed)) throw new Error("not an object")
+        return Effect.succeed(parsed)
+      } catch {
+        return Effect.fail(
+          new WptUnreachable({ endpoint, message: `${endpoint}: HTTP ${status} with a body that is not WPT's JSON: ${body.slice(0, 120)}` })
+        )
+      }
+    })
+
+  const ok = (endpoint: string, body: Record<string, unknown>) => {
+    const statusCode = num(body.statusCode) ?? 0
+    const dataError = str(record(body.data).error)
+    if (statusCode !== 200 || dataError !== undefined) {
+      return Effect.fail(
+        new WptRejected({ endpoint, statusCode, message: dataError ?? (text(body.statusText) || `statusCode ${statusCode}`) })
+      )
+    }
+    return Effect.succeed(body)
+  }
+
+  const submit: WptClientService["submit"] = (submission) => {
+    const params: Record<string, string> = {}
+    for (const [name, value] of Object.entries(submission.options ?? {})) {
+      params[name] = typeof value === "boolean" ? (value ? "1" : "0") : String(value)
+    }
+    Object.assign(params, {
+      f: "json",
+      location: submission.location,
+      runs: String(submission.runs),
+      fvonly: submission.firstViewOnly ? "1" : "0",
+      label: submission.label
+    })
+    if (submission.url !== undefined) params.url = submission.url
+    if (submission.script !== undefined) params.script = submission.script
+    return json("runtest.php", params, { method: "POST", withKeyParam: true }).pipe(
+      Effect.flatMap((body) => ok("runtest.php", body)),
+      Effect.flatMap((body) => {
+        const data = record(body.data)
+        const testId = str(data.testId)
+        return testId === undefined || testId === ""
+          ? Effect.fail(new WptUnreachable({ endpoint: "runtest.php", message: "runtest.php: statusCode 200 without data.testId" }))
+          : Effect.succeed({ testId, jsonUrl: str(data.jsonUrl), userUrl: str(data.userUrl) })
+      })
+    )
+  }
+
+  const status: WptClientService["status"] = (testId) =>
+    Effect.map(json("testStatus.php", { test: testId, f: "json" }), (body) => {
+      const data = record(body.data)
+      return {
+        statusCode: num(body.statusCode) ?? 0,
+        statusText: text(body.statusText),
+        startedAt: epochMs(data.startTime),
+        behindCount: num(data.behindCount)
+      }
+    })
+
+  const result: WptClientService["result"] = (testId) =>
+    Effect.map(
+      json("jsonResult.php", { test: testId, requests: "0", console: "0", lighthouse: "0", standard: "0", average: "0" }),
+      parseResult
+    )
+
+  const locations: WptClientService["locations"] = json("getLocations.php", { f: "json", hidden: "1" }).pipe(
+    Effect.flatMap((body) => ok("getLocations.php", body)),
+    Effect.map(parseLocations)
+  )
+
+  const testers: WptClientService["testers"] = json("getTesters.php", { f: "json" }).pipe(
+    Effect.flatMap((body) => ok("getTesters.php", body)),
+    Effect.map(parseTesters)
+  )
+
+  const cancel: WptClientService["cancel"] = (testId) =>
+    // cancelTest.php answers HTML whatever happened: ask testStatus what it did
+    Effect.zipRight(request("cancelTest.php", { test: testId }), Effect.map(status(testId), (s) => s.statusCode === 402))
+
+  const findByLabel: WptClientService["findByLabel"] = (label, days = 1) =>
+    Effect.flatMap(
+      request("testlog.php", { days: String(Math.max(1, Math.ceil(days))), f: "csv", filter: label, all: "1", private: "1", nolimit: "1" }),
+      ({ body, status: code }) =>
+        // anything but the log's CSV cannot tell "not there" from "cannot say": the caller must not resubmit on it
+        code === 200 && body.startsWith("\"Date/Time\"")
+          ? Effect.succeed(parseTestLog(body))
+          : Effect.fail(
+            new WptUnreachable({ endpoint: "testlog.php", message: `testlog.php: HTTP ${code} without the test log's CSV` })
+          )
+    )
+
+  return { server: base, submit, status, result, locations, testers, cancel, findByLabel }
+}
+
+export const layer = (options: WptOptions): Layer.Layer<WptClient> => Layer.succeed(WptClient, make(options))
+
+const describe = (cause: unknown): string => {
+  const error = cause as { message?: string; cause?: { code?: string; message?: string } }
+  const inner = error?.cause?.code ?? error?.cause?.message
+  return inner ? `${error.message ?? "fetch failed"} (${inner})` : String(error?.message ?? cause)
+}

@@ -1,0 +1,112 @@
+/**
+ * All of the watchdog's SQL: its migrations and one function per query. Times are
+ * epoch ms. Reading the job queue's table by payload fields uses SQLite's
+ * `json_extract` (PostgreSQL would write `payload::json->>'zone'`): it is here only.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Migrations } from "@orch/core/Migrations"
+
+export const migrations: Migrations = {
+  "0001_submissions": `
+-- One row per attempt to hand a job to WPT, written before runtest.php is called, so a
+-- crash between WPT accepting a test and the job becoming SUBMITTED leaves a trace:
+-- an open row (outcome NULL) whose label is looked up at WPT before anything is resubmitted.
+CREATE TABLE watchdog_submissions (
+  job_id INTEGER NOT NULL,
+  try INTEGER NOT NULL,
+  label TEXT NOT NULL UNIQUE,
+  location TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  outcome TEXT,
+  test_id TEXT,
+  detail TEXT,
+  resolved_at INTEGER,
+  PRIMARY KEY (job_id, try)
+);
+
+CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
+`
+}
+
+export interface SubmissionRow {
+  readonly job_id: number
+  readonly try: number
+  readonly label: string
+  readonly location: string
+  readonly started_at: number
+  readonly outcome: string | null
+  readonly test_id: string | null
+  readonly detail: string | null
+  readonly resolved_at: number | null
+}
+
+/** Outcomes: accepted (WPT has the test), rejected (WPT said no), absent (WPT never got it). */
+export type Outcome = "accepted" | "rejected" | "absent"
+
+export const openSubmissions = (sql: SqlClient.SqlClient, jobIds: ReadonlyArray<number>) =>
+  sql<SubmissionRow>`SELECT * FROM watchdog_submissions WHERE outcome IS NULL AND job_id IN ${sql.in(jobIds)}`
+
+export const nextTry = (sql: SqlClient.SqlClient, jobId: number) =>
+  sql<{ next: number }>`SELECT COALESCE(MAX(try), 0) + 1 AS next FROM watchdog_submissions WHERE job_id = ${jobId}`
+
+export const insertSubmission = (
+  sql: SqlClient.SqlClient,
+  row: { readonly jobId: number; readonly try: number; readonly label: string; readonly location: string; readonly now: number }
+) =>
+  sql`INSERT INTO watchdog_submissions (job_id, try, label, location, started_at)
+    VALUES (${row.jobId}, ${row.try}, ${row.label}, ${row.location}, ${row.now})`
+
+export const resolveSubmission = (
+  sql: SqlClient.SqlClient,
+  row: {
+    readonly label: string
+    readonly outcome: Outcome
+    readonly testId: string | null
+    readonly detail: string | null
+    readonly now: number
+  }
+) =>
+  sql`UPDATE watchdog_submissions
+    SET outcome = ${row.outcome}, test_id = ${row.testId}, detail = ${row.detail}, resolved_at = ${row.now}
+    WHERE label = ${row.label} AND outcome IS NULL`
+
+/** Submissions that met a network failure in a row, to space out the next try. */
+export const unknownOutcomes = (sql: SqlClient.SqlClient, jobId: number) =>
+  sql<{ n: number }>`SELECT count(*) AS n FROM watchdog_submissions WHERE job_id = ${jobId} AND outcome = 'absent'`
+
+export const submissionsOf = (sql: SqlClient.SqlClient, jobId: number) =>
+  sql<SubmissionRow>`SELECT * FROM watchdog_submissions WHERE job_id = ${jobId} ORDER BY try`
+
+export interface LocationWorkRow {
+  readonly zone: string
+  readonly browser: string
+  readonly agent: string
+  readonly state: string
+  readonly n: number
+}
+
+/**
+ * Jobs still to run, by location: AWAITING ones due by `now` (a job whose not-before
+ * lies ahead does not start an instance yet) and every SUBMITTED one.
+ */
+export const workByLocation = (sql: SqlClient.SqlClient, now: number) =>
+  sql<LocationWorkRow>`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
+      json_extract(payload, '$.agent') AS agent, state, count(*) AS n
+    FROM orch_jobs
+    WHERE plugin = 'watchdog' AND kind = 'wpt-test'
+      AND (state = 'SUBMITTED' OR (state = 'AWAITING' AND COALESCE(json_extract(payload, '$.notBefore'), 0) <= ${now}))
+    GROUP BY 1, 2, 3, 4`
+
+export interface LocationStateRow extends LocationWorkRow {}
+
+/** Every job by location and state, for `check-idle` and the TUI. */
+export const jobsByLocation = (sql: SqlClient.SqlClient) =>
+  sql<LocationStateRow>`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
+      json_extract(payload, '$.agent') AS agent, state, count(*) AS n
+    FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'
+    GROUP BY 1, 2, 3, 4`
+
+/** Every zone a job of the watchdog ever named. */
+export const jobZones = (sql: SqlClient.SqlClient) =>
+  sql<{ zone: string }>`SELECT DISTINCT json_extract(payload, '$.zone') AS zone
+    FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'`

@@ -1,0 +1,296 @@
+/**
+ * job_starter and job_finisher against the fake WPT server, with real SQLite and the
+ * TestClock (the fake's clock follows it).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import { JobQueue } from "@orch/core/Jobs"
+import { Effect, Either, TestClock } from "effect"
+import * as JobFinisher from "../src/JobFinisher.js"
+import * as JobStarter from "../src/JobStarter.js"
+import * as Sql from "../src/sql.js"
+import * as Wpt from "../src/Wpt.js"
+import { type TestPayload, WptTest } from "../src/WptJob.js"
+import { FakeWpt, type FakeWptOptions } from "./fakes/FakeWpt.js"
+import * as zip from "./fakes/zip.js"
+import { configFor, watchdogDatabase } from "./support.js"
+
+const A = "us-central1-a--tor--agent1"
+const B = "us-central1-a--firefox--agent2"
+const minute = 60_000
+
+const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<string, Record<string, unknown>> = {}) =>
+  Effect.gen(function*() {
+    let now = 0
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        new FakeWpt({
+          locations: [{ id: A, browsers: ["Tor Browser"] }, { id: B, browsers: ["Firefox"] }],
+          now: () => now,
+          apiKey: "secret-key-1",
+          blocked: /blocked\.invalid/,
+          ...wptOptions
+        }).start()
+      ),
+      (fake) => Effect.promise(() => fake.close())
+    )
+    const config = configFor({ wptUrl: fake.url }, {
+      ...overrides,
+      wpt: { key: "secret-key-1", requestTimeoutMs: 1_000, ...overrides.wpt },
+      starter: { maxQueueLength: 2, retryDelayMs: 1_000, ...overrides.starter },
+      finisher: { recheckMs: minute, batchSize: 10, giveUpMinutes: 120, ...overrides.finisher }
+    })
+    const wpt = Wpt.make({ server: fake.url, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
+    const starter = Effect.provideService(JobStarter.round(config), Wpt.WptClient, wpt)
+    const finisher = Effect.provideService(JobFinisher.round(config), Wpt.WptClient, wpt)
+    const advance = (ms: number) => Effect.zipRight(Effect.sync(() => (now += ms)), TestClock.adjust(ms))
+    const enqueue = (location: string, test: Partial<TestPayload> = {}) =>
+      Effect.gen(function*() {
+        const [zone, browser, agent] = location.split("--") as [string, string, string]
+        const { job } = yield* Effect.flatMap(JobQueue, (q) =>
+          q.enqueue(WptTest, { zone, browser, agent, url: "https://example.org/", runs: 1, firstViewOnly: true, connectivity: "Native", options: {}, ...test }))
+        return job.id
+      })
+    const get1 = (id: number) => Effect.flatMap(JobQueue, (q) => q.get(id))
+    /** One agent poll; returns the test it was given, if any. */
+    const poll = (location: string) =>
+      Effect.promise(async () => {
+        const text = await (await fetch(`${fake.url}/work/getwork.php?location=${location}&pc=${location}&key=&version=1`)).text()
+        return text.startsWith("{") ? (JSON.parse(text) as { "Test ID": string; url: string }) : undefined
+      })
+    /** The agent reports a test done with these page data per run. */
+    const report = (location: string, testId: string, pages: Record<number, Record<string, unknown>> | undefined) =>
+      Effect.promise(async () => {
+        const form = new FormData()
+        if (pages !== undefined) {
+          const files = Object.fromEntries(Object.entries(pages).map(([run, page]) => [`${run}_page_data.json`, JSON.stringify(page)]))
+          form.set("file", new Blob([zip.write(files)]), "result.zip")
+        }
+        await fetch(`${fake.url}/work/workdone.php?id=${testId}&location=${location}&key=&pc=${location}&done=1`, { method: "POST", body: form })
+      })
+    /** Polls until the agent gets a test (the stale queue entry costs one empty answer). */
+    const take = (location: string) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 3; i++) {
+          const test = yield* poll(location)
+          if (test) return test
+        }
+        throw new Error(`no test for ${location}`)
+      })
+    /** The next starter round, one interval later (jobs it could not send wait that long). */
+    const nextStarter = Effect.zipRight(advance(config.starter.intervalMs), starter)
+    return { fake, config, starter, nextStarter, finisher, advance, enqueue, get1, poll, report, take }
+  })
+
+describe("job_starter", () => {
+  it.scoped("submits only while the location has an idle agent and its queue is short, sending the key both ways and the job's label", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      const ids = [yield* t.enqueue(A, { runs: 3, label: "tor run" }), yield* t.enqueue(A), yield* t.enqueue(A)]
+      // no agent has polled: nothing is submitted, nothing is an error
+      yield* t.starter
+      expect(t.fake.submissions).toHaveLength(0)
+      expect((yield* t.get1(ids[0]!)).state).toBe("AWAITING")
+      expect((yield* t.get1(ids[0]!)).leaseOwner).toBeUndefined()
+      yield* t.poll(A)
+      yield* t.nextStarter
+      // maxQueueLength 2: two now
+      expect(t.fake.submissions.map((s) => s.label)).toEqual([`tor run watchdog_job_${ids[0]}_try_1_`, `watchdog_job_${ids[1]}_try_1_`])
+      const first = t.fake.submissions[0]!
+      expect([first.location, first.browser, first.connectivity, first.runs, first.fvonly]).toEqual([A, "Tor Browser", "Native", 3, true])
+      const job = yield* t.get1(ids[0]!)
+      expect(job.state).toBe("SUBMITTED")
+      expect((job.result as any).testId).toBe(first.id)
+      // WPT counts the stale index entry too: 3 queued, so no more this round
+      yield* t.nextStarter
+      expect(t.fake.submissions).toHaveLength(2)
+      // the agent's poll clears the stale entry and takes a test: busy, so still nothing
+      const one = yield* t.take(A)
+      yield* t.nextStarter
+      expect(t.fake.submissions).toHaveLength(2)
+      // it works through the queue and is idle again: room for the third
+      yield* t.report(A, one["Test ID"], { 1: { result: 0, loadTime: 1 } })
+      const two = yield* t.take(A)
+      yield* t.report(A, two["Test ID"], { 1: { result: 0, loadTime: 1 } })
+      expect(yield* t.poll(A)).toBeUndefined()
+      yield* t.nextStarter
+      expect(t.fake.submissions).toHaveLength(3)
+      const sql = yield* SqlClient.SqlClient
+      expect((yield* Sql.submissionsOf(sql, ids[2]!)).map((s) => s.outcome)).toEqual(["accepted"])
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("reaches servers that read the key from k= as well", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ keyFrom: "param" })
+      const id = yield* t.enqueue(A)
+      yield* t.poll(A)
+      yield* t.starter
+      expect((yield* t.get1(id)).state).toBe("SUBMITTED")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("turns WPT's rejections into ERROR_SUBMITTING with its message: spam filter, unknown location, wrong key, closed window", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      yield* t.poll(A)
+      const blocked = yield* t.enqueue(A, { url: "https://blocked.invalid/" })
+      const unknown = yield* t.enqueue("europe-west1-b--tor--agent9")
+      const late = yield* t.enqueue(A, { notAfter: 1 })
+      yield* t.advance(10)
+      yield* t.starter
+      expect((yield* t.get1(blocked)).state).toBe("ERROR_SUBMITTING")
+      expect((yield* t.get1(blocked)).lastError).toBe("WPT rejected the test: Your test request was intercepted by our spam filters (or because we need to talk to you about how you are submitting tests)")
+      expect((yield* t.get1(unknown)).lastError).toBe("WPT rejected the test: Invalid Location, please try submitting your test request again.")
+      expect((yield* t.get1(late)).state).toBe("ERROR_SUBMITTING")
+      expect((yield* t.get1(late)).lastError).toMatch(/^not submitted before its not-after time 1970-01-01T00:00:00.001Z/)
+      const wrongKey = yield* setup({ apiKey: "another-key" })
+      yield* wrongKey.poll(A)
+      const id = yield* wrongKey.enqueue(A)
+      yield* wrongKey.starter
+      expect((yield* wrongKey.get1(id)).lastError).toBe("WPT rejected the test: Invalid API key. Please check your API key and try again.")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("keeps jobs AWAITING when WPT cannot be reached, and fails the round so the supervisor backs off", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      const id = yield* t.enqueue(A)
+      t.fake.unreachable = true
+      const outcome = yield* Effect.either(t.starter)
+      expect(Either.isLeft(outcome) && outcome.left._tag).toBe("WptUnreachable")
+      const job = yield* t.get1(id)
+      expect([job.state, job.leaseOwner, job.lastError]).toEqual(["AWAITING", undefined, undefined])
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("adopts the test WPT accepted when its answer was lost (timeout), instead of submitting a second one", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ runtestDelayMs: 1_500 })
+      yield* t.poll(A)
+      const id = yield* t.enqueue(A)
+      yield* t.starter
+      // WPT has the test; we never heard back: the job waits, with its submission open
+      expect(t.fake.testsOfJob(id)).toHaveLength(1)
+      expect((yield* t.get1(id)).state).toBe("AWAITING")
+      const sql = yield* SqlClient.SqlClient
+      expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual([null])
+      // not before its backoff
+      yield* t.starter
+      expect(t.fake.hits.get("testlog.php") ?? 0).toBe(0)
+      yield* t.advance(1_000)
+      yield* t.starter
+      const job = yield* t.get1(id)
+      expect(job.state).toBe("SUBMITTED")
+      expect((job.result as any).testId).toBe(t.fake.testsOfJob(id)[0]!.id)
+      expect(t.fake.testsOfJob(id)).toHaveLength(1)
+      expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual(["accepted"])
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("after a crash between runtest and the commit: adopts a test WPT has, resubmits one it never got", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({}, { starter: { maxQueueLength: 10 } })
+      const sql = yield* SqlClient.SqlClient
+      yield* t.poll(A)
+      const reached = yield* t.enqueue(A)
+      const lost = yield* t.enqueue(A)
+      // what a process killed mid-submission leaves: open records, and for one a test at WPT
+      yield* Sql.insertSubmission(sql, { jobId: reached, try: 1, label: `watchdog_job_${reached}_try_1_`, location: A, now: 0 })
+      yield* Sql.insertSubmission(sql, { jobId: lost, try: 1, label: `watchdog_job_${lost}_try_1_`, location: A, now: 0 })
+      yield* Effect.promise(() =>
+        fetch(`${t.fake.url}/runtest.php?f=json&location=${A}:Tor%20Browser.Native&url=https://example.org/&label=watchdog_job_${reached}_try_1_`, {
+          headers: { "X-WPT-API-KEY": "secret-key-1" }
+        })
+      )
+      yield* t.starter
+      expect(t.fake.testsOfJob(reached)).toHaveLength(1)
+      expect((yield* t.get1(reached)).state).toBe("SUBMITTED")
+      expect(((yield* t.get1(reached)).result as any).testId).toBe(t.fake.testsOfJob(reached)[0]!.id)
+      expect(t.fake.testsOfJob(lost).map((s) => s.label)).toEqual([`watchdog_job_${lost}_try_2_`])
+      expect((yield* Sql.submissionsOf(sql, lost)).map((s) => s.outcome)).toEqual(["absent", "accepted"])
+    }).pipe(Effect.provide(watchdogDatabase())))
+})
+
+describe("job_finisher", () => {
+  it("shares a batch fairly between locations", () => {
+    const jobs = ["a1", "a2", "a3", "a4", "b1", "c1", "c2"]
+    expect(JobFinisher.fairShare(jobs, (j) => j[0]!, 5)).toEqual(["a1", "b1", "c1", "a2", "c2"])
+  })
+
+  it.scoped("leaves running tests SUBMITTED and resolves finished ones by their first-view runs, with the summary kept", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      yield* t.poll(A)
+      yield* t.poll(B)
+      const ok = yield* t.enqueue(A, { runs: 2 })
+      const failed = yield* t.enqueue(B)
+      yield* t.starter
+      yield* t.advance(minute)
+      yield* t.finisher
+      expect((yield* t.get1(ok)).state).toBe("SUBMITTED")
+      const a = yield* t.take(A)
+      const b = yield* t.take(B)
+      yield* t.advance(minute)
+      yield* t.finisher
+      expect((yield* t.get1(ok)).state).toBe("SUBMITTED")
+      yield* t.report(A, a["Test ID"], { 1: { result: 0, loadTime: 1234, TTFB: 210, fullyLoaded: 2000 }, 2: { result: 99999, loadTime: 1300, TTFB: 220, fullyLoaded: 2100 } })
+      yield* t.report(B, b["Test ID"], { 1: { result: 404, loadTime: 0 } })
+      // checked again only after recheckMs
+      yield* t.finisher
+      expect((yield* t.get1(ok)).state).toBe("SUBMITTED")
+      yield* t.advance(minute)
+      yield* t.finisher
+      const finished = yield* t.get1(ok)
+      expect(finished.state).toBe("FINISHED")
+      expect((finished.result as any).summary).toMatchObject({ successfulFVRuns: 2, testRuns: 2, loadTime: 1234, ttfb: 210, fullyLoaded: 2000 })
+      expect((finished.result as any).summary.resultUrl).toBe(`${t.fake.url}/results.php?test=${a["Test ID"]}`)
+      // polled four times, yet the history holds only the changes of state
+      const history = yield* Effect.flatMap(JobQueue, (q) => q.history(ok))
+      expect(history.map((h) => h.to)).toEqual(["AWAITING", "SUBMITTED", "FINISHED"])
+      const error = yield* t.get1(failed)
+      expect(error.state).toBe("ERROR_TESTING")
+      expect(error.lastError).toBe("test complete without a successful first-view run (0 of 1)")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("reads a timed-out test's 400 as the 200 that follows, and ends cancelled, unknown and never-finishing tests in ERROR_TESTING", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ maxRunMinutes: 60 }, { finisher: { recheckMs: 10 * minute, giveUpMinutes: 180 } })
+      yield* t.poll(A)
+      yield* t.poll(B)
+      const timedOut = yield* t.enqueue(A)
+      const cancelled = yield* t.enqueue(B)
+      const queuedForever = yield* t.enqueue(B)
+      yield* t.starter
+      yield* t.take(A)
+      const cancelledTest = ((yield* t.get1(cancelled)).result as any).testId
+      yield* Effect.promise(() => fetch(`${t.fake.url}/cancelTest.php?test=${cancelledTest}`))
+      yield* t.advance(61 * minute)
+      yield* t.finisher
+      const a = yield* t.get1(timedOut)
+      expect([a.state, a.lastError]).toEqual(["ERROR_TESTING", "test complete without a successful first-view run (0 of 1)"])
+      expect(yield* t.get1(cancelled)).toMatchObject({ state: "ERROR_TESTING", lastError: "cancelled at WPT (402 Test Cancelled)" })
+      expect((yield* t.get1(queuedForever)).state).toBe("SUBMITTED")
+      yield* t.advance(120 * minute)
+      yield* t.finisher
+      const given = yield* t.get1(queuedForever)
+      expect(given.state).toBe("ERROR_TESTING")
+      expect(given.lastError).toBe("no result 181 min after submission (limit 180 min); cancelled at WPT")
+      expect(t.fake.tests.get((given.result as any).testId)!.state).toBe("cancelled")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("keeps jobs SUBMITTED while WPT is unreachable, and ends a test WPT does not know after asking twice", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      yield* t.poll(A)
+      const id = yield* t.enqueue(A)
+      yield* t.starter
+      yield* t.advance(minute)
+      t.fake.unreachable = true
+      yield* t.finisher
+      expect((yield* t.get1(id)).state).toBe("SUBMITTED")
+      t.fake.unreachable = false
+      // WPT lost it (results expired, another server): 400 twice
+      t.fake.tests.delete(((yield* t.get1(id)).result as any).testId)
+      const before = t.fake.hits.get("testStatus.php") ?? 0
+      yield* t.advance(minute)
+      yield* t.finisher
+      expect(t.fake.hits.get("testStatus.php")! - before).toBe(2)
+      expect(yield* t.get1(id)).toMatchObject({ state: "ERROR_TESTING", lastError: "WPT answered 400 Test not found" })
+    }).pipe(Effect.provide(watchdogDatabase())))
+})

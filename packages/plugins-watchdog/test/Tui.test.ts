@@ -1,0 +1,29 @@
+/** What the TUI shows of the watchdog: jobs by location and state, instances with their last decision. */
+import { describe, expect, it } from "@effect/vitest"
+import { JobQueue } from "@orch/core/Jobs"
+import { Resources } from "@orch/core/Resources"
+import { Effect } from "effect"
+import { panels as tuiPanels } from "../src/index.js"
+import { InstanceKind } from "../src/Instances.js"
+import { WptTest } from "../src/WptJob.js"
+import { watchdogDatabase } from "./support.js"
+
+describe("watchdog TUI panels", () => {
+  it.effect("count jobs per location and state and list instances", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const base = { browser: "tor", agent: "agent1", url: "https://e.org/", runs: 1, firstViewOnly: true, connectivity: "Native", options: {} }
+      yield* queue.enqueue(WptTest, { ...base, zone: "us-central1-a" })
+      yield* queue.enqueue(WptTest, { ...base, zone: "us-central1-a" })
+      const { job } = yield* queue.enqueue(WptTest, { ...base, zone: "europe-west1-b" })
+      yield* queue.cancel(job.id, "test")
+      yield* Effect.flatMap(Resources, (r) =>
+        r.upsert(InstanceKind, { name: "us-central1-a--tor--agent1", labels: {}, state: "RUNNING", data: { zone: "us-central1-a", lastDecision: "start: 2 job(s) waiting" } }))
+      const panels = yield* tuiPanels
+      expect(panels[0]!.rows).toEqual([
+        ["europe-west1-b--tor--agent1", "0", "0", "0", "0", "0", "1"],
+        ["us-central1-a--tor--agent1", "2", "0", "0", "0", "0", "0"]
+      ])
+      expect(panels[1]!.rows).toEqual([["us-central1-a--tor--agent1", "RUNNING", "start: 2 job(s) waiting"]])
+    }).pipe(Effect.provide(watchdogDatabase())))
+})

@@ -1,0 +1,110 @@
+/** The WPT client: its readers of PHP's JSON, and its calls against the fake server. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Redacted } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Wpt from "../src/Wpt.js"
+import { FakeWpt } from "./fakes/FakeWpt.js"
+
+const A = "us-central1-a--tor--agent1"
+
+describe("WPT answers as PHP writes them", () => {
+  it("reads getLocations with [] for no data, counts as text, and missing PendingTests", () => {
+    expect(Wpt.parseLocations({ statusCode: 200, data: [] })).toEqual([])
+    expect(Wpt.parseLocations({
+      statusCode: 200,
+      data: {
+        [A]: { location: A, status: "OK", Browsers: "Tor Browser,Firefox", PendingTests: { Queued: "2", Testing: 1, Idle: "0", Total: "3" } },
+        bare: { status: "OFFLINE" },
+        junk: "x"
+      }
+    })).toEqual([
+      { location: A, status: "OK", browsers: ["Tor Browser", "Firefox"], queued: 2, testing: 1, idle: 0, total: 3 },
+      { location: "bare", status: "OFFLINE", browsers: [], queued: 0, testing: 0, idle: 0, total: 0 }
+    ])
+  })
+
+  it("reads getTesters with testers as a list or an object, locations without testers, and no admin test id", () => {
+    expect(Wpt.parseTesters({
+      data: {
+        [A]: { status: "OK", elapsed: "3", testers: { 0: { id: "t", pc: "p", ec2: "123", elapsed: "3", last: 70, busy: "1" } } },
+        off: { status: "OFFLINE", label: "x" }
+      }
+    })).toEqual([
+      { location: A, status: "OK", elapsed: 3, testers: [{ id: "t", pc: "p", instanceId: "123", elapsed: 3, last: 70, busy: true, test: undefined }] },
+      { location: "off", status: "OFFLINE", elapsed: undefined, testers: [] }
+    ])
+  })
+
+  it("reads jsonResult: median [] without successful runs, else the median's first view; garbage elapsed is ignored", () => {
+    const failed = Wpt.parseResult({ statusCode: 200, statusText: "Test Complete", data: { successfulFVRuns: 0, testRuns: 2, median: [], runs: [] } })
+    expect([failed.successfulFVRuns, failed.loadTime, failed.testRuns]).toEqual([0, undefined, 2])
+    const ok = Wpt.parseResult({
+      statusCode: 200,
+      data: {
+        successfulFVRuns: "1",
+        testRuns: 1,
+        completed: 1_700_000_000,
+        summary: "http://w/results.php?test=1",
+        median: { firstView: { loadTime: "1234", TTFB: 200, fullyLoaded: 2000, SpeedIndex: -1 } }
+      }
+    })
+    expect(ok).toMatchObject({ successfulFVRuns: 1, loadTime: 1234, ttfb: 200, fullyLoaded: 2000, speedIndex: undefined, completedAt: 1_700_000_000_000 })
+    // no median: the first successful run
+    expect(Wpt.parseResult({ statusCode: 200, data: { successfulFVRuns: 1, runs: { 1: { firstView: { result: 404, loadTime: 1 } }, 2: { firstView: { result: 99999, loadTime: 7 } } } } }).loadTime).toBe(7)
+    // still running: never counted as a result
+    expect(Wpt.parseResult({ statusCode: 100, data: { successfulFVRuns: 1 } }).successfulFVRuns).toBe(0)
+  })
+
+  it("reads the test log's CSV with doubled quotes", () => {
+    expect(Wpt.parseTestLog(`"Date/Time","Location","Test ID","URL"\r\n"x","${A}","261123_AB_1","https://e.org/?q=""a"""\r\n`)).toEqual([
+      { location: A, testId: "261123_AB_1", url: "https://e.org/?q=\"a\"" }
+    ])
+  })
+})
+
+describe("WPT client", () => {
+  it.effect("lists offline locations too (hidden=1), where plain getLocations answers data: []", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }] }).start()), (f) => Effect.promise(() => f.close()))
+      const plain = yield* Effect.promise(() => fetch(`${fake.url}/getLocations.php?f=json`).then((r) => r.json()))
+      expect((plain as any).data).toEqual([])
+      const wpt = Wpt.make({ server: fake.url, timeout: 2_000 })
+      expect(yield* wpt.locations).toEqual([{ location: A, status: "OFFLINE", browsers: ["Chrome"], queued: 0, testing: 0, idle: 0, total: 0 }])
+      expect(yield* wpt.testers).toEqual([{ location: A, status: "OFFLINE", elapsed: undefined, testers: [] }])
+    }).pipe(Effect.scoped))
+
+  it.effect("tells a rejection (statusCode in an HTTP 200) from an unreachable server or an answer that is not WPT's", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }], apiKey: "k" }).start()), (f) => Effect.promise(() => f.close()))
+      const noKey = Wpt.make({ server: fake.url, timeout: 2_000 })
+      const rejected = yield* Effect.either(noKey.submit({ url: "https://e.org/", location: A, runs: 1, firstViewOnly: true, label: "l" }))
+      expect(Either.isLeft(rejected) && rejected.left).toMatchObject({ _tag: "WptRejected", statusCode: 400, message: "An error occurred processing your request (missing API key)." })
+      const keyed = Wpt.make({ server: `${fake.url}/`, key: Redacted.make("k"), timeout: 2_000 })
+      const ok = yield* keyed.submit({ url: "https://e.org/", location: `${A}:Chrome.Native`, runs: 1, firstViewOnly: true, label: "l" })
+      expect(ok.testId).toMatch(/^\d{6}_[A-Z]{1,2}\d_\d+$/)
+      expect((yield* keyed.status(ok.testId)).statusCode).toBe(101)
+      expect(yield* keyed.cancel(ok.testId)).toBe(true)
+      expect((yield* keyed.status(ok.testId)).statusCode).toBe(402)
+      fake.unreachable = true
+      const down = yield* Effect.either(keyed.status(ok.testId))
+      expect(Either.isLeft(down) && down.left._tag).toBe("WptUnreachable")
+      // a proxy's error page is not WPT's answer
+      const proxy = http.createServer((req, res) =>
+        req.url?.startsWith("/testlog.php")
+          ? res.writeHead(200, { "content-type": "text/html" }).end("<html>Test Log</html>")
+          : res.writeHead(502, { "content-type": "text/html" }).end("<h1>Bad Gateway</h1>"))
+      yield* Effect.acquireRelease(Effect.promise(() => new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r))), () => Effect.promise(() => new Promise<void>((r) => proxy.close(() => r()))))
+      const behindProxy = Wpt.make({ server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, timeout: 2_000 })
+      const bad = yield* Effect.either(behindProxy.locations)
+      expect(Either.isLeft(bad) && bad.left).toMatchObject({ _tag: "WptUnreachable", message: "getLocations.php: HTTP 502" })
+      // a test log that is not the CSV cannot say a test is absent
+      const log = yield* Effect.either(behindProxy.findByLabel("watchdog_job_1_try_1_"))
+      expect(Either.isLeft(log) && log.left).toMatchObject({ _tag: "WptUnreachable", message: "testlog.php: HTTP 200 without the test log's CSV" })
+      // the real one finds the test by its label
+      fake.unreachable = false
+      const labelled = yield* keyed.submit({ url: "https://e.org/x", location: A, runs: 1, firstViewOnly: true, label: "mine watchdog_job_12_try_1_" })
+      yield* keyed.submit({ url: "https://e.org/y", location: A, runs: 1, firstViewOnly: true, label: "watchdog_job_112_try_1_" })
+      expect(yield* keyed.findByLabel("watchdog_job_12_try_1_")).toEqual([{ testId: labelled.testId, location: A, url: "https://e.org/x" }])
+    }).pipe(Effect.scoped))
+})

@@ -1,0 +1,623 @@
+/**
+ * A WebPageTest server double speaking WPT's wire protocol on 127.0.0.1, quirks
+ * included: errors as HTTP 200 with a `statusCode` in the body, `[]` for empty objects,
+ * a queue count that can be one too high after a location's first submission (and an
+ * agent poll that then comes back empty), a running test past `max_run_minutes` that
+ * answers 400 once and 200 after, cancelTest.php answering HTML only.
+ *
+ * The agent side (work/getwork.php, work/workdone.php) is served too and driven by
+ * `SimulatedAgent`s, which can be slow, failing or silent. `now` and `minuteMs` let a
+ * test compress WPT's minutes (getTesters' `elapsed`) or drive them from its own clock.
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as zip from "./zip.js"
+
+export interface FakeLocation {
+  readonly id: string
+  readonly browsers?: ReadonlyArray<string>
+  readonly label?: string
+}
+
+export interface FakeWptOptions {
+  readonly locations: ReadonlyArray<FakeLocation>
+  /** When set, runtest.php needs this key (keys.ini `[server] secret`). */
+  readonly apiKey?: string
+  /** Where the key is read: new servers read the header only, servers up to 23.01 read k=. */
+  readonly keyFrom?: "header" | "param"
+  /** The agents' location key. */
+  readonly locationKey?: string
+  readonly now?: () => number
+  /** Real ms per WPT minute, for elapsed/last/max_run_minutes. */
+  readonly minuteMs?: number
+  readonly maxRunMinutes?: number
+  /** runtest.php registers the test, then waits this long before answering. */
+  readonly runtestDelayMs?: number
+  /** URLs the spam filter rejects. */
+  readonly blocked?: RegExp
+}
+
+export interface FakeTest {
+  readonly id: string
+  readonly location: string
+  readonly browser: string
+  readonly connectivity: string
+  readonly label: string
+  readonly url: string
+  readonly script: string | undefined
+  readonly runs: number
+  readonly fvonly: boolean
+  state: "queued" | "running" | "complete" | "cancelled"
+  readonly submittedAt: number
+  startedAt?: number
+  completedAt?: number
+  tester?: string
+  /** A timed-out test has answered its one 400. */
+  timeoutAnswered?: boolean
+  pages: Record<number, Record<string, unknown>>
+}
+
+interface TesterRecord {
+  pc: string
+  ec2: string
+  lastPoll: number
+  lastWork: number | undefined
+  busy: boolean
+  test: string | undefined
+}
+
+export class FakeWpt {
+  readonly tests = new Map<string, FakeTest>()
+  /** Every runtest.php that created a test, in order. */
+  readonly submissions: Array<FakeTest> = []
+  /** Requests served, by endpoint. */
+  readonly hits = new Map<string, number>()
+  /** When true, every request's connection is dropped (WPT unreachable). */
+  unreachable = false
+  private readonly queues = new Map<string, Array<string>>()
+  private readonly stale = new Map<string, number>()
+  private readonly everSubmitted = new Set<string>()
+  private readonly testers = new Map<string, Map<string, TesterRecord>>()
+  private server: http.Server | undefined
+  private counter = 0
+  url = ""
+
+  constructor(readonly options: FakeWptOptions) {
+    for (const location of options.locations) this.queues.set(location.id, [])
+  }
+
+  now = (): number => (this.options.now ?? Date.now)()
+  private get minute() {
+    return this.options.minuteMs ?? 60_000
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.handle(req, res))
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  /** Tests created for a job: the watchdog's tag is in the label. */
+  testsOfJob(jobId: number): Array<FakeTest> {
+    return this.submissions.filter((t) => t.label.includes(`watchdog_job_${jobId}_try_`))
+  }
+
+  queueOf(location: string): ReadonlyArray<string> {
+    return this.queues.get(location) ?? []
+  }
+
+  // -- HTTP ----------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    if (this.unreachable) return req.socket.destroy()
+    const url = new URL(req.url ?? "/", "http://fake")
+    const body = await new Promise<Buffer>((resolve) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => resolve(Buffer.concat(chunks)))
+    })
+    const params = new URLSearchParams(url.search)
+    if ((req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
+      for (const [k, v] of new URLSearchParams(body.toString())) params.set(k, v)
+    }
+    const endpoint = url.pathname.replace(/^\//, "")
+    this.hits.set(endpoint, (this.hits.get(endpoint) ?? 0) + 1)
+    const json = (value: unknown) => {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "access-control-allow-origin": "*" })
+      res.end(JSON.stringify(value))
+    }
+    const header = (name: string) => {
+      const value = req.headers[name.toLowerCase()]
+      return Array.isArray(value) ? value[0] : value
+    }
+    try {
+      switch (endpoint) {
+        case "runtest.php":
+          return await this.runtest(params, header("x-wpt-api-key"), res, json)
+        case "testStatus.php":
+          return json(this.testStatus(params.get("test") ?? ""))
+        case "jsonResult.php":
+          return json(this.jsonResult(params.get("test") ?? ""))
+        case "getLocations.php":
+          if (params.get("f") !== "json") return this.xml(res)
+          return json(this.getLocations(params.get("hidden") === "1"))
+        case "getTesters.php":
+          if (params.get("f") !== "json") return this.xml(res)
+          return json(this.getTesters(header("x-wpt-api-key") !== undefined && header("x-wpt-api-key") === this.options.apiKey))
+        case "cancelTest.php":
+          return this.cancelTest(params.get("test") ?? "", res)
+        case "testlog.php":
+          return this.testlog(params, res)
+        case "work/getwork.php":
+          return this.getwork(params, res)
+        case "work/workdone.php":
+          return await this.workdone(params, req, body, res)
+        default:
+          res.writeHead(404, { "content-type": "text/html" })
+          return res.end("<h1>Not Found</h1>")
+      }
+    } catch (error) {
+      res.writeHead(500, { "content-type": "text/plain" })
+      res.end(String(error))
+    }
+  }
+
+  private xml(res: http.ServerResponse) {
+    res.writeHead(200, { "content-type": "text/xml" })
+    res.end("<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><statusCode>200</statusCode></response>")
+  }
+
+  private async runtest(
+    params: URLSearchParams,
+    headerKey: string | undefined,
+    res: http.ServerResponse,
+    json: (value: unknown) => void
+  ) {
+    const fail = (statusText: string) => json({ statusCode: 400, statusText, ...(params.has("r") ? { requestId: params.get("r") } : {}) })
+    if (this.options.apiKey !== undefined) {
+      const given = (this.options.keyFrom ?? "header") === "header" ? headerKey : params.get("k") ?? undefined
+      if (given === undefined || given === "") return fail("An error occurred processing your request (missing API key).")
+      if (given !== this.options.apiKey) return fail("Invalid API key. Please check your API key and try again.")
+    }
+    const [locationId, rest] = (params.get("location") ?? "").split(":") as [string, string | undefined]
+    const location = this.options.locations.find((l) => l.id === locationId)
+    if (location === undefined) return fail("Invalid Location, please try submitting your test request again.")
+    const [browser, connectivity] = (rest ?? "").split(".")
+    const script = params.get("script") ?? undefined
+    let url = params.get("url") ?? ""
+    if (url === "" && script !== undefined) url = /navigate\t(\S+)/.exec(script)?.[1] ?? ""
+    if (url === "") return fail("Invalid URL, please try submitting your test request again.")
+    if (this.options.blocked?.test(url)) {
+      return fail("Your test request was intercepted by our spam filters (or because we need to talk to you about how you are submitting tests)")
+    }
+    if (params.get("f") !== "json") {
+      res.writeHead(302, { location: "/result/" })
+      return res.end()
+    }
+    const date = new Date(this.now())
+    const ymd = `${String(date.getUTCFullYear()).slice(2)}${String(date.getUTCMonth() + 1).padStart(2, "0")}${String(date.getUTCDate()).padStart(2, "0")}`
+    const id = `${ymd}_${"ABCDEFGHJKMNPQRSTVWXYZ"[this.counter % 22]}${(this.counter % 9) + 1}_${++this.counter}`
+    const test: FakeTest = {
+      id,
+      location: location.id,
+      browser: browser || location.browsers?.[0] || "Chrome",
+      connectivity: connectivity || "Cable",
+      label: (params.get("label") ?? "").replace(/[^\w\d \-_.]/g, ""),
+      url,
+      script,
+      runs: Math.min(10, Math.max(1, Number(params.get("runs") ?? 1) || 1)),
+      fvonly: params.get("fvonly") === "1" || params.get("rv") === "0",
+      state: "queued",
+      submittedAt: this.now(),
+      pages: {}
+    }
+    this.tests.set(id, test)
+    this.submissions.push(test)
+    this.queues.get(location.id)!.push(id)
+    // the file-based queue index keeps a stale entry after a location's first job
+    if (!this.everSubmitted.has(location.id)) {
+      this.everSubmitted.add(location.id)
+      this.stale.set(location.id, 1)
+    }
+    if (this.options.runtestDelayMs) await new Promise((r) => setTimeout(r, this.options.runtestDelayMs))
+    json({
+      statusCode: 200,
+      statusText: "Ok",
+      data: {
+        testId: id,
+        jsonUrl: `${this.url}/jsonResult.php?test=${id}`,
+        xmlUrl: `${this.url}/xmlResult.php?test=${id}`,
+        userUrl: `${this.url}/results.php?test=${id}`,
+        summaryCSV: `${this.url}/csv.php?test=${id}`,
+        detailCSV: `${this.url}/csv.php?test=${id}&amp;requests=1`
+      }
+    })
+  }
+
+  /** A running test past max_run_minutes is completed by the first poll, which answers 400. */
+  private timeout(test: FakeTest): boolean {
+    const limit = (this.options.maxRunMinutes ?? 60) * this.minute
+    if (test.state === "running" && test.startedAt !== undefined && this.now() - test.startedAt > limit) {
+      test.state = "complete"
+      test.completedAt = this.now()
+      test.pages = {}
+      test.timeoutAnswered = true
+      this.releaseTester(test)
+      return true
+    }
+    return false
+  }
+
+  private releaseTester(test: FakeTest) {
+    const tester = test.tester === undefined ? undefined : this.testers.get(test.location)?.get(test.tester)
+    if (tester !== undefined && tester.test === test.id) {
+      tester.busy = false
+      tester.test = undefined
+    }
+  }
+
+  private statusOf(test: FakeTest) {
+    const base = { id: test.id, testId: test.id, runs: test.runs, fvonly: test.fvonly ? 1 : 0, location: test.location, testInfo: { label: test.label, url: test.url } }
+    switch (test.state) {
+      case "queued": {
+        const position = this.queueOf(test.location).indexOf(test.id)
+        return position <= 0
+          ? { statusCode: 101, statusText: "Waiting at the front of the queue...", data: { ...base, behindCount: 0 } }
+          : { statusCode: 101, statusText: `Waiting behind ${position} other tests...`, data: { ...base, behindCount: position } }
+      }
+      case "running": {
+        const seconds = Math.round((this.now() - (test.startedAt ?? this.now())) / 1000)
+        return {
+          statusCode: 100,
+          statusText: seconds < 1 ? "Test just started" : `Test Started ${seconds} seconds ago`,
+          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), elapsed: -1795447106 }
+        }
+      }
+      case "cancelled":
+        return { statusCode: 402, statusText: "Test Cancelled", data: base }
+      case "complete":
+        return {
+          statusCode: 200,
+          statusText: "Test Complete",
+          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), completeTime: Math.floor((test.completedAt ?? 0) / 1000) }
+        }
+    }
+  }
+
+  private testStatus(id: string) {
+    const test = this.tests.get(id)
+    if (test === undefined) return { statusCode: 400, statusText: "Test not found", data: { statusCode: 400, statusText: "Test not found", id } }
+    if (this.timeout(test)) return { statusCode: 400, statusText: "Test not found", data: { statusCode: 400, statusText: "Test not found", id } }
+    const status = this.statusOf(test)
+    return { statusCode: status.statusCode, statusText: status.statusText, data: { ...status.data, statusCode: status.statusCode, statusText: status.statusText } }
+  }
+
+  private jsonResult(id: string) {
+    const test = this.tests.get(id)
+    if (test === undefined || this.timeout(test)) return { statusCode: 400, statusText: "Test not found" }
+    if (test.state === "queued") return { statusCode: 101, statusText: "Test pending", id }
+    if (test.state === "running") return { statusCode: 100, statusText: "Test Started", id }
+    if (test.state === "cancelled") return { statusCode: 402, statusText: "Test Cancelled", id }
+    const runs: Record<string, unknown> = {}
+    const good: Array<Record<string, unknown>> = []
+    for (let run = 1; run <= test.runs; run++) {
+      const page = test.pages[run]
+      if (page === undefined) continue
+      runs[String(run)] = { firstView: { ...page, URL: test.url, run } }
+      if (page.result === 0 || page.result === 99999) good.push(page)
+    }
+    const median = good.length === 0 ? [] : { firstView: good[Math.floor((good.length - 1) / 2)] }
+    const location = this.options.locations.find((l) => l.id === test.location)
+    return {
+      statusCode: 200,
+      statusText: "Test Complete",
+      webPagetestVersion: "24.12",
+      data: {
+        id: test.id,
+        url: test.url,
+        summary: `${this.url}/results.php?test=${test.id}`,
+        testUrl: test.url,
+        location: `${test.location}:${test.browser}`,
+        from: location?.label ?? test.location,
+        connectivity: test.connectivity,
+        label: test.label,
+        completed: Math.floor((test.completedAt ?? 0) / 1000),
+        tester: test.tester ?? "",
+        testRuns: test.runs,
+        fvonly: test.fvonly,
+        successfulFVRuns: good.length,
+        average: good.length === 0 ? [] : { firstView: good[0] },
+        standardDeviation: [],
+        median,
+        runs: Object.keys(runs).length === 0 ? [] : runs
+      }
+    }
+  }
+
+  private minutesSince(at: number | undefined): number {
+    return at === undefined ? 0 : Math.floor((this.now() - at) / this.minute)
+  }
+
+  private getLocations(hidden: boolean) {
+    const data: Record<string, unknown> = {}
+    for (const location of this.options.locations) {
+      const testers = [...(this.testers.get(location.id)?.values() ?? [])]
+      const recent = testers.filter((t) => this.minutesSince(t.lastPoll) < 30)
+      if (!hidden && recent.length === 0) continue
+      const queued = this.queueOf(location.id).length + (this.stale.get(location.id) ?? 0)
+      const testing = recent.filter((t) => t.busy).length
+      const idle = recent.filter((t) => !t.busy).length
+      const p: Record<string, number> = {}
+      for (let i = 1; i <= 9; i++) p[`p${i}`] = i === 7 ? queued : 0
+      data[location.id] = {
+        Label: location.label ?? location.id,
+        location: location.id,
+        Browsers: (location.browsers ?? ["Chrome"]).join(","),
+        status: testers.some((t) => this.minutesSince(t.lastPoll) < 60) ? "OK" : "OFFLINE",
+        labelShort: location.label ?? location.id,
+        group: "Desktop",
+        PendingTests: {
+          ...p,
+          Blocking: 0,
+          Total: queued + testing,
+          Queued: queued,
+          HighPriority: 0,
+          LowPriority: queued,
+          Testing: testing,
+          Idle: idle,
+          TestAgentRatio: testing + idle === 0 ? 0 : (queued + testing) / (testing + idle)
+        }
+      }
+    }
+    // PHP writes an empty array, not an empty object
+    return { statusCode: 200, statusText: "Ok", data: Object.keys(data).length === 0 ? [] : data }
+  }
+
+  private getTesters(admin: boolean) {
+    const data: Record<string, unknown> = {}
+    for (const location of this.options.locations) {
+      const testers = [...(this.testers.get(location.id)?.values() ?? [])]
+      if (testers.length === 0) {
+        data[location.id] = { status: "OFFLINE", label: location.label ?? location.id }
+        continue
+      }
+      data[location.id] = {
+        testers: testers.map((t) => ({
+          id: `${t.pc}-127.0.0.1`,
+          pc: t.pc,
+          ec2: t.ec2,
+          ip: "127.0.0.1",
+          version: "19.04",
+          freedisk: "50",
+          upminutes: "10",
+          dns: "",
+          offline: null,
+          screenwidth: "",
+          screenheight: "",
+          rebooted: false,
+          cpu: 12,
+          errors: 0,
+          elapsed: this.minutesSince(t.lastPoll),
+          last: this.minutesSince(t.lastWork ?? t.lastPoll),
+          busy: t.busy ? 1 : 0,
+          ...(admin && t.test !== undefined ? { test: t.test } : {})
+        })),
+        elapsed: Math.min(...testers.map((t) => this.minutesSince(t.lastPoll))),
+        status: testers.some((t) => this.minutesSince(t.lastPoll) < 60) ? "OK" : "OFFLINE",
+        label: location.label ?? location.id
+      }
+    }
+    return { statusCode: 200, statusText: "Ok", data }
+  }
+
+  private cancelTest(id: string, res: http.ServerResponse) {
+    const test = this.tests.get(id)
+    if (test !== undefined && test.state === "queued") {
+      test.state = "cancelled"
+      const queue = this.queues.get(test.location)!
+      queue.splice(queue.indexOf(test.id), 1)
+      // the queue index keeps counting it until the next agent poll
+      this.stale.set(test.location, (this.stale.get(test.location) ?? 0) + 1)
+    }
+    res.writeHead(200, { "content-type": "text/html" })
+    res.end("<html><body><h3 align=\"center\">Test cancelled!</h3></body></html>")
+  }
+
+  private testlog(params: URLSearchParams, res: http.ServerResponse) {
+    const filter = (params.get("filter") ?? "").toLowerCase()
+    const days = Number(params.get("days") ?? 1)
+    const since = this.now() - (days + 1) * 24 * 3600_000
+    const lines = this.submissions.filter((t) => t.submittedAt >= since).reverse().flatMap((t) => {
+      const logLine = [new Date(t.submittedAt).toISOString(), "127.0.0.1", "", "", t.id, t.url, t.location, "0", "", "", "0", t.label].join("\t")
+      if (filter !== "" && !logLine.toLowerCase().includes(filter)) return []
+      return [`"${new Date(t.submittedAt).toISOString()}","${t.location}","${t.id}","${t.url.replace(/"/g, "\"\"")}"`]
+    })
+    res.writeHead(200, { "content-type": "text/csv" })
+    res.end(`"Date/Time","Location","Test ID","URL"\r\n${lines.map((l) => `${l}\r\n`).join("")}`)
+  }
+
+  private agentAuthorized(params: URLSearchParams) {
+    const location = params.get("location") ?? ""
+    const known = this.options.locations.some((l) => l.id === location)
+    return known && (this.options.locationKey === undefined || params.get("key") === this.options.locationKey)
+  }
+
+  private getwork(params: URLSearchParams, res: http.ServerResponse) {
+    const empty = () => {
+      res.writeHead(200, { "content-type": "text/plain" })
+      res.end("")
+    }
+    // a wrong key is silent and the tester is not registered
+    if (!this.agentAuthorized(params)) return empty()
+    const location = params.get("location")!
+    const pc = params.get("pc") ?? "agent"
+    const testers = this.testers.get(location) ?? new Map<string, TesterRecord>()
+    this.testers.set(location, testers)
+    const tester = testers.get(pc) ?? { pc, ec2: "", lastPoll: this.now(), lastWork: undefined, busy: false, test: undefined }
+    testers.set(pc, tester)
+    tester.lastPoll = this.now()
+    tester.ec2 = params.get("ec2") ?? tester.ec2
+    // a poll is never busy: whatever it ran before is over
+    if (tester.test !== undefined) {
+      const previous = this.tests.get(tester.test)
+      if (previous?.state === "running") this.timeout(previous)
+    }
+    tester.busy = false
+    tester.test = undefined
+    if ((this.stale.get(location) ?? 0) > 0) {
+      this.stale.set(location, 0)
+      return empty()
+    }
+    const id = this.queues.get(location)!.shift()
+    if (id === undefined) return empty()
+    const test = this.tests.get(id)!
+    test.state = "running"
+    test.startedAt = this.now()
+    test.tester = pc
+    tester.busy = true
+    tester.test = id
+    tester.lastWork = this.now()
+    res.writeHead(200, { "content-type": "application/json" })
+    res.end(JSON.stringify({
+      "Test ID": id,
+      url: test.url,
+      ...(test.script !== undefined ? { script: test.script } : {}),
+      runs: test.runs,
+      fvonly: test.fvonly ? 1 : 0,
+      browser: test.browser,
+      priority: 7,
+      timeline: 1,
+      "Capture Video": 1,
+      bwIn: 0,
+      bwOut: 0,
+      latency: 0,
+      plr: 0,
+      shaperLimit: 0,
+      orientation: "default",
+      wpthost: this.url.replace("http://", ""),
+      signature: "0000"
+    }))
+  }
+
+  private async workdone(params: URLSearchParams, req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) {
+    if (!this.agentAuthorized(params)) {
+      res.writeHead(403, { "content-type": "text/plain" })
+      return res.end("Forbidden")
+    }
+    const test = this.tests.get(params.get("id") ?? "")
+    if (test !== undefined && test.state === "running") {
+      if ((req.headers["content-type"] ?? "").startsWith("multipart/form-data")) {
+        const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": req.headers["content-type"]! }, body }).formData()
+        const file = form.get("file")
+        if (file instanceof Blob) {
+          for (const [name, data] of Object.entries(zip.read(Buffer.from(await file.arrayBuffer())))) {
+            const match = /^(\d+)_page_data\.json$/.exec(name)
+            if (match) test.pages[Number(match[1])] = JSON.parse(data.toString())
+          }
+        }
+      }
+      if (params.get("done") === "1") {
+        test.state = "complete"
+        test.completedAt = this.now()
+        this.releaseTester(test)
+      }
+    }
+    res.writeHead(200, { "content-type": "text/plain" })
+    res.end(params.get("id") ?? "")
+  }
+}
+
+// -- simulated agents -------------------------------------------------------------
+
+export interface AgentBehavior {
+  /** How long one test takes, in real ms. */
+  readonly testMs?: number
+  readonly pollMs?: number
+  /** URLs whose tests fail (the agent reports result 404). */
+  readonly failing?: RegExp
+  /** Stops polling (hangs) after this many tests. */
+  readonly silentAfterTests?: number
+}
+
+/** A wptagent stand-in: polls getwork, runs the test, reports workdone with a zip of page data. */
+export class SimulatedAgent {
+  tests = 0
+  silent = false
+  private running = true
+  private timer: NodeJS.Timeout | undefined
+  private wake: (() => void) | undefined
+  private readonly done: Promise<void>
+
+  constructor(
+    readonly server: string,
+    readonly location: string,
+    readonly pc: string,
+    readonly instanceId: string,
+    readonly behavior: AgentBehavior,
+    readonly key = ""
+  ) {
+    this.done = this.loop()
+  }
+
+  private sleep(ms: number) {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve
+      this.timer = setTimeout(resolve, ms)
+    })
+  }
+
+  private query(extra: Record<string, string> = {}) {
+    return new URLSearchParams({ location: this.location, key: this.key, pc: this.pc, ec2: this.instanceId, version: "1", ...extra })
+  }
+
+  private async loop() {
+    const poll = this.behavior.pollMs ?? 20
+    while (this.running) {
+      if (this.silent) {
+        await this.sleep(poll)
+        continue
+      }
+      try {
+        const response = await fetch(`${this.server}/work/getwork.php?${this.query()}`)
+        const text = await response.text()
+        if (!this.running) break
+        if (text === "" || !text.startsWith("{")) {
+          await this.sleep(poll)
+          continue
+        }
+        const job = JSON.parse(text) as { "Test ID": string; url: string; runs: number }
+        await this.sleep(this.behavior.testMs ?? 10)
+        if (!this.running) break
+        const fails = this.behavior.failing?.test(job.url) ?? false
+        const files: Record<string, string> = {}
+        for (let run = 1; run <= job.runs; run++) {
+          files[`${run}_page_data.json`] = JSON.stringify(
+            fails
+              ? { result: 404, URL: job.url, loadTime: 0 }
+              : { result: 0, URL: job.url, loadTime: 1000 + run * 10, TTFB: 200 + run, fullyLoaded: 1500 + run * 10, SpeedIndex: 900 }
+          )
+        }
+        const form = new FormData()
+        form.set("file", new Blob([zip.write(files)], { type: "application/zip" }), "result.zip")
+        await fetch(`${this.server}/work/workdone.php?${this.query({ id: job["Test ID"], done: "1" })}`, { method: "POST", body: form })
+        this.tests++
+        if (this.behavior.silentAfterTests !== undefined && this.tests >= this.behavior.silentAfterTests) this.silent = true
+      } catch {
+        await this.sleep(poll)
+      }
+    }
+  }
+
+  async stop() {
+    this.running = false
+    clearTimeout(this.timer)
+    this.wake?.()
+    await this.done
+  }
+}
