@@ -1,0 +1,26 @@
+/**
+ * The allocator's own SQL. Devices, leases and fencing tokens are core's `Resources`;
+ * the plugin keeps only what a lease was granted with beyond that: its TTL, which a
+ * keepalive without a body extends it by again.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+
+export const migrations = {
+  "0001_lease_ttls": `
+CREATE TABLE allocator_lease_ttls (
+  lease_id TEXT PRIMARY KEY,      -- orch_resource_leases.id
+  ttl_ms BIGINT NOT NULL
+);`
+}
+
+/** Written in the transaction that grants the lease. */
+export const insertLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string, ttlMs: number): Effect.Effect<unknown, SqlError> =>
+  sql`INSERT INTO allocator_lease_ttls (lease_id, ttl_ms) VALUES (${leaseId}, ${ttlMs})`
+
+export const getLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string): Effect.Effect<number | undefined, SqlError> =>
+  Effect.map(
+    sql<{ ttl_ms: number }>`SELECT ttl_ms FROM allocator_lease_ttls WHERE lease_id = ${leaseId}`,
+    (rows) => rows[0] === undefined ? undefined : Number(rows[0].ttl_ms)
+  )
