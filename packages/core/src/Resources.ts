@@ -11,7 +11,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Data, Effect, Layer, Option } from "effect"
+import { Clock, Context, Data, Effect, Either, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "./Database.js"
 import * as Fencing from "./sql/fencing.js"
@@ -343,6 +343,14 @@ export interface ResourcesService {
   ) => Effect.Effect<number, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
 
   /**
+   * `keepalive` for a batch in one transaction with one read and one update: one outcome
+   * per item, in order (the new expiry, or why that lease was not extended).
+   */
+  readonly keepaliveMany: (
+    items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number; readonly holder?: string | undefined }>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<number, LeaseNotFound | LeaseGone | LeaseHolderMismatch>>, SqlError>
+
+  /**
    * Ends a live lease and returns it with its resource, now free; the caller decides
    * what the resource needs next (e.g. a device goes to cleaning).
    */
@@ -473,8 +481,10 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
 
     /** The lease, if `holder` (when given) holds it and it is still live at `now`. */
     const liveLease = (leaseId: string, holder: string | undefined, now: number) =>
+      Effect.flatMap(Sql.getLease(sql, leaseId), (lease) => checkLive(leaseId, lease, holder, now))
+
+    const checkLive = (leaseId: string, lease: Sql.LeaseRow | undefined, holder: string | undefined, now: number) =>
       Effect.gen(function*() {
-        const lease = yield* Sql.getLease(sql, leaseId)
         if (lease === undefined) {
           return yield* new LeaseNotFound({ leaseId, message: `no lease ${leaseId}` })
         }
@@ -650,6 +660,29 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
           return expiresAt
         })))
 
+    const keepaliveMany: ResourcesService["keepaliveMany"] = (items) =>
+      Effect.forEach(items, (item) => checkTtl(item.ttlMs)).pipe(
+        Effect.flatMap((ttls) =>
+          transaction(Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const rows = new Map((yield* Sql.getLeases(sql, [...new Set(items.map((item) => item.leaseId))])).map((row) => [row.id, row]))
+            const outcomes = yield* Effect.forEach(items, (item, i) =>
+              Effect.either(Effect.as(checkLive(item.leaseId, rows.get(item.leaseId), item.holder, now), now + ttls[i]!)))
+            // the last of several keepalives of one lease in a batch wins, as it would one at a time
+            const latest = new Map<string, number>()
+            items.forEach((item, i) => {
+              const outcome = outcomes[i]!
+              if (Either.isRight(outcome)) latest.set(item.leaseId, outcome.right)
+            })
+            const extended = new Set(yield* Sql.extendLeases(sql, [...latest].map(([id, expiresAt]) => ({ id, expiresAt })), now))
+            for (const id of latest.keys()) {
+              if (!extended.has(id)) return yield* Effect.dieMessage(`lease ${id} changed under the write lock`)
+            }
+            return outcomes
+          }))
+        )
+      )
+
     const release = (leaseId: string, options: { readonly holder?: string | undefined; readonly reason: string }) =>
       transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -700,6 +733,7 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
       heartbeat,
       lease,
       keepalive,
+      keepaliveMany,
       release,
       reclaimExpired,
       leases,

@@ -333,6 +333,25 @@ export const extendLease = (
     (rows) => rows.length > 0
   )
 
+/** Several leases by id, in one statement (those that exist). */
+export const getLeases = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<LeaseRow>, SqlError> =>
+  ids.length === 0 ? Effect.succeed([]) : sql<LeaseRow>`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
+    FROM orch_resource_leases WHERE id IN ${sql.in(ids)}`
+
+/** `extendLease` for a batch in one statement: each lease gets its own expiry, under the same compare-and-set. */
+export const extendLeases = (
+  sql: SqlClient.SqlClient,
+  changes: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>,
+  now: number
+): Effect.Effect<ReadonlyArray<string>, SqlError> =>
+  changes.length === 0 ? Effect.succeed([]) : Effect.map(
+    sql<{ id: string }>`UPDATE orch_resource_leases
+      SET expires_at = CASE id ${sql.join(" ", false)(changes.map((change) => sql`WHEN ${change.id} THEN ${change.expiresAt}`))} END
+      WHERE id IN ${sql.in(changes.map((change) => change.id))} AND ended_at IS NULL AND expires_at > ${now}
+      RETURNING id`,
+    (rows) => rows.map((row) => row.id)
+  )
+
 /** Compare-and-set: ends only a lease still open; the resource records when it was freed. */
 export const endLease = (
   sql: SqlClient.SqlClient,
