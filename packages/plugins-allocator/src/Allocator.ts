@@ -10,6 +10,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Database from "@orch/core/Database"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
 import {
   type Lease,
@@ -23,6 +24,7 @@ import {
 import { Context, Data, Deferred, Effect, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
+import * as Batch from "./Batch.js"
 import * as GroupCommit from "./GroupCommit.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
@@ -250,11 +252,22 @@ export const make = (
         })
       )
 
+    // keepalives arriving together are one transaction with one read and one update
+    const keepaliveBatch = yield* Batch.make(
+      (items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number | undefined; readonly holder: string | undefined }>) =>
+        Database.transaction(Effect.gen(function*() {
+          const stored = yield* Sql.getLeaseTtls(sql, items.filter((item) => item.ttlMs === undefined).map((item) => item.leaseId))
+          return yield* resources.keepaliveMany(items.map((item) => ({
+            leaseId: item.leaseId,
+            holder: item.holder,
+            ttlMs: item.ttlMs ?? stored.get(item.leaseId) ?? config.maxTtlSeconds * 1000
+          })))
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxBatch: 256 }
+    )
+
     const keepalive: AllocatorService["keepalive"] = (leaseId, options) =>
-      commit(Effect.gen(function*() {
-        const ttlMs = options.ttlMs ?? (yield* Sql.getLeaseTtl(sql, leaseId)) ?? config.maxTtlSeconds * 1000
-        return yield* resources.keepalive(leaseId, ttlMs, { holder: options.holder })
-      })).pipe(
+      keepaliveBatch({ leaseId, ttlMs: options.ttlMs, holder: options.holder }).pipe(
         Effect.tapBoth({
           onSuccess: () => AllocatorMetrics.count(AllocatorMetrics.keepalives, { result: "ok" }),
           onFailure: (error) =>

@@ -38,8 +38,20 @@ export const waiting = Metric.gauge("orch_allocator_waiting_allocations", {
   description: "Allocations waiting for a device in this process"
 })
 
-export const count = (counter: Metric.Metric.Counter<number>, tags: Readonly<Record<string, string>>) =>
-  Metric.increment(Object.entries(tags).reduce((metric, [key, value]) => Metric.tagged(metric, key, value), counter))
+const tagged = new WeakMap<Metric.Metric.Counter<number>, Map<string, Metric.Metric.Counter<number>>>()
+
+/** Increments `counter` with `tags`; each tagged counter is built once (its key is hashed when built). */
+export const count = (counter: Metric.Metric.Counter<number>, tags: Readonly<Record<string, string>>) => {
+  let byTags = tagged.get(counter)
+  if (byTags === undefined) tagged.set(counter, byTags = new Map())
+  const key = JSON.stringify(tags)
+  let metric = byTags.get(key)
+  if (metric === undefined) {
+    metric = Object.entries(tags).reduce((m, [name, value]) => Metric.tagged(m, name, value), counter)
+    byTags.set(key, metric)
+  }
+  return Metric.increment(metric)
+}
 
 /** `orch_allocator_devices{type,status}`, read from the database at each scrape. */
 export const devicesCollector = (resources: ResourcesService): Metrics.Collector =>

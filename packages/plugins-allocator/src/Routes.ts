@@ -49,8 +49,10 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
   ))
 
 /** The body decoded by `schema`; a problem is a 400 that names the field. */
-const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) =>
-  Effect.gen(function*() {
+const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
+  // compiled once: building a decoder costs more than running it
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const text = yield* request.text.pipe(Effect.catchAll(() => fail(400, "cannot read the request body")))
     let json: unknown
@@ -62,13 +64,17 @@ const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: 
         return yield* fail(400, `the body is not JSON: ${(error as Error).message}`)
       }
     }
-    const decoded = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(json)
+    const decoded = decode(json)
     if (Either.isRight(decoded)) return decoded.right
     const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
     const field = issue?.path.map(String).join(".") ?? ""
     const problem = issue?._tag === "Unexpected" ? "unknown field" : issue?._tag === "Missing" ? "is required" : issue?.message ?? "is invalid"
     return yield* fail(400, field === "" ? `the body ${problem}` : `${field}: ${problem}`, field === "" ? {} : { field })
   })
+}
+
+const allocateBody = body(Api.AllocateBody)
+const keepaliveBody = body(Api.KeepaliveBody, { optional: true })
 
 const caller = (authorize: ReturnType<typeof Access.make>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
@@ -115,7 +121,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
 
   const allocate = handle(Effect.gen(function*() {
     const me = yield* who
-    const request = yield* body(Api.AllocateBody)
+    const request = yield* allocateBody
     if (!me.admin && me.holder !== request.holder) {
       return yield* fail(403, `this token acts as holder ${JSON.stringify(me.holder)}, not ${JSON.stringify(request.holder)}`)
     }
@@ -145,7 +151,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
   const keepalive = handle(Effect.gen(function*() {
     const me = yield* who
     const id = yield* param("id")
-    const request = yield* body(Api.KeepaliveBody, { optional: true })
+    const request = yield* keepaliveBody
     if (request.ttlSeconds !== undefined && request.ttlSeconds > maxTtl) {
       return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
     }

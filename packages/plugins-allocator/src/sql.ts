@@ -24,3 +24,10 @@ export const getLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string): Effect.E
     sql<{ ttl_ms: number }>`SELECT ttl_ms FROM allocator_lease_ttls WHERE lease_id = ${leaseId}`,
     (rows) => rows[0] === undefined ? undefined : Number(rows[0].ttl_ms)
   )
+
+/** The TTLs of several leases at once (for a batch of keepalives). */
+export const getLeaseTtls = (sql: SqlClient.SqlClient, leaseIds: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, number>, SqlError> =>
+  leaseIds.length === 0 ? Effect.succeed(new Map()) : Effect.map(
+    sql<{ lease_id: string; ttl_ms: number }>`SELECT lease_id, ttl_ms FROM allocator_lease_ttls WHERE lease_id IN ${sql.in(leaseIds)}`,
+    (rows) => new Map(rows.map((row) => [row.lease_id, Number(row.ttl_ms)]))
+  )
