@@ -10,13 +10,18 @@ import { Schema } from "effect"
 import { DeviceInfo, Status } from "./Device.js"
 
 const Labels = Schema.Record({ key: Schema.String, value: Schema.String })
+const Seconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
+const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
 export const AllocateBody = Schema.Struct({
-  type: Schema.optional(Schema.String.pipe(Schema.minLength(1))).annotations({ description: "Device type wanted" }),
+  type: Schema.optional(NonEmpty).annotations({ description: "Device type wanted" }),
   labels: Schema.optional(Labels).annotations({ description: "Labels the device must have (all of them)" }),
-  holder: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Who holds the lease" }),
-  ttlSeconds: Schema.Number.pipe(Schema.positive()).annotations({ description: "The lease lasts this long unless kept alive" }),
-  waitSeconds: Schema.optional(Schema.Number.pipe(Schema.nonNegative())).annotations({
+  holder: NonEmpty.pipe(Schema.maxLength(200, { message: () => "must be at most 200 characters" })).annotations({
+    description: "Who holds the lease"
+  }),
+  ttlSeconds: Seconds.annotations({ description: "The lease lasts this long unless kept alive" }),
+  waitSeconds: Schema.optional(Schema.Number.pipe(Schema.nonNegative({ message: () => "must be a number of seconds, 0 or more" })))
+    .annotations({
     description: "Wait up to this long for a device (first come, first served) instead of a 409 at once"
   })
 }).pipe(
@@ -24,7 +29,7 @@ export const AllocateBody = Schema.Struct({
 ).annotations({ identifier: "AllocateRequest" })
 
 export const KeepaliveBody = Schema.Struct({
-  ttlSeconds: Schema.optional(Schema.Number.pipe(Schema.positive())).annotations({
+  ttlSeconds: Schema.optional(Seconds).annotations({
     description: "New lifetime from now; default: the ttlSeconds the lease was granted with"
   })
 }).annotations({ identifier: "KeepaliveRequest" })
