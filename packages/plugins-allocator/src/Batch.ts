@@ -5,6 +5,7 @@
  * after the commit that holds its request.
  */
 import type { SqlError } from "@effect/sql/SqlError"
+import { nextTurn } from "./NextTurn.js"
 import { Chunk, Deferred, Effect, Either, Exit, FiberId, Queue, type Scope } from "effect"
 
 interface Pending<I, A, E> {
@@ -25,8 +26,14 @@ export const make = <I, A, E>(
             p.done,
             Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
           ), { discard: true }))
-    yield* Effect.zipRight(Effect.yieldNow(), Queue.takeBetween(pending, 1, options.maxBatch)).pipe(
-      Effect.flatMap((batch) => Effect.uninterruptible(runBatch(Chunk.toReadonlyArray(batch)))),
+    // the first waits for the rest of its event-loop turn (see NextTurn); taken, a group always runs
+    yield* Effect.uninterruptibleMask((restore) =>
+      restore(Queue.take(pending)).pipe(
+        Effect.zipLeft(nextTurn),
+        Effect.flatMap((first) => Effect.map(Queue.takeUpTo(pending, options.maxBatch - 1), (rest) => [first, ...Chunk.toReadonlyArray(rest)])),
+        Effect.flatMap(runBatch)
+      )
+    ).pipe(
       Effect.forever,
       Effect.forkScoped
     )

@@ -10,6 +10,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
+import { nextTurn } from "./NextTurn.js"
 import { Cause, Chunk, Deferred, Effect, Exit, FiberId, Option, Queue, type Scope } from "effect"
 
 interface Pending {
@@ -52,9 +53,14 @@ export const make: Effect.Effect<GroupCommit, never, SqlClient.SqlClient | Scope
       )
     )
 
-  // yielding first lets the callers woken by the last commit send their next change, so more share the next one
-  yield* Effect.zipRight(Effect.yieldNow(), Queue.takeBetween(pending, 1, maxGroupSize)).pipe(
-    Effect.flatMap((group) => Effect.uninterruptible(runGroup(Chunk.toReadonlyArray(group)))),
+  // the first waits for the rest of its event-loop turn (see NextTurn); taken, a group always runs
+  yield* Effect.uninterruptibleMask((restore) =>
+    restore(Queue.take(pending)).pipe(
+      Effect.zipLeft(nextTurn),
+      Effect.flatMap((first) => Effect.map(Queue.takeUpTo(pending, maxGroupSize - 1), (rest) => [first, ...Chunk.toReadonlyArray(rest)])),
+      Effect.flatMap(runGroup)
+    )
+  ).pipe(
     Effect.forever,
     Effect.forkScoped
   )

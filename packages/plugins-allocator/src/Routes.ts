@@ -8,6 +8,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { jsonError } from "@orch/core/Http"
 import type { Lease, Resource, ResourcesService } from "@orch/core/Resources"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
@@ -48,13 +49,51 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
     headers === undefined ? jsonError(status, message, details) : HttpServerResponse.setHeaders(jsonError(status, message, details), headers)
   ))
 
+/** The body limit of core's server (which refuses a larger Content-Length; this catches chunked bodies). */
+const maxBodyBytes = 1024 * 1024
+
+/**
+ * The request body as text, read straight from Node's request: the platform's stream
+ * reader costs more per request than the whole keepalive it carries.
+ */
+const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.async<string, Reply>((resume) => {
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+    if (incoming.readableEnded) return resume(Effect.succeed(""))
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > maxBodyBytes) {
+        cleanup()
+        resume(fail(413, `request body is over the limit of ${maxBodyBytes} bytes`))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(fail(400, "cannot read the request body"))
+    }
+    const cleanup = () => {
+      incoming.off("data", onData)
+      incoming.off("end", onEnd)
+      incoming.off("error", onError)
+    }
+    incoming.on("data", onData)
+    incoming.once("end", onEnd)
+    incoming.once("error", onError)
+    return Effect.sync(cleanup)
+  }))
+
 /** The body decoded by `schema`; a problem is a 400 that names the field. */
 const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
   // compiled once: building a decoder costs more than running it
   const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
   return Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const text = yield* request.text.pipe(Effect.catchAll(() => fail(400, "cannot read the request body")))
+    const text = yield* bodyText
     let json: unknown
     if (text.trim() === "" && options.optional) json = {}
     else {
