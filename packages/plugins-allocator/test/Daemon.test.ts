@@ -143,6 +143,35 @@ describe("allocator HTTP API", () => {
   })
 })
 
+describe("waiting allocations over HTTP", () => {
+  it("are served in order, and one whose client hung up is forgotten", async () => {
+    const { config } = setup(1)
+    const daemon = await start(["--config", config])
+    const url = daemon.url
+    const waiting = async () => Number(/orch_allocator_waiting_allocations (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)
+    const held = (await allocate(url, { type: "board", holder: "holder", ttlSeconds: 60 })).body
+    const aborted = new AbortController()
+    const leaving = fetch(`${url}/allocator/leases`, {
+      method: "POST",
+      signal: aborted.signal,
+      body: JSON.stringify({ type: "board", holder: "leaving", ttlSeconds: 60, waitSeconds: 60 })
+    }).catch(() => "aborted")
+    await eventually(async () => ((await waiting()) === 1 ? true : undefined))
+    const first = allocate(url, { type: "board", holder: "first", ttlSeconds: 60, waitSeconds: 60 })
+    await eventually(async () => ((await waiting()) === 2 ? true : undefined))
+    const second = allocate(url, { type: "board", holder: "second", ttlSeconds: 60, waitSeconds: 60 })
+    await eventually(async () => ((await waiting()) === 3 ? true : undefined))
+    aborted.abort()
+    expect(await leaving).toBe("aborted")
+    await eventually(async () => ((await waiting()) === 2 ? true : undefined))
+    await call(`${url}/allocator/leases/${held.id}`, "DELETE")
+    const got = await first
+    expect(got.body.holder).toBe("first")
+    await call(`${url}/allocator/leases/${got.body.id}`, "DELETE")
+    expect((await second).body.holder).toBe("second")
+  })
+})
+
 describe("allocator across processes", () => {
   it("a SIGKILLed daemon, restarted, keeps every live lease and frees only the expired ones", async () => {
     const { config } = setup(3)
