@@ -200,6 +200,10 @@ export const make = (
 
     const wake = Effect.suspend(() => waiters.length === 0 ? Effect.void : Effect.asVoid(Effect.forkDaemon(Effect.ignoreLogged(serve))))
 
+    /** The grant a waiter was handed, if any. */
+    const pollGrant = (waiter: Waiter): Effect.Effect<Option.Option<Grant>> =>
+      Effect.flatMap(Deferred.poll(waiter.done), (polled) => Option.isSome(polled) ? Effect.asSome(polled.value) : Effect.succeedNone)
+
     const leave = (waiter: Waiter) =>
       Effect.suspend(() => {
         waiter.gone = true
@@ -226,22 +230,20 @@ export const make = (
         yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
         const outcome = yield* Effect.gen(function*() {
           yield* serve
-          if (request.waitMs <= 0) return yield* Deferred.poll(waiter.done).pipe(Effect.flatMap((o) => Option.isSome(o) ? Effect.map(o.value, Option.some) : Effect.succeed(Option.none<Grant>())))
-          return yield* Effect.timeoutOption(Deferred.await(waiter.done), request.waitMs)
+          // not waiting: served by that one pass or not at all
+          return request.waitMs <= 0 ? yield* pollGrant(waiter) : yield* Effect.timeoutOption(Deferred.await(waiter.done), request.waitMs)
         }).pipe(Effect.onInterrupt(() =>
           Effect.zipRight(
             leave(waiter),
             // granted while its client went away: give the device back
-            Effect.flatMap(Deferred.poll(waiter.done), (polled) =>
-              Option.isSome(polled) ? Effect.flatMap(polled.value, releaseUnused) : Effect.void)
+            Effect.flatMap(pollGrant(waiter), (grant) => Option.isSome(grant) ? releaseUnused(grant.value) : Effect.void)
           )
         ))
         if (Option.isSome(outcome)) return outcome.value
         yield* leave(waiter)
         // a grant that landed as the wait ran out still counts
-        const late = yield* Deferred.poll(waiter.done)
-        if (Option.isSome(late)) return yield* late.value
-        return yield* denial(request)
+        const late = yield* pollGrant(waiter)
+        return Option.isSome(late) ? late.value : yield* denial(request)
       }).pipe(
         Effect.tapBoth({
           onFailure: (error) =>

@@ -19,12 +19,6 @@ CREATE TABLE allocator_lease_ttls (
 export const insertLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string, ttlMs: number): Effect.Effect<unknown, SqlError> =>
   sql`INSERT INTO allocator_lease_ttls (lease_id, ttl_ms) VALUES (${leaseId}, ${ttlMs})`
 
-export const getLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string): Effect.Effect<number | undefined, SqlError> =>
-  Effect.map(
-    sql<{ ttl_ms: number }>`SELECT ttl_ms FROM allocator_lease_ttls WHERE lease_id = ${leaseId}`,
-    (rows) => rows[0] === undefined ? undefined : Number(rows[0].ttl_ms)
-  )
-
 /** The TTLs of several leases at once (for a batch of keepalives). */
 export const getLeaseTtls = (sql: SqlClient.SqlClient, leaseIds: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, number>, SqlError> =>
   leaseIds.length === 0 ? Effect.succeed(new Map()) : Effect.map(
