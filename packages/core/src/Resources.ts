@@ -335,6 +335,16 @@ export interface ResourcesService {
     request: LeaseRequest
   ) => Effect.Effect<Option.Option<Lease<S>>, SqlError>
 
+  /**
+   * `lease` for a batch in one transaction: requests alike share one query for free
+   * resources, and all grants one token reservation and one insert. One outcome per
+   * request, in order; earlier requests are served first, as one by one.
+   */
+  readonly leaseMany: <S extends string>(
+    kind: ResourceKind<S>,
+    requests: ReadonlyArray<LeaseRequest>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Lease<S>>>, SqlError>
+
   /** Extends a live lease to now + `ttlMs` and returns the new expiry. */
   readonly keepalive: (
     leaseId: string,
@@ -358,6 +368,11 @@ export interface ResourcesService {
     leaseId: string,
     options: { readonly holder?: string | undefined; readonly reason: string }
   ) => Effect.Effect<Lease, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
+
+  /** `release` for a batch in one transaction: one outcome per item, in order. */
+  readonly releaseMany: (
+    items: ReadonlyArray<{ readonly leaseId: string; readonly holder?: string | undefined; readonly reason: string }>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Lease, LeaseNotFound | LeaseGone | LeaseHolderMismatch>>, SqlError>
 
   /**
    * Ends every open lease past its expiry (reason "expired") and returns them with
@@ -648,6 +663,53 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
         }))
       })
 
+    const leaseMany = <S extends string>(kind: ResourceKind<S>, requests: ReadonlyArray<LeaseRequest>) =>
+      Effect.gen(function*() {
+        const ttls = yield* Effect.forEach(requests, (request) => Effect.zipLeft(checkTtl(request.ttlMs), checkLabels(request.labels ?? {})))
+        // requests alike (same name and labels) are served together, in order
+        const groups = new Map<string, Array<number>>()
+        requests.forEach((request, i) => {
+          const key = JSON.stringify([request.name ?? null, encodeLabels(request.labels ?? {})])
+          groups.set(key, [...(groups.get(key) ?? []), i])
+        })
+        return yield* transaction(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const granted: Array<Sql.LeaseRow | undefined> = requests.map(() => undefined)
+          for (const members of groups.values()) {
+            const sample = requests[members[0]!]!
+            const free = yield* Sql.findLeasableUpTo(sql, {
+              plugin: kind.plugin,
+              kind: kind.name,
+              states: kind.leasable,
+              name: sample.name,
+              labels: sample.labels ?? {}
+            }, members.length)
+            if (free.length === 0) continue
+            const tokens = yield* Fencing.nextTokens(sql, "resources", free.length)
+            const rows = free.map((resource, j): Sql.LeaseRow => {
+              const i = members[j]!
+              return {
+                id: randomUUID(),
+                plugin: resource.plugin,
+                kind: resource.kind,
+                resource: resource.name,
+                holder: requests[i]!.holder,
+                token: tokens[j]!,
+                granted_at: now,
+                expires_at: now + ttls[i]!,
+                ended_at: null,
+                end_reason: null
+              }
+            })
+            yield* Sql.insertLeases(sql, rows)
+            rows.forEach((row, j) => (granted[members[j]!] = row))
+          }
+          const ids = granted.flatMap((row) => (row === undefined ? [] : [row.id]))
+          const byId = new Map((yield* Sql.listLeases(sql, { ids, limit: ids.length })).map((row) => [row.lease_id, row]))
+          return granted.map((row) => row === undefined ? Option.none<Lease<S>>() : Option.some(toLease<S>(byId.get(row.id)!)))
+        }))
+      })
+
     const keepalive = (leaseId: string, ttlMs: number, options?: { readonly holder?: string | undefined }) =>
       Effect.flatMap(checkTtl(ttlMs), (ttl) =>
         transaction(Effect.gen(function*() {
@@ -693,6 +755,30 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
         return toLease((yield* leaseById(leaseId))!)
       }))
 
+    const releaseMany: ResourcesService["releaseMany"] = (items) =>
+      transaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = new Map((yield* Sql.getLeases(sql, [...new Set(items.map((item) => item.leaseId))])).map((row) => [row.id, row]))
+        const checked = yield* Effect.forEach(items, (item) => Effect.either(checkLive(item.leaseId, rows.get(item.leaseId), item.holder, now)))
+        // a lease named twice in one batch is released by the first and gone for the second
+        const ending = new Map<string, { lease: Sql.LeaseRow; reason: string }>()
+        const outcomes = checked.map((outcome, i): Either.Either<string, LeaseNotFound | LeaseGone | LeaseHolderMismatch> => {
+          if (Either.isLeft(outcome)) return Either.left(outcome.left)
+          if (ending.has(outcome.right.id)) {
+            return Either.left(new LeaseGone({ leaseId: outcome.right.id, expiresAt: outcome.right.expires_at, endedAt: now, endReason: ending.get(outcome.right.id)!.reason, message: `lease ${outcome.right.id} ended (${ending.get(outcome.right.id)!.reason})` }))
+          }
+          ending.set(outcome.right.id, { lease: outcome.right, reason: items[i]!.reason })
+          return Either.right(outcome.right.id)
+        })
+        const ended = new Set(yield* Sql.endLeases(sql, [...ending.values()], now))
+        for (const id of ending.keys()) {
+          if (!ended.has(id)) return yield* Effect.dieMessage(`lease ${id} changed under the write lock`)
+        }
+        const ids = [...ending.keys()]
+        const byId = new Map((yield* Sql.listLeases(sql, { ids, limit: ids.length })).map((row) => [row.lease_id, row]))
+        return outcomes.map((outcome) => Either.map(outcome, (id) => toLease(byId.get(id)!)))
+      }))
+
     const reclaimExpired = <S extends string = string>(kind?: ResourceKind<S>) =>
       transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -732,9 +818,11 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
       history,
       heartbeat,
       lease,
+      leaseMany,
       keepalive,
       keepaliveMany,
       release,
+      releaseMany,
       reclaimExpired,
       leases,
       countByState
