@@ -21,7 +21,7 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Context, Data, Deferred, Effect, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Context, Data, Deferred, Effect, Either, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import * as Batch from "./Batch.js"
@@ -149,12 +149,23 @@ export const make = (
         yield* queue.enqueue(CleanJob, { device: device.name, afterLease: lease.id })
       }).pipe(Effect.orDie)
 
-    const tryLease = (request: AllocateRequest) =>
-      commit(Effect.gen(function*() {
-        const granted = yield* resources.lease(Device, { holder: request.holder, ttlMs: request.ttlMs, labels: criteriaOf(request) })
-        if (Option.isSome(granted)) yield* Sql.insertLeaseTtl(sql, granted.value.id, request.ttlMs).pipe(Effect.orDie)
-        return Option.map(granted, (lease): Grant => ({ lease, device: infoOf(lease.resource) }))
-      }))
+    // allocations arriving together are one transaction: one query per kind of request, one insert
+    const leaseBatch = yield* Batch.make(
+      (requests: ReadonlyArray<AllocateRequest>) =>
+        Database.transaction(Effect.gen(function*() {
+          const granted = yield* resources.leaseMany(Device, requests.map((request) => ({
+            holder: request.holder,
+            ttlMs: request.ttlMs,
+            labels: criteriaOf(request)
+          })))
+          const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: requests[i]!.ttlMs }] : [])
+          yield* Sql.insertLeaseTtls(sql, ttls)
+          return granted.map((lease) => Either.right(Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) }))))
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxBatch: 128 }
+    )
+
+    const tryLease = (request: AllocateRequest): Effect.Effect<Option.Option<Grant>, SqlError> => leaseBatch(request)
 
     const denial = (request: AllocateRequest) =>
       Effect.gen(function*() {
@@ -279,12 +290,21 @@ export const make = (
         })
       )
 
+    // releases arriving together are one transaction too, with what follows each (cleaning)
+    const releaseBatch = yield* Batch.make(
+      (items: ReadonlyArray<{ readonly leaseId: string; readonly holder: string | undefined; readonly reason: string }>) =>
+        Database.transaction(Effect.gen(function*() {
+          const outcomes = yield* resources.releaseMany(items)
+          for (const outcome of outcomes) {
+            if (Either.isRight(outcome)) yield* afterLeaseEnded(outcome.right, { used: true })
+          }
+          return outcomes
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxBatch: 128 }
+    )
+
     const release: AllocatorService["release"] = (leaseId, options) =>
-      commit(Effect.gen(function*() {
-        const lease = yield* resources.release(leaseId, { holder: options.holder, reason: options.reason ?? "released" })
-        yield* afterLeaseEnded(lease, { used: true })
-        return lease
-      })).pipe(
+      releaseBatch({ leaseId, holder: options.holder, reason: options.reason ?? "released" }).pipe(
         Effect.tap(() => Effect.zipRight(Metric.increment(AllocatorMetrics.releases), wake))
       )
 

@@ -15,9 +15,14 @@ CREATE TABLE allocator_lease_ttls (
 );`
 }
 
-/** Written in the transaction that grants the lease. */
-export const insertLeaseTtl = (sql: SqlClient.SqlClient, leaseId: string, ttlMs: number): Effect.Effect<unknown, SqlError> =>
-  sql`INSERT INTO allocator_lease_ttls (lease_id, ttl_ms) VALUES (${leaseId}, ${ttlMs})`
+/** Written in the transaction that grants the leases, one statement for them all. */
+export const insertLeaseTtls = (
+  sql: SqlClient.SqlClient,
+  ttls: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number }>
+): Effect.Effect<unknown, SqlError> =>
+  ttls.length === 0
+    ? Effect.void
+    : sql`INSERT INTO allocator_lease_ttls ${sql.insert(ttls.map(({ leaseId, ttlMs }) => ({ lease_id: leaseId, ttl_ms: ttlMs })))}`
 
 /** The TTLs of several leases at once (for a batch of keepalives). */
 export const getLeaseTtls = (sql: SqlClient.SqlClient, leaseIds: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, number>, SqlError> =>
