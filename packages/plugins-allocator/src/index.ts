@@ -9,7 +9,9 @@ import { AllocatorConfig } from "./AllocatorConfig.js"
 import { AllocatorApi } from "./Api.js"
 import { commands } from "./Commands.js"
 import * as Daemon from "./Daemon.js"
-import { Device } from "./Device.js"
+import { Resources } from "@orch/core/Resources"
+import { Effect } from "effect"
+import { Device, infoOf, statusOf } from "./Device.js"
 import { migrations } from "./sql.js"
 
 export { Allocator, AllocationDenied, CleanJob, DeviceNotDrained } from "./Allocator.js"
@@ -27,5 +29,15 @@ export const plugin = Plugin.make({
   jobKinds: [CleanJob],
   resourceKinds: [Device],
   http: (config) => ({ api: AllocatorApi, routes: Daemon.layer(config) }),
-  commands
+  commands,
+  tui: () =>
+    Effect.gen(function*() {
+      const resources = yield* Resources
+      const devices = (yield* resources.list({ kind: Device })).filter((d) => d.retiredAt === undefined || d.lease !== undefined)
+      return [{
+        title: `devices (${devices.filter((d) => statusOf(d) === "free").length} free of ${devices.length})`,
+        columns: ["NAME", "TYPE", "STATUS", "HOLDER", "EXPIRES"],
+        rows: devices.map((d) => [d.name, infoOf(d).type, statusOf(d), d.lease?.holder ?? "-", d.lease ? new Date(d.lease.expiresAt).toISOString() : "-"])
+      }]
+    })
 })
