@@ -149,6 +149,13 @@ export const make = (
         yield* queue.enqueue(CleanJob, { device: device.name, afterLease: lease.id })
       }).pipe(Effect.orDie)
 
+    // the TTL each lease was granted with, for keepalives without one; a bounded cache of the table
+    const grantedTtls = new Map<string, number>()
+    const rememberTtl = (leaseId: string, ttlMs: number) => {
+      if (grantedTtls.size >= 100_000) grantedTtls.clear()
+      grantedTtls.set(leaseId, ttlMs)
+    }
+
     // allocations arriving together are one transaction: one query per kind of request, one insert
     const leaseBatch = yield* Batch.make(
       (requests: ReadonlyArray<AllocateRequest>) =>
@@ -160,6 +167,7 @@ export const make = (
           })))
           const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: requests[i]!.ttlMs }] : [])
           yield* Sql.insertLeaseTtls(sql, ttls)
+          for (const { leaseId, ttlMs } of ttls) rememberTtl(leaseId, ttlMs)
           return granted.map((lease) => Either.right(Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) }))))
         })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
       { maxBatch: 128 }
@@ -268,14 +276,17 @@ export const make = (
     // keepalives arriving together are one transaction with one read and one update
     const keepaliveBatch = yield* Batch.make(
       (items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number | undefined; readonly holder: string | undefined }>) =>
-        Database.transaction(Effect.gen(function*() {
-          const stored = yield* Sql.getLeaseTtls(sql, items.filter((item) => item.ttlMs === undefined).map((item) => item.leaseId))
+        Effect.gen(function*() {
+          // a lease's TTL never changes: read outside the write transaction, and remembered
+          const unknown = items.filter((item) => item.ttlMs === undefined && !grantedTtls.has(item.leaseId)).map((item) => item.leaseId)
+          const stored = yield* Sql.getLeaseTtls(sql, unknown)
+          for (const [leaseId, ttlMs] of stored) rememberTtl(leaseId, ttlMs)
           return yield* resources.keepaliveMany(items.map((item) => ({
             leaseId: item.leaseId,
             holder: item.holder,
-            ttlMs: item.ttlMs ?? stored.get(item.leaseId) ?? config.maxTtlSeconds * 1000
+            ttlMs: item.ttlMs ?? grantedTtls.get(item.leaseId) ?? config.maxTtlSeconds * 1000
           })))
-        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+        }).pipe(Effect.withTracerEnabled(false)),
       { maxBatch: 256 }
     )
 
@@ -296,7 +307,10 @@ export const make = (
         Database.transaction(Effect.gen(function*() {
           const outcomes = yield* resources.releaseMany(items)
           for (const outcome of outcomes) {
-            if (Either.isRight(outcome)) yield* afterLeaseEnded(outcome.right, { used: true })
+            if (Either.isRight(outcome)) {
+              grantedTtls.delete(outcome.right.id)
+              yield* afterLeaseEnded(outcome.right, { used: true })
+            }
           }
           return outcomes
         })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
