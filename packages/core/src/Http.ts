@@ -39,8 +39,17 @@ const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
   return known.has(segment) ? segment : "other"
 }
 
-const guard = (options: HttpOptions, known: ReadonlySet<string>) =>
-  HttpLayerRouter.middleware(
+/** Tagged metrics built once per label set: building one hashes its key, which costs more than the update. */
+const taggedOnce = <M>(build: () => M, cache: Map<string, M>, key: string): M => {
+  let metric = cache.get(key)
+  if (metric === undefined) cache.set(key, metric = build())
+  return metric
+}
+
+const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
+  const counters = new Map<string, Metric.Metric.Counter<number>>()
+  const histograms = new Map<string, typeof Metrics.httpDuration>()
+  return HttpLayerRouter.middleware(
     (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
@@ -59,14 +68,18 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) =>
         const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
         const prefix = pathPrefix(request.url, known)
         const labels = [MetricLabel.make("method", request.method), MetricLabel.make("path", prefix)]
-        yield* Metric.increment(
-          Metric.taggedWithLabels(Metrics.httpRequests, [...labels, MetricLabel.make("status", String(response.status))])
-        )
-        yield* Metric.update(Metric.taggedWithLabels(Metrics.httpDuration, labels), seconds)
+        const key = `${request.method} ${prefix}`
+        yield* Metric.increment(taggedOnce(
+          () => Metric.taggedWithLabels(Metrics.httpRequests, [...labels, MetricLabel.make("status", String(response.status))]),
+          counters,
+          `${key} ${response.status}`
+        ))
+        yield* Metric.update(taggedOnce(() => Metric.taggedWithLabels(Metrics.httpDuration, labels), histograms, key), seconds)
         return response
       }),
     { global: true }
   )
+}
 
 // The API reference page loads its viewer from a CDN in the reader's browser rather than
 // inlining 3 MB of JavaScript into orch's bundle, which every command would parse.

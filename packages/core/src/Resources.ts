@@ -11,7 +11,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Data, Effect, Layer, Option } from "effect"
+import { Clock, Context, Data, Effect, Either, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "./Database.js"
 import * as Fencing from "./sql/fencing.js"
@@ -335,12 +335,30 @@ export interface ResourcesService {
     request: LeaseRequest
   ) => Effect.Effect<Option.Option<Lease<S>>, SqlError>
 
+  /**
+   * `lease` for a batch in one transaction: requests alike share one query for free
+   * resources, and all grants one token reservation and one insert. One outcome per
+   * request, in order; earlier requests are served first, as one by one.
+   */
+  readonly leaseMany: <S extends string>(
+    kind: ResourceKind<S>,
+    requests: ReadonlyArray<LeaseRequest>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Lease<S>>>, SqlError>
+
   /** Extends a live lease to now + `ttlMs` and returns the new expiry. */
   readonly keepalive: (
     leaseId: string,
     ttlMs: number,
     options?: { readonly holder?: string | undefined }
   ) => Effect.Effect<number, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
+
+  /**
+   * `keepalive` for a batch in one transaction with one read and one update: one outcome
+   * per item, in order (the new expiry, or why that lease was not extended).
+   */
+  readonly keepaliveMany: (
+    items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number; readonly holder?: string | undefined }>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<number, LeaseNotFound | LeaseGone | LeaseHolderMismatch>>, SqlError>
 
   /**
    * Ends a live lease and returns it with its resource, now free; the caller decides
@@ -350,6 +368,11 @@ export interface ResourcesService {
     leaseId: string,
     options: { readonly holder?: string | undefined; readonly reason: string }
   ) => Effect.Effect<Lease, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
+
+  /** `release` for a batch in one transaction: one outcome per item, in order. */
+  readonly releaseMany: (
+    items: ReadonlyArray<{ readonly leaseId: string; readonly holder?: string | undefined; readonly reason: string }>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Lease, LeaseNotFound | LeaseGone | LeaseHolderMismatch>>, SqlError>
 
   /**
    * Ends every open lease past its expiry (reason "expired") and returns them with
@@ -473,8 +496,10 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
 
     /** The lease, if `holder` (when given) holds it and it is still live at `now`. */
     const liveLease = (leaseId: string, holder: string | undefined, now: number) =>
+      Effect.flatMap(Sql.getLease(sql, leaseId), (lease) => checkLive(leaseId, lease, holder, now))
+
+    const checkLive = (leaseId: string, lease: Sql.LeaseRow | undefined, holder: string | undefined, now: number) =>
       Effect.gen(function*() {
-        const lease = yield* Sql.getLease(sql, leaseId)
         if (lease === undefined) {
           return yield* new LeaseNotFound({ leaseId, message: `no lease ${leaseId}` })
         }
@@ -638,6 +663,53 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
         }))
       })
 
+    const leaseMany = <S extends string>(kind: ResourceKind<S>, requests: ReadonlyArray<LeaseRequest>) =>
+      Effect.gen(function*() {
+        const ttls = yield* Effect.forEach(requests, (request) => Effect.zipLeft(checkTtl(request.ttlMs), checkLabels(request.labels ?? {})))
+        // requests alike (same name and labels) are served together, in order
+        const groups = new Map<string, Array<number>>()
+        requests.forEach((request, i) => {
+          const key = JSON.stringify([request.name ?? null, encodeLabels(request.labels ?? {})])
+          groups.set(key, [...(groups.get(key) ?? []), i])
+        })
+        return yield* transaction(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const granted: Array<Sql.LeaseRow | undefined> = requests.map(() => undefined)
+          for (const members of groups.values()) {
+            const sample = requests[members[0]!]!
+            const free = yield* Sql.findLeasableUpTo(sql, {
+              plugin: kind.plugin,
+              kind: kind.name,
+              states: kind.leasable,
+              name: sample.name,
+              labels: sample.labels ?? {}
+            }, members.length)
+            if (free.length === 0) continue
+            const tokens = yield* Fencing.nextTokens(sql, "resources", free.length)
+            const rows = free.map((resource, j): Sql.LeaseRow => {
+              const i = members[j]!
+              return {
+                id: randomUUID(),
+                plugin: resource.plugin,
+                kind: resource.kind,
+                resource: resource.name,
+                holder: requests[i]!.holder,
+                token: tokens[j]!,
+                granted_at: now,
+                expires_at: now + ttls[i]!,
+                ended_at: null,
+                end_reason: null
+              }
+            })
+            yield* Sql.insertLeases(sql, rows)
+            rows.forEach((row, j) => (granted[members[j]!] = row))
+          }
+          const ids = granted.flatMap((row) => (row === undefined ? [] : [row.id]))
+          const byId = new Map((yield* Sql.listLeases(sql, { ids, limit: ids.length })).map((row) => [row.lease_id, row]))
+          return granted.map((row) => row === undefined ? Option.none<Lease<S>>() : Option.some(toLease<S>(byId.get(row.id)!)))
+        }))
+      })
+
     const keepalive = (leaseId: string, ttlMs: number, options?: { readonly holder?: string | undefined }) =>
       Effect.flatMap(checkTtl(ttlMs), (ttl) =>
         transaction(Effect.gen(function*() {
@@ -650,6 +722,29 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
           return expiresAt
         })))
 
+    const keepaliveMany: ResourcesService["keepaliveMany"] = (items) =>
+      Effect.forEach(items, (item) => checkTtl(item.ttlMs)).pipe(
+        Effect.flatMap((ttls) =>
+          transaction(Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const rows = new Map((yield* Sql.getLeases(sql, [...new Set(items.map((item) => item.leaseId))])).map((row) => [row.id, row]))
+            const outcomes = yield* Effect.forEach(items, (item, i) =>
+              Effect.either(Effect.as(checkLive(item.leaseId, rows.get(item.leaseId), item.holder, now), now + ttls[i]!)))
+            // the last of several keepalives of one lease in a batch wins, as it would one at a time
+            const latest = new Map<string, number>()
+            items.forEach((item, i) => {
+              const outcome = outcomes[i]!
+              if (Either.isRight(outcome)) latest.set(item.leaseId, outcome.right)
+            })
+            const extended = new Set(yield* Sql.extendLeases(sql, [...latest].map(([id, expiresAt]) => ({ id, expiresAt })), now))
+            for (const id of latest.keys()) {
+              if (!extended.has(id)) return yield* Effect.dieMessage(`lease ${id} changed under the write lock`)
+            }
+            return outcomes
+          }))
+        )
+      )
+
     const release = (leaseId: string, options: { readonly holder?: string | undefined; readonly reason: string }) =>
       transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -658,6 +753,30 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
           return yield* Effect.dieMessage(`lease ${leaseId} changed under the write lock`)
         }
         return toLease((yield* leaseById(leaseId))!)
+      }))
+
+    const releaseMany: ResourcesService["releaseMany"] = (items) =>
+      transaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = new Map((yield* Sql.getLeases(sql, [...new Set(items.map((item) => item.leaseId))])).map((row) => [row.id, row]))
+        const checked = yield* Effect.forEach(items, (item) => Effect.either(checkLive(item.leaseId, rows.get(item.leaseId), item.holder, now)))
+        // a lease named twice in one batch is released by the first and gone for the second
+        const ending = new Map<string, { lease: Sql.LeaseRow; reason: string }>()
+        const outcomes = checked.map((outcome, i): Either.Either<string, LeaseNotFound | LeaseGone | LeaseHolderMismatch> => {
+          if (Either.isLeft(outcome)) return Either.left(outcome.left)
+          if (ending.has(outcome.right.id)) {
+            return Either.left(new LeaseGone({ leaseId: outcome.right.id, expiresAt: outcome.right.expires_at, endedAt: now, endReason: ending.get(outcome.right.id)!.reason, message: `lease ${outcome.right.id} ended (${ending.get(outcome.right.id)!.reason})` }))
+          }
+          ending.set(outcome.right.id, { lease: outcome.right, reason: items[i]!.reason })
+          return Either.right(outcome.right.id)
+        })
+        const ended = new Set(yield* Sql.endLeases(sql, [...ending.values()], now))
+        for (const id of ending.keys()) {
+          if (!ended.has(id)) return yield* Effect.dieMessage(`lease ${id} changed under the write lock`)
+        }
+        const ids = [...ending.keys()]
+        const byId = new Map((yield* Sql.listLeases(sql, { ids, limit: ids.length })).map((row) => [row.lease_id, row]))
+        return outcomes.map((outcome) => Either.map(outcome, (id) => toLease(byId.get(id)!)))
       }))
 
     const reclaimExpired = <S extends string = string>(kind?: ResourceKind<S>) =>
@@ -699,8 +818,11 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
       history,
       heartbeat,
       lease,
+      leaseMany,
       keepalive,
+      keepaliveMany,
       release,
+      releaseMany,
       reclaimExpired,
       leases,
       countByState

@@ -303,6 +303,66 @@ describe("Resources", () => {
     }))
 })
 
+describe("Resources in batches", () => {
+  it.effect("leaseMany serves requests in order from one query per kind of request, like lease one by one", () =>
+    withResources(Effect.gen(function*() {
+      const resources = yield* Resources
+      yield* addDevices(resources, 3, { model: "pixel" })
+      yield* resources.upsert(Device, { name: "other", labels: { model: "moto" } })
+      const outcomes = yield* resources.leaseMany(Device, [
+        { holder: "a", ttlMs: 1000, labels: { model: "pixel" } },
+        { holder: "b", ttlMs: 2000, labels: { model: "moto" } },
+        { holder: "c", ttlMs: 1000, labels: { model: "pixel" } },
+        { holder: "d", ttlMs: 1000, labels: { model: "moto" } },
+        { holder: "e", ttlMs: 1000, labels: { model: "pixel" } },
+        { holder: "f", ttlMs: 1000, labels: { model: "pixel" } }
+      ])
+      expect(outcomes.map((o) => Option.map(o, (l) => [l.holder, l.resource.name, l.expiresAt]))).toEqual([
+        Option.some(["a", "d00", 1000]),
+        Option.some(["b", "other", 2000]),
+        Option.some(["c", "d01", 1000]),
+        Option.none(),
+        Option.some(["e", "d02", 1000]),
+        Option.none()
+      ])
+      const tokens = outcomes.flatMap((o) => (Option.isSome(o) ? [o.value.token] : []))
+      expect(new Set(tokens).size).toBe(4)
+      expect(Option.isNone(yield* resources.lease(Device, { holder: "g", ttlMs: 1000 }))).toBe(true)
+    })))
+
+  it.effect("releaseMany and keepaliveMany answer per item: released, gone, someone else's, unknown", () =>
+    withResources(Effect.gen(function*() {
+      const resources = yield* Resources
+      yield* addDevices(resources, 3)
+      const [a, b, c] = (yield* resources.leaseMany(Device, ["a", "b", "c"].map((holder) => ({ holder, ttlMs: 1000 })))).map(Option.getOrThrow)
+      yield* TestClock.adjust(500)
+      const kept = yield* resources.keepaliveMany([
+        { leaseId: a!.id, ttlMs: 3000, holder: "a" },
+        { leaseId: b!.id, ttlMs: 3000, holder: "x" },
+        { leaseId: "nope", ttlMs: 3000 },
+        { leaseId: c!.id, ttlMs: 100 }
+      ])
+      expect(kept.map((o) => (o._tag === "Right" ? o.right : o.left._tag))).toEqual([3500, "LeaseHolderMismatch", "LeaseNotFound", 600])
+      yield* TestClock.adjust(500)
+      const released = yield* resources.releaseMany([
+        { leaseId: a!.id, holder: "a", reason: "done" },
+        { leaseId: a!.id, holder: "a", reason: "again" },
+        { leaseId: b!.id, holder: "x", reason: "done" },
+        { leaseId: c!.id, reason: "done" },
+        { leaseId: "nope", reason: "done" }
+      ])
+      expect(released.map((o) => (o._tag === "Right" ? [o.right.id, o.right.endReason, o.right.resource.lease] : o.left._tag))).toEqual([
+        [a!.id, "done", undefined],
+        "LeaseGone",
+        "LeaseHolderMismatch",
+        "LeaseGone",
+        "LeaseNotFound"
+      ])
+      expect((yield* resources.get(Device, a!.resource.name)).lastReleasedAt).toBe(1000)
+      expect((yield* resources.leases({ active: true })).map((l) => l.id).sort()).toEqual([b!.id, c!.id].sort())
+    })))
+})
+
 // the runs share one database and one test clock
 layer(processLayer())("Resources under random interleavings", (it) => {
   type Command =

@@ -285,18 +285,26 @@ export const deleteResource = (sql: SqlClient.SqlClient, key: ResourceKey): Effe
  */
 export const findLeasable = (
   sql: SqlClient.SqlClient,
-  query: {
-    readonly plugin: string
-    readonly kind: string
-    readonly states: ReadonlyArray<string>
-    readonly name: string | undefined
-    readonly labels: Readonly<Record<string, string>>
-  }
-): Effect.Effect<ResourceRow | undefined, SqlError> =>
-  query.states.length === 0
-    ? Effect.succeed(undefined)
-    : Effect.map(
-      sql<ResourceRow>`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
+  query: LeasableQuery
+): Effect.Effect<ResourceRow | undefined, SqlError> => Effect.map(findLeasableUpTo(sql, query, 1), first)
+
+export interface LeasableQuery {
+  readonly plugin: string
+  readonly kind: string
+  readonly states: ReadonlyArray<string>
+  readonly name: string | undefined
+  readonly labels: Readonly<Record<string, string>>
+}
+
+/** `findLeasable` for a batch: up to `limit` free resources, in the order they would be leased one by one. */
+export const findLeasableUpTo = (
+  sql: SqlClient.SqlClient,
+  query: LeasableQuery,
+  limit: number
+): Effect.Effect<ReadonlyArray<ResourceRow>, SqlError> =>
+  query.states.length === 0 || limit < 1
+    ? Effect.succeed([])
+    : sql<ResourceRow>`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
         WHERE r.plugin = ${query.plugin} AND r.kind = ${query.kind}
           AND r.retired_at IS NULL
           AND r.state IN ${sql.in(query.states)}
@@ -304,14 +312,49 @@ export const findLeasable = (
           AND ${query.name === undefined ? sql`1=1` : sql`r.name = ${query.name}`}
           AND ${labelsMatch(sql, query.labels)}
         ORDER BY CASE WHEN r.last_released_at IS NULL THEN 0 ELSE 1 END, r.last_released_at, r.name
-        LIMIT 1`,
-      first
-    )
+        LIMIT ${limit}`
 
 export const insertLease = (sql: SqlClient.SqlClient, lease: LeaseRow): Effect.Effect<unknown, SqlError> =>
   sql`INSERT INTO orch_resource_leases (id, plugin, kind, resource, holder, token, granted_at, expires_at)
     VALUES (${lease.id}, ${lease.plugin}, ${lease.kind}, ${lease.resource}, ${lease.holder}, ${lease.token},
       ${lease.granted_at}, ${lease.expires_at})`
+
+/** Several leases in one statement. */
+export const insertLeases = (sql: SqlClient.SqlClient, leases: ReadonlyArray<LeaseRow>): Effect.Effect<unknown, SqlError> =>
+  leases.length === 0 ? Effect.void : sql`INSERT INTO orch_resource_leases ${
+    sql.insert(leases.map((lease) => ({
+      id: lease.id,
+      plugin: lease.plugin,
+      kind: lease.kind,
+      resource: lease.resource,
+      holder: lease.holder,
+      token: lease.token,
+      granted_at: lease.granted_at,
+      expires_at: lease.expires_at
+    })))
+  }`
+
+/** `endLease` for a batch: two statements; returns the ids it ended (those still open). */
+export const endLeases = (
+  sql: SqlClient.SqlClient,
+  leases: ReadonlyArray<{ readonly lease: LeaseRow; readonly reason: string }>,
+  now: number
+): Effect.Effect<ReadonlyArray<string>, SqlError> =>
+  leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(
+    sql<{ id: string }>`UPDATE orch_resource_leases SET ended_at = ${now},
+        end_reason = CASE id ${sql.join(" ", false)(leases.map(({ lease, reason }) => sql`WHEN ${lease.id} THEN ${reason}`))} END
+      WHERE id IN ${sql.in(leases.map(({ lease }) => lease.id))} AND ended_at IS NULL
+      RETURNING id`,
+    (rows) => {
+      const ended = new Set(rows.map((row) => row.id))
+      const freed = leases.filter(({ lease }) => ended.has(lease.id)).map(({ lease }) => lease)
+      return freed.length === 0 ? Effect.succeed([]) : Effect.as(
+        sql`UPDATE orch_resources SET last_released_at = ${now}
+          WHERE ${sql.or(freed.map((lease) => sql`(plugin = ${lease.plugin} AND kind = ${lease.kind} AND name = ${lease.resource})`))}`,
+        [...ended]
+      )
+    }
+  )
 
 export const getLease = (sql: SqlClient.SqlClient, id: string): Effect.Effect<LeaseRow | undefined, SqlError> =>
   Effect.map(
@@ -331,6 +374,25 @@ export const extendLease = (
       WHERE id = ${id} AND ended_at IS NULL AND expires_at > ${change.now}
       RETURNING id`,
     (rows) => rows.length > 0
+  )
+
+/** Several leases by id, in one statement (those that exist). */
+export const getLeases = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<LeaseRow>, SqlError> =>
+  ids.length === 0 ? Effect.succeed([]) : sql<LeaseRow>`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
+    FROM orch_resource_leases WHERE id IN ${sql.in(ids)}`
+
+/** `extendLease` for a batch in one statement: each lease gets its own expiry, under the same compare-and-set. */
+export const extendLeases = (
+  sql: SqlClient.SqlClient,
+  changes: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>,
+  now: number
+): Effect.Effect<ReadonlyArray<string>, SqlError> =>
+  changes.length === 0 ? Effect.succeed([]) : Effect.map(
+    sql<{ id: string }>`UPDATE orch_resource_leases
+      SET expires_at = CASE id ${sql.join(" ", false)(changes.map((change) => sql`WHEN ${change.id} THEN ${change.expiresAt}`))} END
+      WHERE id IN ${sql.in(changes.map((change) => change.id))} AND ended_at IS NULL AND expires_at > ${now}
+      RETURNING id`,
+    (rows) => rows.map((row) => row.id)
   )
 
 /** Compare-and-set: ends only a lease still open; the resource records when it was freed. */

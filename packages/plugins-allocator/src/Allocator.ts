@@ -1,0 +1,411 @@
+/**
+ * The allocator: leases devices to holders over core's `Resources`, with waiting
+ * allocations served first come first served, keepalives, releases and expiry, and what
+ * follows the end of a lease (cleaning or free). Lease changes go through a group commit,
+ * so each is committed before its caller hears of it while concurrent ones share commits.
+ *
+ * Nothing here can lease a device twice: every grant is core's `Resources.lease`, a
+ * write transaction that finds a free device and inserts its lease, backed by the unique
+ * index on open leases, across restarts and processes.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Database from "@orch/core/Database"
+import { JobKind, JobQueue } from "@orch/core/Jobs"
+import {
+  type Lease,
+  type LeaseGone,
+  type LeaseHolderMismatch,
+  type LeaseNotFound,
+  type Resource,
+  Resources,
+  type ResourceNotFound
+} from "@orch/core/Resources"
+import { Context, Data, Deferred, Effect, Either, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
+import type { AllocatorConfig } from "./AllocatorConfig.js"
+import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
+import * as Batch from "./Batch.js"
+import * as GroupCommit from "./GroupCommit.js"
+import type { DeviceType, Inventory } from "./Inventory.js"
+import * as AllocatorMetrics from "./Metrics.js"
+import * as Sql from "./sql.js"
+
+/** A device to clean after a lease ended; worked by the cleaning loop (see Cleaning.ts). */
+export const CleanJob = JobKind.make({
+  plugin: "allocator",
+  name: "clean",
+  payload: Schema.Struct({ device: Schema.String, afterLease: Schema.optional(Schema.String) }),
+  result: Schema.Struct({ exitCode: Schema.Number, output: Schema.String }),
+  states: ["queued", "cleaned", "failed", "dead", "cancelled"],
+  initial: "queued",
+  transitions: { queued: ["cleaned", "failed", "dead", "cancelled"] },
+  // an attempt is lost only when its process dies mid-run: try again on another
+  retry: { maxAttempts: 5, initialDelay: "1 second", maxDelay: "1 minute" }
+})
+
+export interface AllocateRequest {
+  readonly type?: string | undefined
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  readonly holder: string
+  readonly ttlMs: number
+  /** 0: answer at once. */
+  readonly waitMs: number
+}
+
+export interface Grant {
+  readonly lease: Lease
+  readonly device: DeviceInfo
+}
+
+export type DenialReason = "no_match" | "all_leased" | "all_unhealthy" | "none_free"
+
+/** No matching device was free (within the wait asked for). */
+export class AllocationDenied extends Data.TaggedError("AllocationDenied")<{
+  readonly reason: DenialReason
+  readonly counts: Readonly<Partial<Record<Status, number>>>
+  readonly message: string
+}> {}
+
+export interface AllocatorService {
+  readonly config: AllocatorConfig
+  readonly allocate: (request: AllocateRequest) => Effect.Effect<Grant, AllocationDenied | SqlError>
+  /** Extends by `ttlMs`, or by the TTL the lease was granted with. */
+  readonly keepalive: (
+    leaseId: string,
+    options: { readonly ttlMs?: number | undefined; readonly holder?: string | undefined }
+  ) => Effect.Effect<number, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
+  readonly release: (
+    leaseId: string,
+    options: { readonly holder?: string | undefined; readonly reason?: string | undefined }
+  ) => Effect.Effect<Lease, LeaseNotFound | LeaseGone | LeaseHolderMismatch | SqlError>
+  /** Ends expired leases; their devices go to cleaning or are free. Returns them. */
+  readonly reclaimExpired: Effect.Effect<ReadonlyArray<Lease>, SqlError>
+  readonly drain: (name: string) => Effect.Effect<Resource, ResourceNotFound | SqlError>
+  readonly undrain: (name: string) => Effect.Effect<Resource, ResourceNotFound | DeviceNotDrained | SqlError>
+  /** Inventory devices, and removed ones still leased. */
+  readonly devices: Effect.Effect<ReadonlyArray<Resource>, SqlError>
+  readonly inventory: Effect.Effect<Inventory>
+  /** Serves a new inventory: devices are added or updated, removed ones are retired (a lease on one runs its course). */
+  readonly useInventory: (inventory: Inventory) => Effect.Effect<void, SqlError>
+  readonly typeOf: (name: string) => Effect.Effect<DeviceType | undefined>
+  /** Devices may have come free: serve waiting allocations. */
+  readonly wake: Effect.Effect<void>
+  readonly waitingCount: Effect.Effect<number>
+}
+
+export class DeviceNotDrained extends Data.TaggedError("DeviceNotDrained")<{
+  readonly name: string
+  readonly state: string
+  readonly message: string
+}> {}
+
+export class Allocator extends Context.Tag("@orch/plugins-allocator/Allocator")<Allocator, AllocatorService>() {}
+
+interface Waiter {
+  readonly request: AllocateRequest
+  readonly key: string
+  readonly done: Deferred.Deferred<Grant>
+  /** Set when its caller gave up (timed out, disconnected): a lease granted meanwhile is released. */
+  gone: boolean
+}
+
+const criteriaOf = (request: AllocateRequest): Record<string, string> => ({
+  ...request.labels,
+  ...(request.type === undefined ? {} : { [typeLabel]: request.type })
+})
+
+const describeCriteria = (request: AllocateRequest) => {
+  const parts = [
+    ...(request.type === undefined ? [] : [`of type ${JSON.stringify(request.type)}`]),
+    ...(request.labels === undefined || Object.keys(request.labels).length === 0
+      ? []
+      : [`with labels ${Object.entries(request.labels).map(([k, v]) => `${k}=${v}`).join(",")}`])
+  ]
+  return parts.length === 0 ? "" : " " + parts.join(" ")
+}
+
+export const make = (
+  config: AllocatorConfig,
+  initial: Inventory
+): Effect.Effect<AllocatorService, never, Resources | JobQueue | SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resources = yield* Resources
+    const queue = yield* JobQueue
+    const sql = yield* SqlClient.SqlClient
+    const commit = yield* GroupCommit.make
+    const inventoryRef = yield* Ref.make(initial)
+    const waiters: Array<Waiter> = []
+    const serving = yield* Effect.makeSemaphore(1)
+
+    const typeOf = (name: string) => Effect.map(Ref.get(inventoryRef), (inventory) => inventory.types[name])
+
+    /** Inside the transaction that ended the lease: clean the device when its type says so. */
+    const afterLeaseEnded = (lease: Lease, options: { readonly used: boolean }) =>
+      Effect.gen(function*() {
+        const device = lease.resource
+        const type = yield* typeOf((device.data as DeviceData | undefined)?.type ?? "")
+        if (!options.used || type?.cleaning === undefined || device.state !== "free" || device.retiredAt !== undefined) return
+        yield* resources.setState(Device, device.name, "cleaning", { from: "free", reason: `lease ${lease.id} of ${lease.holder} ended (${lease.endReason}): cleaning` })
+        yield* queue.enqueue(CleanJob, { device: device.name, afterLease: lease.id })
+      }).pipe(Effect.orDie)
+
+    // the TTL each lease was granted with, for keepalives without one; a bounded cache of the table
+    const grantedTtls = new Map<string, number>()
+    const rememberTtl = (leaseId: string, ttlMs: number) => {
+      if (grantedTtls.size >= 100_000) grantedTtls.clear()
+      grantedTtls.set(leaseId, ttlMs)
+    }
+
+    // allocations arriving together are one transaction: one query per kind of request, one insert
+    const leaseBatch = yield* Batch.make(
+      (requests: ReadonlyArray<AllocateRequest>) =>
+        Database.transaction(Effect.gen(function*() {
+          const granted = yield* resources.leaseMany(Device, requests.map((request) => ({
+            holder: request.holder,
+            ttlMs: request.ttlMs,
+            labels: criteriaOf(request)
+          })))
+          const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: requests[i]!.ttlMs }] : [])
+          yield* Sql.insertLeaseTtls(sql, ttls)
+          for (const { leaseId, ttlMs } of ttls) rememberTtl(leaseId, ttlMs)
+          return granted.map((lease) => Either.right(Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) }))))
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxBatch: 128 }
+    )
+
+    const tryLease = (request: AllocateRequest): Effect.Effect<Option.Option<Grant>, SqlError> => leaseBatch(request)
+
+    const denial = (request: AllocateRequest) =>
+      Effect.gen(function*() {
+        const matching = yield* resources.list({ kind: Device, labels: criteriaOf(request), retired: false })
+        const counts: Partial<Record<Status, number>> = {}
+        for (const device of matching) counts[statusOf(device)] = (counts[statusOf(device)] ?? 0) + 1
+        const total = matching.length
+        const what = `device${describeCriteria(request)}`
+        const summary = Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(", ")
+        const [reason, message]: [DenialReason, string] = total === 0
+          ? ["no_match", `no ${what} in the inventory`]
+          : (counts.leased ?? 0) + (counts.draining ?? 0) === total
+          ? ["all_leased", `every ${what} is leased (${summary})`]
+          : counts.unhealthy === total
+          ? ["all_unhealthy", `every ${what} is unhealthy (${summary})`]
+          : ["none_free", `no ${what} is free (${summary})`]
+        return yield* new AllocationDenied({ reason, counts, message })
+      })
+
+    const releaseUnused = (grant: Grant) =>
+      commit(Effect.flatMap(
+        resources.release(grant.lease.id, { reason: "its waiting client left before it was handed over" }),
+        (lease) => afterLeaseEnded(lease, { used: false })
+      )).pipe(Effect.ignoreLogged)
+
+    /** One pass over the waiters, oldest first; a request that found nothing spares the identical ones after it. */
+    const serve = serving.withPermits(1)(Effect.gen(function*() {
+      const unmatched = new Set<string>()
+      for (const waiter of [...waiters]) {
+        if (waiter.gone || unmatched.has(waiter.key)) continue
+        const granted = yield* tryLease(waiter.request)
+        if (Option.isNone(granted)) {
+          unmatched.add(waiter.key)
+          continue
+        }
+        const index = waiters.indexOf(waiter)
+        if (index >= 0) waiters.splice(index, 1)
+        if (waiter.gone) yield* releaseUnused(granted.value)
+        else yield* Deferred.succeed(waiter.done, granted.value)
+      }
+      yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
+    }))
+
+    const wake = Effect.suspend(() => waiters.length === 0 ? Effect.void : Effect.asVoid(Effect.forkDaemon(Effect.ignoreLogged(serve))))
+
+    /** The grant a waiter was handed, if any. */
+    const pollGrant = (waiter: Waiter): Effect.Effect<Option.Option<Grant>> =>
+      Effect.flatMap(Deferred.poll(waiter.done), (polled) => Option.isSome(polled) ? Effect.asSome(polled.value) : Effect.succeedNone)
+
+    const leave = (waiter: Waiter) =>
+      Effect.suspend(() => {
+        waiter.gone = true
+        const index = waiters.indexOf(waiter)
+        if (index >= 0) waiters.splice(index, 1)
+        return Metric.set(AllocatorMetrics.waiting, waiters.length)
+      })
+
+    const allocate = (request: AllocateRequest): Effect.Effect<Grant, AllocationDenied | SqlError> =>
+      Effect.gen(function*() {
+        // with nobody waiting, an allocation goes straight to the database; otherwise it queues behind them
+        if (waiters.length === 0) {
+          const granted = yield* tryLease(request)
+          if (Option.isSome(granted)) return granted.value
+          if (request.waitMs <= 0) return yield* denial(request)
+        }
+        const waiter: Waiter = {
+          request,
+          key: JSON.stringify(Object.entries(criteriaOf(request)).sort()),
+          done: yield* Deferred.make<Grant>(),
+          gone: false
+        }
+        waiters.push(waiter)
+        yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
+        const outcome = yield* Effect.gen(function*() {
+          yield* serve
+          // not waiting: served by that one pass or not at all
+          return request.waitMs <= 0 ? yield* pollGrant(waiter) : yield* Effect.timeoutOption(Deferred.await(waiter.done), request.waitMs)
+        }).pipe(Effect.onInterrupt(() =>
+          Effect.zipRight(
+            leave(waiter),
+            // granted while its client went away: give the device back
+            Effect.flatMap(pollGrant(waiter), (grant) => Option.isSome(grant) ? releaseUnused(grant.value) : Effect.void)
+          )
+        ))
+        if (Option.isSome(outcome)) return outcome.value
+        yield* leave(waiter)
+        // a grant that landed as the wait ran out still counts
+        const late = yield* pollGrant(waiter)
+        return Option.isSome(late) ? late.value : yield* denial(request)
+      }).pipe(
+        Effect.tapBoth({
+          onFailure: (error) =>
+            error._tag === "AllocationDenied"
+              ? AllocatorMetrics.count(AllocatorMetrics.allocations, { result: "denied", reason: error.reason })
+              : Effect.void,
+          onSuccess: () => AllocatorMetrics.count(AllocatorMetrics.allocations, { result: "granted", reason: "" })
+        })
+      )
+
+    // keepalives arriving together are one transaction with one read and one update
+    const keepaliveBatch = yield* Batch.make(
+      (items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number | undefined; readonly holder: string | undefined }>) =>
+        Effect.gen(function*() {
+          // a lease's TTL never changes: read outside the write transaction, and remembered
+          const unknown = items.filter((item) => item.ttlMs === undefined && !grantedTtls.has(item.leaseId)).map((item) => item.leaseId)
+          const stored = yield* Sql.getLeaseTtls(sql, unknown)
+          for (const [leaseId, ttlMs] of stored) rememberTtl(leaseId, ttlMs)
+          return yield* resources.keepaliveMany(items.map((item) => ({
+            leaseId: item.leaseId,
+            holder: item.holder,
+            ttlMs: item.ttlMs ?? grantedTtls.get(item.leaseId) ?? config.maxTtlSeconds * 1000
+          })))
+        }).pipe(Effect.withTracerEnabled(false)),
+      { maxBatch: 256 }
+    )
+
+    const keepalive: AllocatorService["keepalive"] = (leaseId, options) =>
+      keepaliveBatch({ leaseId, ttlMs: options.ttlMs, holder: options.holder }).pipe(
+        Effect.tapBoth({
+          onSuccess: () => AllocatorMetrics.count(AllocatorMetrics.keepalives, { result: "ok" }),
+          onFailure: (error) =>
+            AllocatorMetrics.count(AllocatorMetrics.keepalives, {
+              result: error._tag === "LeaseGone" ? "gone" : error._tag === "LeaseHolderMismatch" ? "forbidden" : error._tag === "LeaseNotFound" ? "not_found" : "error"
+            })
+        })
+      )
+
+    // releases arriving together are one transaction too, with what follows each (cleaning)
+    const releaseBatch = yield* Batch.make(
+      (items: ReadonlyArray<{ readonly leaseId: string; readonly holder: string | undefined; readonly reason: string }>) =>
+        Database.transaction(Effect.gen(function*() {
+          const outcomes = yield* resources.releaseMany(items)
+          for (const outcome of outcomes) {
+            if (Either.isRight(outcome)) {
+              grantedTtls.delete(outcome.right.id)
+              yield* afterLeaseEnded(outcome.right, { used: true })
+            }
+          }
+          return outcomes
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxBatch: 128 }
+    )
+
+    const release: AllocatorService["release"] = (leaseId, options) =>
+      releaseBatch({ leaseId, holder: options.holder, reason: options.reason ?? "released" }).pipe(
+        Effect.tap(() => Effect.zipRight(Metric.increment(AllocatorMetrics.releases), wake))
+      )
+
+    const reclaimExpired = commit(Effect.gen(function*() {
+      const ended = yield* resources.reclaimExpired(Device)
+      for (const lease of ended) yield* afterLeaseEnded(lease, { used: true })
+      return ended
+    })).pipe(
+      Effect.tap((ended) =>
+        ended.length === 0 ? Effect.void : Effect.gen(function*() {
+          yield* Metric.incrementBy(AllocatorMetrics.expiries, ended.length)
+          for (const lease of ended) {
+            yield* Effect.logInfo(`lease ${lease.id} of ${lease.holder} on ${lease.resource.name} expired`).pipe(
+              Effect.annotateLogs({ device: lease.resource.name, holder: lease.holder, lease: lease.id, token: lease.token })
+            )
+          }
+          yield* wake
+        })
+      )
+    )
+
+    const drain = (name: string): Effect.Effect<Resource, ResourceNotFound | SqlError> =>
+      Effect.gen(function*() {
+        const device = yield* resources.get(Device, name)
+        if (device.state === "drained") return device
+        return yield* resources.setState(Device, name, "drained", { from: device.state, reason: "drained by an operator" }).pipe(
+          // it changed under us: try again from its new state
+          Effect.catchTag("ResourceStateConflict", () => drain(name)),
+          Effect.catchTag("UnknownResourceState", Effect.die)
+        )
+      })
+
+    const undrain = (name: string) =>
+      commit(Effect.gen(function*() {
+        const device = yield* resources.get(Device, name)
+        if (device.state !== "drained" && device.state !== "quarantined") {
+          return yield* new DeviceNotDrained({ name, state: device.state, message: `device ${JSON.stringify(name)} is ${device.state}, not drained or quarantined` })
+        }
+        const type = yield* typeOf((device.data as DeviceData | undefined)?.type ?? "")
+        // a device coming back is cleaned first when its type has a cleaning command
+        const to = type?.cleaning !== undefined && device.lease === undefined ? "cleaning" : "free"
+        const moved = yield* resources.setState(Device, name, to, { from: device.state, reason: "brought back by an operator" }).pipe(Effect.orDie)
+        if (to === "cleaning") yield* queue.enqueue(CleanJob, { device: name }).pipe(Effect.orDie)
+        return moved
+      })).pipe(Effect.tap(() => wake))
+
+    const devices = Effect.map(
+      resources.list({ kind: Device }),
+      (all) => all.filter((device) => device.retiredAt === undefined || device.lease !== undefined)
+    )
+
+    const useInventory = (inventory: Inventory) =>
+      Effect.gen(function*() {
+        const listed = new Set(inventory.devices.map((device) => device.name))
+        for (const entry of inventory.devices) {
+          yield* resources.upsert(Device, {
+            name: entry.name,
+            labels: { ...entry.labels, [typeLabel]: entry.type },
+            data: { type: entry.type, connection: entry.connection } satisfies DeviceData,
+            reason: "added to the inventory"
+          }).pipe(Effect.catchTag("UnknownResourceState", Effect.die))
+        }
+        for (const device of yield* resources.list({ kind: Device, retired: false })) {
+          if (!listed.has(device.name)) {
+            yield* resources.retire(Device, device.name).pipe(Effect.catchTag("ResourceNotFound", () => Effect.void))
+            yield* Effect.logInfo(`device ${device.name} left the inventory${device.lease ? `; its lease by ${device.lease.holder} runs its course` : ""}`)
+          }
+        }
+        yield* Ref.set(inventoryRef, inventory)
+        yield* wake
+      })
+
+    return {
+      config,
+      allocate,
+      keepalive,
+      release,
+      reclaimExpired,
+      drain,
+      undrain,
+      devices,
+      inventory: Ref.get(inventoryRef),
+      useInventory,
+      typeOf,
+      wake,
+      waitingCount: Effect.sync(() => waiters.length)
+    } satisfies AllocatorService
+  })
+
+export const layer = (config: AllocatorConfig, initial: Inventory) => Layer.scoped(Allocator, make(config, initial))

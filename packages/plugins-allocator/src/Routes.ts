@@ -1,0 +1,250 @@
+/**
+ * The routes of the API described in Api.ts. They are plain router handlers rather
+ * than `HttpApiBuilder` groups: on the keepalive path the builder's per-request work
+ * cost as much as the lease change itself, and these answer errors in core's
+ * `{ "error": … }` shape with the headers they need (Retry-After, WWW-Authenticate).
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { jsonError } from "@orch/core/Http"
+import type { Lease, Resource, ResourcesService } from "@orch/core/Resources"
+import { Effect, Either, Layer, ParseResult, Schema } from "effect"
+import * as Access from "./Access.js"
+import type { AllocatorService } from "./Allocator.js"
+import * as Api from "./Api.js"
+import { Device, infoOf, statusOf } from "./Device.js"
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export const leaseView = (lease: Lease): typeof Api.LeaseView.Type => ({
+  id: lease.id,
+  token: lease.token,
+  holder: lease.holder,
+  device: lease.resource.name,
+  grantedAt: iso(lease.grantedAt),
+  expiresAt: iso(lease.expiresAt),
+  ...(lease.endedAt === undefined ? {} : { endedAt: iso(lease.endedAt) }),
+  ...(lease.endReason === undefined ? {} : { endReason: lease.endReason })
+})
+
+export const deviceView = (device: Resource): typeof Api.DeviceView.Type => ({
+  ...infoOf(device),
+  status: statusOf(device),
+  state: device.state,
+  ...(device.lease === undefined ? {} : {
+    lease: { id: device.lease.id, holder: device.lease.holder, token: device.lease.token, expiresAt: iso(device.lease.expiresAt) }
+  }),
+  removed: device.retiredAt !== undefined
+})
+
+class Reply {
+  constructor(readonly response: HttpServerResponse.HttpServerResponse) {}
+}
+
+const fail = (status: number, message: string, details?: Record<string, unknown>, headers?: Record<string, string>) =>
+  Effect.fail(new Reply(
+    headers === undefined ? jsonError(status, message, details) : HttpServerResponse.setHeaders(jsonError(status, message, details), headers)
+  ))
+
+/** The body limit of core's server (which refuses a larger Content-Length; this catches chunked bodies). */
+const maxBodyBytes = 1024 * 1024
+
+/**
+ * The request body as text, read straight from Node's request: the platform's stream
+ * reader costs more per request than the whole keepalive it carries.
+ */
+const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.async<string, Reply>((resume) => {
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+    if (incoming.readableEnded) return resume(Effect.succeed(""))
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > maxBodyBytes) {
+        cleanup()
+        resume(fail(413, `request body is over the limit of ${maxBodyBytes} bytes`))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(fail(400, "cannot read the request body"))
+    }
+    const cleanup = () => {
+      incoming.off("data", onData)
+      incoming.off("end", onEnd)
+      incoming.off("error", onError)
+    }
+    incoming.on("data", onData)
+    incoming.once("end", onEnd)
+    incoming.once("error", onError)
+    return Effect.sync(cleanup)
+  }))
+
+/** The body decoded by `schema`; a problem is a 400 that names the field. */
+const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
+  // compiled once: building a decoder costs more than running it
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  return Effect.gen(function*() {
+    const text = yield* bodyText
+    let json: unknown
+    if (text.trim() === "" && options.optional) json = {}
+    else {
+      try {
+        json = JSON.parse(text)
+      } catch (error) {
+        return yield* fail(400, `the body is not JSON: ${(error as Error).message}`)
+      }
+    }
+    const decoded = decode(json)
+    if (Either.isRight(decoded)) return decoded.right
+    const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+    const field = issue?.path.map(String).join(".") ?? ""
+    const problem = issue?._tag === "Unexpected" ? "unknown field" : issue?._tag === "Missing" ? "is required" : issue?.message ?? "is invalid"
+    return yield* fail(400, field === "" ? `the body ${problem}` : `${field}: ${problem}`, field === "" ? {} : { field })
+  })
+}
+
+const allocateBody = body(Api.AllocateBody)
+const keepaliveBody = body(Api.KeepaliveBody, { optional: true })
+
+const caller = (authorize: ReturnType<typeof Access.make>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const outcome = authorize(request.headers.authorization)
+    return outcome._tag === "Allowed"
+      ? Effect.succeed(outcome.caller)
+      : fail(401, outcome.message, undefined, { "www-authenticate": "Bearer realm=\"orch allocator\"" })
+  })
+
+const param = (name: string) => Effect.map(HttpRouter.RouteContext, (context) => context.params[name] ?? "")
+
+const leaseErrors = <A, R>(effect: Effect.Effect<A, any, R>) =>
+  effect.pipe(
+    Effect.catchTags({
+      LeaseNotFound: (error: { message: string }) => fail(404, error.message),
+      LeaseGone: (error: { message: string; endReason?: string | undefined }) =>
+        fail(410, error.message, error.endReason === undefined ? {} : { endReason: error.endReason }),
+      LeaseHolderMismatch: (error: { message: string }) => fail(403, error.message),
+      ResourceNotFound: (error: { name: string }) => fail(404, `no device ${JSON.stringify(error.name)}`),
+      DeviceNotDrained: (error: { message: string }) => fail(409, error.message)
+    })
+  )
+
+/** Runs a handler: a `Reply` is its answer; anything else unexpected is a logged 500. */
+const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R>) =>
+  effect.pipe(
+    Effect.catchAll((error) =>
+      error instanceof Reply
+        ? Effect.succeed(error.response)
+        : Effect.as(Effect.logError("allocator request failed", error), jsonError(500, "internal error: see the daemon's log"))
+    ),
+    Effect.catchAllDefect((defect) =>
+      Effect.as(Effect.logError("allocator request failed", defect), jsonError(500, "internal error: see the daemon's log"))
+    )
+  )
+
+const json = (value: unknown) => HttpServerResponse.unsafeJson(value)
+
+export const routes = (allocator: AllocatorService, resources: ResourcesService) => {
+  const authorize = Access.make(allocator.config.tokens)
+  const who = caller(authorize)
+  const maxTtl = allocator.config.maxTtlSeconds
+  const retryAfter = allocator.config.retryAfterSeconds
+
+  const allocate = handle(Effect.gen(function*() {
+    const me = yield* who
+    const request = yield* allocateBody
+    if (!me.admin && me.holder !== request.holder) {
+      return yield* fail(403, `this token acts as holder ${JSON.stringify(me.holder)}, not ${JSON.stringify(request.holder)}`)
+    }
+    if (request.ttlSeconds > maxTtl) return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
+    if ((request.waitSeconds ?? 0) > allocator.config.maxWaitSeconds) {
+      return yield* fail(400, `waitSeconds: at most ${allocator.config.maxWaitSeconds}`, { field: "waitSeconds" })
+    }
+    const grant = yield* allocator.allocate({
+      type: request.type,
+      labels: request.labels,
+      holder: request.holder,
+      ttlMs: request.ttlSeconds * 1000,
+      waitMs: (request.waitSeconds ?? 0) * 1000
+    }).pipe(Effect.catchTag("AllocationDenied", (denied) =>
+      fail(409, denied.message, { reason: denied.reason, counts: denied.counts, retryAfterSeconds: retryAfter }, {
+        "retry-after": String(retryAfter)
+      })))
+    return json({
+      id: grant.lease.id,
+      token: grant.lease.token,
+      holder: grant.lease.holder,
+      device: grant.device,
+      expiresAt: iso(grant.lease.expiresAt)
+    } satisfies typeof Api.LeaseGranted.Type)
+  }))
+
+  const keepalive = handle(Effect.gen(function*() {
+    const me = yield* who
+    const id = yield* param("id")
+    const request = yield* keepaliveBody
+    if (request.ttlSeconds !== undefined && request.ttlSeconds > maxTtl) {
+      return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
+    }
+    const expiresAt = yield* leaseErrors(allocator.keepalive(id, {
+      ttlMs: request.ttlSeconds === undefined ? undefined : request.ttlSeconds * 1000,
+      holder: me.admin ? undefined : me.holder
+    }))
+    return json({ id, expiresAt: iso(expiresAt) })
+  }))
+
+  const release = handle(Effect.gen(function*() {
+    const me = yield* who
+    const id = yield* param("id")
+    const lease = yield* leaseErrors(allocator.release(id, { holder: me.admin ? undefined : me.holder }))
+    return json(leaseView(lease))
+  }))
+
+  const listLeases = handle(Effect.gen(function*() {
+    yield* who
+    const params = yield* HttpServerRequest.ParsedSearchParams
+    const one = (name: string) => {
+      const value = params[name]
+      return typeof value === "string" ? value : undefined
+    }
+    const leases = yield* resources.leases({
+      kind: Device,
+      active: one("all") === "true" ? undefined : true,
+      holder: one("holder"),
+      resource: one("device"),
+      limit: 1000
+    })
+    return json(leases.map(leaseView))
+  }))
+
+  const listDevices = handle(Effect.gen(function*() {
+    yield* who
+    return json((yield* allocator.devices).map(deviceView))
+  }))
+
+  const steer = (f: (name: string) => Effect.Effect<Resource, unknown>) =>
+    handle(Effect.gen(function*() {
+      const me = yield* who
+      if (!me.admin) return yield* fail(403, "only an admin token may drain or undrain a device")
+      const name = yield* param("name")
+      return json(deviceView(yield* leaseErrors(f(name))))
+    }))
+
+  return Layer.mergeAll(
+    HttpLayerRouter.add("POST", "/allocator/leases", allocate),
+    HttpLayerRouter.add("POST", "/allocator/leases/:id/keepalive", keepalive),
+    HttpLayerRouter.add("DELETE", "/allocator/leases/:id", release),
+    HttpLayerRouter.add("GET", "/allocator/leases", listLeases),
+    HttpLayerRouter.add("GET", "/allocator/devices", listDevices),
+    HttpLayerRouter.add("POST", "/allocator/devices/:name/drain", steer(allocator.drain)),
+    HttpLayerRouter.add("POST", "/allocator/devices/:name/undrain", steer(allocator.undrain))
+  )
+}

@@ -1,0 +1,327 @@
+import { describe, expect, it } from "@effect/vitest"
+import { JobQueue } from "@orch/core/Jobs"
+import { Resources } from "@orch/core/Resources"
+import { Effect, Either, FastCheck as fc, Fiber, TestClock } from "effect"
+import { Allocator, CleanJob } from "../src/Allocator.js"
+import { cleanOnce } from "../src/Cleaning.js"
+import { Device, statusOf } from "../src/Device.js"
+import { inventoryText, makeAllocator, servicesLayer } from "./support.js"
+
+const boards = (count: number) => inventoryText([{ type: "board", count }])
+
+const request = (holder: string, extra: { ttlMs?: number; waitMs?: number; type?: string } = {}) => ({
+  type: extra.type ?? "board",
+  holder,
+  ttlMs: extra.ttlMs ?? 10_000,
+  waitMs: extra.waitMs ?? 0
+})
+
+describe("allocation", () => {
+  it.scoped("200 concurrent allocators over 10 devices: 10 get distinct devices, 190 hear every device is leased", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(10))
+      const outcomes = yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) => Effect.either(allocator.allocate(request(`client-${i}`))),
+        { concurrency: "unbounded" }
+      )
+      const granted = outcomes.filter(Either.isRight).map((o) => o.right)
+      const denied = outcomes.filter(Either.isLeft).map((o) => o.left)
+      expect(granted).toHaveLength(10)
+      expect(new Set(granted.map((g) => g.device.name)).size).toBe(10)
+      expect(denied).toHaveLength(190)
+      expect(new Set(denied.map((d) => d._tag === "AllocationDenied" ? d.reason : d._tag))).toEqual(new Set(["all_leased"]))
+      expect(denied[0]!.message).toContain("every device of type \"board\" is leased (10 leased)")
+      // fencing tokens only grow: all distinct
+      expect(new Set(granted.map((g) => g.lease.token)).size).toBe(10)
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("a denial says why: no such device, all leased, all unhealthy, or none free", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(inventoryText([{ type: "board", count: 2 }, { type: "phone", count: 1 }]))
+      const resources = yield* Resources
+      const reasonOf = (effect: Effect.Effect<unknown, { readonly _tag: string }>) =>
+        Effect.map(Effect.flip(effect), (e) => (e as { reason?: string }).reason ?? e._tag)
+      expect(yield* reasonOf(allocator.allocate(request("a", { type: "scope" })))).toBe("no_match")
+      yield* resources.setState(Device, "board-0", "unhealthy", { reason: "test" })
+      yield* resources.setState(Device, "board-1", "unhealthy", { reason: "test" })
+      expect(yield* reasonOf(allocator.allocate(request("a")))).toBe("all_unhealthy")
+      yield* resources.setState(Device, "board-1", "free", { reason: "test" })
+      yield* allocator.allocate(request("a"))
+      expect(yield* reasonOf(allocator.allocate(request("b")))).toBe("none_free")
+      yield* allocator.allocate(request("c", { type: "phone" }))
+      expect(yield* reasonOf(allocator.allocate(request("d", { type: "phone" })))).toBe("all_leased")
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("labels select among devices of several types", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(
+        inventoryText([{ type: "phone", count: 2, labels: { os: "14" } }, { type: "tablet", count: 1, labels: { os: "14" } }])
+      )
+      const byLabel = yield* allocator.allocate({ labels: { os: "14" }, holder: "x", ttlMs: 1000, waitMs: 0 })
+      expect(byLabel.device.labels).toEqual({ os: "14" })
+      const tablet = yield* allocator.allocate({ type: "tablet", labels: { os: "14" }, holder: "y", ttlMs: 1000, waitMs: 0 })
+      expect(tablet.device).toMatchObject({ type: "tablet", connection: { host: "127.0.0.1" } })
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("expiry", () => {
+  it.scoped("a lease kept alive lives on; one that is not expires, answers LeaseGone, and its device is free again", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(1))
+      const resources = yield* Resources
+      const grant = yield* allocator.allocate(request("a", { ttlMs: 10_000 }))
+      yield* TestClock.adjust(9_000)
+      // without a TTL the keepalive extends by the one the lease was granted with
+      expect(yield* allocator.keepalive(grant.lease.id, {})).toBe(19_000)
+      yield* TestClock.adjust(9_000)
+      expect(yield* allocator.reclaimExpired).toEqual([])
+      expect(yield* Effect.flip(allocator.allocate(request("b")))).toMatchObject({ reason: "all_leased" })
+      yield* TestClock.adjust(1_000)
+      const gone = yield* Effect.flip(allocator.keepalive(grant.lease.id, {}))
+      expect(gone._tag).toBe("LeaseGone")
+      const reclaimed = yield* allocator.reclaimExpired
+      expect(reclaimed.map((l) => l.id)).toEqual([grant.lease.id])
+      expect(statusOf(yield* resources.get(Device, "board-0"))).toBe("free")
+      expect((yield* Effect.flip(allocator.release(grant.lease.id, {})))._tag).toBe("LeaseGone")
+      const next = yield* allocator.allocate(request("b"))
+      expect(next.lease.token).toBeGreaterThan(grant.lease.token)
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("keepalive and release by another holder are refused; an unknown lease is not found", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(1))
+      const grant = yield* allocator.allocate(request("a"))
+      expect((yield* Effect.flip(allocator.keepalive(grant.lease.id, { holder: "b" })))._tag).toBe("LeaseHolderMismatch")
+      expect((yield* Effect.flip(allocator.release(grant.lease.id, { holder: "b" })))._tag).toBe("LeaseHolderMismatch")
+      expect((yield* Effect.flip(allocator.keepalive("no-such-lease", {})))._tag).toBe("LeaseNotFound")
+      expect((yield* allocator.release(grant.lease.id, { holder: "a" })).endReason).toBe("released")
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("waiting allocations", () => {
+  it.scoped("are served first come, first served as devices come free", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(1))
+      const first = yield* allocator.allocate(request("holder"))
+      const served: Array<string> = []
+      const waiters = yield* Effect.forEach(["w1", "w2", "w3"], (holder) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(Effect.tap(allocator.allocate(request(holder, { waitMs: 60_000 })), (g) =>
+            Effect.sync(() => served.push(g.lease.holder))))
+          // each is queued before the next one asks
+          while ((yield* allocator.waitingCount) < ["w1", "w2", "w3"].indexOf(holder) + 1) yield* Effect.yieldNow()
+          return fiber
+        }))
+      // one that does not wait gets a 409 rather than jumping the queue
+      expect(yield* Effect.flip(allocator.allocate(request("impatient")))).toMatchObject({ reason: "all_leased" })
+      let current = first
+      for (const [i, fiber] of waiters.entries()) {
+        yield* allocator.release(current.lease.id, {})
+        current = yield* Fiber.join(fiber)
+        expect(served).toEqual(["w1", "w2", "w3"].slice(0, i + 1))
+      }
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("a wait that runs out is denied; an expiry serves the next waiter; a waiter that leaves is forgotten", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(1))
+      const held = yield* allocator.allocate(request("holder", { ttlMs: 5_000 }))
+      const short = yield* Effect.fork(Effect.either(allocator.allocate(request("short", { waitMs: 1_000 }))))
+      const leaving = yield* Effect.fork(allocator.allocate(request("leaving", { waitMs: 60_000 })))
+      const patient = yield* Effect.fork(allocator.allocate(request("patient", { waitMs: 60_000 })))
+      while ((yield* allocator.waitingCount) < 3) yield* Effect.yieldNow()
+      yield* TestClock.adjust(1_000)
+      const outcome = yield* Fiber.join(short)
+      expect(Either.isLeft(outcome) && outcome.left._tag === "AllocationDenied" && outcome.left.reason).toBe("all_leased")
+      yield* Fiber.interrupt(leaving)
+      expect(yield* allocator.waitingCount).toBe(1)
+      yield* TestClock.adjust(4_000)
+      yield* allocator.reclaimExpired
+      const grant = yield* Fiber.join(patient)
+      expect(grant.lease.holder).toBe("patient")
+      expect(grant.device.name).toBe(held.device.name)
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("drain", () => {
+  it.scoped("a drained device finishes its lease, is leased no more, and comes back when undrained", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(1))
+      const resources = yield* Resources
+      const grant = yield* allocator.allocate(request("a"))
+      const drained = yield* allocator.drain("board-0")
+      expect(statusOf(drained)).toBe("draining")
+      expect(yield* allocator.keepalive(grant.lease.id, {})).toBeGreaterThan(0)
+      yield* allocator.release(grant.lease.id, {})
+      expect(statusOf(yield* resources.get(Device, "board-0"))).toBe("drained")
+      expect(yield* Effect.flip(allocator.allocate(request("b")))).toMatchObject({ reason: "none_free" })
+      expect((yield* Effect.flip(allocator.undrain("board-1")))._tag).toBe("ResourceNotFound")
+      expect(statusOf(yield* allocator.undrain("board-0"))).toBe("free")
+      expect((yield* Effect.flip(allocator.undrain("board-0")))._tag).toBe("DeviceNotDrained")
+      expect((yield* allocator.allocate(request("b"))).device.name).toBe("board-0")
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("cleaning", () => {
+  const cleaned = (command: string) =>
+    inventoryText([{ type: "phone", count: 1 }], `  phone:\n    cleaning: { command: ${JSON.stringify(command)}, timeoutSeconds: 20 }`)
+
+  it.scoped("after a release the device is cleaned with its details in the environment, then free", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(cleaned("test \"$ORCH_DEVICE_NAME:$ORCH_DEVICE_PORT\" = phone-0:20000"))
+      const resources = yield* Resources
+      const grant = yield* allocator.allocate(request("a", { type: "phone" }))
+      yield* allocator.release(grant.lease.id, {})
+      expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("cleaning")
+      expect(yield* Effect.flip(allocator.allocate(request("b", { type: "phone" })))).toMatchObject({ reason: "none_free" })
+      yield* Effect.provideService(cleanOnce("test"), Allocator, allocator)
+      expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("free")
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("a failing cleaning quarantines the device and keeps the command's output", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(cleaned("echo flashing failed on $ORCH_DEVICE_NAME >&2; exit 3"))
+      const resources = yield* Resources
+      const queue = yield* JobQueue
+      const grant = yield* allocator.allocate(request("a", { type: "phone" }))
+      // an expiry goes to cleaning too
+      yield* TestClock.adjust(20_000)
+      expect(yield* allocator.reclaimExpired).toHaveLength(1)
+      yield* Effect.provideService(cleanOnce("test"), Allocator, allocator)
+      const device = yield* resources.get(Device, "phone-0")
+      expect(statusOf(device)).toBe("quarantined")
+      expect((yield* resources.history(Device, "phone-0"))[0]!.reason).toBe("cleaning exited with code 3")
+      const [job] = yield* queue.list({ plugin: CleanJob.plugin, kind: CleanJob.name })
+      expect(job).toMatchObject({ state: "failed", lastError: "flashing failed on phone-0\n" })
+      expect(grant.lease.id).toBeDefined()
+      expect(yield* Effect.flip(allocator.allocate(request("b", { type: "phone" })))).toMatchObject({ reason: "none_free" })
+      // an operator brings it back: it is cleaned again first
+      expect(statusOf(yield* allocator.undrain("phone-0"))).toBe("cleaning")
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("inventory", () => {
+  it.scoped("a device removed while leased stays leased until released, then is gone", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(boards(2))
+      const grant = yield* allocator.allocate(request("a"))
+      const { parse } = yield* Effect.promise(() => import("../src/Inventory.js"))
+      const smaller = yield* parse(inventoryText([{ type: "board", count: 0 }]).replace("devices:\n", "devices: []\n"), "inventory.yaml")
+      yield* allocator.useInventory(smaller)
+      const listed = yield* allocator.devices
+      expect(listed.map((d) => [d.name, statusOf(d)])).toEqual([[grant.device.name, "removed"]])
+      expect(yield* allocator.keepalive(grant.lease.id, {})).toBeGreaterThan(0)
+      expect(yield* Effect.flip(allocator.allocate(request("b")))).toMatchObject({ reason: "no_match" })
+      yield* allocator.release(grant.lease.id, {})
+      expect(yield* allocator.devices).toEqual([])
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+// Each run: 200 clients over 10 devices, each following its own random script at once
+// (allocate, keep alive, release, advance the shared test clock, reclaim); the runtime
+// and the group commit interleave them. A client stops using a device before releasing it.
+describe("under random interleavings", () => {
+  type Step =
+    | { readonly _tag: "allocate"; readonly ttlMs: number; readonly waitMs: number }
+    | { readonly _tag: "keepalive" }
+    | { readonly _tag: "release" }
+    | { readonly _tag: "advance"; readonly ms: number }
+    | { readonly _tag: "reclaim" }
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { arbitrary: fc.record({ _tag: fc.constant("allocate" as const), ttlMs: fc.integer({ min: 1, max: 30 }).map((n) => n * 100), waitMs: fc.constantFrom(0, 0, 500) }), weight: 3 },
+    { arbitrary: fc.constant({ _tag: "keepalive" as const }), weight: 2 },
+    { arbitrary: fc.constant({ _tag: "release" as const }), weight: 2 },
+    { arbitrary: fc.record({ _tag: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 10 }).map((n) => n * 100) }), weight: 1 },
+    { arbitrary: fc.constant({ _tag: "reclaim" as const }), weight: 1 }
+  )
+
+  it.effect.prop(
+    "no device ever has two live holders, and every acknowledged keepalive holds until the lease ends",
+    [fc.array(fc.array(step, { maxLength: 6 }), { minLength: 200, maxLength: 200 })],
+    ([scripts]) =>
+      Effect.gen(function*() {
+        const allocator = yield* makeAllocator(boards(10))
+        // TestClock.adjust calls that overlap can move the clock back: one at a time
+        const clockLock = yield* Effect.makeSemaphore(1)
+        const advance = (ms: number) => clockLock.withPermits(1)(TestClock.adjust(ms))
+        // device → the client using it and until when it may (its last acknowledged expiry)
+        const using = new Map<string, { client: number; leaseId: string; until: number }>()
+        const acknowledged = new Map<string, number>()
+        const violations: Array<string> = []
+        const client = (index: number, script: ReadonlyArray<Step>) =>
+          Effect.gen(function*() {
+            let held: { leaseId: string; device: string } | undefined
+            for (const s of script) {
+              switch (s._tag) {
+                case "allocate": {
+                  if (held !== undefined) break
+                  const outcome = yield* Effect.either(allocator.allocate(request(`c${index}`, s)))
+                  if (Either.isLeft(outcome)) break
+                  const { device, lease } = outcome.right
+                  const other = using.get(device.name)
+                  if (other !== undefined && other.until > lease.grantedAt) {
+                    violations.push(`${device.name}: granted to c${index} at ${lease.grantedAt} while c${other.client} may use it until ${other.until}`)
+                  }
+                  using.set(device.name, { client: index, leaseId: lease.id, until: lease.expiresAt })
+                  acknowledged.set(lease.id, lease.expiresAt)
+                  held = { leaseId: lease.id, device: device.name }
+                  break
+                }
+                case "keepalive": {
+                  if (held === undefined) break
+                  const outcome = yield* Effect.either(allocator.keepalive(held.leaseId, {}))
+                  if (Either.isRight(outcome)) {
+                    const entry = using.get(held.device)
+                    if (entry?.leaseId === held.leaseId) entry.until = Math.max(entry.until, outcome.right)
+                    acknowledged.set(held.leaseId, Math.max(acknowledged.get(held.leaseId) ?? 0, outcome.right))
+                  } else if (outcome.left._tag === "LeaseGone") held = undefined
+                  else violations.push(`keepalive: ${outcome.left._tag}`)
+                  break
+                }
+                case "release": {
+                  if (held === undefined) break
+                  yield* release(held)
+                  held = undefined
+                  break
+                }
+                case "advance":
+                  yield* advance(s.ms)
+                  break
+                case "reclaim":
+                  yield* allocator.reclaimExpired
+                  break
+              }
+            }
+            if (held !== undefined) yield* release(held)
+          })
+        // the client stops using the device, then releases it
+        const release = (held: { readonly leaseId: string; readonly device: string }) =>
+          Effect.suspend(() => {
+            if (using.get(held.device)?.leaseId === held.leaseId) using.delete(held.device)
+            return Effect.either(allocator.release(held.leaseId, {}))
+          })
+        // keeps time moving so that waits end even when no script advances the clock
+        const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+        const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(advance(100), realPause)))
+        yield* Effect.forEach(scripts, (script, i) => client(i, script), { concurrency: "unbounded", discard: true })
+        yield* Fiber.interrupt(ticker)
+        expect(violations).toEqual([])
+        // the database agrees: a device's leases never overlap, and none ended before an expiry it acknowledged
+        const resources = yield* Resources
+        const leases = yield* resources.leases({ kind: Device, limit: 100_000 })
+        const byDevice = new Map<string, Array<typeof leases[number]>>()
+        for (const lease of leases) byDevice.set(lease.resource.name, [...(byDevice.get(lease.resource.name) ?? []), lease])
+        for (const list of byDevice.values()) {
+          const sorted = [...list].sort((a, b) => a.token - b.token)
+          for (let i = 1; i < sorted.length; i++) {
+            expect(sorted[i]!.grantedAt, JSON.stringify([sorted[i - 1], sorted[i]].map((l) => [l!.token, l!.holder, l!.grantedAt, l!.expiresAt, l!.endedAt, l!.endReason]))).toBeGreaterThanOrEqual(sorted[i - 1]!.endedAt!)
+          }
+        }
+        for (const lease of leases) {
+          if (lease.endReason === "expired") expect(lease.endedAt!, JSON.stringify([lease.token, lease.holder, lease.grantedAt, lease.expiresAt, lease.endedAt])).toBeGreaterThanOrEqual(acknowledged.get(lease.id) ?? 0)
+        }
+      }).pipe(Effect.scoped, Effect.provide(servicesLayer())),
+    { fastCheck: { numRuns: 10 }, timeout: 120_000 }
+  )
+})

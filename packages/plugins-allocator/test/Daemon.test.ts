@@ -1,0 +1,296 @@
+/** The allocator through the built `orch` binary: HTTP contract, restarts, two processes, CLI, inventory reloads. */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "../../../apps/cli/test/support.js"
+
+const running: Array<Daemon> = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((daemon) => daemon.stop("SIGKILL")))
+})
+const start = async (args: ReadonlyArray<string>) => {
+  const daemon = await startDaemon(orchBin, ["--plugins", "allocator", ...args])
+  running.push(daemon)
+  return daemon
+}
+
+const devicesYaml = (count: number, type = "board") =>
+  Array.from({ length: count }, (_, i) => `  - { name: ${type}-${i}, type: ${type}, labels: { slot: "${i}" }, connection: { host: 127.0.0.1, port: ${30000 + i} } }`)
+    .join("\n")
+
+/** A data dir with an inventory of `count` boards and an orch.yaml pointing at it. */
+const setup = (count: number, extra = "") => {
+  const dir = tempDir("orch-allocator-e2e-")
+  const inventory = path.join(dir, "inventory.yaml")
+  fs.writeFileSync(inventory, `devices:\n${devicesYaml(count)}\n`)
+  const config = path.join(dir, "orch.yaml")
+  fs.writeFileSync(config, `core:\n  dataDir: ${dir}\nallocator:\n  inventory: ${inventory}\n  inventoryPollSeconds: 0.2\n  reclaimIntervalSeconds: 0.2\n${extra}`)
+  return { dir, inventory, config }
+}
+
+const call = async (url: string, method: string, body?: unknown, token?: string) => {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+    },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) })
+  })
+  const text = await response.text()
+  let json: any
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = text
+  }
+  return { status: response.status, body: json, headers: response.headers }
+}
+
+const allocate = (url: string, body: Record<string, unknown>, token?: string) => call(`${url}/allocator/leases`, "POST", body, token)
+
+describe("allocator HTTP API", () => {
+  it("validates bodies, checks tokens and holders, answers 409 with Retry-After and 410 after expiry", async () => {
+    const { config } = setup(2, [
+      "  tokens:",
+      "    - { holder: ci, token: ci-token-0001 }",
+      "    - { holder: lab, token: lab-token-0002 }",
+      "    - { holder: ops, token: ops-token-0003, admin: true }",
+      ""
+    ].join("\n"))
+    const daemon = await start(["--config", config])
+    const url = daemon.url
+    const ci = "ci-token-0001"
+
+    // tokens
+    const none = await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 })
+    expect(none.status).toBe(401)
+    expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/)
+    expect((await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, "ci-token-0000")).status).toBe(401)
+    expect((await call(`${url}/allocator/devices`, "GET", undefined, "wrong-token")).status).toBe(401)
+
+    // bad bodies name the field
+    const bad: Array<[unknown, number, RegExp]> = [
+      [{ type: "board", ttlSeconds: 60 }, 400, /^holder: is required/],
+      [{ type: "board", holder: "ci", ttlSeconds: -1 }, 400, /^ttlSeconds: /],
+      [{ type: "board", holder: "ci", ttlSeconds: "soon" }, 400, /^ttlSeconds: /],
+      [{ holder: "ci", ttlSeconds: 60 }, 400, /^type: give a type, labels or both/],
+      [{ type: "board", holder: "ci", ttlSeconds: 60, colour: "red" }, 400, /^colour: unknown field/],
+      [{ type: "board", holder: "ci", ttlSeconds: 60, waitSeconds: 100_000 }, 400, /^waitSeconds: at most 600/],
+      ["{not json", 400, /^the body is not JSON/]
+    ]
+    for (const [body, status, message] of bad) {
+      const answer = await allocate(url, body as Record<string, unknown>, ci)
+      expect(answer.status, JSON.stringify(body)).toBe(status)
+      expect(answer.body.error, JSON.stringify(body)).toMatch(message)
+    }
+    // a token allocates only as its own holder
+    expect((await allocate(url, { type: "board", holder: "lab", ttlSeconds: 60 }, ci)).status).toBe(403)
+
+    const first = await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, ci)
+    expect(first.status).toBe(200)
+    expect(first.body).toMatchObject({ holder: "ci", device: { type: "board", connection: { host: "127.0.0.1" } } })
+    const short = await allocate(url, { type: "board", holder: "lab", ttlSeconds: 1 }, "lab-token-0002")
+    expect(short.status).toBe(200)
+    expect(short.body.token).toBeGreaterThan(first.body.token)
+
+    const full = await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, ci)
+    expect(full.status).toBe(409)
+    expect(full.headers.get("retry-after")).toBe("20")
+    expect(full.body).toMatchObject({ reason: "all_leased", retryAfterSeconds: 20 })
+    expect((await allocate(url, { type: "scope", holder: "ci", ttlSeconds: 60 }, ci)).body.reason).toBe("no_match")
+
+    // someone else's lease
+    expect((await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", {}, "lab-token-0002")).status).toBe(403)
+    expect((await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "lab-token-0002")).status).toBe(403)
+    expect((await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, ci)).status).toBe(403)
+    expect((await call(`${url}/allocator/leases/nope/keepalive`, "POST", {}, ci)).status).toBe(404)
+    const kept = await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", undefined, ci)
+    expect(kept.status).toBe(200)
+    expect(Date.parse(kept.body.expiresAt)).toBeGreaterThan(Date.now())
+
+    // the short lease expires (a keepalive would extend it: only look) and its device is free again
+    await eventually(async () => {
+      const devices = (await call(`${url}/allocator/devices`, "GET", undefined, ci)).body as Array<any>
+      return devices.find((d) => d.name === short.body.device.name)?.status === "free" ? true : undefined
+    })
+    const gone = await call(`${url}/allocator/leases/${short.body.id}/keepalive`, "POST", {}, "lab-token-0002")
+    expect(gone.status).toBe(410)
+    expect(gone.body).toMatchObject({ endReason: "expired" })
+
+    // an admin may release anyone's lease, and drain
+    const released = await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "ops-token-0003")
+    expect(released.body).toMatchObject({ id: first.body.id, endReason: "released" })
+    expect((await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", {}, ci)).status).toBe(410)
+    const drained = await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, "ops-token-0003")
+    expect(drained.body.status).toBe("drained")
+
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/orch_allocator_allocations_total\{result="denied",reason="all_leased"\} 1/)
+    expect(metrics).toMatch(/orch_allocator_expiries_total 1/)
+    expect(metrics).toMatch(/orch_allocator_devices\{type="board",status="drained"\} 1/)
+    expect(metrics).toMatch(/orch_allocator_keepalives_total\{result="gone"\} 2/)
+    const openapi: any = await (await fetch(`${url}/openapi.json`)).json()
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining([
+      "/allocator/leases",
+      "/allocator/leases/{id}/keepalive",
+      "/allocator/leases/{id}",
+      "/allocator/devices"
+    ]))
+    // no token ever reaches the log
+    expect(JSON.stringify(daemon.logs)).not.toMatch(/token-000/)
+  })
+})
+
+describe("waiting allocations over HTTP", () => {
+  it("are served in order, and one whose client hung up is forgotten", async () => {
+    const { config } = setup(1)
+    const daemon = await start(["--config", config])
+    const url = daemon.url
+    const waiting = async () => Number(/orch_allocator_waiting_allocations (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)
+    const held = (await allocate(url, { type: "board", holder: "holder", ttlSeconds: 60 })).body
+    const aborted = new AbortController()
+    const leaving = fetch(`${url}/allocator/leases`, {
+      method: "POST",
+      signal: aborted.signal,
+      body: JSON.stringify({ type: "board", holder: "leaving", ttlSeconds: 60, waitSeconds: 60 })
+    }).catch(() => "aborted")
+    await eventually(async () => ((await waiting()) === 1 ? true : undefined))
+    const first = allocate(url, { type: "board", holder: "first", ttlSeconds: 60, waitSeconds: 60 })
+    await eventually(async () => ((await waiting()) === 2 ? true : undefined))
+    const second = allocate(url, { type: "board", holder: "second", ttlSeconds: 60, waitSeconds: 60 })
+    await eventually(async () => ((await waiting()) === 3 ? true : undefined))
+    aborted.abort()
+    expect(await leaving).toBe("aborted")
+    await eventually(async () => ((await waiting()) === 2 ? true : undefined))
+    await call(`${url}/allocator/leases/${held.id}`, "DELETE")
+    const got = await first
+    expect(got.body.holder).toBe("first")
+    await call(`${url}/allocator/leases/${got.body.id}`, "DELETE")
+    expect((await second).body.holder).toBe("second")
+  })
+})
+
+describe("allocator across processes", () => {
+  it("a SIGKILLed daemon, restarted, keeps every live lease and frees only the expired ones", async () => {
+    const { config } = setup(3)
+    const first = await start(["--config", config])
+    const long = (await allocate(first.url, { type: "board", holder: "a", ttlSeconds: 3600 })).body
+    const also = (await allocate(first.url, { type: "board", holder: "b", ttlSeconds: 3600 })).body
+    const short = (await allocate(first.url, { type: "board", holder: "c", ttlSeconds: 1 })).body
+    await first.stop("SIGKILL")
+    running.splice(running.indexOf(first), 1)
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    const second = await start(["--config", config])
+    for (const lease of [long, also]) {
+      expect((await call(`${second.url}/allocator/leases/${lease.id}/keepalive`, "POST", {})).status).toBe(200)
+    }
+    expect((await call(`${second.url}/allocator/leases/${short.id}/keepalive`, "POST", {})).status).toBe(410)
+    const devices = await eventually(async () => {
+      const list = (await call(`${second.url}/allocator/devices`, "GET")).body as Array<any>
+      return list.find((d) => d.name === short.device.name)?.status === "free" ? list : undefined
+    })
+    expect(devices.filter((d) => d.status === "leased").map((d) => d.lease.id).sort()).toEqual([long.id, also.id].sort())
+    // the freed device is the only one left to lease, with a larger token
+    const next = await allocate(second.url, { type: "board", holder: "d", ttlSeconds: 60 })
+    expect(next.body.device.name).toBe(short.device.name)
+    expect(next.body.token).toBeGreaterThan(short.token)
+  })
+
+  it("two daemons on one data dir never lease one device to two holders", async () => {
+    const { config } = setup(10)
+    const a = await start(["--config", config])
+    const b = await start(["--config", config])
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+        allocate(i % 2 === 0 ? a.url : b.url, { type: "board", holder: `h${round}-${i}`, ttlSeconds: 60 })))
+      const granted = answers.filter((x) => x.status === 200).map((x) => x.body)
+      expect(granted).toHaveLength(10)
+      expect(new Set(granted.map((g) => g.device.name)).size).toBe(10)
+      expect(answers.filter((x) => x.status === 409)).toHaveLength(50)
+      await Promise.all(granted.map((g, i) => call(`${(i % 2 === 0 ? b : a).url}/allocator/leases/${g.id}`, "DELETE")))
+    }
+  })
+})
+
+describe("orch allocator CLI", () => {
+  it("allocate holds a lease until Ctrl-C; run passes the device in its environment and releases whatever happens", async () => {
+    const { config, dir } = setup(2)
+    const daemon = await start(["--config", config])
+    // options go before a `--` that ends them
+    const cli = ([command, ...args]: ReadonlyArray<string>) =>
+      run(orchBin, ["allocator", command!, "--config", config, "--url", daemon.url, ...args])
+    const leases = async () => (await call(`${daemon.url}/allocator/leases`, "GET")).body as Array<any>
+
+    const ran = await cli(["run", "--type", "board", "--holder", "ci", "--", "sh", "-c", "echo \"on $ORCH_DEVICE_NAME at $ORCH_DEVICE_HOST:$ORCH_DEVICE_PORT lease $ORCH_LEASE_ID\"; exit 3"])
+    expect(ran.code).toBe(3)
+    expect(ran.stdout).toMatch(/^on board-\d at 127\.0\.0\.1:3000\d lease [0-9a-f-]{36}\n$/)
+    expect(ran.stderr).toContain("released board-")
+    expect(await leases()).toEqual([])
+    const missing = await cli(["run", "--type", "board", "--", "/no/such/command"])
+    expect(missing.code).toBe(127)
+    expect(await leases()).toEqual([])
+
+    // allocate prints the lease and holds it until SIGINT
+    const child = spawn(process.execPath, [orchBin, "allocator", "allocate", "--type", "board", "--ttl", "2s", "--config", config, "--url", daemon.url], {
+      env: { ...process.env, NO_COLOR: "1" }
+    })
+    let stdout = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    const lease = await eventually(() => {
+      try {
+        return JSON.parse(stdout)
+      } catch {
+        return undefined
+      }
+    })
+    // kept alive past its 2 s TTL
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    expect((await leases()).map((l) => l.id)).toEqual([lease.id])
+    const listed = await cli(["leases"])
+    expect(listed.stdout).toContain(lease.id)
+    const devices = await cli(["devices"])
+    expect(devices.stdout).toMatch(new RegExp(`${lease.device.name}\\s+board\\s+leased`))
+    child.kill("SIGINT")
+    await exited
+    expect(await leases()).toEqual([])
+
+    // release, drain and undrain by name
+    const held = (await allocate(daemon.url, { type: "board", holder: "x", ttlSeconds: 60 })).body
+    expect((await cli(["drain", held.device.name])).stdout).toContain(`${held.device.name}: draining (leased to x`)
+    expect((await cli(["release", held.id])).stdout).toContain(`released ${held.device.name}`)
+    expect((await cli(["undrain", held.device.name])).stdout).toContain(`${held.device.name}: free`)
+    const again = await cli(["release", held.id])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/410/)
+    expect(fs.existsSync(path.join(dir, "orch.sqlite"))).toBe(true)
+  })
+})
+
+describe("inventory reloads", () => {
+  it("follows file changes and SIGHUP, and keeps the last good inventory when the file breaks", async () => {
+    const { config, inventory } = setup(2)
+    const daemon = await start(["--config", config])
+    const names = async () => ((await call(`${daemon.url}/allocator/devices`, "GET")).body as Array<any>).map((d) => `${d.name}:${d.status}`)
+    expect(await names()).toEqual(["board-0:free", "board-1:free"])
+    const held = (await allocate(daemon.url, { type: "board", holder: "x", ttlSeconds: 60 })).body
+    fs.writeFileSync(inventory, `devices:\n${devicesYaml(1, "phone")}\n`)
+    await eventually(async () => {
+      const now = await names()
+      return now.includes("phone-0:free") ? now : undefined
+    })
+    // the removed device still leased stays until released
+    expect(await names()).toEqual([`${held.device.name}:removed`, "phone-0:free"])
+    fs.writeFileSync(inventory, `devices:\n  - name: phone-0\n    typo: phone\n`)
+    const logged = await eventually(() => daemon.logs.find((l) => String(l.message).startsWith("inventory not loaded")))
+    expect(String(logged.message)).toMatch(/inventory\.yaml:3:\d+ at devices\[0\]\.typo: unknown key/)
+    expect((await allocate(daemon.url, { type: "phone", holder: "y", ttlSeconds: 60 })).status).toBe(200)
+    // SIGHUP re-reads at once (the poll would too; this proves the signal does not stop the daemon)
+    fs.writeFileSync(inventory, `devices:\n${devicesYaml(2, "phone")}\n`)
+    daemon.process.kill("SIGHUP")
+    await eventually(async () => ((await names()).includes("phone-1:free") ? true : undefined))
+    expect(daemon.process.exitCode).toBe(null)
+  })
+})

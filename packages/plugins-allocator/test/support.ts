@@ -1,0 +1,65 @@
+/** Test support: an allocator over a real SQLite file in a temp folder, migrated like the daemon's. */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Database from "@orch/core/Database"
+import { JobQueue } from "@orch/core/Jobs"
+import * as Migrations from "@orch/core/Migrations"
+import { Resources } from "@orch/core/Resources"
+import { coreMigrations } from "@orch/core/sql/migrations"
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Allocator from "../src/Allocator.js"
+import { AllocatorConfig } from "../src/AllocatorConfig.js"
+import { Device } from "../src/Device.js"
+import * as Inventory from "../src/Inventory.js"
+import { migrations } from "../src/sql.js"
+
+const made = new Set<string>()
+
+export const tempDir = (prefix = "orch-allocator-test-"): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  if (made.size === 0) process.once("exit", () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  made.add(dir)
+  return dir
+}
+
+/** Core's services over `filename` (a new file by default), with core's and the allocator's migrations. */
+export const servicesLayer = (filename = path.join(tempDir(), "orch.sqlite")) =>
+  Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
+    Layer.provideMerge(
+      Layer.effectDiscard(Effect.zipRight(Migrations.apply("core", coreMigrations), Migrations.apply("allocator", migrations)))
+    ),
+    Layer.provideMerge(Database.layer({ filename })),
+    Layer.orDie
+  )
+
+export type Services = Resources | JobQueue | SqlClient.SqlClient
+
+/** `count` devices of `type`, named `<type>-<i>`. */
+export const inventoryText = (devices: ReadonlyArray<{ readonly type: string; readonly count: number; readonly labels?: Record<string, string> }>, types = "") =>
+  [
+    "types:" + (types === "" ? " {}" : "\n" + types),
+    "devices:",
+    ...devices.flatMap(({ count, labels, type }) =>
+      Array.from({ length: count }, (_, i) =>
+        `  - { name: ${type}-${i}, type: ${type}, labels: ${JSON.stringify(labels ?? {})}, connection: { host: 127.0.0.1, port: ${20000 + i} } }`)
+    )
+  ].join("\n") + "\n"
+
+/** An allocator serving `text` as its inventory, over the services in context. */
+export const makeAllocator = (
+  text: string,
+  config: Partial<typeof AllocatorConfig.Encoded> = {}
+): Effect.Effect<Allocator.AllocatorService, never, Services | Scope.Scope> =>
+  Effect.gen(function*() {
+    const inventory = yield* Effect.orDie(Inventory.parse(text, "inventory.yaml"))
+    const allocator = yield* Allocator.make(Schema.decodeUnknownSync(AllocatorConfig)(config), inventory)
+    yield* Effect.orDie(allocator.useInventory(inventory))
+    return allocator
+  })
+
+export const provideAllocator = <A, E, R>(
+  allocator: Allocator.AllocatorService,
+  effect: Effect.Effect<A, E, R>
+) => Effect.provide(effect, Context.make(Allocator.Allocator, allocator))
