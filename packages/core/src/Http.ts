@@ -3,9 +3,11 @@
  * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
  * a body size limit (413), JSON 404s, and request count and latency metrics.
  */
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -58,7 +60,6 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
         const response = length > options.maxBodyBytes
           ? jsonError(413, `request body of ${length} bytes is over the limit of ${options.maxBodyBytes} bytes`)
           : yield* handler.pipe(
-            HttpIncomingMessage.withMaxBodySize(Option.some(options.maxBodyBytes)),
             Effect.catchIf(
               (error): error is HttpServerError.RouteNotFound =>
                 typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "RouteNotFound",
@@ -186,7 +187,7 @@ export const serveOn = <E, R>(
     HttpLayerRouter.serve(Layer.provide(routes, guard(limits, new Set<string>())), {
       disableLogger: true,
       disableListenLog: true
-    }),
+    }).pipe(withoutRequestSpans, Layer.provide(bodyLimit(limits.maxBodyBytes))),
     logAddress
   ).pipe(Layer.provideMerge(nodeServer(options)))
 }
@@ -201,4 +202,13 @@ export const serve = (
   const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.http.api ? [p.http.api] : []))]
   const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.http.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
+    .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
 }
+
+// The platform's body readers stop at this size; set once for the server rather than per request.
+const bodyLimit = (maxBodyBytes: number) =>
+  Layer.succeed(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(maxBodyBytes)))
+
+// orch exports no traces, and a span per request (with its parsed URL and redacted headers) cost
+// about a tenth of a keepalive's CPU under load.
+const withoutRequestSpans = HttpMiddleware.withTracerDisabledWhen(() => true)
