@@ -17,25 +17,20 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import {
   Cause,
-  Chunk,
   Clock,
   Context,
   Data,
-  Deferred,
   Duration,
   Effect,
   Either,
-  Exit,
-  FiberId,
   Layer,
   Option,
   ParseResult,
-  Queue,
   Random,
   Schema,
   type Scope
 } from "effect"
-import { transaction } from "./Database.js"
+import * as GroupCommit from "./GroupCommit.js"
 import * as Fencing from "./sql/fencing.js"
 import * as Sql from "./sql/jobs.js"
 
@@ -689,83 +684,6 @@ const likenessOf = (
   maxAttempts: number
 ): string => (idempotencyKey !== null ? `key ${idempotencyKey}` : `${priority} ${runAt} ${maxAttempts} ${payload}`)
 
-interface PendingChange {
-  readonly change: Effect.Effect<unknown, unknown>
-  readonly done: Deferred.Deferred<unknown, unknown>
-}
-
-/** At most this many changes share one transaction, to keep the write lock short. */
-const maxGroupSize = 64
-
-/**
- * Group commit: changes that arrive while another commit is under way wait, then run in
- * order of arrival in one write transaction, so a transaction's fixed cost (about 120 µs
- * measured here: the client's begin and commit, the write lock, the pages every commit
- * writes) is paid once per group instead of once per change. Each change returns only
- * after the commit that holds it (a caller interrupted while waiting does not stop it).
- * A change that fails with one of the queue's errors has written nothing, so the others
- * commit; any other failure (an SQL error, a defect) rolls the group back and its changes
- * run again one per transaction. A caller already inside a transaction runs its change
- * there, in a savepoint, so a plugin can enqueue atomically with its own writes.
- */
-const makeGroupCommit = (sql: SqlClient.SqlClient) =>
-  Effect.gen(function*() {
-    const pending = yield* Queue.unbounded<PendingChange>()
-    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
-      // a span per statement costs more than the statement here, so the queue's SQL is not traced
-      Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
-
-    const runAlone = ({ change, done }: PendingChange) =>
-      Effect.flatMap(Effect.exit(inTransaction(change)), (exit) => Deferred.done(done, exit))
-
-    const runGroup = (group: ReadonlyArray<PendingChange>) =>
-      group.length === 1 ? runAlone(group[0]) : inTransaction(
-        Effect.flatMap(
-          Effect.forEach(group, ({ change }) => Effect.exit(change)),
-          (exits) =>
-            exits.every((exit) => Exit.isSuccess(exit) || isCleanFailure(exit.cause))
-              ? Effect.succeed(exits)
-              : Effect.fail("rollback" as const)
-        )
-      ).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          Exit.isSuccess(exit)
-            ? Effect.forEach(group, ({ done }, i) => Deferred.done(done, exit.value[i]), { discard: true })
-            : Effect.forEach(group, runAlone, { discard: true })
-        )
-      )
-
-    // Yielding before each take lets the callers woken by the last commit send their next
-    // change first, so that more share the next commit: 4.4 changes a commit instead of 2.5
-    // in the benchmark's per-job pipeline, a quarter more jobs/s; a lone caller pays a few %.
-    const loop = Effect.zipRight(Effect.yieldNow(), Queue.takeBetween(pending, 1, maxGroupSize)).pipe(
-      Effect.flatMap((group) => Effect.uninterruptible(runGroup(Chunk.toReadonlyArray(group)))),
-      Effect.forever
-    )
-    yield* Effect.forkScoped(loop)
-    let closed = false
-    // runs before the loop is interrupted: changes already accepted are still committed
-    const drain: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(pending), (group) =>
-      Chunk.isEmpty(group) ? Effect.void : Effect.zipRight(runGroup(Chunk.toReadonlyArray(group)), drain))
-    yield* Effect.addFinalizer(() => Effect.suspend(() => {
-      closed = true
-      return drain
-    }))
-
-    return <A, E>(change: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
-      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
-        if (Option.isSome(outer)) return inTransaction(change)
-        const done = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
-        return Effect.suspend(() => {
-          // checked and offered in one step, so no change slips in after the final drain
-          if (closed) return Effect.dieMessage("the job queue is closed")
-          pending.unsafeOffer({ change, done })
-          return Deferred.await(done) as Effect.Effect<A, E | SqlError>
-        })
-      })
-  })
-
 /**
  * Runs a statement on the connection of the transaction in progress, without the span
  * and scope `SqlClient` opens per statement: they cost more than the queue's statements
@@ -803,7 +721,7 @@ export const make = (
       return kind === undefined ? Effect.fail(unknownKind(plugin, name)) : Effect.succeed(kind)
     }
 
-    const inTransaction = yield* makeGroupCommit(sql)
+    const inTransaction = yield* GroupCommit.make({ isCleanFailure, closedMessage: "the job queue is closed" })
 
     /** Explains a compare-and-set that matched nothing, from the job as it is now. */
     const leaseLost = (job: { readonly id: number; readonly state?: string; readonly token: number | undefined }) =>

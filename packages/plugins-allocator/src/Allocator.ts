@@ -11,6 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
+import * as GroupCommit from "@orch/core/GroupCommit"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
 import {
   type Lease,
@@ -21,11 +22,10 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Context, Data, Deferred, Effect, Either, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Context, Data, Deferred, Effect, Either, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import * as Batch from "./Batch.js"
-import * as GroupCommit from "./GroupCommit.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
 import * as Sql from "./sql.js"
@@ -132,7 +132,13 @@ export const make = (
     const resources = yield* Resources
     const queue = yield* JobQueue
     const sql = yield* SqlClient.SqlClient
-    const commit = yield* GroupCommit.make
+    // a lease change's own failure (gone, someone else's) rolled back its savepoint; an SQL error did not
+    const commit = yield* GroupCommit.make({
+      isCleanFailure: (cause) =>
+        Cause.isFailType(cause) && !(typeof cause.error === "object" && cause.error !== null &&
+          (cause.error as { _tag?: string })._tag === "SqlError"),
+      closedMessage: "the allocator is shutting down"
+    })
     const inventoryRef = yield* Ref.make(initial)
     const waiters: Array<Waiter> = []
     const serving = yield* Effect.makeSemaphore(1)

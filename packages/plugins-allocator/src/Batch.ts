@@ -5,7 +5,7 @@
  * after the commit that holds its request.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { nextTurn } from "./NextTurn.js"
+import { nextTurn } from "@orch/core/GroupCommit"
 import { Chunk, Deferred, Effect, Either, Exit, FiberId, Queue, type Scope } from "effect"
 
 interface Pending<I, A, E> {
@@ -26,7 +26,7 @@ export const make = <I, A, E>(
             p.done,
             Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
           ), { discard: true }))
-    // the first waits for the rest of its event-loop turn (see NextTurn); taken, a group always runs
+    // the first waits for the rest of its event-loop turn (see core's GroupCommit.nextTurn); taken, a group always runs
     yield* Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(pending)).pipe(
         Effect.zipLeft(nextTurn),
