@@ -1,23 +1,15 @@
 /** Drives the built `orch` bundles as real child processes. */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { tempDir } from "../../../packages/core/test/helpers.js"
+
+export { tempDir }
 
 /** The real `orch` as installed (`bin` of the package), with the plugins of this build. */
 export const orchBin = fileURLToPath(new URL("../bin/orch.mjs", import.meta.url))
 /** `orch` with the demo plugin of test/fixtures. */
 export const demoBin = fileURLToPath(new URL("../dist/test/orch-demo.mjs", import.meta.url))
 
-const made = new Set<string>()
-
-export const tempDir = (prefix = "orch-cli-"): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  if (made.size === 0) process.once("exit", () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-  made.add(dir)
-  return dir
-}
 
 export interface Result {
   readonly code: number | null

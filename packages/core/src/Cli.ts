@@ -134,3 +134,21 @@ export const print = (text: string) => Effect.sync(() => process.stdout.write(te
 
 /** Epoch ms as an ISO time for tables; "-" when absent. */
 export const time = (ms: number | null | undefined): string => (ms === null || ms === undefined ? "-" : new Date(ms).toISOString())
+
+/** `--url` for commands that talk to a running daemon over HTTP. */
+export const urlOption = Options.text("url").pipe(
+  Options.withDescription("The running daemon (default: $ORCH_URL, else core.http of the config, http://127.0.0.1:7600)"),
+  Options.optional
+)
+
+/**
+ * The running daemon's base URL, without a trailing slash: `url` when given, else
+ * $ORCH_URL, else core.http's address, a wildcard host (0.0.0.0, ::) read as loopback.
+ */
+export const daemonUrl = (url: Option.Option<string>): Effect.Effect<string, never, Config.Config> =>
+  Effect.map(Config.Config, (config) => {
+    const { host, port } = config.core.http
+    const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
+    const configured = `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`
+    return Option.getOrElse(url, () => process.env.ORCH_URL ?? configured).replace(/\/+$/, "")
+  })

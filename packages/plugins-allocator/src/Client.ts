@@ -3,7 +3,7 @@
  * the address in the config (core.http), with the bearer token from `--token` or
  * $ORCH_ALLOCATOR_TOKEN.
  */
-import { Config } from "@orch/core/Config"
+import * as Cli from "@orch/core/Cli"
 import { Data, Effect, Option } from "effect"
 
 export class ClientError extends Data.TaggedError("ClientError")<{
@@ -19,13 +19,7 @@ export interface Client {
 
 export const make = (options: { readonly url: Option.Option<string>; readonly token: Option.Option<string> }) =>
   Effect.gen(function*() {
-    const config = yield* Config
-    const configured = () => {
-      const { host, port } = config.core.http
-      const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host
-      return `http://${shown}:${port}`
-    }
-    const url = Option.getOrElse(options.url, () => process.env.ORCH_URL ?? configured()).replace(/\/+$/, "")
+    const url = yield* Cli.daemonUrl(options.url)
     const token = Option.getOrUndefined(options.token)
     const request = (method: string, path: string, body?: unknown) =>
       Effect.tryPromise({

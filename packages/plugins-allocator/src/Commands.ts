@@ -11,10 +11,7 @@ import * as Client from "./Client.js"
 import { deviceEnvironment } from "./Environment.js"
 
 const connection = {
-  url: Options.text("url").pipe(
-    Options.withDescription("The daemon (default: $ORCH_URL, else core.http of the config, http://127.0.0.1:7600)"),
-    Options.optional
-  ),
+  url: Cli.urlOption,
   token: Options.text("token").pipe(
     Options.withDescription("Bearer token when the allocator has tokens on"),
     Options.withFallbackConfig(EffectConfig.string("ORCH_ALLOCATOR_TOKEN")),

@@ -6,23 +6,15 @@ import * as Migrations from "@orch/core/Migrations"
 import { Resources } from "@orch/core/Resources"
 import { coreMigrations } from "@orch/core/sql/migrations"
 import { Context, Effect, Layer, Schema, type Scope } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as Allocator from "../src/Allocator.js"
 import { AllocatorConfig } from "../src/AllocatorConfig.js"
 import { Device } from "../src/Device.js"
 import * as Inventory from "../src/Inventory.js"
 import { migrations } from "../src/sql.js"
+import { tempDir } from "../../core/test/helpers.js"
 
-const made = new Set<string>()
-
-export const tempDir = (prefix = "orch-allocator-test-"): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  if (made.size === 0) process.once("exit", () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-  made.add(dir)
-  return dir
-}
+export { tempDir }
 
 /** Core's services over `filename` (a new file by default), with core's and the allocator's migrations. */
 export const servicesLayer = (filename = path.join(tempDir(), "orch.sqlite")) =>

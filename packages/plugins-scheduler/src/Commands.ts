@@ -18,10 +18,8 @@ class CommandError extends Error {}
 
 const fail = (message: string) => Effect.fail(new CommandError(message))
 
-const urlOption = Options.text("url").pipe(
-  Options.withDescription("The daemon's base URL (default: core.http's address); in-process when none answers"),
-  Options.optional
-)
+// when no daemon answers there, commands run in-process
+const urlOption = Cli.urlOption
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 
 interface Context {
@@ -36,12 +34,10 @@ const context = (url: Option.Option<string>) =>
   Effect.gen(function*() {
     const orch = yield* Config.Config
     const http = orch.core.http
-    const host = http.host === "0.0.0.0" ? "127.0.0.1" : http.host === "::" ? "::1" : http.host
-    const shown = host.includes(":") ? `[${host}]` : host
     return {
       config: orch.plugins[Scheduler.pluginName] as SchedulerConfig,
       dataDir: orch.core.dataDir,
-      base: Option.getOrElse(url, () => `http://${shown}:${http.port}`).replace(/\/+$/, "") + `/${Scheduler.pluginName}`,
+      base: (yield* Cli.daemonUrl(url)) + `/${Scheduler.pluginName}`,
       speedTestUrl: Scheduler.ownSpeedTestUrl(http.host, http.port)
     } satisfies Context
   })
