@@ -137,7 +137,8 @@ export const make = (
       isCleanFailure: (cause) =>
         Cause.isFailType(cause) && !(typeof cause.error === "object" && cause.error !== null &&
           (cause.error as { _tag?: string })._tag === "SqlError"),
-      closedMessage: "the allocator is shutting down"
+      closedMessage: "the allocator is shutting down",
+      gather: "turn"
     })
     const inventoryRef = yield* Ref.make(initial)
     const waiters: Array<Waiter> = []
