@@ -6,11 +6,12 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { nextTurn } from "@orch/core/GroupCommit"
-import { Chunk, Deferred, Effect, Either, Exit, FiberId, Queue, type Scope } from "effect"
+import { Chunk, Effect, Either, Exit, Queue, type Scope } from "effect"
 
 interface Pending<I, A, E> {
   readonly item: I
-  readonly done: Deferred.Deferred<A, E | SqlError>
+  /** Resumes the caller (a plain callback: a Deferred per keepalive cost about 3% of its CPU). */
+  readonly resume: (exit: Exit.Exit<A, E | SqlError>) => void
 }
 
 export const make = <I, A, E>(
@@ -21,11 +22,13 @@ export const make = <I, A, E>(
     const pending = yield* Queue.unbounded<Pending<I, A, E>>()
     const runBatch = (batch: ReadonlyArray<Pending<I, A, E>>) =>
       Effect.flatMap(Effect.exit(run(batch.map((p) => p.item))), (exit) =>
-        Effect.forEach(batch, (p, i) =>
-          Deferred.done(
-            p.done,
-            Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
-          ), { discard: true }))
+        Effect.sync(() =>
+          batch.forEach((p, i) =>
+            p.resume(
+              Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
+            )
+          )
+        ))
     // the first waits for the rest of its event-loop turn (see core's GroupCommit.nextTurn); taken, a group always runs
     yield* Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(pending)).pipe(
@@ -44,11 +47,10 @@ export const make = <I, A, E>(
       closed = true
       return drain
     }))
+    // a caller interrupted while waiting does not withdraw its item: it is committed all the same
     return (item: I) =>
-      Effect.suspend(() => {
-        if (closed) return Effect.dieMessage("the allocator is shutting down")
-        const done = Deferred.unsafeMake<A, E | SqlError>(FiberId.none)
-        pending.unsafeOffer({ item, done })
-        return Deferred.await(done)
+      Effect.async<A, E | SqlError>((resume) => {
+        if (closed) return resume(Effect.dieMessage("the allocator is shutting down"))
+        pending.unsafeOffer({ item, resume })
       })
   })
