@@ -6,12 +6,11 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { nextTurn } from "@orch/core/GroupCommit"
-import { Chunk, Effect, Either, Exit, Queue, type Scope } from "effect"
+import { Chunk, Deferred, Effect, Either, Exit, FiberId, Queue, type Scope } from "effect"
 
 interface Pending<I, A, E> {
   readonly item: I
-  /** Resumes the caller (a plain callback: a Deferred per keepalive cost about 3% of its CPU). */
-  readonly resume: (exit: Exit.Exit<A, E | SqlError>) => void
+  readonly done: Deferred.Deferred<A, E | SqlError>
 }
 
 export const make = <I, A, E>(
@@ -22,13 +21,11 @@ export const make = <I, A, E>(
     const pending = yield* Queue.unbounded<Pending<I, A, E>>()
     const runBatch = (batch: ReadonlyArray<Pending<I, A, E>>) =>
       Effect.flatMap(Effect.exit(run(batch.map((p) => p.item))), (exit) =>
-        Effect.sync(() =>
-          batch.forEach((p, i) =>
-            p.resume(
-              Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
-            )
-          )
-        ))
+        Effect.forEach(batch, (p, i) =>
+          Deferred.done(
+            p.done,
+            Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: Exit.succeed })
+          ), { discard: true }))
     // the first waits for the rest of its event-loop turn (see core's GroupCommit.nextTurn); taken, a group always runs
     yield* Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(pending)).pipe(
@@ -47,10 +44,11 @@ export const make = <I, A, E>(
       closed = true
       return drain
     }))
-    // a caller interrupted while waiting does not withdraw its item: it is committed all the same
     return (item: I) =>
-      Effect.async<A, E | SqlError>((resume) => {
-        if (closed) return resume(Effect.dieMessage("the allocator is shutting down"))
-        pending.unsafeOffer({ item, resume })
+      Effect.suspend(() => {
+        if (closed) return Effect.dieMessage("the allocator is shutting down")
+        const done = Deferred.unsafeMake<A, E | SqlError>(FiberId.none)
+        pending.unsafeOffer({ item, done })
+        return Deferred.await(done)
       })
   })
