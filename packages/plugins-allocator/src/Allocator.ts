@@ -22,7 +22,7 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Cause, Context, Data, Deferred, Effect, Either, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Context, Data, Deferred, Effect, Either, Exit, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import * as Batch from "./Batch.js"
@@ -206,6 +206,17 @@ export const make = (
         (lease) => afterLeaseEnded(lease, { used: false })
       )).pipe(Effect.ignoreLogged)
 
+    /**
+     * Gives a waiter its grant unless it has left: the check and the hand-over are one step,
+     * so a waiter that leaves (and then looks for a grant) either finds it or it goes back.
+     */
+    const handOver = (waiter: Waiter, grant: Grant) =>
+      Effect.sync(() => {
+        if (waiter.gone) return false
+        Deferred.unsafeDone(waiter.done, Exit.succeed(grant))
+        return true
+      })
+
     /** One pass over the waiters, oldest first; a request that found nothing spares the identical ones after it. */
     const serve = serving.withPermits(1)(Effect.gen(function*() {
       const unmatched = new Set<string>()
@@ -218,8 +229,7 @@ export const make = (
         }
         const index = waiters.indexOf(waiter)
         if (index >= 0) waiters.splice(index, 1)
-        if (waiter.gone) yield* releaseUnused(granted.value)
-        else yield* Deferred.succeed(waiter.done, granted.value)
+        if (!(yield* handOver(waiter, granted.value))) yield* releaseUnused(granted.value)
       }
       yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
     }))

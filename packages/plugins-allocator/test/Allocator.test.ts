@@ -245,8 +245,12 @@ describe("under random interleavings", () => {
         // TestClock.adjust calls that overlap can move the clock back: one at a time
         const clockLock = yield* Effect.makeSemaphore(1)
         const advance = (ms: number) => clockLock.withPermits(1)(TestClock.adjust(ms))
-        // device → the client using it and until when it may (its last acknowledged expiry)
-        const using = new Map<string, { client: number; leaseId: string; until: number }>()
+        // device → the clients that hold a lease of it, each from its grant until its last
+        // acknowledged expiry. Grants reach their clients out of order (a waiter resumes after
+        // the clock moved on), so two holders conflict only when their periods overlap.
+        type Use = { readonly client: number; readonly leaseId: string; readonly from: number; until: number }
+        const using = new Map<string, Array<Use>>()
+        const useOf = (device: string, leaseId: string) => using.get(device)?.find((use) => use.leaseId === leaseId)
         const acknowledged = new Map<string, number>()
         const violations: Array<string> = []
         const client = (index: number, script: ReadonlyArray<Step>) =>
@@ -259,11 +263,12 @@ describe("under random interleavings", () => {
                   const outcome = yield* Effect.either(allocator.allocate(request(`c${index}`, s)))
                   if (Either.isLeft(outcome)) break
                   const { device, lease } = outcome.right
-                  const other = using.get(device.name)
-                  if (other !== undefined && other.until > lease.grantedAt) {
-                    violations.push(`${device.name}: granted to c${index} at ${lease.grantedAt} while c${other.client} may use it until ${other.until}`)
+                  for (const other of using.get(device.name) ?? []) {
+                    if (other.from < lease.expiresAt && lease.grantedAt < other.until) {
+                      violations.push(`${device.name}: c${index} holds it ${lease.grantedAt}–${lease.expiresAt} while c${other.client} may use it ${other.from}–${other.until}`)
+                    }
                   }
-                  using.set(device.name, { client: index, leaseId: lease.id, until: lease.expiresAt })
+                  using.set(device.name, [...(using.get(device.name) ?? []), { client: index, leaseId: lease.id, from: lease.grantedAt, until: lease.expiresAt }])
                   acknowledged.set(lease.id, lease.expiresAt)
                   held = { leaseId: lease.id, device: device.name }
                   break
@@ -272,10 +277,13 @@ describe("under random interleavings", () => {
                   if (held === undefined) break
                   const outcome = yield* Effect.either(allocator.keepalive(held.leaseId, {}))
                   if (Either.isRight(outcome)) {
-                    const entry = using.get(held.device)
-                    if (entry?.leaseId === held.leaseId) entry.until = Math.max(entry.until, outcome.right)
+                    const use = useOf(held.device, held.leaseId)
+                    if (use !== undefined) use.until = Math.max(use.until, outcome.right)
                     acknowledged.set(held.leaseId, Math.max(acknowledged.get(held.leaseId) ?? 0, outcome.right))
-                  } else if (outcome.left._tag === "LeaseGone") held = undefined
+                  } else if (outcome.left._tag === "LeaseGone") {
+                    stopUsing(held)
+                    held = undefined
+                  }
                   else violations.push(`keepalive: ${outcome.left._tag}`)
                   break
                 }
@@ -295,10 +303,12 @@ describe("under random interleavings", () => {
             }
             if (held !== undefined) yield* release(held)
           })
+        const stopUsing = (held: { readonly leaseId: string; readonly device: string }) =>
+          using.set(held.device, (using.get(held.device) ?? []).filter((use) => use.leaseId !== held.leaseId))
         // the client stops using the device, then releases it
         const release = (held: { readonly leaseId: string; readonly device: string }) =>
           Effect.suspend(() => {
-            if (using.get(held.device)?.leaseId === held.leaseId) using.delete(held.device)
+            stopUsing(held)
             return Effect.either(allocator.release(held.leaseId, {}))
           })
         // keeps time moving so that waits end even when no script advances the clock
@@ -322,11 +332,8 @@ describe("under random interleavings", () => {
           if (lease.endReason === "expired") expect(lease.endedAt!, JSON.stringify([lease.token, lease.holder, lease.grantedAt, lease.expiresAt, lease.endedAt])).toBeGreaterThanOrEqual(acknowledged.get(lease.id) ?? 0)
         }
       }).pipe(Effect.scoped, Effect.provide(servicesLayer())),
-    // About one run in three of this test never ends: every pass takes under 10 s, a stuck
-    // one waits out its timeout. Not yet explained (TestClock.adjust waits for every fiber of
-    // the test to be suspended at once, which 200 busy clients may never show, or a real
-    // stall of the allocator's waiters): a stuck attempt is retried with new scripts, and a
-    // property violation still fails every attempt. See the allocator's closing note.
-    { fastCheck: { numRuns: 10 }, timeout: 45_000, retry: 3 }
+    // The interleavings are the runtime's, not the seed's, so a failing case cannot be replayed
+    // and shrinking 200 scripts would take hours: the first failure is reported as it is.
+    { fastCheck: { numRuns: 10, endOnFailure: true } }
   )
 })
