@@ -51,7 +51,7 @@ fs.writeFileSync(inventory, [
   ...Array.from({ length: deviceCount }, (_, i) => `  - { name: board-${i}, type: bench-board, connection: { host: 127.0.0.1, port: ${10000 + i} } }`)
 ].join("\n") + "\n")
 
-const daemon = await new Promise<{ url: string; kill: () => Promise<void> }>((resolve, reject) => {
+const daemon = await new Promise<{ url: string; pid: number; kill: () => Promise<void> }>((resolve, reject) => {
   const child = spawn(process.execPath, [
     path.join(root, "apps/cli/bin/orch.mjs"), "run", "--plugins=allocator", "--data-dir", dir, "--http-port", "0",
     "--log-format", "json", "--set", `allocator.inventory=${inventory}`
@@ -65,7 +65,7 @@ const daemon = await new Promise<{ url: string; kill: () => Promise<void> }>((re
     // ready once the inventory is in the database
     if (listening !== undefined && buffer.includes("inventory ")) {
       buffer = ""
-      resolve({ url: listening, kill: () => (child.kill("SIGKILL"), exited) })
+      resolve({ url: listening, pid: child.pid!, kill: () => (child.kill("SIGKILL"), exited) })
     }
   })
   void exited.then(() => reject(new Error(`the daemon exited:\n${buffer}`)))
@@ -77,6 +77,19 @@ const post = async (url: string, body: unknown) => {
   return response.json() as Promise<any>
 }
 
+/** The daemon's CPU time so far in ms (user + system, from /proc; Linux's clock tick is 10 ms). */
+const daemonCpuMs = (): number => {
+  const fields = fs.readFileSync(`/proc/${daemon.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** Runs autocannon, and how much of the daemon's CPU the run took. */
+const measure = async (options: autocannon.Options) => {
+  const before = daemonCpuMs()
+  const result = await autocannon(options)
+  return { result, cpuMs: daemonCpuMs() - before }
+}
+
 interface Figures {
   readonly name: string
   readonly perSecond: number
@@ -85,10 +98,13 @@ interface Figures {
   readonly p50: number
   readonly p99: number
   readonly errors: number
+  /** Daemon CPU per request in µs: what the rate would be with a core to itself, whatever the machine's load. */
+  readonly cpuPerRequestUs: number
 }
 
-const figures = (name: string, result: autocannon.Result, perRequest = 1, unit = "requests/s"): Figures => ({
+const figures = (name: string, { cpuMs, result }: { result: autocannon.Result; cpuMs: number }, perRequest = 1, unit = "requests/s"): Figures => ({
   name,
+  cpuPerRequestUs: (cpuMs * 1000) / Math.max(1, result.requests.total),
   perSecond: result.requests.average / perRequest,
   unit,
   requests: result.requests.total,
@@ -100,13 +116,13 @@ const figures = (name: string, result: autocannon.Result, perRequest = 1, unit =
 const show = (f: Figures, target?: number) =>
   console.log(
     `${f.name.padEnd(18)} ${f.perSecond.toFixed(0).padStart(6)} ${f.unit.padEnd(12)} p50 ${f.p50} ms  p99 ${f.p99} ms  ` +
-      `${f.requests} requests, ${f.errors} errors${target === undefined ? "" : `  (target ≥ ${target}: ${f.perSecond >= target && f.errors === 0 ? "met" : "NOT met"})`}`
+      `${f.requests} requests, ${f.errors} errors, daemon CPU ${f.cpuPerRequestUs.toFixed(0)} µs/request${target === undefined ? "" : `  (target ≥ ${target}: ${f.perSecond >= target && f.errors === 0 ? "met" : "NOT met"})`}`
   )
 
 const base = daemon.url
 console.log(`orch daemon at ${base}, ${deviceCount} devices, ${connections} connections, ${seconds} s per run, ${os.cpus().length} CPUs`)
 
-const floor = await autocannon({ url: `${base}/healthz`, connections, duration: seconds })
+const floor = await measure({ url: `${base}/healthz`, connections, duration: seconds })
 show(figures("GET /healthz", floor))
 
 // keepalive: two leases per connection, kept alive round robin; the last acknowledged expiry of each is remembered
@@ -116,7 +132,7 @@ for (let i = 0; i < Math.min(deviceCount, connections * 2); i++) {
 }
 const acknowledged = new Map<string, string>()
 let next = 0
-const keepalive = await autocannon({
+const keepalive = await measure({
   url: base,
   connections,
   duration: seconds,
@@ -138,7 +154,7 @@ for (const id of leases) await fetch(`${base}/allocator/leases/${id}`, { method:
 
 // allocate+release: each connection allocates, then releases the lease it got
 let released = 0
-const cycles = await autocannon({
+const cycles = await measure({
   url: base,
   connections,
   duration: seconds,
