@@ -98,7 +98,7 @@ interface Figures {
   readonly p50: number
   readonly p99: number
   readonly errors: number
-  /** Daemon CPU per request in µs: what the rate would be with a core to itself, whatever the machine's load. */
+  /** Daemon CPU per request in µs: one core gives the daemon at most 1e6 / this requests/s, whatever else the machine runs. */
   readonly cpuPerRequestUs: number
 }
 
