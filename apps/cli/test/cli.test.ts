@@ -2,7 +2,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import packageJson from "../package.json" with { type: "json" }
-import { demoBin, orchBin, run, tempDir } from "./support.js"
+import { orchBin, run, tempDir } from "@orch/testing"
+import { demoBin } from "./support.js"
 
 describe("orch binary", () => {
   it("--version prints the version and exits 0", async () => {

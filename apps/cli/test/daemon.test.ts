@@ -1,7 +1,8 @@
 import Database from "better-sqlite3"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, demoBin, eventually, orchBin, run, startDaemon, tempDir } from "./support.js"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { demoBin } from "./support.js"
 
 const running: Array<Daemon> = []
 afterEach(async () => {

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import * as Config from "../src/Config.js"
 import * as ConfigInit from "../src/ConfigInit.js"
 import * as Plugin from "../src/Plugin.js"
-import { tempDir } from "./helpers.js"
+import { tempDir } from "@orch/testing"
 
 const demo = Plugin.make({
   name: "demo",

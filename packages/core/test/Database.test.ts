@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Database from "../src/Database.js"
 import * as Migrations from "../src/Migrations.js"
-import { tempDir, testDatabase } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
 
 describe("Database", () => {
   it.effect("opens a WAL file with foreign keys and a busy timeout", () =>

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import * as Database from "../src/Database.js"
 import { IllegalTransition, type Job, JobKind, JobQueue, JobSchemaError, LeaseLost } from "../src/Jobs.js"
 import * as Fencing from "../src/sql/fencing.js"
-import { tempDir, testDatabase } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
 
 const Work = JobKind.simple({
   plugin: "test",

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Jobs from "../src/Jobs.js"
 import { type ClaimerReport, Task } from "./fixtures/claimer.js"
-import { tempDir, testDatabase } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
 
 /**
  * The claimer bundled into one file: a process then starts in about 0.3 s instead of the

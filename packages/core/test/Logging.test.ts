@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Writable } from "node:stream"
 import * as Logging from "../src/Logging.js"
-import { tempDir } from "./helpers.js"
+import { tempDir } from "@orch/testing"
 
 const capture = () => {
   const lines: Array<string> = []

@@ -3,7 +3,7 @@ import { Clock, Context, Effect, FastCheck as fc, Layer, Option, TestClock } fro
 import * as path from "node:path"
 import { Resources, ResourceKind } from "../src/Resources.js"
 import type { Lease } from "../src/Resources.js"
-import { tempDir, testDatabase } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
 
 const Device = ResourceKind.make({
   plugin: "test",

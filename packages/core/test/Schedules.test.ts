@@ -4,7 +4,7 @@ import { Clock, Context, Effect, Exit, Fiber, Layer, Random, Schema, TestClock }
 import * as path from "node:path"
 import type { MissedPolicy, SchedulesOptions } from "../src/Schedules.js"
 import { cron, interval, ScheduleSpec, Schedules } from "../src/Schedules.js"
-import { tempDir, testDatabase } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
 
 const dir = tempDir()
 let files = 0

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "../../../apps/cli/test/support.js"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 
 const running: Array<Daemon> = []
 afterEach(async () => {

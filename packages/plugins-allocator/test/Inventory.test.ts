@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Access from "../src/Access.js"
 import * as Inventory from "../src/Inventory.js"
-import { tempDir } from "./support.js"
+import { tempDir } from "@orch/testing"
 
 describe("Inventory", () => {
   it.effect("the example inventory parses and has two types of hardware", () =>

@@ -5,6 +5,7 @@ import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { Resources } from "@orch/core/Resources"
 import { coreMigrations } from "@orch/core/sql/migrations"
+import { tempDir } from "@orch/testing"
 import { Context, Effect, Layer, Schema, type Scope } from "effect"
 import * as path from "node:path"
 import * as Allocator from "../src/Allocator.js"
@@ -12,9 +13,6 @@ import { AllocatorConfig } from "../src/AllocatorConfig.js"
 import { Device } from "../src/Device.js"
 import * as Inventory from "../src/Inventory.js"
 import { migrations } from "../src/sql.js"
-import { tempDir } from "../../core/test/helpers.js"
-
-export { tempDir }
 
 /** Core's services over `filename` (a new file by default), with core's and the allocator's migrations. */
 export const servicesLayer = (filename = path.join(tempDir(), "orch.sqlite")) =>

@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "../../../apps/cli/test/support.js"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 import { isRoot, nodeScript, writeDescriptor } from "./helpers.js"
 
 const day = 86_400

@@ -3,7 +3,8 @@ import { Effect, Either } from "effect"
 import * as path from "node:path"
 import * as Descriptor from "../src/Descriptor.js"
 import * as SpeedTest from "../src/SpeedTest.js"
-import { nodeScript, tempDir, writeDescriptor } from "./helpers.js"
+import { tempDir } from "@orch/testing"
+import { nodeScript, writeDescriptor } from "./helpers.js"
 
 const parse = (text: unknown, file = "/etc/tests/probe.json") => Descriptor.parse("probe", file, JSON.stringify(text))
 

@@ -4,7 +4,8 @@ import * as path from "node:path"
 import * as Scheduler from "../src/Scheduler.js"
 import * as Settings from "../src/Settings.js"
 import * as Stores from "../src/Stores.js"
-import { nodeScript, tempDir, writeDescriptor } from "./helpers.js"
+import { tempDir } from "@orch/testing"
+import { nodeScript, writeDescriptor } from "./helpers.js"
 
 const engine = (options: Partial<Settings.SchedulerConfig> = {}, uid?: number) => {
   const dir = tempDir()

@@ -5,13 +5,14 @@ import { Effect, Exit, Layer, Scope, TestClock } from "effect"
 import * as path from "node:path"
 import * as Scheduler from "../src/Scheduler.js"
 import * as Settings from "../src/Settings.js"
-import { coreDatabase, nodeScript, tempDir, writeDescriptor } from "./helpers.js"
+import { tempDir, testDatabase } from "@orch/testing"
+import { nodeScript, writeDescriptor } from "./helpers.js"
 
 const minute = 60_000
 
 const services = (file: string) =>
   Layer.mergeAll(JobQueue.layer([Scheduler.RunJob]), Schedules.layer({ timeZone: "UTC" })).pipe(
-    Layer.provideMerge(coreDatabase(file))
+    Layer.provideMerge(testDatabase(file))
   )
 
 /** The runs the schedules enqueued: the time each was due. */

@@ -3,7 +3,7 @@ import { Effect, Ref } from "effect"
 import * as fs from "node:fs"
 import * as Settings from "../src/Settings.js"
 import * as Stores from "../src/Stores.js"
-import { tempDir } from "./helpers.js"
+import { tempDir } from "@orch/testing"
 
 const bytesOnDisk = (file: string) =>
   [file, `${file}-wal`].reduce((sum, f) => sum + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0)

@@ -1,12 +1,7 @@
-/** Test support: temporary folders, a migrated core database, descriptor files. */
+/** Test support: descriptor files and test commands (temp folders and the database are @orch/testing's). */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { DescriptorFile } from "../src/Descriptor.js"
-
-/** Core's database in a new file, migrated as the daemon's is. */
-export { tempDir, testDatabase as coreDatabase } from "../../core/test/helpers.js"
-
-
 
 export const writeDescriptor = (dir: string, name: string, descriptor: DescriptorFile | string) => {
   fs.mkdirSync(dir, { recursive: true })

@@ -5,7 +5,7 @@ import * as ConfigInit from "@orch/core/ConfigInit"
 import { Effect, Either, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { tempDir } from "../../core/test/helpers.js"
+import { tempDir } from "@orch/testing"
 import { plugin } from "../src/index.js"
 import * as Location from "../src/Location.js"
 

@@ -2,7 +2,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "../../../apps/cli/test/support.js"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 import { FakeWpt } from "./fakes/FakeWpt.js"
 
 const A = "us-central1-a--tor--agent1"

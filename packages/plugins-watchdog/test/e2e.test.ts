@@ -7,7 +7,7 @@ import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "../../../apps/cli/test/support.js"
+import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 import { Fleet } from "./fakes/Fleet.js"
 
 const zone = "us-central1-a"
