@@ -15,7 +15,8 @@
  */
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
-import { spawn, spawnSync } from "node:child_process"
+import { eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -41,8 +42,7 @@ if (!fs.existsSync(bundle)) {
   if (built.status !== 0) process.exit(1)
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orch-allocator-bench-"))
-process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir("orch-allocator-bench-")
 const inventory = path.join(dir, "inventory.yaml")
 fs.writeFileSync(inventory, [
   "types:",
@@ -51,25 +51,9 @@ fs.writeFileSync(inventory, [
   ...Array.from({ length: deviceCount }, (_, i) => `  - { name: board-${i}, type: bench-board, connection: { host: 127.0.0.1, port: ${10000 + i} } }`)
 ].join("\n") + "\n")
 
-const daemon = await new Promise<{ url: string; pid: number; kill: () => Promise<void> }>((resolve, reject) => {
-  const child = spawn(process.execPath, [
-    path.join(root, "apps/cli/bin/orch.mjs"), "run", "--plugins=allocator", "--data-dir", dir, "--http-port", "0",
-    "--log-format", "json", "--set", `allocator.inventory=${inventory}`
-  ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
-  let buffer = ""
-  let listening: string | undefined
-  const exited = new Promise<void>((done) => child.once("exit", () => done()))
-  child.stderr.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString()
-    listening ??= /"message":"orch listening on [^"]+","url":"(http:[^"]+)"/.exec(buffer)?.[1]
-    // ready once the inventory is in the database
-    if (listening !== undefined && buffer.includes("inventory ")) {
-      buffer = ""
-      resolve({ url: listening, pid: child.pid!, kill: () => (child.kill("SIGKILL"), exited) })
-    }
-  })
-  void exited.then(() => reject(new Error(`the daemon exited:\n${buffer}`)))
-})
+const daemon = await startDaemon(orchBin, ["--plugins=allocator", "--data-dir", dir, "--set", `allocator.inventory=${inventory}`])
+// ready once the inventory is in the database
+await eventually(() => daemon.logs.some((line) => String(line.message).startsWith("inventory ")) || undefined)
 
 const post = async (url: string, body: unknown) => {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
@@ -79,7 +63,7 @@ const post = async (url: string, body: unknown) => {
 
 /** The daemon's CPU time so far in ms (user + system, from /proc; Linux's clock tick is 10 ms). */
 const daemonCpuMs = (): number => {
-  const fields = fs.readFileSync(`/proc/${daemon.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  const fields = fs.readFileSync(`/proc/${daemon.process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
@@ -181,7 +165,7 @@ const cycleFigures = figures("allocate+release", cycles, 2, "cycles/s")
 show(cycleFigures, 1000)
 
 // every acknowledged change must be in the file, even after SIGKILL
-await daemon.kill()
+await daemon.stop("SIGKILL")
 const db = new Database(path.join(dir, "orch.sqlite"), { readonly: true })
 const stored = db.prepare("SELECT COUNT(*) AS n FROM orch_resource_leases WHERE end_reason = 'released' AND holder = 'bench'").get() as { n: number }
 let behind = 0

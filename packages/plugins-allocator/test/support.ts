@@ -1,13 +1,10 @@
 /** Test support: an allocator over a real SQLite file in a temp folder, migrated like the daemon's. */
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Database from "@orch/core/Database"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { Resources } from "@orch/core/Resources"
-import { coreMigrations } from "@orch/core/sql/migrations"
-import { tempDir } from "@orch/testing"
+import { testDatabase } from "@orch/testing"
 import { Context, Effect, Layer, Schema, type Scope } from "effect"
-import * as path from "node:path"
 import * as Allocator from "../src/Allocator.js"
 import { AllocatorConfig } from "../src/AllocatorConfig.js"
 import { Device } from "../src/Device.js"
@@ -15,13 +12,10 @@ import * as Inventory from "../src/Inventory.js"
 import { migrations } from "../src/sql.js"
 
 /** Core's services over `filename` (a new file by default), with core's and the allocator's migrations. */
-export const servicesLayer = (filename = path.join(tempDir(), "orch.sqlite")) =>
+export const servicesLayer = (filename?: string) =>
   Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
-    Layer.provideMerge(
-      Layer.effectDiscard(Effect.zipRight(Migrations.apply("core", coreMigrations), Migrations.apply("allocator", migrations)))
-    ),
-    Layer.provideMerge(Database.layer({ filename })),
-    Layer.orDie
+    Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("allocator", migrations)))),
+    Layer.provideMerge(testDatabase(filename))
   )
 
 export type Services = Resources | JobQueue | SqlClient.SqlClient

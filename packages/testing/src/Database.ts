@@ -2,7 +2,7 @@
 import * as Database from "@orch/core/Database"
 import * as Migrations from "@orch/core/Migrations"
 import { coreMigrations } from "@orch/core/sql/migrations"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import * as path from "node:path"
 import { tempDir } from "./TempDir.js"
 
@@ -12,6 +12,3 @@ export const testDatabase = (filename = path.join(tempDir(), "orch.sqlite")) =>
     Layer.provideMerge(Database.layer({ filename })),
     Layer.orDie
   )
-
-/** Runs `effect` over a fresh database. */
-export const withFreshDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, testDatabase())
