@@ -29,12 +29,3 @@ export const configureConnection = (
  */
 export const takeWriteLock = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
   Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 0"))
-
-/** The size of the database file in bytes, as SQLite accounts for it. */
-export const databaseSizeBytes = (sql: SqlClient.SqlClient): Effect.Effect<number, SqlError> =>
-  Effect.map(
-    sql.unsafe<{ size: number }>(
-      "SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()"
-    ),
-    (rows) => Number(rows[0]?.size ?? 0)
-  )
