@@ -1,14 +1,18 @@
 /**
  * Resources' SQL: the DDL and one query per operation. Writes that read first run
  * inside `Database.transaction`, whose write lock makes the read and the write one
- * step under SQLite; the compare-and-set conditions in the UPDATEs and the unique
- * index on open leases keep them safe where no such lock is held (PostgreSQL).
+ * step under SQLite; they do not lean on it: every grant, keepalive, release and
+ * reclaim is a compare-and-set in its own statement (the unique index on open leases
+ * for a grant), so a change whose row another writer took meanwhile matches nothing and
+ * is reported as such. PostgreSQL also locks the free resources it reads to lease.
  *
- * Times are epoch ms in BIGINT columns (INTEGER affinity in SQLite, 64 bits in PostgreSQL).
+ * Times are epoch ms in BIGINT columns (INTEGER affinity in SQLite, 64 bits in
+ * PostgreSQL, whose int8 arrives as a string: rows are decoded through `decoder`).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { decoder } from "../internal/integers.js"
 
 export const schema = `
 CREATE TABLE orch_resources (
@@ -135,6 +139,25 @@ export interface EventRow {
   readonly reason: string
 }
 
+const resourceIntegers = [
+  "created_at",
+  "updated_at",
+  "state_changed_at",
+  "last_seen_at",
+  "last_released_at",
+  "retired_at",
+  "open_token",
+  "open_granted_at",
+  "open_expires_at"
+] as const
+const decodeResource = decoder<ResourceRow, typeof resourceIntegers[number]>(resourceIntegers)
+const decodeLease = decoder<LeaseRow, "token" | "granted_at" | "expires_at" | "ended_at">(["token", "granted_at", "expires_at", "ended_at"])
+const decodeLeaseWithResource = decoder<LeaseWithResourceRow, typeof resourceIntegers[number] | "lease_token" | "lease_granted_at" | "lease_expires_at" | "lease_ended_at">(
+  [...resourceIntegers, "lease_token", "lease_granted_at", "lease_expires_at", "lease_ended_at"]
+)
+const decodeEvent = decoder<EventRow, "at">(["at"])
+const decodeCount = decoder<CountRow, "count" | "leased">(["count", "leased"])
+
 const resourceColumns = `r.plugin, r.kind, r.name, r.state, r.labels, r.data, r.created_at, r.updated_at,
   r.state_changed_at, r.last_seen_at, r.last_released_at, r.retired_at,
   o.id AS open_id, o.holder AS open_holder, o.token AS open_token,
@@ -155,13 +178,11 @@ export const labelsMatch = (sql: SqlClient.SqlClient, labels: Readonly<Record<st
     )
   )
 
-const first = <A>(rows: ReadonlyArray<A>): A | undefined => rows[0]
-
 export const getResource = (sql: SqlClient.SqlClient, key: ResourceKey): Effect.Effect<ResourceRow | undefined, SqlError> =>
   Effect.map(
-    sql<ResourceRow>`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
+    sql`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
       WHERE r.plugin = ${key.plugin} AND r.kind = ${key.kind} AND r.name = ${key.name}`,
-    first
+    (rows) => rows.length === 0 ? undefined : decodeResource(rows[0]!)
   )
 
 export interface ResourceFilter {
@@ -174,7 +195,7 @@ export interface ResourceFilter {
 }
 
 export const listResources = (sql: SqlClient.SqlClient, filter: ResourceFilter): Effect.Effect<ReadonlyArray<ResourceRow>, SqlError> =>
-  sql<ResourceRow>`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
+  Effect.map(sql`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
     WHERE ${
     sql.and([
       ...(filter.plugin === undefined ? [] : [sql`r.plugin = ${filter.plugin}`]),
@@ -185,7 +206,7 @@ export const listResources = (sql: SqlClient.SqlClient, filter: ResourceFilter):
       labelsMatch(sql, filter.labels ?? {})
     ])
   }
-    ORDER BY r.plugin, r.kind, r.name`
+    ORDER BY r.plugin, r.kind, r.name`, (rows) => rows.map((row) => decodeResource(row)))
 
 export const insertResource = (
   sql: SqlClient.SqlClient,
@@ -242,9 +263,12 @@ export const insertEvent = (
     VALUES (${key.plugin}, ${key.kind}, ${key.name}, ${event.at}, ${event.from}, ${event.to}, ${event.reason})`
 
 export const listEvents = (sql: SqlClient.SqlClient, key: ResourceKey, limit: number): Effect.Effect<ReadonlyArray<EventRow>, SqlError> =>
-  sql<EventRow>`SELECT at, from_state, to_state, reason FROM orch_resource_events
-    WHERE plugin = ${key.plugin} AND kind = ${key.kind} AND resource = ${key.name}
-    ORDER BY id DESC LIMIT ${limit}`
+  Effect.map(
+    sql`SELECT at, from_state, to_state, reason FROM orch_resource_events
+      WHERE plugin = ${key.plugin} AND kind = ${key.kind} AND resource = ${key.name}
+      ORDER BY id DESC LIMIT ${limit}`,
+    (rows) => rows.map((row) => decodeEvent(row))
+  )
 
 /** Records a sighting; false when there is no such resource. */
 export const touchResource = (sql: SqlClient.SqlClient, key: ResourceKey, now: number): Effect.Effect<boolean, SqlError> =>
@@ -276,18 +300,6 @@ export const deleteResource = (sql: SqlClient.SqlClient, key: ResourceKey): Effe
     (rows) => rows.length > 0
   )
 
-/**
- * The free resource to lease next: not retired, in a leasable state, matching, with no
- * open lease; never-released ones first, then the least recently released, so wear
- * spreads. Run it inside the write transaction that inserts the lease: under SQLite the
- * write lock keeps anyone from taking the row between this read and that insert
- * (PostgreSQL would add FOR UPDATE SKIP LOCKED; the unique open-lease index backs both).
- */
-export const findLeasable = (
-  sql: SqlClient.SqlClient,
-  query: LeasableQuery
-): Effect.Effect<ResourceRow | undefined, SqlError> => Effect.map(findLeasableUpTo(sql, query, 1), first)
-
 export interface LeasableQuery {
   readonly plugin: string
   readonly kind: string
@@ -296,7 +308,13 @@ export interface LeasableQuery {
   readonly labels: Readonly<Record<string, string>>
 }
 
-/** `findLeasable` for a batch: up to `limit` free resources, in the order they would be leased one by one. */
+/**
+ * Up to `limit` free resources to lease, in the order they would be leased one by one:
+ * not retired, in a leasable state, matching, with no open lease; never-released ones
+ * first, then the least recently released, so wear spreads. PostgreSQL locks the rows
+ * it returns, skipping those another claimer holds, so a state change waits for the
+ * grant; under SQLite the transaction's write lock does the same.
+ */
 export const findLeasableUpTo = (
   sql: SqlClient.SqlClient,
   query: LeasableQuery,
@@ -304,7 +322,8 @@ export const findLeasableUpTo = (
 ): Effect.Effect<ReadonlyArray<ResourceRow>, SqlError> =>
   query.states.length === 0 || limit < 1
     ? Effect.succeed([])
-    : sql<ResourceRow>`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
+    : Effect.map(
+      sql`SELECT ${sql.literal(resourceColumns)} FROM ${sql.literal(resourcesWithOpenLease)}
         WHERE r.plugin = ${query.plugin} AND r.kind = ${query.kind}
           AND r.retired_at IS NULL
           AND r.state IN ${sql.in(query.states)}
@@ -312,38 +331,60 @@ export const findLeasableUpTo = (
           AND ${query.name === undefined ? sql`1=1` : sql`r.name = ${query.name}`}
           AND ${labelsMatch(sql, query.labels)}
         ORDER BY CASE WHEN r.last_released_at IS NULL THEN 0 ELSE 1 END, r.last_released_at, r.name
-        LIMIT ${limit}`
+        LIMIT ${limit}${sql.onDialectOrElse({ pg: () => sql` FOR UPDATE OF r SKIP LOCKED`, orElse: () => sql`` })}`,
+      (rows) => rows.map((row) => decodeResource(row))
+    )
 
-export const insertLease = (sql: SqlClient.SqlClient, lease: LeaseRow): Effect.Effect<unknown, SqlError> =>
-  sql`INSERT INTO orch_resource_leases (id, plugin, kind, resource, holder, token, granted_at, expires_at)
-    VALUES (${lease.id}, ${lease.plugin}, ${lease.kind}, ${lease.resource}, ${lease.holder}, ${lease.token},
-      ${lease.granted_at}, ${lease.expires_at})`
+export interface NewLease {
+  readonly id: string
+  readonly plugin: string
+  readonly kind: string
+  readonly resource: string
+  readonly holder: string
+  readonly token: number
+  readonly grantedAt: number
+  readonly expiresAt: number
+}
 
-/** Several leases in one statement. */
-export const insertLeases = (sql: SqlClient.SqlClient, leases: ReadonlyArray<LeaseRow>): Effect.Effect<unknown, SqlError> =>
-  leases.length === 0 ? Effect.void : sql`INSERT INTO orch_resource_leases ${
-    sql.insert(leases.map((lease) => ({
-      id: lease.id,
-      plugin: lease.plugin,
-      kind: lease.kind,
-      resource: lease.resource,
-      holder: lease.holder,
-      token: lease.token,
-      granted_at: lease.granted_at,
-      expires_at: lease.expires_at
-    })))
-  }`
+/**
+ * Inserts the leases whose resource has no open lease and returns their ids: the unique
+ * index on open leases is the compare-and-set, so a resource another writer leased since
+ * it was read is skipped (its token is never used) instead of failing the batch.
+ */
+export const grantLeases = (sql: SqlClient.SqlClient, leases: ReadonlyArray<NewLease>): Effect.Effect<ReadonlyArray<string>, SqlError> =>
+  leases.length === 0 ? Effect.succeed([]) : Effect.map(
+    sql<{ id: string }>`INSERT INTO orch_resource_leases ${
+      sql.insert(leases.map((lease) => ({
+        id: lease.id,
+        plugin: lease.plugin,
+        kind: lease.kind,
+        resource: lease.resource,
+        holder: lease.holder,
+        token: lease.token,
+        granted_at: lease.grantedAt,
+        expires_at: lease.expiresAt
+      })))
+    } ON CONFLICT DO NOTHING RETURNING id`,
+    (rows) => rows.map((row) => row.id)
+  )
 
-/** `endLease` for a batch: two statements; returns the ids it ended (those still open). */
+/**
+ * Ends leases, each with its reason, and records on their resources when they were freed;
+ * returns the ids it ended. Compare-and-set: only leases still open, and with
+ * `expiredOnly` (reclaim) only those still expired at `now`, so a keepalive that
+ * committed first keeps its lease.
+ */
 export const endLeases = (
   sql: SqlClient.SqlClient,
   leases: ReadonlyArray<{ readonly lease: LeaseRow; readonly reason: string }>,
-  now: number
-): Effect.Effect<ReadonlyArray<string>, SqlError> =>
-  leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(
+  end: { readonly now: number; readonly expiredOnly: boolean }
+): Effect.Effect<ReadonlyArray<string>, SqlError> => {
+  const now = end.now
+  return leases.length === 0 ? Effect.succeed([]) : Effect.flatMap(
     sql<{ id: string }>`UPDATE orch_resource_leases SET ended_at = ${now},
         end_reason = CASE id ${sql.join(" ", false)(leases.map(({ lease, reason }) => sql`WHEN ${lease.id} THEN ${reason}`))} END
       WHERE id IN ${sql.in(leases.map(({ lease }) => lease.id))} AND ended_at IS NULL
+        ${end.expiredOnly ? sql`AND expires_at <= ${now}` : sql``}
       RETURNING id`,
     (rows) => {
       const ended = new Set(rows.map((row) => row.id))
@@ -355,33 +396,17 @@ export const endLeases = (
       )
     }
   )
-
-export const getLease = (sql: SqlClient.SqlClient, id: string): Effect.Effect<LeaseRow | undefined, SqlError> =>
-  Effect.map(
-    sql<LeaseRow>`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
-      FROM orch_resource_leases WHERE id = ${id}`,
-    first
-  )
-
-/** Compare-and-set: extends only a lease that is still open and not expired at `now`. */
-export const extendLease = (
-  sql: SqlClient.SqlClient,
-  id: string,
-  change: { readonly now: number; readonly expiresAt: number }
-): Effect.Effect<boolean, SqlError> =>
-  Effect.map(
-    sql`UPDATE orch_resource_leases SET expires_at = ${change.expiresAt}
-      WHERE id = ${id} AND ended_at IS NULL AND expires_at > ${change.now}
-      RETURNING id`,
-    (rows) => rows.length > 0
-  )
+}
 
 /** Several leases by id, in one statement (those that exist). */
 export const getLeases = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<LeaseRow>, SqlError> =>
-  ids.length === 0 ? Effect.succeed([]) : sql<LeaseRow>`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
-    FROM orch_resource_leases WHERE id IN ${sql.in(ids)}`
+  ids.length === 0 ? Effect.succeed([]) : Effect.map(
+    sql`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
+      FROM orch_resource_leases WHERE id IN ${sql.in(ids)}`,
+    (rows) => rows.map((row) => decodeLease(row))
+  )
 
-/** `extendLease` for a batch in one statement: each lease gets its own expiry, under the same compare-and-set. */
+/** Extends leases, each to its own expiry. Compare-and-set: only leases still open and not expired at `now`. */
 export const extendLeases = (
   sql: SqlClient.SqlClient,
   changes: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>,
@@ -395,35 +420,20 @@ export const extendLeases = (
     (rows) => rows.map((row) => row.id)
   )
 
-/** Compare-and-set: ends only a lease still open; the resource records when it was freed. */
-export const endLease = (
-  sql: SqlClient.SqlClient,
-  lease: LeaseRow,
-  end: { readonly now: number; readonly reason: string }
-): Effect.Effect<boolean, SqlError> =>
-  Effect.flatMap(
-    sql`UPDATE orch_resource_leases SET ended_at = ${end.now}, end_reason = ${end.reason}
-      WHERE id = ${lease.id} AND ended_at IS NULL
-      RETURNING id`,
-    (rows) =>
-      rows.length === 0 ? Effect.succeed(false) : Effect.as(
-        sql`UPDATE orch_resources SET last_released_at = ${end.now}
-          WHERE plugin = ${lease.plugin} AND kind = ${lease.kind} AND name = ${lease.resource}`,
-        true
-      )
-  )
-
 /** Open leases whose expiry has passed at `now`, oldest token first. */
 export const expiredLeases = (
   sql: SqlClient.SqlClient,
   query: { readonly now: number; readonly plugin: string | undefined; readonly kind: string | undefined }
 ): Effect.Effect<ReadonlyArray<LeaseRow>, SqlError> =>
-  sql<LeaseRow>`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
-    FROM orch_resource_leases
-    WHERE ended_at IS NULL AND expires_at <= ${query.now}
-      AND ${query.plugin === undefined ? sql`1=1` : sql`plugin = ${query.plugin}`}
-      AND ${query.kind === undefined ? sql`1=1` : sql`kind = ${query.kind}`}
-    ORDER BY token`
+  Effect.map(
+    sql`SELECT id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason
+      FROM orch_resource_leases
+      WHERE ended_at IS NULL AND expires_at <= ${query.now}
+        AND ${query.plugin === undefined ? sql`1=1` : sql`plugin = ${query.plugin}`}
+        AND ${query.kind === undefined ? sql`1=1` : sql`kind = ${query.kind}`}
+      ORDER BY token`,
+    (rows) => rows.map((row) => decodeLease(row))
+  )
 
 const leaseWithResourceColumns = `l.id AS lease_id, l.holder AS lease_holder, l.token AS lease_token,
   l.granted_at AS lease_granted_at, l.expires_at AS lease_expires_at,
@@ -446,7 +456,7 @@ export interface LeaseFilter {
 
 /** Leases with their resources, newest grant first. */
 export const listLeases = (sql: SqlClient.SqlClient, filter: LeaseFilter): Effect.Effect<ReadonlyArray<LeaseWithResourceRow>, SqlError> =>
-  sql<LeaseWithResourceRow>`SELECT ${sql.literal(leaseWithResourceColumns)} FROM ${sql.literal(leasesWithResource)}
+  Effect.map(sql`SELECT ${sql.literal(leaseWithResourceColumns)} FROM ${sql.literal(leasesWithResource)}
     WHERE ${
     sql.and([
       ...(filter.ids === undefined ? [] : [filter.ids.length === 0 ? sql`1=0` : sql`l.id IN ${sql.in(filter.ids)}`]),
@@ -458,7 +468,7 @@ export const listLeases = (sql: SqlClient.SqlClient, filter: LeaseFilter): Effec
     ])
   }
     ORDER BY l.token DESC
-    LIMIT ${filter.limit}`
+    LIMIT ${filter.limit}`, (rows) => rows.map((row) => decodeLeaseWithResource(row)))
 
 export interface CountRow {
   readonly plugin: string
@@ -469,8 +479,8 @@ export interface CountRow {
 }
 
 export const countByState = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<CountRow>, SqlError> =>
-  sql<CountRow>`SELECT r.plugin, r.kind, r.state, COUNT(*) AS count, COUNT(o.id) AS leased
+  Effect.map(sql`SELECT r.plugin, r.kind, r.state, COUNT(*) AS count, COUNT(o.id) AS leased
     FROM ${sql.literal(resourcesWithOpenLease)}
     WHERE r.retired_at IS NULL
     GROUP BY r.plugin, r.kind, r.state
-    ORDER BY r.plugin, r.kind, r.state`
+    ORDER BY r.plugin, r.kind, r.state`, (rows) => rows.map((row) => decodeCount(row)))
