@@ -13,6 +13,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Cause, Clock, Context, Effect, Either, Layer, Option, PubSub, type Queue, Random, type Scope } from "effect"
 import * as GroupCommit from "./GroupCommit.js"
 import { IllegalTransition, JobNotFound, JobSchemaError, LeaseLost, UnknownJobKind } from "./JobErrors.js"
@@ -280,6 +281,16 @@ const likenessOf = (
   maxAttempts: number
 ): string => (idempotencyKey !== null ? `key ${idempotencyKey}` : `${priority} ${runAt} ${maxAttempts} ${payload}`)
 
+/** Rows of jobs, decoded (int8 arrives as a string from PostgreSQL). */
+const jobRows = (statement: Statement.Statement<Sql.UndecodedJobRow>): Effect.Effect<ReadonlyArray<Sql.JobRow>, SqlError> =>
+  Effect.map(rows(statement), (all) => all.map(Sql.decodeJobRow))
+
+const firstJob = (statement: Statement.Statement<Sql.UndecodedJobRow>): Effect.Effect<Sql.JobRow | undefined, SqlError> =>
+  Effect.map(rows(statement), (all) => (all.length === 0 ? undefined : Sql.decodeJobRow(all[0]!)))
+
+const historyRows = (statement: Statement.Statement<Sql.UndecodedHistoryRow>): Effect.Effect<ReadonlyArray<Sql.HistoryRow>, SqlError> =>
+  Effect.map(rows(statement), (all) => all.map(Sql.decodeHistoryRow))
+
 /** Reclaim works through expired leases in batches, one transaction each, to keep the write lock short. */
 const reclaimBatchSize = 500
 
@@ -323,7 +334,7 @@ export const make = (
 
     /** Explains a compare-and-set that matched nothing, from the job as it is now. */
     const leaseLost = (job: { readonly id: number; readonly state?: string; readonly token: number | undefined }) =>
-      Effect.flatMap(first(Sql.getJob(sql, job.id)), (row) => Effect.fail(lostLease(job, row)))
+      Effect.flatMap(firstJob(Sql.getJob(sql, job.id)), (row) => Effect.fail(lostLease(job, row)))
 
     const requireToken = (job: Pick<Job, "id" | "token">): Effect.Effect<number, LeaseLost> =>
       job.token === undefined ? Effect.fail(notLeased(job)) : Effect.succeed(job.token)
@@ -340,7 +351,7 @@ export const make = (
         const error = `lease of ${row.lease_owner} (token ${row.lease_token}) expired at ${
           new Date(row.lease_expires_at!).toISOString()
         }`
-        const after = yield* first(Sql.expireLease(sql, { id: row.id, token: row.lease_token!, to, error, now }))
+        const after = yield* firstJob(Sql.expireLease(sql, { id: row.id, token: row.lease_token!, to, error, now }))
         if (after === undefined) return undefined
         yield* rows(Sql.insertHistory(sql, [{
           jobId: row.id,
@@ -401,7 +412,7 @@ export const make = (
         const byKey = new Map<string, Job<P, R, S>>()
         const keys = [...new Set(prepared.flatMap((job) => (job.idempotencyKey === null ? [] : [job.idempotencyKey])))]
         for (const chunk of keys.length === 0 ? [] : chunksOf(keys, maxRowsPerStatement)) {
-          for (const row of yield* rows(Sql.getJobsByIdempotencyKeys(sql, kind.plugin, kind.name, chunk))) {
+          for (const row of yield* jobRows(Sql.getJobsByIdempotencyKeys(sql, kind.plugin, kind.name, chunk))) {
             const job = decodeRow(kind, row)
             if (Either.isLeft(job)) {
               return yield* new JobSchemaError({
@@ -426,7 +437,7 @@ export const make = (
         })
         const created = new Map<number, Job<P, R, S>>()
         for (const chunk of fresh.length === 0 ? [] : chunksOf(fresh, maxRowsPerStatement)) {
-          const inserted = yield* rows(Sql.insertJobs(
+          const inserted = yield* jobRows(Sql.insertJobs(
             sql,
             chunk.map((i) => ({
               plugin: kind.plugin,
@@ -501,7 +512,7 @@ export const make = (
           const granted: Array<Job<P, R, S>> = []
           while (granted.length < limit) {
             const wanted = limit - granted.length
-            const candidates = yield* rows(Sql.selectClaimable(sql, {
+            const candidates = yield* jobRows(Sql.selectClaimable(sql, {
               plugin: kind.plugin,
               kind: kind.name,
               states,
@@ -514,7 +525,7 @@ export const make = (
               const decoded = decodeRow(kind, row)
               if (Either.isLeft(decoded)) {
                 // a payload written by an older build: park it for a person instead of failing every claim
-                yield* first(Sql.forceState(sql, {
+                const deadRow = yield* firstJob(Sql.forceState(sql, {
                   id: row.id,
                   from: row.state,
                   to: kind.dead,
@@ -523,15 +534,17 @@ export const make = (
                   runAt: null,
                   now
                 }))
-                yield* rows(Sql.insertHistory(sql, [{
-                  jobId: row.id,
-                  at: now,
-                  from: row.state,
-                  to: kind.dead,
-                  reason: decoded.left,
-                  owner: null,
-                  token: null
-                }]))
+                if (deadRow !== undefined) {
+                  yield* rows(Sql.insertHistory(sql, [{
+                    jobId: row.id,
+                    at: now,
+                    from: row.state,
+                    to: kind.dead,
+                    reason: decoded.left,
+                    owner: null,
+                    token: null
+                  }]))
+                }
                 parked++
                 continue
               }
@@ -545,12 +558,15 @@ export const make = (
               if (after.state === row.state) grants.push(fromRow(after, decoded.right.payload, decoded.right.result))
               else parked++
             }
+            let lost = 0
             if (grants.length > 0) {
               // one counter update reserves the whole batch's tokens, in claim order
               const fresh = yield* Fencing.nextTokens(sql, "jobs", grants.length)
-              const tokens = grants.map((job, i) => [job.id, fresh[i]] as const)
-              for (const chunk of chunksOf(tokens, maxRowsPerStatement)) {
-                yield* rows(Sql.grantLeases(sql, { tokens: chunk, owner: options.owner, expiresAt, now }))
+              const offers = grants.map((job, i) => ({ id: job.id, state: job.state, token: fresh[i]! }))
+              const taken = new Set<number>()
+              for (const chunk of chunksOf(offers, maxRowsPerStatement)) {
+                const chunkTaken = yield* rows(Sql.grantLeases(sql, { jobs: chunk, owner: options.owner, expiresAt, now }))
+                for (const row of chunkTaken) taken.add(Number(row.id))
               }
               // Claims write no history row. The benchmark put the cost of one at about the noise
               // between runs (one more small insert in a transaction already writing), so the reason
@@ -558,12 +574,15 @@ export const make = (
               // again and again until it ends) would bury the changes of state under claims and grow
               // a table that is never pruned. The holder's owner and token are on every row its
               // changes write, and an expired lease writes one.
-              grants.forEach((job, i) =>
-                granted.push({ ...job, leaseOwner: options.owner, token: fresh[i], leaseExpiresAt: expiresAt, updatedAt: now })
-              )
+              grants.forEach((job, i) => {
+                if (taken.has(job.id)) {
+                  granted.push({ ...job, leaseOwner: options.owner, token: fresh[i], leaseExpiresAt: expiresAt, updatedAt: now })
+                } else lost++
+              })
             }
-            // jobs parked in the dead state left room under the limit: look further
-            if (parked === 0 || candidates.length < wanted) break
+            // jobs parked in the dead state, or taken by another writer since they were read,
+            // left room under the limit: look further
+            if ((parked === 0 && lost === 0) || candidates.length < wanted) break
           }
           return granted
         }))
@@ -635,7 +654,7 @@ export const make = (
           const now = yield* Clock.currentTimeMillis
           const moved = new Map<number, Sql.JobRow>()
           for (const chunk of chunksOf(changes, maxRowsPerStatement)) {
-            const rowsMoved = yield* rows(Sql.transitionJobs(sql, { changes: chunk, to, runAt: options.runAt ?? null, now }))
+            const rowsMoved = yield* jobRows(Sql.transitionJobs(sql, { changes: chunk, to, runAt: options.runAt ?? null, now }))
             for (const row of rowsMoved) moved.set(row.id, row)
           }
           const entries = held.flatMap((job): Array<Sql.NewHistoryEntry> =>
@@ -649,7 +668,7 @@ export const make = (
           // the jobs that did not move, as they are now, to say why
           const current = new Map<number, Sql.JobRow>()
           const lost = held.flatMap((job) => (moved.has(job.id) ? [] : [job.id]))
-          for (const row of lost.length === 0 ? [] : yield* rows(Sql.getJobs(sql, lost))) current.set(row.id, row)
+          for (const row of lost.length === 0 ? [] : yield* jobRows(Sql.getJobs(sql, lost))) current.set(row.id, row)
           return { current, moved }
         }))
         return items.map(({ job, result }, i) => {
@@ -700,7 +719,7 @@ export const make = (
         const random = yield* Random.next
         const row = yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const current = yield* first(Sql.getJob(sql, job.id))
+          const current = yield* firstJob(Sql.getJob(sql, job.id))
           if (current === undefined || current.state !== job.state || current.lease_token !== token) {
             return yield* leaseLost(job)
           }
@@ -708,7 +727,7 @@ export const make = (
           const retrying = (options.retryable ?? true) && attempts < current.max_attempts
           const to = retrying ? current.state : kind.dead
           const runAt = retrying ? now + JobKind.backoff(kind.retry, attempts, random) : current.run_at
-          const row = yield* first(Sql.failJob(sql, { id: job.id, state: job.state, token, to, error: message, runAt, now }))
+          const row = yield* firstJob(Sql.failJob(sql, { id: job.id, state: job.state, token, to, error: message, runAt, now }))
           if (row === undefined) return yield* leaseLost(job)
           yield* rows(Sql.insertHistory(sql, [{
             jobId: job.id,
@@ -731,7 +750,7 @@ export const make = (
     /** Loads a job and its kind inside the transaction, for the changes made by id. */
     const loadForChange = (id: number) =>
       Effect.gen(function*() {
-        const row = yield* first(Sql.getJob(sql, id))
+        const row = yield* firstJob(Sql.getJobForChange(sql, id))
         if (row === undefined) return yield* new JobNotFound({ id, message: `no job ${id}` })
         const kind = yield* lookup(row.plugin, row.kind)
         return { row, kind }
@@ -752,7 +771,7 @@ export const make = (
         const { kind, row } = yield* loadForChange(id)
         if (kind.final.includes(row.state)) return yield* illegal(row, kind.cancelled, `${row.state} is final`)
         const now = yield* Clock.currentTimeMillis
-        const after = yield* first(Sql.forceState(sql, {
+        const after = yield* firstJob(Sql.forceState(sql, {
           id,
           from: row.state,
           to: kind.cancelled,
@@ -781,7 +800,7 @@ export const make = (
           return yield* illegal(row, kind.initial, `only jobs in ${kind.retryFrom.join(", ")} can be retried`)
         }
         const now = yield* Clock.currentTimeMillis
-        const after = yield* first(Sql.forceState(sql, {
+        const after = yield* firstJob(Sql.forceState(sql, {
           id,
           from: row.state,
           to: kind.initial,
@@ -805,7 +824,7 @@ export const make = (
     const reclaimBatch = (kind: JobKind.Any) =>
       inTransaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const expired = yield* rows(Sql.selectExpiredLeases(sql, { plugin: kind.plugin, kind: kind.name, now, limit: reclaimBatchSize }))
+        const expired = yield* jobRows(Sql.selectExpiredLeases(sql, { plugin: kind.plugin, kind: kind.name, now, limit: reclaimBatchSize }))
         let reclaimed = 0
         for (const row of expired) {
           if ((yield* expire(kind, row, now)) !== undefined) reclaimed++
@@ -828,19 +847,19 @@ export const make = (
       })
 
     const get: JobQueueService["get"] = (id) =>
-      Effect.flatMap(first(Sql.getJob(sql, id)), (row) =>
+      Effect.flatMap(firstJob(Sql.getJob(sql, id)), (row) =>
         row === undefined
           ? Effect.fail(new JobNotFound({ id, message: `no job ${id}` }))
           : Effect.succeed(fromRowUntyped(row)))
 
     const list: JobQueueService["list"] = (options = {}) =>
-      Effect.map(rows(Sql.listJobs(sql, { ...options, limit: options.limit ?? 100 })), (jobs) => jobs.map(fromRowUntyped))
+      Effect.map(jobRows(Sql.listJobs(sql, { ...options, limit: options.limit ?? 100 })), (jobs) => jobs.map(fromRowUntyped))
 
     const history: JobQueueService["history"] = (id) =>
-      Effect.map(rows(Sql.selectHistory(sql, id)), (entries) => entries.map(fromHistoryRow))
+      Effect.map(historyRows(Sql.selectHistory(sql, id)), (entries) => entries.map(fromHistoryRow))
 
     const countByState: JobQueueService["countByState"] = () =>
-      Effect.map(rows(Sql.countJobsByState(sql)), (counts) => counts.map((row) => ({ ...row, count: Number(row.count) })))
+      Effect.map(rows(Sql.countJobsByState(sql)), (counts) => counts.map(Sql.decodeCountRow))
 
     return JobQueue.of({
       kinds: [...registry.values()],

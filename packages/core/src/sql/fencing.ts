@@ -1,11 +1,15 @@
 /**
  * Fencing tokens: one counter per domain ("jobs", "resources") that only grows, so
  * every lease granted carries a number larger than any granted before it, across
- * processes and restarts. Call inside a write transaction.
+ * processes and restarts. The increment and the read are one statement (an upsert
+ * returning the new value, which PostgreSQL runs under the row's lock), so writers side
+ * by side never get the same token. A reserved token whose grant then loses its row is
+ * simply never used.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { type SqlInteger, toInteger } from "../internal/integers.js"
 
 export const schema = `
 CREATE TABLE orch_fencing (
@@ -26,11 +30,11 @@ export const nextTokens = (
 ): Effect.Effect<ReadonlyArray<number>, SqlError> => {
   if (count < 1) return Effect.succeed([])
   return Effect.map(
-    sql<{ value: number }>`INSERT INTO orch_fencing (domain, value) VALUES (${domain}, ${count})
+    sql<{ value: SqlInteger }>`INSERT INTO orch_fencing (domain, value) VALUES (${domain}, ${count})
       ON CONFLICT (domain) DO UPDATE SET value = orch_fencing.value + excluded.value
       RETURNING value`,
     (rows) => {
-      const last = Number(rows[0]!.value)
+      const last = toInteger(rows[0]!.value, "orch_fencing.value")
       return Array.from({ length: count }, (_, i) => last - count + 1 + i)
     }
   )

@@ -1,15 +1,22 @@
 /**
  * All of the job queue's SQL: its tables and one function per query, named for what it
  * does. Each function builds one statement (itself an Effect of its rows) and runs
- * nothing. Every write runs inside a transaction holding the write lock, so a row read in
- * a transaction cannot change before the same transaction writes it.
+ * nothing; rows of jobs come back undecoded, for `decodeJobRow`.
  *
- * Times are epoch ms; `payload` and `result` are JSON text. The three lease columns are
- * set and cleared together. The DDL is SQLite's (PostgreSQL would declare `id` as an
- * identity column); the queries are standard SQL that PostgreSQL also runs.
+ * Every change a writer makes is a compare-and-set in its own statement (a grant
+ * re-checks that the job is still free, due and in the state it was read in; a holder's
+ * change names its token), so the queue is correct with several writers and does not
+ * lean on SQLite's single writer. Under SQLite every write transaction also holds the
+ * write lock from its start; under PostgreSQL claimers lock the rows they read, skipping
+ * those another claimer holds.
+ *
+ * Times are epoch ms in BIGINT columns; `payload` and `result` are JSON text. The three
+ * lease columns are set and cleared together. The DDL is SQLite's (PostgreSQL would
+ * declare `id` as an identity column); the queries are standard SQL that PostgreSQL also runs.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import { decoder, type SqlInteger, type Undecoded } from "../internal/integers.js"
 
 export const schema = `
 CREATE TABLE orch_jobs (
@@ -95,6 +102,27 @@ export interface CountRow {
   readonly count: number
 }
 
+const jobIntegers = [
+  "id",
+  "priority",
+  "run_at",
+  "attempts",
+  "max_attempts",
+  "lease_token",
+  "lease_expires_at",
+  "created_at",
+  "updated_at"
+] as const
+
+/** A job's row as the driver hands it (int8 may be a string). */
+export type UndecodedJobRow = Undecoded<JobRow, typeof jobIntegers[number]>
+export type UndecodedHistoryRow = Undecoded<HistoryRow, "id" | "job_id" | "at" | "token">
+export type UndecodedCountRow = Undecoded<CountRow, "count">
+
+export const decodeJobRow = decoder<JobRow, typeof jobIntegers[number]>(jobIntegers)
+export const decodeHistoryRow = decoder<HistoryRow, "id" | "job_id" | "at" | "token">(["id", "job_id", "at", "token"])
+export const decodeCountRow = decoder<CountRow, "count">(["count"])
+
 export interface NewJob {
   readonly plugin: string
   readonly kind: string
@@ -112,8 +140,8 @@ export interface NewJob {
  * No ON CONFLICT: the keys were looked up under the write lock first, so a conflict means
  * something is wrong and must roll the transaction back rather than drop a job.
  */
-export const insertJobs = (sql: SqlClient.SqlClient, jobs: ReadonlyArray<NewJob>): Statement.Statement<JobRow> =>
-  sql<JobRow>`INSERT INTO orch_jobs ${
+export const insertJobs = (sql: SqlClient.SqlClient, jobs: ReadonlyArray<NewJob>): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`INSERT INTO orch_jobs ${
     sql.insert(jobs.map((job) => ({
       plugin: job.plugin,
       kind: job.kind,
@@ -134,19 +162,27 @@ export const getJobsByIdempotencyKeys = (
   plugin: string,
   kind: string,
   idempotencyKeys: ReadonlyArray<string>
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`SELECT * FROM orch_jobs
+): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs
     WHERE plugin = ${plugin} AND kind = ${kind} AND idempotency_key IN ${sql.in(idempotencyKeys)}`
 
-export const getJob = (sql: SqlClient.SqlClient, id: number): Statement.Statement<JobRow> =>
-  sql<JobRow>`SELECT * FROM orch_jobs WHERE id = ${id}`
+export const getJob = (sql: SqlClient.SqlClient, id: number): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs WHERE id = ${id}`
 
-export const getJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>): Statement.Statement<JobRow> =>
-  sql<JobRow>`SELECT * FROM orch_jobs WHERE id IN ${sql.in(ids)}`
+/** `getJob` before a change made by id (cancel, retry): PostgreSQL locks the row until the change commits. */
+export const getJobForChange = (sql: SqlClient.SqlClient, id: number): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs WHERE id = ${id}${
+    sql.onDialectOrElse({ pg: () => sql` FOR UPDATE`, orElse: () => sql`` })
+  }`
+
+export const getJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs WHERE id IN ${sql.in(ids)}`
 
 /**
  * The next jobs a claimer may take, in claim order: due, and with no lease or an expired
- * one. Run under the write lock, so no other claimer can take them before `grantLeases`.
+ * one. `grantLeases` re-checks each before granting it. PostgreSQL locks the rows read,
+ * skipping those another claimer is granting, so claimers side by side take different
+ * jobs instead of racing for the same; under SQLite the write lock does the same.
  */
 export const selectClaimable = (
   sql: SqlClient.SqlClient,
@@ -157,28 +193,40 @@ export const selectClaimable = (
     readonly now: number
     readonly limit: number
   }
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`SELECT * FROM orch_jobs
+): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs
     WHERE plugin = ${query.plugin} AND kind = ${query.kind} AND state IN ${sql.in(query.states)}
       AND run_at <= ${query.now}
       AND (lease_expires_at IS NULL OR lease_expires_at <= ${query.now})
     ORDER BY priority DESC, run_at, id
-    LIMIT ${query.limit}`
+    LIMIT ${query.limit}${sql.onDialectOrElse({ pg: () => sql` FOR UPDATE SKIP LOCKED`, orElse: () => sql`` })}`
 
-/** Gives each job to `owner` under its own new fencing token; the states do not change. */
+/**
+ * Gives each job to `owner` under its own new fencing token, the state unchanged, and
+ * returns the ids granted. A compare-and-set: a job is granted only while it is still in
+ * the state it was read in, due, and without a lease (an expired one was cleared first),
+ * so a job another writer took since it was read is left out, and its token never used.
+ */
 export const grantLeases = (
   sql: SqlClient.SqlClient,
   grant: {
-    readonly tokens: ReadonlyArray<readonly [id: number, token: number]>
+    readonly jobs: ReadonlyArray<{ readonly id: number; readonly state: string; readonly token: number }>
     readonly owner: string
     readonly expiresAt: number
     readonly now: number
   }
-): Statement.Statement<never> =>
-  sql<never>`UPDATE orch_jobs
+): Statement.Statement<{ id: SqlInteger }> => {
+  const { jobs } = grant
+  const state = jobs.every((job) => job.state === jobs[0]!.state)
+    ? sql`${jobs[0]!.state}`
+    : sql`CASE id ${sql.join(" ", false)(jobs.map((job) => sql`WHEN ${job.id} THEN ${job.state}`))} END`
+  return sql<{ id: SqlInteger }>`UPDATE orch_jobs
     SET lease_owner = ${grant.owner}, lease_expires_at = ${grant.expiresAt}, updated_at = ${grant.now},
-      lease_token = CASE id ${sql.join(" ", false)(grant.tokens.map(([id, token]) => sql`WHEN ${id} THEN ${token}`))} END
-    WHERE id IN ${sql.in(grant.tokens.map(([id]) => id))}`
+      lease_token = CASE id ${sql.join(" ", false)(jobs.map((job) => sql`WHEN ${job.id} THEN ${job.token}`))} END
+    WHERE id IN ${sql.in(jobs.map((job) => job.id))}
+      AND lease_token IS NULL AND run_at <= ${grant.now} AND state = ${state}
+    RETURNING id`
+}
 
 /** Pushes the lease's expiry out; matches nothing once `token` no longer holds the job. */
 export const extendLease = (
@@ -216,7 +264,7 @@ export const transitionJobs = (
     readonly runAt: number | null
     readonly now: number
   }
-): Statement.Statement<JobRow> => {
+): Statement.Statement<UndecodedJobRow> => {
   const { changes } = batch
   // a column set per job where given: COALESCE(CASE id WHEN … THEN … END, column)
   const perJob = (column: string, values: ReadonlyArray<readonly [number, string]>) =>
@@ -236,7 +284,7 @@ export const transitionJobs = (
   const held = sql.join(" OR ", false)(
     changes.map((change) => sql`(id = ${change.id} AND state = ${change.from} AND lease_token = ${change.token})`)
   )
-  return sql<JobRow>`UPDATE orch_jobs
+  return sql<UndecodedJobRow>`UPDATE orch_jobs
     SET state = ${batch.to},
       result = ${perJob("result", results)},
       last_error = ${perJob("last_error", errors)},
@@ -281,8 +329,8 @@ export const failJob = (
     readonly runAt: number
     readonly now: number
   }
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`UPDATE orch_jobs
+): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`UPDATE orch_jobs
     SET state = ${failure.to}, attempts = attempts + 1, last_error = ${failure.error}, run_at = ${failure.runAt},
       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ${failure.now}
     WHERE id = ${failure.id} AND state = ${failure.state} AND lease_token = ${failure.token}
@@ -292,22 +340,26 @@ export const failJob = (
 export const selectExpiredLeases = (
   sql: SqlClient.SqlClient,
   query: { readonly plugin: string; readonly kind: string; readonly now: number; readonly limit: number }
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`SELECT * FROM orch_jobs
+): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`SELECT * FROM orch_jobs
     WHERE lease_expires_at IS NOT NULL AND lease_expires_at <= ${query.now}
       AND plugin = ${query.plugin} AND kind = ${query.kind}
     ORDER BY lease_expires_at, id
     LIMIT ${query.limit}`
 
-/** Records an expired lease as a failed attempt: the lease is cleared and the job goes to `to`. */
+/**
+ * Records an expired lease as a failed attempt: the lease is cleared and the job goes to
+ * `to`. Compare-and-set on the token and the expiry, so a heartbeat that committed
+ * since the lease was read keeps it.
+ */
 export const expireLease = (
   sql: SqlClient.SqlClient,
   expiry: { readonly id: number; readonly token: number; readonly to: string; readonly error: string; readonly now: number }
-): Statement.Statement<JobRow> =>
-  sql<JobRow>`UPDATE orch_jobs
+): Statement.Statement<UndecodedJobRow> =>
+  sql<UndecodedJobRow>`UPDATE orch_jobs
     SET state = ${expiry.to}, attempts = attempts + 1, last_error = ${expiry.error},
       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ${expiry.now}
-    WHERE id = ${expiry.id} AND lease_token = ${expiry.token}
+    WHERE id = ${expiry.id} AND lease_token = ${expiry.token} AND lease_expires_at <= ${expiry.now}
     RETURNING *`
 
 /**
@@ -325,9 +377,9 @@ export const forceState = (
     readonly runAt: number | null
     readonly now: number
   }
-): Statement.Statement<JobRow> => {
+): Statement.Statement<UndecodedJobRow> => {
   const reset = change.resetAttempts ? 1 : 0
-  return sql<JobRow>`UPDATE orch_jobs
+  return sql<UndecodedJobRow>`UPDATE orch_jobs
     SET state = ${change.to},
       last_error = COALESCE(${change.error}, last_error),
       attempts = CASE WHEN ${reset} = 1 THEN 0 ELSE attempts END,
@@ -363,8 +415,8 @@ export const insertHistory = (
     })))
   }`
 
-export const selectHistory = (sql: SqlClient.SqlClient, jobId: number): Statement.Statement<HistoryRow> =>
-  sql<HistoryRow>`SELECT * FROM orch_job_history WHERE job_id = ${jobId} ORDER BY id`
+export const selectHistory = (sql: SqlClient.SqlClient, jobId: number): Statement.Statement<UndecodedHistoryRow> =>
+  sql<UndecodedHistoryRow>`SELECT * FROM orch_job_history WHERE job_id = ${jobId} ORDER BY id`
 
 /** Newest first; `beforeId` pages backwards from the last id of the previous page. */
 export const listJobs = (
@@ -376,16 +428,16 @@ export const listJobs = (
     readonly beforeId?: number | undefined
     readonly limit: number
   }
-): Statement.Statement<JobRow> => {
+): Statement.Statement<UndecodedJobRow> => {
   const clauses = [
     filter.plugin !== undefined ? sql`plugin = ${filter.plugin}` : undefined,
     filter.kind !== undefined ? sql`kind = ${filter.kind}` : undefined,
     filter.state !== undefined ? sql`state = ${filter.state}` : undefined,
     filter.beforeId !== undefined ? sql`id < ${filter.beforeId}` : undefined
   ].filter((clause) => clause !== undefined)
-  return sql<JobRow>`SELECT * FROM orch_jobs WHERE ${sql.and(clauses)} ORDER BY id DESC LIMIT ${filter.limit}`
+  return sql<UndecodedJobRow>`SELECT * FROM orch_jobs WHERE ${sql.and(clauses)} ORDER BY id DESC LIMIT ${filter.limit}`
 }
 
-export const countJobsByState = (sql: SqlClient.SqlClient): Statement.Statement<CountRow> =>
-  sql<CountRow>`SELECT plugin, kind, state, COUNT(*) AS count FROM orch_jobs
+export const countJobsByState = (sql: SqlClient.SqlClient): Statement.Statement<UndecodedCountRow> =>
+  sql<UndecodedCountRow>`SELECT plugin, kind, state, COUNT(*) AS count FROM orch_jobs
     GROUP BY plugin, kind, state ORDER BY plugin, kind, state`
