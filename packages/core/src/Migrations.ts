@@ -40,7 +40,7 @@ const createTable = `CREATE TABLE IF NOT EXISTS orch_migrations (
   id INTEGER NOT NULL,
   name TEXT NOT NULL,
   checksum TEXT NOT NULL,
-  applied_at INTEGER NOT NULL,
+  applied_at BIGINT NOT NULL,
   PRIMARY KEY (owner, id)
 )`
 
@@ -74,7 +74,8 @@ interface AppliedRow {
   readonly id: number
   readonly name: string
   readonly checksum: string
-  readonly applied_at: number
+  /** int8 on PostgreSQL, which hands it as a string: read it with `Number`. */
+  readonly applied_at: number | string
 }
 
 const readApplied = (sql: SqlClient.SqlClient, owner: string) =>
@@ -150,13 +151,13 @@ export const status = (
           owner,
           id: migration.id,
           name: migration.name,
-          appliedAt: row?.applied_at,
+          appliedAt: row === undefined ? undefined : Number(row.applied_at),
           changed: row !== undefined && row.checksum !== migration.checksum
         })
       }
       for (const row of rows) {
         if (!migrations.some((m) => m.id === row.id)) {
-          result.push({ owner, id: row.id, name: `${row.name} (unknown to this orch)`, appliedAt: row.applied_at, changed: false })
+          result.push({ owner, id: row.id, name: `${row.name} (unknown to this orch)`, appliedAt: Number(row.applied_at), changed: false })
         }
       }
     }

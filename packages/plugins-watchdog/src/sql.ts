@@ -1,10 +1,27 @@
 /**
  * All of the watchdog's SQL: its migrations and one function per query. Times are
- * epoch ms. Reading the job queue's table by payload fields uses SQLite's
- * `json_extract` (PostgreSQL would write `payload::json->>'zone'`): it is here only.
+ * epoch ms in BIGINT columns (since 0002); integer columns are decoded, as PostgreSQL
+ * hands int8 and counts as strings. Reading the job queue's table by payload fields uses
+ * SQLite's `json_extract` (PostgreSQL would write `payload::json->>'zone'`): it is here only.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Migrations } from "@orch/core/Migrations"
+import { Effect } from "effect"
+
+/** An integer column as a number, whether the driver gave a number, a bigint or a string (int8). */
+const integer = (value: unknown, column: string): number => {
+  const number = typeof value === "number" ? value : Number(value)
+  if (!Number.isSafeInteger(number)) throw new RangeError(`column ${column}: ${String(value)} is not a safe integer`)
+  return number
+}
+
+const decodeSubmission = (row: Record<string, unknown>): SubmissionRow => ({
+  ...(row as unknown as SubmissionRow),
+  job_id: integer(row.job_id, "job_id"),
+  try: integer(row.try, "try"),
+  started_at: integer(row.started_at, "started_at"),
+  resolved_at: row.resolved_at === null ? null : integer(row.resolved_at, "resolved_at")
+})
 
 export const migrations: Migrations = {
   "0001_submissions": `
@@ -25,6 +42,26 @@ CREATE TABLE watchdog_submissions (
 );
 
 CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
+`,
+  // BIGINT job ids and times (64 bits on PostgreSQL); SQLite changes a type only by rebuilding the table
+  "0002_bigint_times": `
+CREATE TABLE watchdog_submissions_new (
+  job_id BIGINT NOT NULL,
+  try INTEGER NOT NULL,
+  label TEXT NOT NULL UNIQUE,
+  location TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  outcome TEXT,
+  test_id TEXT,
+  detail TEXT,
+  resolved_at BIGINT,
+  PRIMARY KEY (job_id, try)
+);
+INSERT INTO watchdog_submissions_new (job_id, try, label, location, started_at, outcome, test_id, detail, resolved_at)
+  SELECT job_id, try, label, location, started_at, outcome, test_id, detail, resolved_at FROM watchdog_submissions;
+DROP TABLE watchdog_submissions;
+ALTER TABLE watchdog_submissions_new RENAME TO watchdog_submissions;
+CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
 `
 }
 
@@ -44,10 +81,16 @@ export interface SubmissionRow {
 export type Outcome = "accepted" | "rejected" | "absent"
 
 export const openSubmissions = (sql: SqlClient.SqlClient, jobIds: ReadonlyArray<number>) =>
-  sql<SubmissionRow>`SELECT * FROM watchdog_submissions WHERE outcome IS NULL AND job_id IN ${sql.in(jobIds)}`
+  Effect.map(
+    sql`SELECT * FROM watchdog_submissions WHERE outcome IS NULL AND job_id IN ${sql.in(jobIds)}`,
+    (rows) => rows.map(decodeSubmission)
+  )
 
 export const nextTry = (sql: SqlClient.SqlClient, jobId: number) =>
-  sql<{ next: number }>`SELECT COALESCE(MAX(try), 0) + 1 AS next FROM watchdog_submissions WHERE job_id = ${jobId}`
+  Effect.map(
+    sql`SELECT COALESCE(MAX(try), 0) + 1 AS next FROM watchdog_submissions WHERE job_id = ${jobId}`,
+    (rows) => rows.map((row) => ({ next: integer(row.next, "next") }))
+  )
 
 export const insertSubmission = (
   sql: SqlClient.SqlClient,
@@ -72,10 +115,16 @@ export const resolveSubmission = (
 
 /** Submissions that met a network failure in a row, to space out the next try. */
 export const unknownOutcomes = (sql: SqlClient.SqlClient, jobId: number) =>
-  sql<{ n: number }>`SELECT count(*) AS n FROM watchdog_submissions WHERE job_id = ${jobId} AND outcome = 'absent'`
+  Effect.map(
+    sql`SELECT count(*) AS n FROM watchdog_submissions WHERE job_id = ${jobId} AND outcome = 'absent'`,
+    (rows) => rows.map((row) => ({ n: integer(row.n, "n") }))
+  )
 
 export const submissionsOf = (sql: SqlClient.SqlClient, jobId: number) =>
-  sql<SubmissionRow>`SELECT * FROM watchdog_submissions WHERE job_id = ${jobId} ORDER BY try`
+  Effect.map(
+    sql`SELECT * FROM watchdog_submissions WHERE job_id = ${jobId} ORDER BY try`,
+    (rows) => rows.map(decodeSubmission)
+  )
 
 export interface LocationWorkRow {
   readonly zone: string
@@ -90,21 +139,29 @@ export interface LocationWorkRow {
  * lies ahead does not start an instance yet) and every SUBMITTED one.
  */
 export const workByLocation = (sql: SqlClient.SqlClient, now: number) =>
-  sql<LocationWorkRow>`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
+  Effect.map(sql`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
       json_extract(payload, '$.agent') AS agent, state, count(*) AS n
     FROM orch_jobs
     WHERE plugin = 'watchdog' AND kind = 'wpt-test'
       AND (state = 'SUBMITTED' OR (state = 'AWAITING' AND COALESCE(json_extract(payload, '$.notBefore'), 0) <= ${now}))
-    GROUP BY 1, 2, 3, 4`
+    GROUP BY 1, 2, 3, 4`, (rows) => rows.map(decodeLocation))
 
 export interface LocationStateRow extends LocationWorkRow {}
 
+const decodeLocation = (row: Record<string, unknown>): LocationWorkRow => ({
+  ...(row as unknown as LocationWorkRow),
+  n: integer(row.n, "n")
+})
+
 /** Every job by location and state, for `check-idle` and the TUI. */
 export const jobsByLocation = (sql: SqlClient.SqlClient) =>
-  sql<LocationStateRow>`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
-      json_extract(payload, '$.agent') AS agent, state, count(*) AS n
-    FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'
-    GROUP BY 1, 2, 3, 4`
+  Effect.map(
+    sql`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
+        json_extract(payload, '$.agent') AS agent, state, count(*) AS n
+      FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'
+      GROUP BY 1, 2, 3, 4`,
+    (rows): ReadonlyArray<LocationStateRow> => rows.map(decodeLocation)
+  )
 
 /** Every zone a job of the watchdog ever named. */
 export const jobZones = (sql: SqlClient.SqlClient) =>

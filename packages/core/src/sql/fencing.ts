@@ -18,6 +18,17 @@ CREATE TABLE orch_fencing (
 );
 `
 
+/** Migration 0005, for the counters: BIGINT, rebuilt as SQLite must to change a type. */
+export const bigintTimes = `
+CREATE TABLE orch_fencing_new (
+  domain TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+INSERT INTO orch_fencing_new (domain, value) SELECT domain, value FROM orch_fencing;
+DROP TABLE orch_fencing;
+ALTER TABLE orch_fencing_new RENAME TO orch_fencing;
+`
+
 /**
  * `count` new tokens for one batch of grants, in increasing order, with one statement:
  * adding `count` to the counter reserves the `count` values below its new value, each

@@ -64,6 +64,69 @@ CREATE TABLE orch_job_history (
 CREATE INDEX orch_job_history_job ON orch_job_history (job_id, id);
 `
 
+/**
+ * Migration 0005, for the jobs: every time and token column becomes BIGINT (64 bits on
+ * PostgreSQL; SQLite stores the same integers either way). SQLite changes a column's type
+ * only by rebuilding the table, inside the migration's transaction: the new history
+ * references the new jobs table, and renaming that one to `orch_jobs` carries the
+ * reference along (ALTER TABLE … RENAME rewrites the foreign keys that name it), so no
+ * foreign key is ever left dangling and none has to be switched off. `id INTEGER PRIMARY
+ * KEY` stays the rowid, so ids are kept and new ones follow on.
+ */
+export const bigintTimes = `
+CREATE TABLE orch_jobs_new (
+  id INTEGER PRIMARY KEY,
+  plugin TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  result TEXT,
+  last_error TEXT,
+  priority INTEGER NOT NULL,
+  run_at BIGINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  idempotency_key TEXT,
+  lease_owner TEXT,
+  lease_token BIGINT,
+  lease_expires_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+INSERT INTO orch_jobs_new (id, plugin, kind, state, payload, result, last_error, priority, run_at, attempts,
+    max_attempts, idempotency_key, lease_owner, lease_token, lease_expires_at, created_at, updated_at)
+  SELECT id, plugin, kind, state, payload, result, last_error, priority, run_at, attempts,
+    max_attempts, idempotency_key, lease_owner, lease_token, lease_expires_at, created_at, updated_at
+  FROM orch_jobs;
+
+CREATE TABLE orch_job_history_new (
+  id INTEGER PRIMARY KEY,
+  job_id BIGINT NOT NULL REFERENCES orch_jobs_new (id),
+  at BIGINT NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  owner TEXT,
+  token BIGINT
+);
+
+INSERT INTO orch_job_history_new (id, job_id, at, from_state, to_state, reason, owner, token)
+  SELECT id, job_id, at, from_state, to_state, reason, owner, token FROM orch_job_history;
+
+-- the old history first: it references the old jobs table
+DROP TABLE orch_job_history;
+DROP TABLE orch_jobs;
+ALTER TABLE orch_jobs_new RENAME TO orch_jobs;
+ALTER TABLE orch_job_history_new RENAME TO orch_job_history;
+
+CREATE INDEX orch_jobs_claim ON orch_jobs (plugin, kind, state, priority DESC, run_at, id, lease_expires_at);
+CREATE UNIQUE INDEX orch_jobs_idempotency ON orch_jobs (plugin, kind, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX orch_jobs_lease ON orch_jobs (plugin, kind, lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+CREATE INDEX orch_job_history_job ON orch_job_history (job_id, id);
+`
+
 export interface JobRow {
   readonly id: number
   readonly plugin: string

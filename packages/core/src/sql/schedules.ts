@@ -3,11 +3,13 @@
  * its row; firing a run is a compare-and-set that moves `next_run_at` on from the value
  * the claimer read, so of two processes only one fires it.
  *
- * Times are epoch ms in BIGINT columns (INTEGER affinity in SQLite, 64 bits in PostgreSQL).
+ * Times are epoch ms in BIGINT columns (INTEGER affinity in SQLite, 64 bits in PostgreSQL,
+ * whose int8 arrives as a string: rows are decoded).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { decoder } from "../internal/integers.js"
 
 export const schema = `
 CREATE TABLE orch_schedules (
@@ -45,20 +47,27 @@ export interface ScheduleRow {
   readonly updated_at: number
 }
 
+const decodeSchedule = decoder<ScheduleRow, "max_catch_up" | "grace_ms" | "next_run_at" | "last_run_at" | "last_fired_at" | "created_at" | "updated_at">(
+  ["max_catch_up", "grace_ms", "next_run_at", "last_run_at", "last_fired_at", "created_at", "updated_at"]
+)
+
 const columns = `plugin, name, spec, missed, max_catch_up, grace_ms, next_run_at, last_run_at, last_fired_at,
   created_at, updated_at`
 
 export const getSchedule = (sql: SqlClient.SqlClient, key: ScheduleKey): Effect.Effect<ScheduleRow | undefined, SqlError> =>
   Effect.map(
-    sql<ScheduleRow>`SELECT ${sql.literal(columns)} FROM orch_schedules
+    sql`SELECT ${sql.literal(columns)} FROM orch_schedules
       WHERE plugin = ${key.plugin} AND name = ${key.name}`,
-    (rows) => rows[0]
+    (rows) => (rows.length === 0 ? undefined : decodeSchedule(rows[0]!))
   )
 
 export const listSchedules = (sql: SqlClient.SqlClient, plugin: string | undefined): Effect.Effect<ReadonlyArray<ScheduleRow>, SqlError> =>
-  sql<ScheduleRow>`SELECT ${sql.literal(columns)} FROM orch_schedules
-    WHERE ${plugin === undefined ? sql`1=1` : sql`plugin = ${plugin}`}
-    ORDER BY plugin, name`
+  Effect.map(
+    sql`SELECT ${sql.literal(columns)} FROM orch_schedules
+      WHERE ${plugin === undefined ? sql`1=1` : sql`plugin = ${plugin}`}
+      ORDER BY plugin, name`,
+    (rows) => rows.map(decodeSchedule)
+  )
 
 export interface SchedulePolicyColumns {
   readonly spec: string
