@@ -1,13 +1,26 @@
 /**
- * Every statement that only SQLite understands lives here, so that a PostgreSQL
- * backend (`@effect/sql-pg`) has one file to provide instead of a hunt.
+ * What the database engines disagree on beyond single queries: a connection's settings,
+ * the write lock a transaction takes first, typed parameters. Each is written with
+ * `sql.onDialectOrElse` (a `pg` branch, SQLite as the else), as are the few clauses that
+ * differ inside the SQL modules (`FOR UPDATE SKIP LOCKED` on claims), so the PostgreSQL
+ * backend adds tests of the `pg` branches rather than a hunt.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
 
-/** Per-connection settings: WAL is set by the client; these make sharing the file safe. */
+/**
+ * Per-connection settings. SQLite: WAL is set by the client; these make sharing the file
+ * safe. PostgreSQL needs none of them.
+ */
 export const configureConnection = (
+  sql: SqlClient.SqlClient,
+  options: { readonly busyTimeoutMs: number; readonly synchronous: "normal" | "full" }
+): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({ pg: () => Effect.void, orElse: () => configureSqlite(sql, options) })
+
+const configureSqlite = (
   sql: SqlClient.SqlClient,
   options: { readonly busyTimeoutMs: number; readonly synchronous: "normal" | "full" }
 ): Effect.Effect<void, SqlError> =>
@@ -25,7 +38,19 @@ export const configureConnection = (
  * write lock now (waiting out busy_timeout) rather than at the transaction's first
  * real write, when a stale read snapshot would fail at once. It matches no row: an
  * UPDATE takes the lock when it starts, whatever it then changes, so no page is dirtied.
- * PostgreSQL needs nothing here: its row locks wait.
+ * PostgreSQL takes none: writers run side by side, each change a compare-and-set, and
+ * claimers lock the rows they read (`FOR UPDATE SKIP LOCKED`).
  */
 export const takeWriteLock = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
-  Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 0"))
+  sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () => Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 0"))
+  })
+
+/**
+ * BIGINT parameters where the engine cannot infer the type from a column: PostgreSQL
+ * types an untyped parameter in `CASE … THEN $n` as text, which a BIGINT column refuses.
+ * SQLite takes the plain parameter. Choose once per statement, use per value.
+ */
+export const bigintParam = (sql: SqlClient.SqlClient): (value: number) => Statement.Fragment | number =>
+  sql.onDialectOrElse({ pg: () => (value: number) => sql`CAST(${value} AS BIGINT)`, orElse: () => (value: number) => value })

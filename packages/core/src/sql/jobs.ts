@@ -16,6 +16,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import { bigintParam } from "../internal/dialect.js"
 import { decoder, type SqlInteger, type Undecoded } from "../internal/integers.js"
 
 export const schema = `
@@ -280,12 +281,13 @@ export const grantLeases = (
   }
 ): Statement.Statement<{ id: SqlInteger }> => {
   const { jobs } = grant
+  const token = bigintParam(sql)
   const state = jobs.every((job) => job.state === jobs[0]!.state)
     ? sql`${jobs[0]!.state}`
     : sql`CASE id ${sql.join(" ", false)(jobs.map((job) => sql`WHEN ${job.id} THEN ${job.state}`))} END`
   return sql<{ id: SqlInteger }>`UPDATE orch_jobs
     SET lease_owner = ${grant.owner}, lease_expires_at = ${grant.expiresAt}, updated_at = ${grant.now},
-      lease_token = CASE id ${sql.join(" ", false)(jobs.map((job) => sql`WHEN ${job.id} THEN ${job.token}`))} END
+      lease_token = CASE id ${sql.join(" ", false)(jobs.map((job) => sql`WHEN ${job.id} THEN ${token(job.token)}`))} END
     WHERE id IN ${sql.in(jobs.map((job) => job.id))}
       AND lease_token IS NULL AND run_at <= ${grant.now} AND state = ${state}
     RETURNING id`

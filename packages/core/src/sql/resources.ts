@@ -12,6 +12,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { bigintParam } from "../internal/dialect.js"
 import { decoder } from "../internal/integers.js"
 
 export const schema = `
@@ -411,14 +412,17 @@ export const extendLeases = (
   sql: SqlClient.SqlClient,
   changes: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>,
   now: number
-): Effect.Effect<ReadonlyArray<string>, SqlError> =>
-  changes.length === 0 ? Effect.succeed([]) : Effect.map(
+): Effect.Effect<ReadonlyArray<string>, SqlError> => {
+  if (changes.length === 0) return Effect.succeed([])
+  const expiry = bigintParam(sql)
+  return Effect.map(
     sql<{ id: string }>`UPDATE orch_resource_leases
-      SET expires_at = CASE id ${sql.join(" ", false)(changes.map((change) => sql`WHEN ${change.id} THEN ${change.expiresAt}`))} END
+      SET expires_at = CASE id ${sql.join(" ", false)(changes.map((change) => sql`WHEN ${change.id} THEN ${expiry(change.expiresAt)}`))} END
       WHERE id IN ${sql.in(changes.map((change) => change.id))} AND ended_at IS NULL AND expires_at > ${now}
       RETURNING id`,
     (rows) => rows.map((row) => row.id)
   )
+}
 
 /** Open leases whose expiry has passed at `now`, oldest token first. */
 export const expiredLeases = (
