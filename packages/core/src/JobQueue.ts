@@ -410,21 +410,24 @@ export const make = (
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const byKey = new Map<string, Job<P, R, S>>()
-        const keys = [...new Set(prepared.flatMap((job) => (job.idempotencyKey === null ? [] : [job.idempotencyKey])))]
-        for (const chunk of keys.length === 0 ? [] : chunksOf(keys, maxRowsPerStatement)) {
-          for (const row of yield* jobRows(Sql.getJobsByIdempotencyKeys(sql, kind.plugin, kind.name, chunk))) {
-            const job = decodeRow(kind, row)
-            if (Either.isLeft(job)) {
-              return yield* new JobSchemaError({
-                plugin: kind.plugin,
-                kind: kind.name,
-                jobId: row.id,
-                message: `job ${row.id} with idempotency key "${row.idempotency_key}": ${job.left}`
-              })
+        const loadKeyed = (keys: ReadonlyArray<string>) =>
+          Effect.gen(function*() {
+            for (const chunk of keys.length === 0 ? [] : chunksOf(keys, maxRowsPerStatement)) {
+              for (const row of yield* jobRows(Sql.getJobsByIdempotencyKeys(sql, kind.plugin, kind.name, chunk))) {
+                const job = decodeRow(kind, row)
+                if (Either.isLeft(job)) {
+                  return yield* new JobSchemaError({
+                    plugin: kind.plugin,
+                    kind: kind.name,
+                    jobId: row.id,
+                    message: `job ${row.id} with idempotency key "${row.idempotency_key}": ${job.left}`
+                  })
+                }
+                byKey.set(row.idempotency_key!, job.right)
+              }
             }
-            byKey.set(row.idempotency_key!, job.right)
-          }
-        }
+          })
+        yield* loadKeyed([...new Set(prepared.flatMap((job) => (job.idempotencyKey === null ? [] : [job.idempotencyKey])))])
         // the first item with a key that is new creates the job; later ones with that key get it
         const fresh: Array<number> = []
         const keysTaken = new Set<string>()
@@ -436,6 +439,7 @@ export const make = (
           }
         })
         const created = new Map<number, Job<P, R, S>>()
+        const keyedElsewhere: Array<string> = []
         for (const chunk of fresh.length === 0 ? [] : chunksOf(fresh, maxRowsPerStatement)) {
           const inserted = yield* jobRows(Sql.insertJobs(
             sql,
@@ -463,12 +467,18 @@ export const make = (
               likenessOf(job.idempotencyKey, job.payload, job.priority, job.runAt ?? now, job.maxAttempts)
             )?.shift()
             if (row === undefined) {
+              // another writer enqueued this key since it was looked up: that job is the one
+              if (job.idempotencyKey !== null) {
+                keyedElsewhere.push(job.idempotencyKey)
+                continue
+              }
               return yield* Effect.dieMessage(`enqueue ${kind.plugin}/${kind.name}: item ${i} is missing from the rows inserted`)
             }
             const enqueued = fromRow<P, R, S>(row, items[i].payload, undefined)
             created.set(i, enqueued)
             if (job.idempotencyKey !== null) byKey.set(job.idempotencyKey, enqueued)
           }
+          if (inserted.length === 0) continue
           yield* rows(Sql.insertHistory(
             sql,
             inserted.map((row) => ({
@@ -482,6 +492,7 @@ export const make = (
             }))
           ))
         }
+        yield* loadKeyed(keyedElsewhere)
         return prepared.map((job, i): Enqueued<P, R, S> => {
           const enqueued = created.get(i)
           return enqueued !== undefined ? { job: enqueued, created: true } : { job: byKey.get(job.idempotencyKey!)!, created: false }

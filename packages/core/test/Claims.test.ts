@@ -65,6 +65,20 @@ describe("claims with two writers", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.scoped("an enqueue whose idempotency key another writer inserted meanwhile gets nothing inserted, and no error", () => {
+    const { filename, layer } = setup()
+    return Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const b = yield* secondConnection(filename)
+      const { job } = yield* queue.enqueue(Work, { n: 1 }, { idempotencyKey: "k" })
+      const now = yield* Clock.currentTimeMillis
+      const late = { plugin: Work.plugin, kind: Work.name, state: "queued", payload: "{\"n\":2}", priority: 0, runAt: now, maxAttempts: 5, now }
+      const inserted = yield* JobsSql.insertJobs(b, [{ ...late, idempotencyKey: "k" }, { ...late, idempotencyKey: "other" }])
+      expect(inserted.map((row) => row.idempotency_key)).toEqual(["other"])
+      expect((yield* queue.enqueue(Work, { n: 3 }, { idempotencyKey: "k" })).job.id).toBe(job.id)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.scoped("a heartbeat that commits between a reclaimer's read and its write keeps the lease", () => {
     const { filename, layer } = setup()
     return Effect.gen(function*() {

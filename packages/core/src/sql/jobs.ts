@@ -200,9 +200,9 @@ export interface NewJob {
 }
 
 /**
- * Inserts jobs in one statement and returns them, in no promised order (match them by id).
- * No ON CONFLICT: the keys were looked up under the write lock first, so a conflict means
- * something is wrong and must roll the transaction back rather than drop a job.
+ * Inserts jobs in one statement and returns those inserted, in no promised order (match
+ * them by id). A job whose idempotency key another writer inserted since the keys were
+ * looked up is left out (the caller then reads that job); no other conflict can arise.
  */
 export const insertJobs = (sql: SqlClient.SqlClient, jobs: ReadonlyArray<NewJob>): Statement.Statement<UndecodedJobRow> =>
   sql<UndecodedJobRow>`INSERT INTO orch_jobs ${
@@ -218,8 +218,8 @@ export const insertJobs = (sql: SqlClient.SqlClient, jobs: ReadonlyArray<NewJob>
       idempotency_key: job.idempotencyKey,
       created_at: job.now,
       updated_at: job.now
-    }))).returning("*")
-  }`
+    })))
+  } ON CONFLICT DO NOTHING RETURNING *`
 
 export const getJobsByIdempotencyKeys = (
   sql: SqlClient.SqlClient,
