@@ -8,6 +8,10 @@
  * its expiry no longer belongs to its holder (keepalive and release answer `LeaseGone`),
  * but it keeps the resource from being leased again until `reclaimExpired` ends it: the
  * owner of the kind sees every expiry and decides what the resource needs next.
+ *
+ * This module is the public face: the models, the service's contract and its tag, with
+ * `ResourceKind` and the errors re-exported. The service is made in `internal/resources.ts`
+ * (rows decoded in `internal/resourceCodec.ts`); its SQL is in `sql/resources.ts`.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"

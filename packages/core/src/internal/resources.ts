@@ -99,17 +99,21 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
 
     const remove = <S extends string>(kind: ResourceKind<S>, name: string) => {
       const key = keyOf(kind, name)
-      return transaction(Effect.gen(function*() {
-        const row = yield* mustGet(key)
-        if (row.open_id !== null) {
-          return yield* new ResourceLeased({
+      const refuseIfLeased = (row: Sql.ResourceRow) =>
+        row.open_id === null ? Effect.void : Effect.fail(
+          new ResourceLeased({
             ...key,
             leaseId: row.open_id,
             holder: row.open_holder!,
             message: `resource ${describe(key)} is leased to ${JSON.stringify(row.open_holder)} (lease ${row.open_id}): retire it, and remove it once the lease has ended`
           })
-        }
-        yield* Sql.deleteResource(sql, key)
+        )
+      return transaction(Effect.gen(function*() {
+        yield* refuseIfLeased(yield* mustGet(key))
+        if (yield* Sql.deleteResource(sql, key)) return
+        // another writer leased or removed it since it was read
+        yield* refuseIfLeased(yield* mustGet(key))
+        return yield* Effect.dieMessage(`resource ${describe(key)} is neither leased nor removable`)
       }))
     }
 
