@@ -38,6 +38,8 @@ export class Database extends Context.Tag("@orch/core/Database")<Database, Datab
  * Runs `effect` in one transaction that owns the write lock from its first
  * statement: a deferred SQLite transaction that reads first can fail at once with
  * SQLITE_BUSY when another process commits, instead of waiting its busy timeout.
+ * On PostgreSQL no lock is taken (see `internal/dialect.ts`): the SQL modules'
+ * compare-and-sets and row locks make the changes safe side by side.
  */
 export const transaction = <A, E, R>(
   effect: Effect.Effect<A, E, R>
