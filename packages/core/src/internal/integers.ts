@@ -26,12 +26,14 @@ export const toInteger = (value: SqlInteger, column: string): number => {
  * taken as they are.
  */
 export const decoder = <Row, K extends keyof Row & string>(columns: ReadonlyArray<K>) => (raw: Undecoded<Row, K> | object): Row => {
-  const row: Record<string, unknown> = { ...raw }
+  const source = raw as Record<string, unknown>
+  // SQLite's rows, the common case, hold numbers already: checked, and returned as they are
+  let decoded: Record<string, unknown> | undefined
   for (const column of columns) {
-    const value = row[column]
-    // SQLite's numbers, the common case, are checked without a conversion
+    const value = source[column]
     if (value == null || (typeof value === "number" && Number.isSafeInteger(value))) continue
-    row[column] = toInteger(value as SqlInteger, column)
+    decoded ??= { ...source }
+    decoded[column] = toInteger(value as SqlInteger, column)
   }
-  return row as Row
+  return (decoded ?? source) as Row
 }
