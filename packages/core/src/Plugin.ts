@@ -78,6 +78,12 @@ export interface PluginContextService {
    * until the services stop, so a restart never leaves the old one behind.
    */
   readonly addCollector: (collector: Collector) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Stops the plugin's services (and its loops) and builds them again after backoff,
+   * counted as a failure with `reason`: for a plugin that finds what its services hold
+   * broken (a client that lost its server, say).
+   */
+  readonly restart: (reason: string) => Effect.Effect<void>
 }
 
 export class PluginContext extends Context.Tag("@orch/core/PluginContext")<PluginContext, PluginContextService>() {}
@@ -88,15 +94,23 @@ export const ownerId = (plugin: string): string => `${os.hostname()}:${process.p
 /** Where core mounts `plugin`'s routes: `/<plugin>` (for links a plugin renders). */
 export const basePath = (plugin: string): `/${string}` => `/${plugin}`
 
-/** `PluginContext` for `name` (core builds it for each running plugin; tests use it directly). */
-export const context = (name: string): Layer.Layer<PluginContext, never, Collectors> =>
+/**
+ * `PluginContext` for `name`; core builds one for each build of a running plugin's
+ * services, tests use it directly (where `restart` only logs, unless given).
+ */
+export const context = (
+  name: string,
+  restart: (reason: string) => Effect.Effect<void> = (reason) =>
+    Effect.logWarning(`${name}: restart asked (${reason}) outside a daemon`)
+): Layer.Layer<PluginContext, never, Collectors> =>
   Layer.effect(
     PluginContext,
     Effect.map(Collectors, (collectors) => ({
       name,
       ownerId: ownerId(name),
       logAnnotations: { plugin: name },
-      addCollector: collectors.add
+      addCollector: collectors.add,
+      restart
     }))
   )
 

@@ -10,7 +10,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, Deferred, Effect, Layer } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Layer, type Scope } from "effect"
 import { jsonError } from "./Http.js"
 import * as Plugin from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
@@ -25,9 +25,12 @@ export interface Running {
   readonly current: () => Context.Context<unknown> | undefined
   /** Completes when the first attempt to build the services has ended, either way. */
   readonly started: Effect.Effect<void>
-  /** Builds the services and keeps them up under the supervisor; loops follow them. */
-  readonly start: Effect.Effect<void, never, Plugin.DaemonServices>
+  /** Builds the services and keeps them up under the supervisor, until the scope closes; loops follow them. */
+  readonly start: Effect.Effect<void, never, Plugin.DaemonServices | Scope.Scope>
 }
+
+/** What `PluginContext.restart` fails the services with, so the supervisor restarts them. */
+export class PluginRestart extends Data.TaggedError("PluginRestart")<{ readonly message: string }> {}
 
 /** The name under which the supervisor keeps `plugin`'s services (and /readyz shows them). */
 export const servicesName = (plugin: string) => `${plugin}:services`
@@ -48,14 +51,24 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
     const firstAttempt = yield* Deferred.make<void>()
     let current: Context.Context<unknown> | undefined
 
-    const services = (plugin.services?.(config) ?? Layer.empty).pipe(
-      Layer.provideMerge(Plugin.context(name))
-    ) as Layer.Layer<unknown, unknown, Plugin.DaemonServices>
-    const acquire = Layer.build(services).pipe(
+    // set for each build of the services: `PluginContext.restart` completes it, `use` then fails
+    let restartAsked: Deferred.Deferred<never, PluginRestart> | undefined
+    const restart = (reason: string) =>
+      Effect.suspend(() => restartAsked === undefined ? Effect.void : Deferred.fail(restartAsked, new PluginRestart({ message: reason })))
+
+    const acquire = Effect.gen(function*() {
+      const asked = yield* Deferred.make<never, PluginRestart>()
+      restartAsked = asked
+      const services = (plugin.services?.(config) ?? Layer.empty).pipe(
+        Layer.provideMerge(Plugin.context(name, restart))
+      ) as Layer.Layer<unknown, unknown, Plugin.DaemonServices>
+      const context = yield* Layer.build(services)
+      return { context, asked }
+    }).pipe(
       Effect.annotateLogs(annotations),
       Effect.onExit(() => Deferred.succeed(firstAttempt, undefined))
     )
-    const use = (context: Context.Context<unknown>) =>
+    const use = ({ asked, context }: { readonly context: Context.Context<unknown>; readonly asked: Deferred.Deferred<never, PluginRestart> }) =>
       Effect.gen(function*() {
         current = context
         // runs first when the scope closes: routes answer 503 before the services stop
@@ -65,7 +78,7 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
         }
         // the merger of the job worker adds here: each of `plugin.workers?.(config)` run under
         // the supervisor the same way, in this scope and context
-        return yield* Effect.never
+        return yield* Deferred.await(asked)
       }).pipe(Effect.provide(context), Effect.annotateLogs(annotations))
 
     return {
@@ -74,10 +87,11 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
       servicesName: servicesName(name),
       current: () => current,
       started: Deferred.await(firstAttempt),
-      start: Effect.flatMap(Supervisor, (supervisor) => supervisor.resource(servicesName(name), acquire, use)).pipe(
-        Effect.scoped,
-        Effect.asVoid
-      ) as Effect.Effect<void, never, Plugin.DaemonServices>
+      start: Effect.flatMap(Supervisor, (supervisor) => supervisor.resource(servicesName(name), acquire, use)) as Effect.Effect<
+        void,
+        never,
+        Plugin.DaemonServices | Scope.Scope
+      >
     } satisfies Running
   })
 

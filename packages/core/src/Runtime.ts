@@ -103,15 +103,29 @@ export interface DaemonOptions {
 }
 
 /**
- * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
- * On interruption the supervisor drains first: loops finish the iteration in hand
- * within the grace period; then plugins stop, the server closes and the database closes.
+ * Starts core and the selected plugins in the current scope and returns where the server
+ * listens. Plugins' services come up in the background (their routes answer 503 until
+ * then). Closing the scope drains: loops finish the iteration in hand within the grace
+ * period; then plugins stop, the server closes and the database closes.
  */
-export const daemon = (options: DaemonOptions) => {
-  const { config, selected } = options
-  const startedAt = Date.now()
-  const program = (running: ReadonlyArray<PluginRuntime.Running>) =>
-    Effect.gen(function*() {
+export const start = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const { config, selected } = options
+    yield* Plugin.check(options.available)
+    const running = yield* Effect.forEach(selected, (plugin) => PluginRuntime.make(plugin, config.plugins[plugin.name]))
+    const mounted = running.flatMap((plugin): Array<Http.Mounted> => {
+      if (plugin.plugin.http === undefined) return []
+      const http = plugin.plugin.http(plugin.config)
+      return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
+    })
+    const http = Http.serve(config.core.http, mounted, options.version).pipe(
+      Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: selected.map((p) => p.name) }))
+    )
+    const context = yield* Layer.build(http.pipe(
+      Layer.provideMerge(Supervisor.layer),
+      Layer.provideMerge(coreLayer(config, options.available))
+    ))
+    return yield* Effect.gen(function*() {
       const supervisor = yield* Supervisor.Supervisor
       const queue = yield* Jobs.JobQueue
       yield* Metrics.addCollector(jobsCollector(queue, options.available))
@@ -124,33 +138,24 @@ export const daemon = (options: DaemonOptions) => {
           supervisor.drain(Duration.seconds(config.core.shutdownGraceSeconds))
         )
       )
-      // said once every plugin's services have had a first go (up, or failed and retrying),
-      // so that whoever waits for it finds the routes serving rather than starting
-      yield* Effect.forEach(running, (plugin) => plugin.started, { discard: true, concurrency: "unbounded" }).pipe(
-        Effect.timeoutOption("30 seconds")
-      )
-      const info = yield* DaemonInfo
-      yield* Effect.logInfo(`orch listening on ${info.url}`).pipe(Effect.annotateLogs({ url: info.url }))
-      yield* Effect.logInfo(`orch started with plugins: ${selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
-        Effect.annotateLogs({ database: config.databaseFile, config: config.file ?? "(defaults)" })
-      )
-      return yield* Effect.never
-    })
-  return Effect.gen(function*() {
-    yield* Plugin.check(options.available)
-    const running = yield* Effect.forEach(selected, (plugin) => PluginRuntime.make(plugin, config.plugins[plugin.name]))
-    const mounted = running.flatMap((plugin): Array<Http.Mounted> => {
-      if (plugin.plugin.http === undefined) return []
-      const http = plugin.plugin.http(plugin.config)
-      return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
-    })
-    const http = Http.serve(config.core.http, mounted, options.version).pipe(
-      Layer.provideMerge(Http.listen(config.core.http, { startedAt, plugins: selected.map((p) => p.name) }))
+      return { info: yield* DaemonInfo, running }
+    }).pipe(Effect.provide(context))
+  })
+
+/**
+ * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
+ * "orch listening on <url>" is logged once every plugin's services have had a first go
+ * (up, or failed and retrying), so whoever waits for it finds routes serving, not starting.
+ */
+export const daemon = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const { info, running } = yield* start(options)
+    yield* Effect.forEach(running, (plugin) => plugin.started, { discard: true, concurrency: "unbounded" }).pipe(
+      Effect.timeoutOption("30 seconds")
     )
-    const layer = http.pipe(
-      Layer.provideMerge(Supervisor.layer),
-      Layer.provideMerge(coreLayer(config, options.available))
+    yield* Effect.logInfo(`orch listening on ${info.url}`).pipe(Effect.annotateLogs({ url: info.url }))
+    yield* Effect.logInfo(`orch started with plugins: ${options.selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
+      Effect.annotateLogs({ database: options.config.databaseFile, config: options.config.file ?? "(defaults)" })
     )
-    return yield* Effect.scoped(program(running)).pipe(Effect.provide(layer))
-  }).pipe(Effect.provide(loggingLayer(config)))
-}
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(loggingLayer(options.config)))
