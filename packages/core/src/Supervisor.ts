@@ -1,6 +1,6 @@
 /**
  * Supervised loops. Every long-running piece of orch (a plugin's polling loop, a
- * reclaimer, a plugin's whole layer) runs under the supervisor: a failure is logged,
+ * reclaimer, a plugin's services) runs under the supervisor: a failure is logged,
  * counted and restarted with exponential backoff, and never reaches another loop.
  * On shutdown the supervisor drains: loops finish the iteration in hand (within the
  * grace period) and start no new one.
