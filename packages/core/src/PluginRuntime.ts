@@ -87,7 +87,10 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
       servicesName: servicesName(name),
       current: () => current,
       started: Deferred.await(firstAttempt),
-      start: Effect.flatMap(Supervisor, (supervisor) => supervisor.resource(servicesName(name), acquire, use)) as Effect.Effect<
+      // annotated around the fork, so the supervisor's own warnings about it name the plugin too
+      start: Effect.flatMap(Supervisor, (supervisor) => supervisor.resource(servicesName(name), acquire, use)).pipe(
+        Effect.annotateLogs(annotations)
+      ) as Effect.Effect<
         void,
         never,
         Plugin.DaemonServices | Scope.Scope
