@@ -10,7 +10,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, Data, Deferred, Effect, Layer, type Scope } from "effect"
+import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
 import { jsonError } from "./Http.js"
 import * as Plugin from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
@@ -128,13 +128,17 @@ const pluginRouter = (
   const wrap = <E, R>(
     handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> => {
-    const annotated = Effect.annotateLogs(handler, "plugin", name)
     const closed = unavailable(running) as Effect.Effect<HttpServerResponse.HttpServerResponse>
+    // Set, not scoped (`Effect.provide`, `annotateLogs` each cost an acquire/release per
+    // request, about as much as the context copy): the router restores the request's
+    // context when the route ends, and the request's fiber ends with the request.
+    const annotate = FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("plugin", name as unknown))
+    const serve = Effect.zipRight(annotate, handler)
     return Effect.suspend(() => {
       const context = running.current()
       return context === undefined
         ? closed
-        : Effect.mapInputContext(annotated, (input: Context.Context<never>) => Context.merge(input, context) as any)
+        : Effect.zipRight(FiberRef.update(FiberRef.currentContext, (input) => Context.merge(input, context)), serve)
     })
   }
   const mounted: HttpLayerRouter.HttpRouter = HttpLayerRouter.HttpRouter.of({

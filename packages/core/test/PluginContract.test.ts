@@ -11,7 +11,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { tempDir } from "@orch/testing"
-import { Context, Deferred, Effect, Either, Layer, Ref, Schema, TestClock } from "effect"
+import { Context, Deferred, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Ref, Schema, TestClock } from "effect"
 import * as os from "node:os"
 import * as Config from "../src/Config.js"
 import { JobKind } from "../src/Jobs.js"
@@ -242,6 +242,34 @@ describe("plugin contract", () => {
       expect(ready.body.loops).toEqual(expect.arrayContaining([
         expect.objectContaining({ name: "gauge:services", lastError: "asked by the test", restarts: 1 })
       ]))
+    }))
+})
+
+describe("plugin logs", () => {
+  it.scoped("everything a plugin's services, loops and routes log says which plugin it is", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ readonly message: string; readonly plugin: unknown }> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        lines.push({ message: String(message), plugin: HashMap.get(annotations, "plugin").pipe(Option.getOrUndefined) })
+      })
+      const talker = Plugin.make({
+        name: "talker",
+        description: "logs from each of its parts",
+        config: NoConfig,
+        services: () => Layer.effectDiscard(Effect.logInfo("talker services up")),
+        loops: () => ({ say: { iteration: Effect.logInfo("talker loop ran"), every: "1 hour" } }),
+        http: () => ({
+          routes: HttpLayerRouter.add("GET", "/say", Effect.as(Effect.logInfo("talker route hit"), HttpServerResponse.text("said")))
+        })
+      })
+      const url = yield* start([talker]).pipe(Logger.withMinimumLogLevel(LogLevel.Info), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* answerWith(`${url}/talker/say`, 200)
+      const said = yield* eventually(Effect.sync(() => {
+        const mine = lines.filter((line) => line.message.startsWith("talker "))
+        return mine.length >= 3 ? mine : undefined
+      }))
+      expect(said.map((line) => line.message).sort()).toEqual(["talker loop ran", "talker route hit", "talker services up"])
+      expect(said.every((line) => line.plugin === "talker")).toBe(true)
     }))
 })
 
