@@ -171,7 +171,9 @@ const nodeServer = (options: { readonly host: string; readonly port: number }) =
 /**
  * A listener of a plugin's own, for a protocol that needs the root of its own port
  * (a legacy API that clients expect on a fixed port): `routes` are served there as they are, with the same
- * body limit, JSON 404s and metrics as the main server. Use it inside the plugin's layer.
+ * body limit, JSON 404s and metrics as the main server. Run it as one of the plugin's
+ * loops, `{ daemon: Layer.launch(Http.serveOn(…)) }`: its routes then have the plugin's
+ * services, and it stops and starts with them.
  */
 export const serveOn = <E, R>(
   options: { readonly host: string; readonly port: number; readonly maxBodyBytes?: number | undefined },
