@@ -17,7 +17,8 @@
  * - `PluginContext` names the plugin's owner id (`host:pid:<name>`), annotates its logs
  *   with `plugin: <name>` and adds metric collectors that go when their scope closes.
  * - At daemon start core checks that every kind's `plugin` is the plugin's name and that
- *   its migrations create only tables and indexes named `<name>_…`.
+ *   its migrations create, alter and drop only tables and indexes named `<name>_…` (a
+ *   dash in the name is an underscore there).
  */
 import type * as Command from "@effect/cli/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
