@@ -42,3 +42,8 @@ export class HttpListenError extends Data.TaggedError("HttpListenError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/** A plugin does not fit core: a kind of another plugin's, a migration touching tables not its own. */
+export class PluginError extends Data.TaggedError("PluginError")<{
+  readonly message: string
+}> {}

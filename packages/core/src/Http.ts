@@ -19,7 +19,7 @@ import * as http from "node:http"
 import * as CoreApi from "./CoreApi.js"
 import { HttpListenError } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
-import { DaemonInfo, type PluginHttp } from "./Plugin.js"
+import { DaemonInfo, reservedNames } from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
 
 export interface HttpOptions {
@@ -31,9 +31,6 @@ export interface HttpOptions {
 /** A JSON error body, the same shape everywhere core answers an error itself. */
 export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
-
-/** Paths core serves at the root; no plugin may take these names. */
-export const coreNames = ["healthz", "readyz", "metrics", "openapi.json", "docs", "jobs", "resources"]
 
 /** The `/<plugin>` part of a path, a bounded label for metrics. */
 const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
@@ -116,7 +113,7 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
       Effect.gen(function*() {
         const supervisor = yield* Supervisor
         const loops = yield* supervisor.status
-        const failing = loops.filter((loop) => loop.consecutiveFailures > 0 || !loop.running)
+        const failing = loops.filter((loop) => loop.consecutiveFailures > 0 || !loop.running || loop.starting)
         const draining = yield* supervisor.isDraining
         const ready = failing.length === 0 && !draining
         return HttpServerResponse.unsafeJson({ status: ready ? "ready" : draining ? "draining" : "degraded", loops }, {
@@ -136,7 +133,8 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
 
 /**
  * The listening socket and `DaemonInfo` (its real address: port 0 picks a free one).
- * Kept separate from the routes so plugins' layers can read the address too.
+ * Kept separate from the routes so plugins' services can read the address too. The daemon
+ * logs "orch listening on <url>" once its plugins' services have had a first go.
  */
 export const listen = (
   options: HttpOptions,
@@ -151,7 +149,6 @@ export const listen = (
       const host = address._tag === "TcpAddress" ? address.hostname : options.host
       const shown = host.includes(":") ? `[${host}]` : host
       const url = `http://${shown}:${port}`
-      yield* Effect.logInfo(`orch listening on ${url}`).pipe(Effect.annotateLogs({ url }))
       return { url, host, port, pid: process.pid, startedAt: meta.startedAt, plugins: meta.plugins }
     })
   ).pipe(Layer.provideMerge(nodeServer(options)))
@@ -174,7 +171,9 @@ const nodeServer = (options: { readonly host: string; readonly port: number }) =
 /**
  * A listener of a plugin's own, for a protocol that needs the root of its own port
  * (a legacy API that clients expect on a fixed port): `routes` are served there as they are, with the same
- * body limit, JSON 404s and metrics as the main server. Use it inside the plugin's layer.
+ * body limit, JSON 404s and metrics as the main server. Run it as one of the plugin's
+ * loops, `{ daemon: Layer.launch(Http.serveOn(…)) }`: its routes then have the plugin's
+ * services, and it stops and starts with them.
  */
 export const serveOn = <E, R>(
   options: { readonly host: string; readonly port: number; readonly maxBodyBytes?: number | undefined },
@@ -192,15 +191,18 @@ export const serveOn = <E, R>(
   ).pipe(Layer.provideMerge(nodeServer(options)))
 }
 
-/** Serves core's routes and every plugin's routes on the server from `listen`. */
-export const serve = (
-  options: HttpOptions,
-  mounted: ReadonlyArray<{ readonly name: string; readonly http: PluginHttp }>,
-  version: string
-) => {
-  const known = new Set([...coreNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
-  const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.http.api ? [p.http.api] : []))]
-  const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.http.routes))
+/** A plugin's routes as core mounts them (see `PluginRuntime.routes`), and its API prefixed the same way. */
+export interface Mounted {
+  readonly name: string
+  readonly api?: HttpApi.HttpApi.Any | undefined
+  readonly routes: Layer.Layer<never, unknown, any>
+}
+
+/** Serves core's routes and every plugin's mounted routes on the server from `listen`. */
+export const serve = (options: HttpOptions, mounted: ReadonlyArray<Mounted>, version: string) => {
+  const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
+  const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
+  const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
 }

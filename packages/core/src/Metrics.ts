@@ -4,7 +4,7 @@
  * computed at scrape time (jobs by kind and state, devices by state), which plugins
  * add as collectors.
  */
-import { Context, Effect, Layer, Metric, MetricBoundaries, MetricState, Option, Ref } from "effect"
+import { Context, Effect, Layer, Metric, MetricBoundaries, MetricState, Option, Ref, type Scope } from "effect"
 import type * as MetricPair from "effect/MetricPair"
 
 /** A sample computed at scrape time. */
@@ -21,16 +21,31 @@ export type Collector = Effect.Effect<ReadonlyArray<Sample>>
 /** Every series orch exports is prefixed so it never clashes with another exporter's. */
 export const prefix = "orch_"
 
-/** The collectors run at each scrape; plugins add theirs when they start. */
+/**
+ * The collectors run at each scrape. A collector is added in a scope and removed when
+ * that scope closes, so a plugin whose services restart leaves no stale collector behind.
+ */
 export class Collectors extends Context.Tag("@orch/core/Metrics/Collectors")<Collectors, {
-  readonly add: (collector: Collector) => Effect.Effect<void>
+  readonly add: (collector: Collector) => Effect.Effect<void, never, Scope.Scope>
   readonly collect: Effect.Effect<ReadonlyArray<Sample>>
 }>() {}
 
 export const collectorsLayer: Layer.Layer<Collectors> = Layer.effect(
   Collectors,
-  Effect.map(Ref.make<ReadonlyArray<Collector>>([]), (collectors) => ({
-    add: (collector) => Ref.update(collectors, (all) => [...all, collector]),
+  Effect.map(Ref.make<ReadonlySet<Collector>>(new Set()), (collectors) => ({
+    add: (collector) =>
+      Effect.acquireRelease(
+        // a wrapper of its own, so the same effect added twice is removed once per scope
+        Effect.sync(() => Effect.suspend(() => collector)).pipe(
+          Effect.tap((entry) => Ref.update(collectors, (all) => new Set(all).add(entry)))
+        ),
+        (entry) =>
+          Ref.update(collectors, (all) => {
+            const next = new Set(all)
+            next.delete(entry)
+            return next
+          })
+      ),
     collect: Effect.flatMap(Ref.get(collectors), (all) =>
       Effect.map(
         // a failing collector drops its own samples, never the whole scrape
@@ -42,8 +57,8 @@ export const collectorsLayer: Layer.Layer<Collectors> = Layer.effect(
   }))
 )
 
-/** Adds a collector to the running daemon's scrape. */
-export const addCollector = (collector: Collector): Effect.Effect<void, never, Collectors> =>
+/** Adds a collector to the running daemon's scrape until the current scope closes. */
+export const addCollector = (collector: Collector): Effect.Effect<void, never, Collectors | Scope.Scope> =>
   Effect.flatMap(Collectors, (collectors) => collectors.add(collector))
 
 // -- core's own metrics -------------------------------------------------------

@@ -11,20 +11,22 @@ import * as Jobs from "./Jobs.js"
 import * as Logging from "./Logging.js"
 import * as Metrics from "./Metrics.js"
 import * as Migrations from "./Migrations.js"
-import type { Plugin } from "./Plugin.js"
+import * as Plugin from "./Plugin.js"
+import { DaemonInfo, type Plugin as AnyPlugin } from "./Plugin.js"
+import * as PluginRuntime from "./PluginRuntime.js"
 import * as Resources from "./Resources.js"
 import * as Schedules from "./Schedules.js"
 import { coreMigrations } from "./sql/migrations.js"
 import * as Supervisor from "./Supervisor.js"
 
 /** Every migration this build knows, core's first. */
-export const migrationSets = (plugins: ReadonlyArray<Plugin>): ReadonlyArray<readonly [string, Migrations.Migrations]> => [
+export const migrationSets = (plugins: ReadonlyArray<AnyPlugin>): ReadonlyArray<readonly [string, Migrations.Migrations]> => [
   ["core", coreMigrations],
   ...plugins.flatMap((plugin) => (plugin.migrations ? [[plugin.name, plugin.migrations] as const] : []))
 ]
 
 /** Applies every pending migration, logging each; returns what it applied. */
-export const migrate = (plugins: ReadonlyArray<Plugin>) =>
+export const migrate = (plugins: ReadonlyArray<AnyPlugin>) =>
   Effect.forEach(migrationSets(plugins), ([owner, record]) => Migrations.apply(owner, record)).pipe(
     Effect.map((applied) => applied.flat()),
     Effect.tap((applied) =>
@@ -33,7 +35,7 @@ export const migrate = (plugins: ReadonlyArray<Plugin>) =>
   )
 
 /** Migration status of core and every plugin this build knows. */
-export const migrationStatus = (plugins: ReadonlyArray<Plugin>) => Migrations.status(migrationSets(plugins))
+export const migrationStatus = (plugins: ReadonlyArray<AnyPlugin>) => Migrations.status(migrationSets(plugins))
 
 /** The configured database, opened but not migrated, with the config beside it. */
 export const databaseLayer = (config: Config.OrchConfig) =>
@@ -47,7 +49,7 @@ export const databaseLayer = (config: Config.OrchConfig) =>
  * Core's services over the configured database, migrated: what CLI commands and the
  * daemon share. `plugins` are all the plugins this build knows (their kinds and tables).
  */
-export const coreLayer = (config: Config.OrchConfig, plugins: ReadonlyArray<Plugin>) => {
+export const coreLayer = (config: Config.OrchConfig, plugins: ReadonlyArray<AnyPlugin>) => {
   const migrated = Layer.effectDiscard(migrate(plugins)).pipe(Layer.provideMerge(databaseLayer(config)))
   const services = Layer.mergeAll(
     Jobs.JobQueue.layer(plugins.flatMap((plugin) => plugin.jobKinds ?? [])),
@@ -70,7 +72,7 @@ export const loggingLayer = (config: Config.OrchConfig) =>
   })
 
 /** Samples for `orch_jobs{plugin,kind,state}`, including zero for declared states with no job. */
-const jobsCollector = (queue: Jobs.JobQueueService, plugins: ReadonlyArray<Plugin>) =>
+const jobsCollector = (queue: Jobs.JobQueueService, plugins: ReadonlyArray<AnyPlugin>) =>
   Effect.gen(function*() {
     const counts = yield* queue.countByState()
     const samples = new Map<string, Metrics.Sample>()
@@ -94,55 +96,66 @@ const jobsCollector = (queue: Jobs.JobQueueService, plugins: ReadonlyArray<Plugi
 export interface DaemonOptions {
   readonly config: Config.OrchConfig
   /** Every plugin this build knows (for migrations and kinds). */
-  readonly available: ReadonlyArray<Plugin>
+  readonly available: ReadonlyArray<AnyPlugin>
   /** The plugins to run. */
-  readonly selected: ReadonlyArray<Plugin>
+  readonly selected: ReadonlyArray<AnyPlugin>
   readonly version: string
 }
 
 /**
- * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
- * On interruption the supervisor drains first: loops finish the iteration in hand
- * within the grace period; then plugins stop, the server closes and the database closes.
+ * Starts core and the selected plugins in the current scope and returns where the server
+ * listens. Plugins' services come up in the background (their routes answer 503 until
+ * then). Closing the scope drains: loops finish the iteration in hand within the grace
+ * period; then plugins stop, the server closes and the database closes.
  */
-export const daemon = (options: DaemonOptions) => {
-  const { config, selected } = options
-  const startedAt = Date.now()
-  const program = Effect.gen(function*() {
-    const supervisor = yield* Supervisor.Supervisor
-    const queue = yield* Jobs.JobQueue
-    yield* Metrics.addCollector(jobsCollector(queue, options.available))
-    yield* supervisor.loop("core:reclaim-expired-jobs", Effect.asVoid(queue.reclaimExpired()), { every: "5 seconds" })
-    for (const plugin of selected) {
-      if (plugin.layer) {
-        const layer = plugin.layer(config.plugins[plugin.name])
-        yield* supervisor.daemon(
-          `plugin:${plugin.name}`,
-          Layer.launch(layer).pipe(Effect.annotateLogs({ plugin: plugin.name }))
-        )
-      }
-    }
-    // registered last so it runs first when the scope closes: drain before anything stops
-    yield* Effect.addFinalizer(() =>
-      Effect.zipRight(
-        Effect.logInfo("shutting down: finishing work in flight"),
-        supervisor.drain(Duration.seconds(config.core.shutdownGraceSeconds))
-      )
+export const start = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const { config, selected } = options
+    yield* Plugin.check(options.available)
+    const running = yield* Effect.forEach(selected, (plugin) => PluginRuntime.make(plugin, config.plugins[plugin.name]))
+    const mounted = running.flatMap((plugin): Array<Http.Mounted> => {
+      if (plugin.plugin.http === undefined) return []
+      const http = plugin.plugin.http(plugin.config)
+      return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
+    })
+    const http = Http.serve(config.core.http, mounted, options.version).pipe(
+      Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: selected.map((p) => p.name) }))
     )
-    yield* Effect.logInfo(`orch started with plugins: ${selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
-      Effect.annotateLogs({ database: config.databaseFile, config: config.file ?? "(defaults)" })
+    const context = yield* Layer.build(http.pipe(
+      Layer.provideMerge(Supervisor.layer),
+      Layer.provideMerge(coreLayer(config, options.available))
+    ))
+    return yield* Effect.gen(function*() {
+      const supervisor = yield* Supervisor.Supervisor
+      const queue = yield* Jobs.JobQueue
+      yield* Metrics.addCollector(jobsCollector(queue, options.available))
+      yield* supervisor.loop("core:reclaim-expired-jobs", Effect.asVoid(queue.reclaimExpired()), { every: "5 seconds" })
+      yield* Effect.forEach(running, (plugin) => plugin.start, { discard: true })
+      // registered last so it runs first when the scope closes: drain before anything stops
+      yield* Effect.addFinalizer(() =>
+        Effect.zipRight(
+          Effect.logInfo("shutting down: finishing work in flight"),
+          supervisor.drain(Duration.seconds(config.core.shutdownGraceSeconds))
+        )
+      )
+      return { info: yield* DaemonInfo, running }
+    }).pipe(Effect.provide(context))
+  })
+
+/**
+ * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
+ * "orch listening on <url>" is logged once every plugin's services have had a first go
+ * (up, or failed and retrying), so whoever waits for it finds routes serving, not starting.
+ */
+export const daemon = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const { info, running } = yield* start(options)
+    yield* Effect.forEach(running, (plugin) => plugin.started, { discard: true, concurrency: "unbounded" }).pipe(
+      Effect.timeoutOption("30 seconds")
+    )
+    yield* Effect.logInfo(`orch listening on ${info.url}`).pipe(Effect.annotateLogs({ url: info.url }))
+    yield* Effect.logInfo(`orch started with plugins: ${options.selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
+      Effect.annotateLogs({ database: options.config.databaseFile, config: options.config.file ?? "(defaults)" })
     )
     return yield* Effect.never
-  })
-  const mounted = selected.flatMap((plugin) =>
-    plugin.http ? [{ name: plugin.name, http: plugin.http(config.plugins[plugin.name]) }] : []
-  )
-  const http = Http.serve(config.core.http, mounted, options.version).pipe(
-    Layer.provideMerge(Http.listen(config.core.http, { startedAt, plugins: selected.map((p) => p.name) }))
-  )
-  const layer = http.pipe(
-    Layer.provideMerge(Supervisor.layer),
-    Layer.provideMerge(coreLayer(config, options.available))
-  )
-  return Effect.scoped(program).pipe(Effect.provide(layer), Effect.provide(loggingLayer(config)))
-}
+  }).pipe(Effect.scoped, Effect.provide(loggingLayer(options.config)))

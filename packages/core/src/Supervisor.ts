@@ -1,6 +1,6 @@
 /**
  * Supervised loops. Every long-running piece of orch (a plugin's polling loop, a
- * reclaimer, a plugin's whole layer) runs under the supervisor: a failure is logged,
+ * reclaimer, a plugin's services) runs under the supervisor: a failure is logged,
  * counted and restarted with exponential backoff, and never reaches another loop.
  * On shutdown the supervisor drains: loops finish the iteration in hand (within the
  * grace period) and start no new one.
@@ -26,10 +26,14 @@ export interface LoopOptions {
 export interface LoopStatus {
   readonly name: string
   readonly running: boolean
+  /** A resource being built (first time or after a failure); not yet serving. */
+  readonly starting: boolean
   readonly restarts: number
   readonly consecutiveFailures: number
   readonly lastError: string | undefined
   readonly lastFailureAt: number | undefined
+  /** When a failed loop, daemon or resource runs again (epoch ms). */
+  readonly nextAttemptAt: number | undefined
 }
 
 export interface SupervisorService {
@@ -51,6 +55,19 @@ export interface SupervisorService {
     effect: Effect.Effect<unknown, E, R>,
     options?: { readonly backoff?: Backoff | undefined }
   ) => Effect.Effect<void, never, R | Scope.Scope>
+  /**
+   * Keeps a scoped resource up (a plugin's services, say): runs `acquire` in a scope of
+   * its own, reported as starting until it succeeds, then `use` with what it acquired
+   * (normally never ending). When either fails, or `use` ends, the scope is closed and
+   * both run again after backoff; a successful `acquire` resets the backoff. Drain
+   * interrupts it after the loops.
+   */
+  readonly resource: <A, E, R, E2, R2>(
+    name: string,
+    acquire: Effect.Effect<A, E, R>,
+    use: (resource: A) => Effect.Effect<unknown, E2, R2>,
+    options?: { readonly backoff?: Backoff | undefined }
+  ) => Effect.Effect<void, never, Exclude<R | R2, Scope.Scope> | Scope.Scope>
   /** True once shutdown has begun: take no new work. */
   readonly isDraining: Effect.Effect<boolean>
   /** Completes when shutdown begins. */
@@ -62,7 +79,8 @@ export interface SupervisorService {
 
 export class Supervisor extends Context.Tag("@orch/core/Supervisor")<Supervisor, SupervisorService>() {}
 
-const describeCause = (cause: Cause.Cause<unknown>): string => {
+/** A failure in one line: the message of what failed. */
+export const describeCause = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.squash(cause)
   if (failure instanceof Error) return failure.message || failure.name
   if (typeof failure === "object" && failure !== null && "message" in failure) return String(failure.message)
@@ -80,7 +98,18 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
       const next = new Map(map)
       next.set(
         name,
-        f(map.get(name) ?? { name, running: false, restarts: 0, consecutiveFailures: 0, lastError: undefined, lastFailureAt: undefined })
+        f(
+          map.get(name) ?? {
+            name,
+            running: false,
+            starting: false,
+            restarts: 0,
+            consecutiveFailures: 0,
+            lastError: undefined,
+            lastFailureAt: undefined,
+            nextAttemptAt: undefined
+          }
+        )
       )
       return next
     })
@@ -101,17 +130,19 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
     Effect.gen(function*() {
       const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       const message = describeCause(cause)
+      const failures = ((yield* Ref.get(statuses)).get(name)?.consecutiveFailures ?? 0) + 1
+      const delay = backoffDelay(backoff, failures)
       yield* setStatus(name, (s) => ({
         ...s,
+        starting: false,
         restarts: s.restarts + 1,
-        consecutiveFailures: s.consecutiveFailures + 1,
+        consecutiveFailures: failures,
         lastError: message,
-        lastFailureAt: now
+        lastFailureAt: now,
+        nextAttemptAt: now + Duration.toMillis(delay)
       }))
       yield* Metric.increment(Metric.tagged(Metrics.loopFailures, "loop", name))
       yield* Metric.increment(Metric.tagged(Metrics.loopRestarts, "loop", name))
-      const failures = (yield* Ref.get(statuses)).get(name)?.consecutiveFailures ?? 1
-      const delay = backoffDelay(backoff, failures)
       yield* Effect.logWarning(`${name} failed: ${message}; restarting in ${Duration.format(delay)}`).pipe(
         Effect.annotateLogs({ loop: name }),
         Effect.annotateLogs(Cause.isDie(cause) ? { cause: Cause.pretty(cause) } : {})
@@ -127,6 +158,17 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
     Effect.zipRight(
       Ref.update(fibers, (set) => new Set(set).add(fiber as Fiber.RuntimeFiber<unknown, unknown>)),
       setStatus(name, (s) => ({ ...s, running: true }))
+    ).pipe(
+      // forgotten when it ends: a plugin restarted many times must not pile up dead fibers
+      Effect.zipRight(Effect.forkDaemon(Effect.zipRight(
+        Fiber.await(fiber),
+        Ref.update(fibers, (set) => {
+          const next = new Set(set)
+          next.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
+          return next
+        })
+      ))),
+      Effect.asVoid
     )
 
   const loop: SupervisorService["loop"] = (name, iteration, options) => {
@@ -139,7 +181,7 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
           const delay = yield* onFailure(name, exit.cause, backoff)
           if (yield* pause(delay)) return
         } else {
-          yield* setStatus(name, (s) => ({ ...s, consecutiveFailures: 0 }))
+          yield* setStatus(name, (s) => (s.consecutiveFailures === 0 ? s : { ...s, consecutiveFailures: 0, nextAttemptAt: undefined }))
           if (options?.every !== undefined && (yield* pause(options.every))) return
         }
       }
@@ -160,8 +202,19 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
         const delay = yield* onFailure(name, cause, backoff)
         if (yield* pause(delay)) return
       }
-    }).pipe(Effect.ensuring(setStatus(name, (s) => ({ ...s, running: false }))))
+    }).pipe(Effect.ensuring(setStatus(name, (s) => ({ ...s, running: false, starting: false }))))
     return Effect.flatMap(Effect.forkScoped(body), (fiber) => track(daemonFibers, name, fiber))
+  }
+
+  const resource: SupervisorService["resource"] = (name, acquire, use, options) => {
+    const backoff = options?.backoff ?? defaultBackoff
+    const attempt = Effect.scoped(Effect.gen(function*() {
+      yield* setStatus(name, (s) => ({ ...s, starting: true }))
+      const acquired = yield* acquire
+      yield* setStatus(name, (s) => ({ ...s, starting: false, consecutiveFailures: 0, nextAttemptAt: undefined }))
+      return yield* use(acquired)
+    }))
+    return daemon(name, attempt, { backoff }) as any
   }
 
   const drain = (grace: Duration.DurationInput) =>
@@ -179,6 +232,7 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
   return {
     loop,
     daemon,
+    resource,
     isDraining,
     drained: Deferred.await(draining),
     drain,

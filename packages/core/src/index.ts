@@ -1,15 +1,16 @@
 /**
  * @orch/core: the runtime every plugin shares. Each module is re-exported as a
  * namespace named for the concept it holds (`Jobs.JobQueue`, `Plugin.make` …).
- * `Runtime` (the daemon's composition) is reached as `@orch/core/Runtime` so that
- * commands which do not need it never load it.
+ * `Runtime` (the daemon's composition) and `PluginRuntime` (a plugin inside it) are
+ * reached as `@orch/core/Runtime` and `@orch/core/PluginRuntime` so that commands which
+ * do not need them never load them.
  */
 export * as Cli from "./Cli.js"
 export * as Config from "./Config.js"
 export * as ConfigInit from "./ConfigInit.js"
 export * as Database from "./Database.js"
 export * as GroupCommit from "./GroupCommit.js"
-export { ConfigError, DatabaseError, HttpListenError, MigrationError } from "./Errors.js"
+export { ConfigError, DatabaseError, HttpListenError, MigrationError, PluginError } from "./Errors.js"
 export * as Http from "./Http.js"
 export * as Jobs from "./Jobs.js"
 export * as Logging from "./Logging.js"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, MetricBoundaries } from "effect"
+import { Effect, Exit, Metric, MetricBoundaries, Scope } from "effect"
 import * as Metrics from "../src/Metrics.js"
 
 describe("Metrics", () => {
@@ -29,11 +29,24 @@ describe("Metrics", () => {
       expect(text).not.toContain("effect_fiber")
     }))
 
-  it.effect("a failing collector drops only its own samples", () =>
+  it.scoped("a failing collector drops only its own samples", () =>
     Effect.gen(function*() {
       yield* Metrics.addCollector(Effect.die("broken"))
       yield* Metrics.addCollector(Effect.succeed([{ name: "orch_ok", help: "ok", type: "gauge" as const, labels: {}, value: 1 }]))
       const text = yield* Metrics.scrape
       expect(text).toContain("orch_ok 1")
+    }).pipe(Effect.provide(Metrics.collectorsLayer)))
+
+  it.scoped("a collector is gone once the scope that added it closes", () =>
+    Effect.gen(function*() {
+      const sample = (name: string) => Effect.succeed([{ name, help: name, type: "gauge" as const, labels: {}, value: 1 }])
+      yield* Metrics.addCollector(sample("orch_kept"))
+      const scope = yield* Scope.make()
+      yield* Metrics.addCollector(sample("orch_scoped")).pipe(Scope.extend(scope))
+      expect((yield* Metrics.scrape)).toContain("orch_scoped 1")
+      yield* Scope.close(scope, Exit.void)
+      const text = yield* Metrics.scrape
+      expect(text).not.toContain("orch_scoped")
+      expect(text).toContain("orch_kept 1")
     }).pipe(Effect.provide(Metrics.collectorsLayer)))
 })

@@ -100,4 +100,47 @@ describe("Supervisor", () => {
       const [status] = yield* supervisor.status
       expect(status.running).toBe(false)
     }).pipe(Effect.provide(Supervisor.layer)))
+
+  it.scoped("a resource is starting until acquired, rebuilt with backoff when acquiring fails, and released when its use fails", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.Supervisor
+      const attempts = yield* Ref.make(0)
+      const released = yield* Ref.make(0)
+      const broken = yield* Deferred.make<void>()
+      const statusOf = Effect.map(supervisor.status, (all) => all.find((s) => s.name === "test:resource")!)
+      yield* supervisor.resource(
+        "test:resource",
+        Effect.gen(function*() {
+          const attempt = yield* Ref.updateAndGet(attempts, (n) => n + 1)
+          yield* Effect.addFinalizer(() => Ref.update(released, (n) => n + 1))
+          if (attempt <= 2) return yield* Effect.fail(`attempt ${attempt} failed`)
+          if (attempt === 3) yield* Effect.sleep("1 second") // slow to come up
+          return attempt
+        }),
+        (attempt) => attempt === 3 ? Effect.zipRight(Deferred.await(broken), Effect.fail("broken in use")) : Effect.never,
+        { backoff: { initial: "1 second", max: "10 seconds" } }
+      )
+      yield* Effect.yieldNow()
+      expect(yield* statusOf).toMatchObject({ consecutiveFailures: 1, lastError: "attempt 1 failed", starting: false })
+      yield* TestClock.adjust("1 second")
+      expect(yield* statusOf).toMatchObject({ consecutiveFailures: 2, lastError: "attempt 2 failed" })
+      yield* TestClock.adjust("1 second") // the second failure waits 2 s
+      expect(yield* Ref.get(attempts)).toBe(2)
+      yield* TestClock.adjust("1 second")
+      expect(yield* statusOf).toMatchObject({ starting: true, consecutiveFailures: 2 })
+      yield* TestClock.adjust("1 second")
+      // acquired: the failures are forgiven, so the next restart waits the initial delay again
+      expect(yield* statusOf).toMatchObject({ starting: false, consecutiveFailures: 0, running: true })
+      expect(yield* Ref.get(released)).toBe(2)
+      yield* Deferred.succeed(broken, undefined)
+      yield* Effect.yieldNow()
+      expect(yield* statusOf).toMatchObject({ consecutiveFailures: 1, lastError: "broken in use", restarts: 3 })
+      expect(yield* Ref.get(released)).toBe(3)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Ref.get(attempts)).toBe(4)
+      expect(yield* statusOf).toMatchObject({ consecutiveFailures: 0, running: true })
+      yield* supervisor.drain("1 second")
+      expect(yield* Ref.get(released)).toBe(4)
+      expect(yield* statusOf).toMatchObject({ running: false })
+    }).pipe(Effect.provide(Supervisor.layer)))
 })

@@ -22,7 +22,7 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Cause, Context, Data, Deferred, Effect, Either, Exit, Layer, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Context, Data, Deferred, Effect, Either, Exit, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import * as Batch from "./Batch.js"
@@ -424,5 +424,3 @@ export const make = (
       waitingCount: Effect.sync(() => waiters.length)
     } satisfies AllocatorService
   })
-
-export const layer = (config: AllocatorConfig, initial: Inventory) => Layer.scoped(Allocator, make(config, initial))

@@ -1,6 +1,6 @@
 /**
- * The allocator's HTTP API under /allocator/: its bodies and answers as Schemas, and
- * its description for core's OpenAPI document. The routes themselves are in Routes.ts.
+ * The allocator's HTTP API (core mounts it under /allocator/): its bodies and answers as
+ * Schemas, and its description for core's OpenAPI document. The routes themselves are in Routes.ts.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -108,7 +108,6 @@ export class LeasesGroup extends HttpApiGroup.make("allocator-leases")
       }))
       .addSuccess(Schema.Array(LeaseView)).addError(Unauthorized)
   )
-  .prefix("/allocator")
 {}
 
 export class DevicesGroup extends HttpApiGroup.make("allocator-devices")
@@ -122,7 +121,6 @@ export class DevicesGroup extends HttpApiGroup.make("allocator-devices")
       .addError(Unauthorized).addError(Forbidden).addError(NotFound)
       .addError(error("NotDrained", 409, "The device is neither drained nor quarantined"))
   )
-  .prefix("/allocator")
 {}
 
 export class AllocatorApi extends HttpApi.make("allocator").add(LeasesGroup).add(DevicesGroup) {}

@@ -1,21 +1,21 @@
 /**
- * The allocator inside the daemon: the service with its routes, and its supervised
- * loops: ending expired leases, looking again for waiting allocations, cleaning,
- * health checks, and re-reading the inventory on change or SIGHUP.
+ * The allocator inside the daemon: its services (the `Allocator` over the inventory,
+ * its device gauge, SIGHUP re-reading the inventory) and its supervised loops: ending
+ * expired leases, looking again for waiting allocations, cleaning, health checks, and
+ * re-reading the inventory when the file changes. Core builds the services under the
+ * supervisor and starts the loops on them.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as Metrics from "@orch/core/Metrics"
+import { PluginContext } from "@orch/core/Plugin"
+import type * as Plugin from "@orch/core/Plugin"
 import { Resources } from "@orch/core/Resources"
-import { Supervisor } from "@orch/core/Supervisor"
-import { Effect, Layer, Ref } from "effect"
-import * as os from "node:os"
+import { Effect, Layer } from "effect"
 import * as Allocator from "./Allocator.js"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { cleanOnce } from "./Cleaning.js"
 import { checkDue } from "./Health.js"
 import * as Inventory from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
-import { routes } from "./Routes.js"
 
 /** Loads the inventory; on error logs where and keeps what is served (the database's devices at start). */
 const reload = (allocator: Allocator.AllocatorService, file: string | undefined, why: string) =>
@@ -39,39 +39,58 @@ const stamp = (file: string) =>
     Effect.orElseSucceed(() => undefined)
   )
 
-export const layer = (config: AllocatorConfig) =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const supervisor = yield* Supervisor
-    const resources = yield* Resources
-    const empty: Inventory.Inventory = { types: {}, devices: [], source: config.inventory ?? "(example inventory)" }
-    const allocator = yield* Allocator.make(config, empty)
-    yield* reload(allocator, config.inventory, "start")
-    yield* Metrics.addCollector(AllocatorMetrics.devicesCollector(resources))
+/** The allocator with its inventory loaded, its device gauge and SIGHUP, for as long as its scope lasts. */
+export const services = (config: AllocatorConfig) =>
+  Layer.scoped(
+    Allocator.Allocator,
+    Effect.gen(function*() {
+      const context = yield* PluginContext
+      const resources = yield* Resources
+      const empty: Inventory.Inventory = { types: {}, devices: [], source: config.inventory ?? "(example inventory)" }
+      const allocator = yield* Allocator.make(config, empty)
+      yield* reload(allocator, config.inventory, "start")
+      yield* context.addCollector(AllocatorMetrics.devicesCollector(resources))
+      // SIGHUP re-reads the inventory now (and keeps Node from exiting on it)
+      const hangups = yield* Effect.runtime<never>()
+      const onHangup = () => {
+        void Effect.runPromiseExit(reload(allocator, config.inventory, "SIGHUP").pipe(Effect.provide(hangups)))
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("SIGHUP", onHangup)),
+        () => Effect.sync(() => process.off("SIGHUP", onHangup))
+      )
+      return allocator
+    })
+  )
 
-    const every = (seconds: number) => ({ every: `${seconds} seconds` as const })
-    yield* supervisor.loop("allocator:reclaim-expired", Effect.asVoid(allocator.reclaimExpired), every(config.reclaimIntervalSeconds))
-    yield* supervisor.loop("allocator:waiters", allocator.wake, every(config.waiterPollSeconds))
-    const owner = `${os.hostname()}:${process.pid}:allocator`
-    yield* supervisor.loop("allocator:cleaning", cleanOnce(owner).pipe(Effect.provideService(Allocator.Allocator, allocator)))
-    const lastChecked = new Map<string, number>()
-    yield* supervisor.loop("allocator:health", checkDue(lastChecked).pipe(Effect.provideService(Allocator.Allocator, allocator)), every(1))
+type Loops = ReturnType<NonNullable<Plugin.Plugin<AllocatorConfig, Allocator.Allocator>["loops"]>>
 
-    if (config.inventory !== undefined) {
-      const file = config.inventory
-      const seen = yield* Ref.make(yield* stamp(file))
-      yield* supervisor.loop("allocator:inventory", Effect.gen(function*() {
-        const now = yield* stamp(file)
-        if (now !== (yield* Ref.getAndSet(seen, now))) yield* reload(allocator, file, "changed")
-      }), every(config.inventoryPollSeconds))
-    }
-    // SIGHUP re-reads the inventory now (and keeps Node from exiting on it)
-    const hangups = yield* Effect.runtime<never>()
-    const onHangup = () => {
-      void Effect.runPromiseExit(reload(allocator, config.inventory, "SIGHUP").pipe(Effect.provide(hangups)))
-    }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => process.on("SIGHUP", onHangup)),
-      () => Effect.sync(() => process.off("SIGHUP", onHangup))
-    )
-    return routes(allocator, resources)
-  }).pipe(Effect.annotateLogs({ plugin: "allocator" })))
+export const loops = (config: AllocatorConfig): Loops => {
+  const every = (seconds: number) => `${seconds} seconds` as const
+  const lastChecked = new Map<string, number>()
+  return {
+    "reclaim-expired": {
+      iteration: Effect.flatMap(Allocator.Allocator, (allocator) => Effect.asVoid(allocator.reclaimExpired)),
+      every: every(config.reclaimIntervalSeconds)
+    },
+    waiters: { iteration: Effect.flatMap(Allocator.Allocator, (allocator) => allocator.wake), every: every(config.waiterPollSeconds) },
+    cleaning: Effect.flatMap(PluginContext, (context) => cleanOnce(context.ownerId)),
+    health: { iteration: checkDue(lastChecked), every: every(1) },
+    ...(config.inventory === undefined ? {} : { inventory: watchInventory(config, config.inventory) })
+  }
+}
+
+/** Re-reads the inventory when the file's size or modification time changes. */
+const watchInventory = (config: AllocatorConfig, file: string) => {
+  // undefined until the first look, at start, which only notes the file (the services loaded it)
+  let seen: { readonly stamp: string | undefined } | undefined
+  return {
+    iteration: Effect.gen(function*() {
+      const now = yield* stamp(file)
+      const before = seen
+      seen = { stamp: now }
+      if (before !== undefined && before.stamp !== now) yield* reload(yield* Allocator.Allocator, file, "changed")
+    }),
+    every: `${config.inventoryPollSeconds} seconds` as const
+  }
+}

@@ -10,10 +10,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { jsonError } from "@orch/core/Http"
-import type { Lease, Resource, ResourcesService } from "@orch/core/Resources"
+import { type Lease, type Resource, Resources } from "@orch/core/Resources"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import * as Access from "./Access.js"
-import type { AllocatorService } from "./Allocator.js"
+import { Allocator } from "./Allocator.js"
+import type { AllocatorConfig } from "./AllocatorConfig.js"
 import * as Api from "./Api.js"
 import { Device, infoOf, statusOf } from "./Device.js"
 
@@ -152,11 +153,15 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
 
 const json = (value: unknown) => HttpServerResponse.unsafeJson(value)
 
-export const routes = (allocator: AllocatorService, resources: ResourcesService) => {
-  const authorize = Access.make(allocator.config.tokens)
+/**
+ * The allocator's routes, relative to where core mounts them (`/allocator`). The
+ * allocator itself comes from the plugin's services, per request.
+ */
+export const routes = (config: AllocatorConfig) => {
+  const authorize = Access.make(config.tokens)
   const who = caller(authorize)
-  const maxTtl = allocator.config.maxTtlSeconds
-  const retryAfter = allocator.config.retryAfterSeconds
+  const maxTtl = config.maxTtlSeconds
+  const retryAfter = config.retryAfterSeconds
 
   const allocate = handle(Effect.gen(function*() {
     const me = yield* who
@@ -165,9 +170,10 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
       return yield* fail(403, `this token acts as holder ${JSON.stringify(me.holder)}, not ${JSON.stringify(request.holder)}`)
     }
     if (request.ttlSeconds > maxTtl) return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
-    if ((request.waitSeconds ?? 0) > allocator.config.maxWaitSeconds) {
-      return yield* fail(400, `waitSeconds: at most ${allocator.config.maxWaitSeconds}`, { field: "waitSeconds" })
+    if ((request.waitSeconds ?? 0) > config.maxWaitSeconds) {
+      return yield* fail(400, `waitSeconds: at most ${config.maxWaitSeconds}`, { field: "waitSeconds" })
     }
+    const allocator = yield* Allocator
     const grant = yield* allocator.allocate({
       type: request.type,
       labels: request.labels,
@@ -194,6 +200,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
     if (request.ttlSeconds !== undefined && request.ttlSeconds > maxTtl) {
       return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
     }
+    const allocator = yield* Allocator
     const expiresAt = yield* leaseErrors(allocator.keepalive(id, {
       ttlMs: request.ttlSeconds === undefined ? undefined : request.ttlSeconds * 1000,
       holder: me.admin ? undefined : me.holder
@@ -204,6 +211,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
   const release = handle(Effect.gen(function*() {
     const me = yield* who
     const id = yield* param("id")
+    const allocator = yield* Allocator
     const lease = yield* leaseErrors(allocator.release(id, { holder: me.admin ? undefined : me.holder }))
     return json(leaseView(lease))
   }))
@@ -215,6 +223,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
       const value = params[name]
       return typeof value === "string" ? value : undefined
     }
+    const resources = yield* Resources
     const leases = yield* resources.leases({
       kind: Device,
       active: one("all") === "true" ? undefined : true,
@@ -227,24 +236,25 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
 
   const listDevices = handle(Effect.gen(function*() {
     yield* who
+    const allocator = yield* Allocator
     return json((yield* allocator.devices).map(deviceView))
   }))
 
-  const steer = (f: (name: string) => Effect.Effect<Resource, unknown>) =>
+  const steer = (f: (allocator: typeof Allocator.Service, name: string) => Effect.Effect<Resource, unknown>) =>
     handle(Effect.gen(function*() {
       const me = yield* who
       if (!me.admin) return yield* fail(403, "only an admin token may drain or undrain a device")
       const name = yield* param("name")
-      return json(deviceView(yield* leaseErrors(f(name))))
+      return json(deviceView(yield* leaseErrors(f(yield* Allocator, name))))
     }))
 
   return Layer.mergeAll(
-    HttpLayerRouter.add("POST", "/allocator/leases", allocate),
-    HttpLayerRouter.add("POST", "/allocator/leases/:id/keepalive", keepalive),
-    HttpLayerRouter.add("DELETE", "/allocator/leases/:id", release),
-    HttpLayerRouter.add("GET", "/allocator/leases", listLeases),
-    HttpLayerRouter.add("GET", "/allocator/devices", listDevices),
-    HttpLayerRouter.add("POST", "/allocator/devices/:name/drain", steer(allocator.drain)),
-    HttpLayerRouter.add("POST", "/allocator/devices/:name/undrain", steer(allocator.undrain))
+    HttpLayerRouter.add("POST", "/leases", allocate),
+    HttpLayerRouter.add("POST", "/leases/:id/keepalive", keepalive),
+    HttpLayerRouter.add("DELETE", "/leases/:id", release),
+    HttpLayerRouter.add("GET", "/leases", listLeases),
+    HttpLayerRouter.add("GET", "/devices", listDevices),
+    HttpLayerRouter.add("POST", "/devices/:name/drain", steer((allocator, name) => allocator.drain(name))),
+    HttpLayerRouter.add("POST", "/devices/:name/undrain", steer((allocator, name) => allocator.undrain(name)))
   )
 }

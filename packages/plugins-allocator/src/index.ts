@@ -12,6 +12,7 @@ import * as Daemon from "./Daemon.js"
 import { Resources } from "@orch/core/Resources"
 import { Effect } from "effect"
 import { Device, infoOf, statusOf } from "./Device.js"
+import { routes } from "./Routes.js"
 import { migrations } from "./sql.js"
 
 export { Allocator, AllocationDenied, CleanJob, DeviceNotDrained } from "./Allocator.js"
@@ -28,7 +29,9 @@ export const plugin = Plugin.make({
   migrations,
   jobKinds: [CleanJob],
   resourceKinds: [Device],
-  http: (config) => ({ api: AllocatorApi, routes: Daemon.layer(config) }),
+  services: Daemon.services,
+  loops: Daemon.loops,
+  http: (config) => ({ api: AllocatorApi, routes: routes(config) }),
   commands,
   tui: () =>
     Effect.gen(function*() {

@@ -1,7 +1,7 @@
 /**
  * Neubot's local API with its 0.4 shapes, the status page, the descriptors listing and
- * the speed test server, as route layers under a prefix: `/scheduler` on orch's server,
- * and "" at the root of the plugin's own listener (Neubot's 127.0.0.1/::1 port 9774).
+ * the speed test server, as route layers: under `/scheduler` on orch's server (core mounts
+ * them there), and at the root of the plugin's own listener (Neubot's 127.0.0.1/::1 port 9774).
  * As in Neubot, every `/api` path takes any method and a refused request is a 500 whose
  * reason phrase is the message (Neubot's web UI shows `statusText`), with a JSON body.
  */
@@ -11,7 +11,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Duration, Effect, Layer, Stream } from "effect"
 import * as Descriptor from "./Descriptor.js"
-import { type Handle, pluginName, type SchedulerService, SchedulerError, version } from "./Scheduler.js"
+import { Scheduler, type SchedulerService, SchedulerError, version } from "./Scheduler.js"
 import * as Settings from "./Settings.js"
 import * as SpeedTest from "./SpeedTest.js"
 import * as StatusPage from "./StatusPage.js"
@@ -248,47 +248,37 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
 })
 
 /**
- * The route layers under `prefix` ("/scheduler" or "" for the own listener). The
- * scheduler is looked up per request: its routes are served before its layer starts,
- * and while it cannot start they say why (503).
+ * The route layers, at the root of wherever they are served: core mounts them under
+ * `/scheduler`, the plugin's own listener serves them at the root of its port. `links` is
+ * where that is, for the links the status page shows. The scheduler comes from the
+ * plugin's services, per request.
  */
-export const routes = (handle: Handle, config: Settings.SchedulerConfig, prefix: string) => {
+export const routes = (config: Settings.SchedulerConfig, links: string) => {
   type Handlers = ReturnType<typeof handlers>
   const serve = (
     pick: (h: Handlers) => Effect.Effect<HttpServerResponse.HttpServerResponse, SchedulerError> | ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, SchedulerError>)
   ) =>
-  (request: HttpServerRequest.HttpServerRequest) => {
-    const service = handle.current
-    if (service === undefined) {
-      return Effect.succeed(HttpServerResponse.unsafeJson(
-        { error: handle.failure ?? "the scheduler is starting" },
-        { status: 503 }
-      ))
-    }
-    const chosen = pick(handlers(service, config, prefix))
-    const effect = Effect.isEffect(chosen) ? chosen : chosen(request)
-    return Effect.catchTag(effect, "SchedulerError", (error) => neubotError(request, error.message))
-  }
-  // prefixes are "" or "/<name>", so every path built here starts with "/"
-  const at = (path: string) => path as HttpLayerRouter.PathInput
-  const root = prefix === "" ? "/" : `${prefix}/`
+  (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.flatMap(Scheduler, (scheduler) => {
+      const chosen = pick(handlers(scheduler.service, config, links))
+      const effect = Effect.isEffect(chosen) ? chosen : chosen(request)
+      return Effect.catchTag(effect, "SchedulerError", (error) => neubotError(request, error.message))
+    })
   return Layer.mergeAll(
-    // the router ignores a trailing slash: this route is also `/scheduler`, and `/api` also `/api/`
-    HttpLayerRouter.add("GET", at(root), serve((h) => h.status)),
-    HttpLayerRouter.add("*", at(`${prefix}/api`), serve((h) => h.api)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/config`), serve((h) => h.config)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/data`), serve((h) => h.data)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/descriptors`), serve((h) => h.descriptors)),
+    // the router ignores a trailing slash: this route is also `/scheduler` (mounted), and `/api` also `/api/`
+    HttpLayerRouter.add("GET", "/", serve((h) => h.status)),
+    HttpLayerRouter.add("*", "/api", serve((h) => h.api)),
+    HttpLayerRouter.add("*", "/api/config", serve((h) => h.config)),
+    HttpLayerRouter.add("*", "/api/data", serve((h) => h.data)),
+    HttpLayerRouter.add("*", "/api/descriptors", serve((h) => h.descriptors)),
     // POST only (Neubot took any method): a GET from any web page could otherwise stop orch
-    HttpLayerRouter.add("POST", at(`${prefix}/api/exit`), serve((h) => h.exit)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/log`), serve((h) => h.log)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/runner`), serve((h) => h.runner)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/state`), serve((h) => h.state)),
-    HttpLayerRouter.add("*", at(`${prefix}/api/version`), serve((h) => h.version)),
-    HttpLayerRouter.add("GET", at(`${prefix}/speedtest/ping`), SpeedTest.ping),
-    HttpLayerRouter.add("GET", at(`${prefix}/speedtest/download`), SpeedTest.download),
-    HttpLayerRouter.add("POST", at(`${prefix}/speedtest/upload`), SpeedTest.upload)
+    HttpLayerRouter.add("POST", "/api/exit", serve((h) => h.exit)),
+    HttpLayerRouter.add("*", "/api/log", serve((h) => h.log)),
+    HttpLayerRouter.add("*", "/api/runner", serve((h) => h.runner)),
+    HttpLayerRouter.add("*", "/api/state", serve((h) => h.state)),
+    HttpLayerRouter.add("*", "/api/version", serve((h) => h.version)),
+    HttpLayerRouter.add("GET", "/speedtest/ping", SpeedTest.ping),
+    HttpLayerRouter.add("GET", "/speedtest/download", SpeedTest.download),
+    HttpLayerRouter.add("POST", "/speedtest/upload", SpeedTest.upload)
   )
 }
-
-export const mainPrefix = `/${pluginName}`

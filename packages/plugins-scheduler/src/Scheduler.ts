@@ -6,10 +6,12 @@
  * transaction that claims the schedule's run, so a restart neither loses nor doubles it.
  */
 import * as Config from "@orch/core/Config"
+import * as Plugin from "@orch/core/Plugin"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
 import * as Schedules from "@orch/core/Schedules"
 import {
   Clock,
+  Context,
   Data,
   Duration,
   Effect,
@@ -134,7 +136,7 @@ const cadenceOf = (spec: Schedules.ScheduleSpec) =>
 export const ownSpeedTestUrl = (host: string, port: number): string => {
   const loopback = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" ? "::1" : host
   const shown = loopback.includes(":") ? `[${loopback}]` : loopback
-  return `http://${shown}:${port}/${pluginName}/speedtest`
+  return `http://${shown}:${port}${Plugin.basePath(pluginName)}/speedtest`
 }
 
 // -- the engine: stores, descriptors, runner (what a CLI run needs too) -----
@@ -350,8 +352,6 @@ export interface DaemonOptions {
   readonly uid?: number | undefined
   /** What `POST /api/exit` does; by default, SIGTERM to this process (a clean shutdown). */
   readonly exit?: Effect.Effect<void> | undefined
-  /** How often the descriptor folder is read for new schedules; 60 s by default. */
-  readonly refreshEvery?: Duration.DurationInput | undefined
 }
 
 /**
@@ -403,7 +403,7 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
       })
 
     // -- the worker: one run at a time, oldest first
-    const owner = `${process.pid}:scheduler-runner`
+    const owner = Plugin.ownerId(pluginName)
     const leaseMs = 60_000
     const work = Effect.gen(function*() {
       const [job] = yield* Effect.orDie(queue.claim(RunJob, { owner, leaseMs }))
@@ -515,26 +515,17 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
       exit: options.exit ?? Effect.sync(() => process.kill(process.pid, "SIGTERM"))
     }
 
-    return { service, work, refresh, refreshEvery: options.refreshEvery ?? Duration.seconds(60) }
+    return { service, work, refresh }
   })
 
-/** Where the plugin's routes find the running scheduler: set by its layer, per config. */
-export interface Handle {
-  current: SchedulerService | undefined
-  /** Why the scheduler is not running, when it failed to start. */
-  failure: string | undefined
-}
-
-const handles = new WeakMap<object, Handle>()
-
-export const handleFor = (config: Settings.SchedulerConfig): Handle => {
-  let handle = handles.get(config)
-  if (handle === undefined) {
-    handle = { current: undefined, failure: undefined }
-    handles.set(config, handle)
-  }
-  return handle
-}
+/** The running scheduler (what `make` started), as the plugin's services provide it to its loops and routes. */
+export class Scheduler extends Context.Tag("@orch/plugins-scheduler/Scheduler")<Scheduler, {
+  readonly service: SchedulerService
+  /** One step of the runner: claims a queued run and runs it, or waits a little for one. */
+  readonly work: Effect.Effect<void>
+  /** Reads the descriptors and (re)starts their schedules. */
+  readonly refresh: Effect.Effect<Descriptor.Catalog>
+}>() {}
 
 /** The data dir from orch's config. */
 export const dataDir = Effect.map(Config.Config, (config) => config.core.dataDir)

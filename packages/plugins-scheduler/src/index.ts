@@ -5,10 +5,8 @@
  * local API is served under `/scheduler/` and, when configured, at the root of port 9774.
  */
 import * as Http from "@orch/core/Http"
-import * as Metrics from "@orch/core/Metrics"
 import * as Plugin from "@orch/core/Plugin"
-import { Supervisor } from "@orch/core/Supervisor"
-import { Effect, Either, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as Api from "./Api.js"
 import { commands } from "./Commands.js"
 import * as Scheduler from "./Scheduler.js"
@@ -26,65 +24,59 @@ export * as State from "./State.js"
 export * as StatusPage from "./StatusPage.js"
 export * as Stores from "./Stores.js"
 
-const collectorAdded = new WeakSet<object>()
-
-/** Starts the scheduler and publishes it to the routes; fails (and says why) when it may not start. */
-const start = (config: SchedulerConfig) =>
-  Layer.scopedDiscard(Effect.gen(function*() {
-    const handle = Scheduler.handleFor(config)
-    const info = yield* Plugin.DaemonInfo
-    const dataDir = yield* Scheduler.dataDir
-    const started = yield* Effect.either(
-      Scheduler.make(config, { dataDir, speedTestUrl: Scheduler.ownSpeedTestUrl(info.host, info.port) })
-    )
-    if (Either.isLeft(started)) {
-      const error = started.left
-      handle.failure = error instanceof Scheduler.SchedulerError ? error.message : `the scheduler cannot start: ${String(error)}`
-      return yield* Effect.fail(new Scheduler.SchedulerError({ message: handle.failure }))
-    }
-    const { refresh, refreshEvery, service, work } = started.right
-    handle.current = service
-    handle.failure = undefined
-    yield* Effect.addFinalizer(() => Effect.sync(() => {
-      if (handle.current === service) handle.current = undefined
-    }))
-    if (!collectorAdded.has(handle)) {
-      collectorAdded.add(handle)
-      yield* Metrics.addCollector(Effect.gen(function*() {
-        const current = handle.current
-        if (current === undefined) return []
-        const sizes = yield* current.engine.stores.sizes
-        return Stores.storeNames.map((store) => ({
+/** The scheduler, started for as long as its scope lasts; fails (and says why) when it may not start. */
+const services = (config: SchedulerConfig) =>
+  Layer.scoped(
+    Scheduler.Scheduler,
+    Effect.gen(function*() {
+      const info = yield* Plugin.DaemonInfo
+      const context = yield* Plugin.PluginContext
+      const dataDir = yield* Scheduler.dataDir
+      const started = yield* Scheduler.make(config, { dataDir, speedTestUrl: Scheduler.ownSpeedTestUrl(info.host, info.port) }).pipe(
+        Effect.mapError((error) =>
+          error instanceof Scheduler.SchedulerError
+            ? error
+            : new Scheduler.SchedulerError({ message: `the scheduler cannot start: ${String(error)}` })
+        )
+      )
+      const stores = started.service.engine.stores
+      yield* context.addCollector(Effect.map(stores.sizes, (sizes) =>
+        Stores.storeNames.map((store) => ({
           name: "orch_scheduler_store_bytes",
           help: "Bytes on disk of each scheduler store (file and WAL)",
           type: "gauge" as const,
           labels: { store },
           value: sizes[store]
-        }))
-      }))
-    }
-    const supervisor = yield* Supervisor
-    yield* supervisor.loop("scheduler:runner", work)
-    yield* supervisor.loop("scheduler:descriptors", Effect.asVoid(refresh), { every: refreshEvery })
-    // Neubot's own listener, one per address. Each is launched on its own: a layer build
-    // shares one router between listeners, which would register every route twice.
-    if (config.apiPort !== undefined) {
-      for (const host of config.apiHosts) {
-        yield* supervisor.daemon(
-          `scheduler:neubot-api@${host}`,
-          Layer.launch(Http.serveOn({ host, port: config.apiPort }, Api.routes(handle, config, "")))
-        )
-      }
-    }
-  }))
+        }))))
+      return started
+    })
+  )
+
+/** How often the descriptor folder is read again for new or changed schedules. */
+const refreshEvery = Duration.seconds(60)
+
+const loops = (config: SchedulerConfig) => ({
+  runner: Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.work),
+  descriptors: { iteration: Effect.flatMap(Scheduler.Scheduler, (scheduler) => Effect.asVoid(scheduler.refresh)), every: refreshEvery },
+  // Neubot's own listener, one per address, serving the same routes at the root of its port.
+  // Each is launched on its own: a layer build shares one router between listeners, which
+  // would register every route twice.
+  ...Object.fromEntries(
+    config.apiPort === undefined ? [] : config.apiHosts.map((host) => [
+      `neubot-api@${host}`,
+      { daemon: Layer.launch(Http.serveOn({ host, port: config.apiPort! }, Api.routes(config, ""))) }
+    ])
+  )
+})
 
 export const plugin = Plugin.make({
   name: Scheduler.pluginName,
   description: "Neubot-style periodic measurement tests with size-capped stores and Neubot's local API",
   config: SchedulerConfig,
   jobKinds: [Scheduler.RunJob],
-  layer: start,
-  http: (config) => ({ routes: Api.routes(Scheduler.handleFor(config), config, Api.mainPrefix) }),
+  services,
+  loops,
+  http: (config) => ({ routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)) }),
   commands,
   tui: (config) =>
     Effect.gen(function*() {

@@ -1,4 +1,4 @@
-/** The watchdog's JSON API under /watchdog/: create, list and cancel jobs; list instances. */
+/** The watchdog's JSON API (core mounts it under /watchdog/): create, list and cancel jobs; list instances. */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -40,7 +40,6 @@ export class WatchdogGroup extends HttpApiGroup.make("watchdog")
       .addError(Conflict)
   )
   .add(HttpApiEndpoint.get("listInstances", "/instances").addSuccess(Schema.Array(Watchdog.InstanceView)))
-  .prefix("/watchdog")
 {}
 
 export class WatchdogApi extends HttpApi.make("watchdog").add(WatchdogGroup) {}

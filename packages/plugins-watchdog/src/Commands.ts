@@ -127,7 +127,8 @@ const instances = Cli.command("instances", { json: Options.boolean("json") }, (a
 
 const cancel = Cli.command("cancel", { job: jobId, reason: Options.text("reason").pipe(Options.withDefault("cancelled from the command line")) }, (args) =>
   Effect.gen(function*() {
-    const job = yield* Watchdog.cancel(yield* section, args.job, args.reason)
+    const config = yield* section
+    const job = yield* Watchdog.cancel(config, args.job, args.reason).pipe(Effect.provideService(Wpt.WptClient, Watchdog.wptClient(config)))
     yield* Cli.print(`job ${job.id} is ${job.state}`)
   })).pipe(Command.withDescription("Cancel a job (and its test at WPT if still queued there)"))
 

@@ -43,7 +43,7 @@ export const round = (config: WatchdogConfig) =>
     const wpt = yield* WptClient
     const batch = config.finisher.batchSize
     const claimed = yield* queue.claim(WptTest, {
-      owner: owner("job_finisher"),
+      owner,
       leaseMs: config.leaseMs,
       states: ["SUBMITTED"],
       limit: batch * 4

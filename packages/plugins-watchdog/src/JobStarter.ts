@@ -12,15 +12,16 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { transaction } from "@orch/core/Database"
 import { JobQueue } from "@orch/core/Jobs"
+import { ownerId } from "@orch/core/Plugin"
 import { Clock, Effect, Either } from "effect"
-import * as os from "node:os"
 import type { WatchdogConfig } from "./Config.js"
 import * as Metrics from "./Metrics.js"
 import * as Sql from "./sql.js"
 import { WptClient, type WptRejected, type WptUnreachable } from "./Wpt.js"
 import { type Job, locationOf, WptTest } from "./WptJob.js"
 
-export const owner = (loop: string) => `${os.hostname()}:${process.pid}:${loop}`
+/** Who holds the jobs the loops claim: core's owner id of the watchdog in this process. */
+export const owner = ownerId(WptTest.plugin)
 
 /** The label WPT keeps for a submission: the user's label, then a tag unique to the job and try. */
 export const wptLabel = (job: Pick<Job, "id" | "payload">, attempt: number): string => {
@@ -41,7 +42,7 @@ export const round = (config: WatchdogConfig) =>
     const wpt = yield* WptClient
     const sql = yield* SqlClient.SqlClient
     const claimed = yield* queue.claim(WptTest, {
-      owner: owner("job_starter"),
+      owner,
       leaseMs: config.leaseMs,
       states: ["AWAITING"],
       limit: config.starter.claimBatch

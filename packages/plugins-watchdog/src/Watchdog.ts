@@ -75,6 +75,12 @@ export const list = (options: { readonly state?: string | undefined; readonly li
       (jobs) => jobs.map(toView)
     ))
 
+/** The WPT client of `config` (one that says `wpt.server` is not set when it is not). */
+export const wptClient = (config: WatchdogConfig): Wpt.WptClientService =>
+  config.wpt.server === undefined
+    ? Wpt.unconfigured
+    : Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
+
 /** Cancels a job; a test still queued at WPT is cancelled there first (best effort). */
 export const cancel = (config: WatchdogConfig, id: number, reason: string) =>
   Effect.gen(function*() {
@@ -84,7 +90,7 @@ export const cancel = (config: WatchdogConfig, id: number, reason: string) =>
     if (job.state === "SUBMITTED" && config.wpt.server !== undefined) {
       const testId = Option.getOrUndefined(Option.map(decodeResult(job.result), (r) => r.testId))
       if (testId !== undefined) {
-        const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
+        const wpt = yield* Wpt.WptClient
         const cancelled = yield* Effect.either(wpt.cancel(testId))
         note = cancelled._tag === "Right" && cancelled.right
           ? `; test ${testId} cancelled at WPT`

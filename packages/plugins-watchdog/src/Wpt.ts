@@ -116,6 +116,21 @@ export interface WptClientService {
 
 export class WptClient extends Context.Tag("@orch/plugins-watchdog/WptClient")<WptClient, WptClientService>() {}
 
+/** The client when `wpt.server` is not set: every call fails saying so. */
+export const unconfigured: WptClientService = (() => {
+  const unset = (endpoint: string) => Effect.fail(new WptUnreachable({ endpoint, message: "wpt.server is not set" }))
+  return {
+    server: "(not set)",
+    submit: () => unset("runtest.php"),
+    status: () => unset("testStatus.php"),
+    result: () => unset("jsonResult.php"),
+    locations: unset("getLocations.php"),
+    testers: unset("getTesters.php"),
+    cancel: () => unset("cancelTest.php"),
+    findByLabel: () => unset("testlog.php")
+  }
+})()
+
 export interface WptOptions {
   readonly server: string
   readonly key?: Redacted.Redacted<string> | undefined

@@ -4,8 +4,7 @@
  * hosting the agents started, stopped and repaired.
  */
 import * as Plugin from "@orch/core/Plugin"
-import { Supervisor } from "@orch/core/Supervisor"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as Api from "./Api.js"
 import { commands } from "./Commands.js"
 import { type WatchdogConfig as Settings, WatchdogConfig } from "./Config.js"
@@ -27,32 +26,39 @@ export * as Wpt from "./Wpt.js"
 export * as WptJob from "./WptJob.js"
 export { InstanceController, JobFinisher, JobStarter, Watchdog }
 
-/** The three loops over the configured WPT server and instance provider. */
-export const loops = (config: Settings) =>
-  Layer.scopedDiscard(Effect.gen(function*() {
+/**
+ * The WPT client and the instance provider the loops and the API use. Without
+ * `wpt.server` the client says so on every call and the loops stay idle.
+ */
+export const services = (config: Settings) =>
+  Layer.scopedContext(Effect.gen(function*() {
     if (config.wpt.server === undefined) {
-      return yield* Effect.logInfo("watchdog: wpt.server is not set; job_starter, job_finisher and instance_controller stay idle")
+      yield* Effect.logInfo("watchdog: wpt.server is not set; job_starter, job_finisher and instance_controller stay idle")
+      return Context.make(Wpt.WptClient, Watchdog.wptClient(config)).pipe(Context.add(InstanceProvider, Gce.staticProvider))
     }
     if (config.wpt.requestTimeoutMs * 2 >= config.leaseMs) {
       yield* Effect.logWarning(
         `watchdog: leaseMs (${config.leaseMs}) should be well over twice wpt.requestTimeoutMs (${config.wpt.requestTimeoutMs}), so a lease never ends during a submission`
       )
     }
-    const supervisor = yield* Supervisor
-    const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
-    const provider = config.provider === "gce" ? Gce.make(config) : Gce.staticProvider
-    yield* Effect.addFinalizer(() => provider.close)
-    const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      effect.pipe(Effect.provideService(Wpt.WptClient, wpt), Effect.provideService(InstanceProvider, provider))
-    yield* supervisor.loop("watchdog:job_starter", provide(JobStarter.round(config)), { every: config.starter.intervalMs })
-    yield* supervisor.loop("watchdog:job_finisher", provide(JobFinisher.round(config)), { every: config.finisher.intervalMs })
-    if (provider.name !== "static") {
-      yield* supervisor.loop("watchdog:instance_controller", provide(InstanceController.round(config)), {
-        every: config.controller.intervalMs
-      })
-    }
+    const wpt = Watchdog.wptClient(config)
+    const provider = yield* Effect.acquireRelease(
+      Effect.sync(() => config.provider === "gce" ? Gce.make(config) : Gce.staticProvider),
+      (provider) => provider.close
+    )
     yield* Effect.logInfo(`watchdog: dispatching to ${wpt.server} with the ${provider.name} instance provider`)
+    return Context.make(Wpt.WptClient, wpt).pipe(Context.add(InstanceProvider, provider))
   }))
+
+/** job_starter, job_finisher and (with a provider that manages instances) instance_controller. */
+export const loops = (config: Settings) =>
+  config.wpt.server === undefined ? {} : {
+    job_starter: { iteration: JobStarter.round(config), every: config.starter.intervalMs },
+    job_finisher: { iteration: JobFinisher.round(config), every: config.finisher.intervalMs },
+    ...(config.provider === "static" ? {} : {
+      instance_controller: { iteration: InstanceController.round(config), every: config.controller.intervalMs }
+    })
+  }
 
 /** What the TUI shows: jobs by location and state, and instances with their last decision. */
 export const panels = Effect.gen(function*() {
@@ -73,14 +79,15 @@ export const panels = Effect.gen(function*() {
   ]
 })
 
-export const plugin = Plugin.make<Settings>({
+export const plugin = Plugin.make({
   name: "watchdog",
   description: "watchdog: WebPageTest job queue, dispatch to idle agents, results, and Compute Engine instances",
   config: WatchdogConfig,
   migrations,
   jobKinds: [WptTest],
   resourceKinds: [InstanceKind],
-  layer: loops,
+  services,
+  loops,
   http: (config) => ({ api: Api.WatchdogApi, routes: Api.routes(config) }),
   commands: [...commands],
   tui: () => panels

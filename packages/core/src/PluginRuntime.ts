@@ -1,0 +1,173 @@
+/**
+ * A plugin inside the running daemon: its services built (and rebuilt) under the
+ * supervisor, its loops started on them, and its routes mounted under `/<name>/` with
+ * the services provided per request. What the contract in `Plugin.ts` promises, kept.
+ *
+ * Each running plugin has a `Running` handle: the context its services provided while
+ * they are up, nothing while they start, restart or have failed. Routes read it on every
+ * request (a field read, no Layer build), so swapping the services never touches the router.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
+import { jsonError } from "./Http.js"
+import * as Plugin from "./Plugin.js"
+import { Supervisor } from "./Supervisor.js"
+
+/** A plugin running in this daemon. */
+export interface Running {
+  readonly plugin: Plugin.Plugin
+  readonly config: unknown
+  /** The supervisor's name for the plugin's services: `<plugin>:services`. */
+  readonly servicesName: string
+  /** What the services provide, with `PluginContext`, while they are up. */
+  readonly current: () => Context.Context<unknown> | undefined
+  /** Completes when the first attempt to build the services has ended, either way. */
+  readonly started: Effect.Effect<void>
+  /** Builds the services and keeps them up under the supervisor, until the scope closes; loops follow them. */
+  readonly start: Effect.Effect<void, never, Plugin.DaemonServices | Scope.Scope>
+}
+
+/** What `PluginContext.restart` fails the services with, so the supervisor restarts them. */
+export class PluginRestart extends Data.TaggedError("PluginRestart")<{ readonly message: string }> {}
+
+/** The name under which the supervisor keeps `plugin`'s services (and /readyz shows them). */
+export const servicesName = (plugin: string) => `${plugin}:services`
+
+const runLoop = (name: string, loop: Plugin.Loop<any>) =>
+  Effect.flatMap(Supervisor, (supervisor) => {
+    if (Effect.isEffect(loop)) return supervisor.loop(name, loop)
+    if ("daemon" in loop) return supervisor.daemon(name, loop.daemon, { backoff: loop.backoff })
+    const options = loop as Exclude<Plugin.Loop<any>, Effect.Effect<any, any, any> | { readonly daemon: unknown }>
+    return supervisor.loop(name, options.iteration, { every: options.every, backoff: options.backoff })
+  })
+
+/** The handle of `plugin` with its decoded `config`; nothing runs until `start`. */
+export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Running> =>
+  Effect.gen(function*() {
+    const name = plugin.name
+    const annotations = { plugin: name }
+    const firstAttempt = yield* Deferred.make<void>()
+    let current: Context.Context<unknown> | undefined
+
+    // set for each build of the services: `PluginContext.restart` completes it, `use` then fails
+    let restartAsked: Deferred.Deferred<never, PluginRestart> | undefined
+    const restart = (reason: string) =>
+      Effect.suspend(() => restartAsked === undefined ? Effect.void : Deferred.fail(restartAsked, new PluginRestart({ message: reason })))
+
+    const acquire = Effect.gen(function*() {
+      const asked = yield* Deferred.make<never, PluginRestart>()
+      restartAsked = asked
+      const services = (plugin.services?.(config) ?? Layer.empty).pipe(
+        Layer.provideMerge(Plugin.context(name, restart))
+      ) as Layer.Layer<unknown, unknown, Plugin.DaemonServices>
+      const context = yield* Layer.build(services)
+      return { context, asked }
+    }).pipe(
+      Effect.annotateLogs(annotations),
+      Effect.onExit(() => Deferred.succeed(firstAttempt, undefined))
+    )
+    const use = ({ asked, context }: { readonly context: Context.Context<unknown>; readonly asked: Deferred.Deferred<never, PluginRestart> }) =>
+      Effect.gen(function*() {
+        current = context
+        // runs first when the scope closes: routes answer 503 before the services stop
+        yield* Effect.addFinalizer(() => Effect.sync(() => current === context ? current = undefined : undefined))
+        for (const [loopName, loop] of Object.entries(plugin.loops?.(config) ?? {})) {
+          yield* runLoop(`${name}:${loopName}`, loop)
+        }
+        // the merger of the job worker adds here: each of `plugin.workers?.(config)` run under
+        // the supervisor the same way, in this scope and context
+        return yield* Deferred.await(asked)
+      }).pipe(Effect.provide(context), Effect.annotateLogs(annotations))
+
+    return {
+      plugin,
+      config,
+      servicesName: servicesName(name),
+      current: () => current,
+      started: Deferred.await(firstAttempt),
+      // annotated around the fork, so the supervisor's own warnings about it name the plugin too
+      start: Effect.flatMap(Supervisor, (supervisor) => supervisor.resource(servicesName(name), acquire, use)).pipe(
+        Effect.annotateLogs(annotations)
+      ) as Effect.Effect<
+        void,
+        never,
+        Plugin.DaemonServices | Scope.Scope
+      >
+    } satisfies Running
+  })
+
+/** Core's answer while a plugin's services are not up: 503 with Retry-After, in core's error shape. */
+const unavailable = (running: Running) =>
+  Effect.gen(function*() {
+    const supervisor = yield* Supervisor
+    const status = (yield* supervisor.status).find((s) => s.name === running.servicesName)
+    const now = yield* Clock.currentTimeMillis
+    const failed = status !== undefined && status.consecutiveFailures > 0 && status.lastError !== undefined
+    const retryAfter = failed && status.nextAttemptAt !== undefined
+      ? Math.max(1, Math.ceil((status.nextAttemptAt - now) / 1000))
+      : 1
+    const name = running.plugin.name
+    const body = failed
+      ? jsonError(503, status.lastError!, { plugin: name, restarts: status.restarts, retryAfterSeconds: retryAfter })
+      : jsonError(503, `the ${name} is starting`, { plugin: name, retryAfterSeconds: retryAfter })
+    return HttpServerResponse.setHeader(body, "retry-after", String(retryAfter))
+  })
+
+/**
+ * The router a plugin's route layers see: core's router prefixed with `/<name>`, whose
+ * handlers run with the plugin's services (or answer 503 without them) and its log
+ * annotations.
+ */
+const pluginRouter = (
+  router: HttpLayerRouter.HttpRouter,
+  running: Running
+): HttpLayerRouter.HttpRouter => {
+  const name = running.plugin.name
+  const wrap = <E, R>(
+    handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> => {
+    const closed = unavailable(running) as Effect.Effect<HttpServerResponse.HttpServerResponse>
+    // Set, not scoped (`Effect.provide`, `annotateLogs` each cost an acquire/release per
+    // request, about as much as the context copy): the router restores the request's
+    // context when the route ends, and the request's fiber ends with the request.
+    const annotate = FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("plugin", name as unknown))
+    const serve = Effect.zipRight(annotate, handler)
+    return Effect.suspend(() => {
+      const context = running.current()
+      return context === undefined
+        ? closed
+        : Effect.zipRight(FiberRef.update(FiberRef.currentContext, (input) => Context.merge(input, context)), serve)
+    })
+  }
+  const mounted: HttpLayerRouter.HttpRouter = HttpLayerRouter.HttpRouter.of({
+    ...router,
+    prefixed: (prefix) => pluginRouter(router.prefixed(prefix), running),
+    add: (method, path, handler, options) =>
+      router.add(
+        method,
+        path,
+        wrap(Effect.isEffect(handler) ? handler : Effect.flatMap(HttpServerRequest.HttpServerRequest, handler)),
+        options
+      ),
+    addAll: (routes) => router.addAll(routes.map((route) => ({ ...route, handler: wrap(route.handler) }))) as any
+  })
+  return mounted
+}
+
+/**
+ * The plugin's routes, mounted under `/<name>/`. Built with a memo map of their own, so
+ * that two plugins' (or core's) `HttpApi` handlers for the same relative path never meet.
+ */
+export const routes = (running: Running, http: Plugin.PluginHttp<any>) =>
+  Layer.fresh(http.routes).pipe(
+    Layer.provide(Layer.effect(
+      HttpLayerRouter.HttpRouter,
+      Effect.map(HttpLayerRouter.HttpRouter, (router) => pluginRouter(router.prefixed(Plugin.basePath(running.plugin.name)), running))
+    ))
+  ) as Layer.Layer<never, unknown, Exclude<Layer.Layer.Context<typeof http.routes>, HttpLayerRouter.Request<any, any>>>
+
+/** The plugin's API as core's OpenAPI document shows it: under `/<name>`. */
+export const api = (name: string, http: Plugin.PluginHttp<any>) =>
+  http.api === undefined ? undefined : (http.api as any).prefix(Plugin.basePath(name)) as Plugin.PluginHttp["api"]
