@@ -16,6 +16,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { Context, type Effect, type Layer, type Schema } from "effect"
 import type { Config } from "./Config.js"
 import type { Database } from "./Database.js"
+import type { HotRoutes } from "./HotRoutes.js"
 import type { JobKind, JobQueue } from "./Jobs.js"
 import type { Collectors } from "./Metrics.js"
 import type { Migrations } from "./Migrations.js"
@@ -55,11 +56,11 @@ export interface PluginHttp {
    * `/<plugin name>` (`HttpApi.make(name).add(group).prefix("/allocator")`).
    */
   readonly api?: HttpApi.HttpApi.Any | undefined
-  /** Route layers (`HttpLayerRouter.addHttpApi(api)` with handlers, `HttpLayerRouter.add` …). */
+  /** Route layers (`HttpLayerRouter.addHttpApi(api)` with handlers, `HttpLayerRouter.add`, `HotRoutes.add` …). */
   readonly routes: Layer.Layer<
     never,
     unknown,
-    HttpLayerRouter.HttpRouter | HttpPlatform.HttpPlatform | Etag.Generator | DaemonServices
+    HttpLayerRouter.HttpRouter | HttpPlatform.HttpPlatform | Etag.Generator | HotRoutes | DaemonServices
   >
 }
 

@@ -9,6 +9,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as HotRoutes from "@orch/core/HotRoutes"
 import { jsonError } from "@orch/core/Http"
 import type { Lease, Resource, ResourcesService } from "@orch/core/Resources"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
@@ -113,14 +114,15 @@ const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: 
 }
 
 const allocateBody = body(Api.AllocateBody)
-const keepaliveBody = body(Api.KeepaliveBody, { optional: true })
+
+const bearerChallenge = { "www-authenticate": "Bearer realm=\"orch allocator\"" }
 
 const caller = (authorize: ReturnType<typeof Access.make>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const outcome = authorize(request.headers.authorization)
     return outcome._tag === "Allowed"
       ? Effect.succeed(outcome.caller)
-      : fail(401, outcome.message, undefined, { "www-authenticate": "Bearer realm=\"orch allocator\"" })
+      : fail(401, outcome.message, undefined, bearerChallenge)
   })
 
 const param = (name: string) => Effect.map(HttpRouter.RouteContext, (context) => context.params[name] ?? "")
@@ -187,19 +189,31 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
     } satisfies typeof Api.LeaseGranted.Type)
   }))
 
-  const keepalive = handle(Effect.gen(function*() {
-    const me = yield* who
-    const id = yield* param("id")
-    const request = yield* keepaliveBody
-    if (request.ttlSeconds !== undefined && request.ttlSeconds > maxTtl) {
-      return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
-    }
-    const expiresAt = yield* leaseErrors(allocator.keepalive(id, {
-      ttlMs: request.ttlSeconds === undefined ? undefined : request.ttlSeconds * 1000,
-      holder: me.admin ? undefined : me.holder
-    }))
-    return json({ id, expiresAt: iso(expiresAt) })
-  }))
+  // the hottest route (every lease's client calls it every few seconds): served before the Effect router
+  const keepalive = HotRoutes.add({
+    method: "POST",
+    path: "/allocator/leases/:id/keepalive",
+    body: { schema: Api.KeepaliveBody, optional: true },
+    authorize: (incoming) => {
+      const outcome = authorize(incoming.headers.authorization)
+      return outcome._tag === "Allowed" ? Either.right(outcome.caller) : Either.left(HotRoutes.error(401, outcome.message, undefined, bearerChallenge))
+    },
+    handle: ({ body, caller: me, params: { id } }) =>
+      body.ttlSeconds !== undefined && body.ttlSeconds > maxTtl
+        ? HotRoutes.fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
+        : allocator.keepalive(id!, {
+          ttlMs: body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000,
+          holder: me.admin ? undefined : me.holder
+        }).pipe(
+          Effect.map((expiresAt) => HotRoutes.json({ id, expiresAt: iso(expiresAt) })),
+          Effect.catchTags({
+            LeaseNotFound: (error) => HotRoutes.fail(404, error.message),
+            LeaseGone: (error) => HotRoutes.fail(410, error.message, error.endReason === undefined ? {} : { endReason: error.endReason }),
+            LeaseHolderMismatch: (error) => HotRoutes.fail(403, error.message),
+            SqlError: Effect.die
+          })
+        )
+  })
 
   const release = handle(Effect.gen(function*() {
     const me = yield* who
@@ -240,7 +254,7 @@ export const routes = (allocator: AllocatorService, resources: ResourcesService)
 
   return Layer.mergeAll(
     HttpLayerRouter.add("POST", "/allocator/leases", allocate),
-    HttpLayerRouter.add("POST", "/allocator/leases/:id/keepalive", keepalive),
+    keepalive,
     HttpLayerRouter.add("DELETE", "/allocator/leases/:id", release),
     HttpLayerRouter.add("GET", "/allocator/leases", listLeases),
     HttpLayerRouter.add("GET", "/allocator/devices", listDevices),
