@@ -21,7 +21,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { type Cause, Chunk, Deferred, Effect, Either, Exit, FiberId, Option, Queue, type Scope } from "effect"
+import { type Cause, Chunk, Effect, Either, Exit, Option, Queue, type Scope } from "effect"
 import { transaction } from "./Database.js"
 
 /** Runs `change` in the next group's transaction and returns once that has committed. */
@@ -64,7 +64,8 @@ export const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
 
 interface Pending<I> {
   readonly item: I
-  readonly done: Deferred.Deferred<unknown, unknown>
+  /** Answers the waiting caller (a no-op once it was interrupted); cheaper than a `Deferred` a change. */
+  readonly resume: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
 /**
@@ -82,13 +83,13 @@ const gatherer = <I>(
     const maxGroupSize = options.maxGroupSize ?? 64
     const pending = yield* Queue.unbounded<Pending<I>>()
 
-    const alone = ({ done, item }: Pending<I>) => Effect.flatMap(Effect.exit(runAlone(item)), (exit) => Deferred.done(done, exit))
+    const alone = ({ item, resume }: Pending<I>) => Effect.map(Effect.exit(runAlone(item)), resume)
 
     const run = (group: ReadonlyArray<Pending<I>>): Effect.Effect<void> =>
       group.length === 1 ? alone(group[0]!) : Effect.exit(runGroup(group.map((p) => p.item))).pipe(
         Effect.flatMap((exit) =>
           Exit.isSuccess(exit)
-            ? Effect.forEach(group, ({ done }, i) => Deferred.done(done, exit.value[i]!), { discard: true })
+            ? Effect.sync(() => group.forEach(({ resume }, i) => resume(exit.value[i]!)))
             // rolled back: each again on its own, so one bad change does not fail the others
             : Effect.forEach(group, alone, { discard: true })
         )
@@ -126,12 +127,10 @@ const gatherer = <I>(
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
         // the group could not commit before the caller's own transaction ends: run it here, in a savepoint
         if (Option.isSome(outer)) return runAlone(item)
-        return Effect.suspend(() => {
+        return Effect.async<unknown, unknown>((resume) => {
           // checked and offered in one step, so no change slips in after the final drain
-          if (closed) return Effect.dieMessage(options.closedMessage)
-          const done = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
-          pending.unsafeOffer({ item, done })
-          return Deferred.await(done)
+          if (closed) return resume(Effect.dieMessage(options.closedMessage))
+          pending.unsafeOffer({ item, resume })
         })
       })
   })
