@@ -190,6 +190,18 @@ describe("HotRoutes", () => {
       expect((yield* request(`${url}/t/items/x`, json({ count: 1 }))).status).toBe(503)
     }).pipe(Effect.provide(server)))
 
+  it.scopedLive("mounts a route declared relative to its plugin under the prefix it is given", () =>
+    Effect.gen(function*() {
+      const { url } = yield* DaemonInfo
+      yield* Layer.build(
+        HotRoutes.add({ method: "GET", path: "/relative", handle: () => Effect.succeed(HotRoutes.json({ mounted: true })) }).pipe(
+          Layer.provide(HotRoutes.prefixed("/t"))
+        )
+      )
+      expect(yield* request(`${url}/t/relative`)).toMatchObject({ status: 200, body: { mounted: true } })
+      expect((yield* request(`${url}/relative`)).status).toBe(404)
+    }).pipe(Effect.provide(server)))
+
   it.scopedLive("removes a route when the scope that added it closes", () =>
     Effect.gen(function*() {
       const { url } = yield* DaemonInfo
