@@ -162,7 +162,13 @@ const compile = <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>, ma
   const decode = route.body === undefined ? undefined : bodyDecoder(route.body.schema, { optional: route.body.optional })
   const run = Runtime.runFork(runtime)
   const handle = (request: Request<B, C>, done: (reply: Reply) => void) => {
-    const effect = route.handle(request)
+    let effect: Effect.Effect<Reply, Reply, R>
+    try {
+      effect = route.handle(request)
+    } catch (defect) {
+      // thrown out of a request or body listener, it would end the process
+      return done(replyOf(Cause.die(defect)))
+    }
     // an answer known without running anything (`Effect.succeed(reply)`) needs no fiber
     if (Exit.isExit(effect)) {
       const exit = effect as Exit.Exit<Reply, Reply>
@@ -176,24 +182,32 @@ const compile = <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>, ma
     run(Effect.logError(`${route.method} ${route.path} failed`, cause))
     return internalError
   }
+  const serve = (incoming: http.IncomingMessage, params: Record<string, string>, done: (reply: Reply) => void) => {
+    let caller: C = undefined as C
+    if (route.authorize !== undefined) {
+      const decided = route.authorize(incoming)
+      if (Either.isLeft(decided)) return done(decided.left)
+      caller = decided.right
+    }
+    if (decode === undefined) return handle({ params, body: undefined as B, caller, incoming }, done)
+    readBody(incoming, maxBodyBytes, (text) => {
+      const body = decode(text)
+      if (Either.isLeft(body)) return done(body.left)
+      handle({ params, body: body.right, caller, incoming }, done)
+    }, done)
+  }
   return {
     method: route.method,
     path: route.path,
     segments,
     prefix: "/" + (route.path.split("/")[1] ?? ""),
-    serve: (incoming, _response, params, done) => {
-      let caller: C = undefined as C
-      if (route.authorize !== undefined) {
-        const decided = route.authorize(incoming)
-        if (Either.isLeft(decided)) return done(decided.left)
-        caller = decided.right
+    serve: (incoming, response, params, done) => {
+      try {
+        serve(incoming, params, done)
+      } catch (defect) {
+        // thrown by `authorize`, out of a request listener, it would end the process
+        if (!response.headersSent) done(replyOf(Cause.die(defect)))
       }
-      if (decode === undefined) return handle({ params, body: undefined as B, caller, incoming }, done)
-      readBody(incoming, maxBodyBytes, (text) => {
-        const body = decode(text)
-        if (Either.isLeft(body)) return done(body.left)
-        handle({ params, body: body.right, caller, incoming }, done)
-      }, done)
     }
   }
 }
@@ -207,7 +221,12 @@ const match = (route: Registered, parts: ReadonlyArray<string>): Record<string, 
       if (segment.literal !== parts[i]) return undefined
     } else {
       if (parts[i] === "") return undefined
-      ;(params ??= {})[segment.param] = decodeURIComponent(parts[i]!)
+      try {
+        ;(params ??= {})[segment.param] = decodeURIComponent(parts[i]!)
+      } catch {
+        // a malformed escape: not this route's; the Effect router answers it
+        return undefined
+      }
     }
   }
   return params ?? {}

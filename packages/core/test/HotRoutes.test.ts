@@ -27,13 +27,16 @@ const itemRoute = HotRoutes.add({
       : incoming.headers["x-token"] === "good"
       ? Either.right({ who: "alice" })
       : Either.left(HotRoutes.error(403, "that token may not")),
-  handle: ({ body, caller, params }) =>
-    Effect.gen(function*() {
+  handle: ({ body, caller, params }) => {
+    // a handler that throws instead of returning an effect
+    if (body.count === 14) throw new Error("thrown while building the handler's effect")
+    return Effect.gen(function*() {
       if (body.count < 0) return yield* HotRoutes.fail(422, "count: must not be negative", { field: "count" })
       if (body.count === 13) return yield* Effect.dieMessage("unlucky")
       const greeting = yield* Greeting
       return HotRoutes.json({ id: params.id, count: body.count, who: caller.who, greeting })
     })
+  }
 })
 
 const plugin = {
@@ -148,6 +151,8 @@ describe("HotRoutes", () => {
       expect(refused).toMatchObject({ status: 422, body: { error: "count: must not be negative", field: "count" } })
       const defect = yield* request(`${url}/t/items/x`, json({ count: 13 }))
       expect(defect).toMatchObject({ status: 500, body: { error: "internal error: see the daemon's log" } })
+      const thrown = yield* request(`${url}/t/items/x`, json({ count: 14 }))
+      expect(thrown).toMatchObject({ status: 500, body: { error: "internal error: see the daemon's log" } })
     }).pipe(Effect.provide(server)))
 
   it.scopedLive("counts its requests in the same metrics as the Effect routes", () =>
@@ -177,6 +182,9 @@ describe("HotRoutes", () => {
       expect(get.status).toBe(404)
       expect(get.body.error).toContain("no route for GET /t/items/x")
       expect((yield* request(`${url}/readyz`)).status).toBe(200)
+      // a malformed escape in a parameter is not the hot route's to answer, and does not end the process
+      expect((yield* request(`${url}/t/items/%E0%A4%A`, json({ count: 1 }))).status).toBe(404)
+      expect((yield* request(`${url}/healthz`)).status).toBe(200)
     }).pipe(Effect.provide(server)))
 
   it.scopedLive("answers 503 once shutdown begins", () =>
