@@ -12,7 +12,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as HotRoutes from "@orch/core/HotRoutes"
 import { jsonError } from "@orch/core/Http"
 import type { Lease, Resource, ResourcesService } from "@orch/core/Resources"
-import { Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Effect, Either, Layer, type Schema } from "effect"
 import * as Access from "./Access.js"
 import type { AllocatorService } from "./Allocator.js"
 import * as Api from "./Api.js"
@@ -89,28 +89,14 @@ const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =
     return Effect.sync(cleanup)
   }))
 
-/** The body decoded by `schema`; a problem is a 400 that names the field. */
+/** The body decoded by `schema`; a problem is a 400 that names the field (core's hot routes decode the same way). */
 const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
-  // compiled once: building a decoder costs more than running it
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
-  return Effect.gen(function*() {
-    const text = yield* bodyText
-    let json: unknown
-    if (text.trim() === "" && options.optional) json = {}
-    else {
-      try {
-        json = JSON.parse(text)
-      } catch (error) {
-        return yield* fail(400, `the body is not JSON: ${(error as Error).message}`)
-      }
-    }
-    const decoded = decode(json)
-    if (Either.isRight(decoded)) return decoded.right
-    const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-    const field = issue?.path.map(String).join(".") ?? ""
-    const problem = issue?._tag === "Unexpected" ? "unknown field" : issue?._tag === "Missing" ? "is required" : issue?.message ?? "is invalid"
-    return yield* fail(400, field === "" ? `the body ${problem}` : `${field}: ${problem}`, field === "" ? {} : { field })
-  })
+  const decode = HotRoutes.bodyDecoder(schema, options)
+  return Effect.flatMap(bodyText, (text) =>
+    Either.match(decode(text), {
+      onLeft: (refused) => Effect.fail(new Reply(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }))),
+      onRight: Effect.succeed
+    }))
 }
 
 const allocateBody = body(Api.AllocateBody)
