@@ -5,25 +5,32 @@
  * writes) is paid once per group instead of once per change. Each change returns only
  * after the commit that holds it (a caller interrupted while waiting does not stop it).
  *
+ * Two faces over one queue:
+ * - `make`: arbitrary changes (effects), run one after another in the group's transaction;
+ * - `batcher`: items of one kind, handed together to one `run` (multi-row statements)
+ *   that answers each, like the allocator's keepalives.
+ *
  * A change that fails cleanly (`isCleanFailure`: an error of the caller's domain, raised
- * before it wrote anything, or inside a savepoint that rolled back) leaves the others to
- * commit; any other failure (an SQL error, a defect) rolls the group back and its changes
- * run again one per transaction. A caller already inside a transaction runs its change
- * there, in a savepoint, so it stays atomic with the caller's own writes.
+ * before it wrote anything, or inside a savepoint that rolled back; for a batcher, an item
+ * `run` answered with `Left`) leaves the others to commit; any other failure (an SQL
+ * error, a defect) rolls the group back and its changes run again one per transaction. A
+ * caller already inside a transaction runs its change there, in a savepoint, so it stays
+ * atomic with the caller's own writes (and does not wait for a commit it is holding up).
  *
  * Used by core's job queue and by plugins with hot write paths (the allocator's leases).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { type Cause, Chunk, Deferred, Effect, Exit, FiberId, Option, Queue, type Scope } from "effect"
+import { type Cause, Chunk, Effect, Either, Exit, Option, Queue, type Scope } from "effect"
 import { transaction } from "./Database.js"
 
 /** Runs `change` in the next group's transaction and returns once that has committed. */
 export type GroupCommit = <A, E>(change: Effect.Effect<A, E>) => Effect.Effect<A, E | SqlError>
 
-export interface Options {
-  /** A failure after which the rest of the group may still commit. */
-  readonly isCleanFailure: (cause: Cause.Cause<unknown>) => boolean
+/** Hands `item` to the next group's `run` and returns its answer once that has committed. */
+export type Batcher<I, A, E> = (item: I) => Effect.Effect<A, E | SqlError>
+
+export interface GatherOptions {
   /** Said to a caller that arrives after the scope closed. */
   readonly closedMessage: string
   /** At most this many changes share one transaction, to keep the write lock short (default 64). */
@@ -39,6 +46,11 @@ export interface Options {
   readonly gather?: "fibers" | "turn" | undefined
 }
 
+export interface Options extends GatherOptions {
+  /** A failure after which the rest of the group may still commit. */
+  readonly isCleanFailure: (cause: Cause.Cause<unknown>) => boolean
+}
+
 /**
  * Waits for the event loop's check phase (`setImmediate`), after the I/O callbacks and
  * microtasks of the current turn. A group that started when its first change arrived
@@ -50,39 +62,36 @@ export const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(handle))
 })
 
-interface PendingChange {
-  readonly change: Effect.Effect<unknown, unknown>
-  readonly done: Deferred.Deferred<unknown, unknown>
+interface Pending<I> {
+  readonly item: I
+  /** Answers the waiting caller (a no-op once it was interrupted); cheaper than a `Deferred` a change. */
+  readonly resume: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
-/** A group commit over `SqlClient`, running until the scope closes (changes accepted by then still commit). */
-export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlClient.SqlClient | Scope.Scope> =>
+/**
+ * The one queue behind both faces: gathers pending items into groups, runs each group
+ * with `runGroup` (the exits of its items, in order, or a failure of the whole group),
+ * and on a group's failure runs each item again with `runAlone`. Changes accepted before
+ * the scope closes still run.
+ */
+const gatherer = <I>(
+  runGroup: (items: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<Exit.Exit<unknown, unknown>>, unknown>,
+  runAlone: (item: I) => Effect.Effect<unknown, unknown>,
+  options: GatherOptions
+): Effect.Effect<(item: I) => Effect.Effect<unknown, unknown>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const maxGroupSize = options.maxGroupSize ?? 64
-    const pending = yield* Queue.unbounded<PendingChange>()
-    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
-      // a span per statement costs more than the statements of a hot path, so they are not traced
-      Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
+    const pending = yield* Queue.unbounded<Pending<I>>()
 
-    const runAlone = ({ change, done }: PendingChange) =>
-      Effect.flatMap(Effect.exit(inTransaction(change)), (exit) => Deferred.done(done, exit))
+    const alone = ({ item, resume }: Pending<I>) => Effect.map(Effect.exit(runAlone(item)), resume)
 
-    const runGroup = (group: ReadonlyArray<PendingChange>) =>
-      group.length === 1 ? runAlone(group[0]!) : inTransaction(
-        Effect.flatMap(
-          Effect.forEach(group, ({ change }) => Effect.exit(change)),
-          (exits) =>
-            exits.every((exit) => Exit.isSuccess(exit) || options.isCleanFailure(exit.cause))
-              ? Effect.succeed(exits)
-              : Effect.fail("rollback" as const)
-        )
-      ).pipe(
-        Effect.exit,
+    const run = (group: ReadonlyArray<Pending<I>>): Effect.Effect<void> =>
+      group.length === 1 ? alone(group[0]!) : Effect.exit(runGroup(group.map((p) => p.item))).pipe(
         Effect.flatMap((exit) =>
           Exit.isSuccess(exit)
-            ? Effect.forEach(group, ({ done }, i) => Deferred.done(done, exit.value[i]!), { discard: true })
-            : Effect.forEach(group, runAlone, { discard: true })
+            ? Effect.sync(() => group.forEach(({ resume }, i) => resume(exit.value[i]!)))
+            // rolled back: each again on its own, so one bad change does not fail the others
+            : Effect.forEach(group, alone, { discard: true })
         )
       )
 
@@ -94,19 +103,19 @@ export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlCli
           Effect.flatMap((first) =>
             Effect.map(Queue.takeUpTo(pending, maxGroupSize - 1), (rest) => [first, ...Chunk.toReadonlyArray(rest)])
           ),
-          Effect.flatMap(runGroup)
+          Effect.flatMap(run)
         )
       )
       // the yield measured 4.4 changes a commit instead of 2.5 in the queue benchmark's per-job pipeline
       : Effect.zipRight(Effect.yieldNow(), Queue.takeBetween(pending, 1, maxGroupSize)).pipe(
-        Effect.flatMap((group) => Effect.uninterruptible(runGroup(Chunk.toReadonlyArray(group))))
+        Effect.flatMap((group) => Effect.uninterruptible(run(Chunk.toReadonlyArray(group))))
       )
     yield* Effect.forkScoped(Effect.forever(nextGroup))
 
     let closed = false
     // runs before the loop is interrupted: changes already accepted are still committed
     const drain: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(pending), (group) =>
-      Chunk.isEmpty(group) ? Effect.void : Effect.zipRight(runGroup(Chunk.toReadonlyArray(group)), drain))
+      Chunk.isEmpty(group) ? Effect.void : Effect.zipRight(run(Chunk.toReadonlyArray(group)), drain))
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closed = true
@@ -114,15 +123,56 @@ export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlCli
       })
     )
 
-    return <A, E>(change: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+    return (item: I) =>
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
-        if (Option.isSome(outer)) return inTransaction(change)
-        const done = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
-        return Effect.suspend(() => {
+        // the group could not commit before the caller's own transaction ends: run it here, in a savepoint
+        if (Option.isSome(outer)) return runAlone(item)
+        return Effect.async<unknown, unknown>((resume) => {
           // checked and offered in one step, so no change slips in after the final drain
-          if (closed) return Effect.dieMessage(options.closedMessage)
-          pending.unsafeOffer({ change, done })
-          return Deferred.await(done) as Effect.Effect<A, E | SqlError>
+          if (closed) return resume(Effect.dieMessage(options.closedMessage))
+          pending.unsafeOffer({ item, resume })
         })
       })
   })
+
+/** A group commit over `SqlClient`, running until the scope closes (changes accepted by then still commit). */
+export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      // a span per statement costs more than the statements of a hot path, so they are not traced
+      Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
+    const submit = yield* gatherer(
+      (changes: ReadonlyArray<Effect.Effect<unknown, unknown>>) =>
+        inTransaction(Effect.flatMap(
+          Effect.forEach(changes, Effect.exit),
+          (exits) =>
+            exits.every((exit) => Exit.isSuccess(exit) || options.isCleanFailure(exit.cause))
+              ? Effect.succeed(exits)
+              : Effect.fail("rollback" as const)
+        )),
+      inTransaction,
+      options
+    )
+    return submit as GroupCommit
+  })
+
+/**
+ * A group commit for items of one kind: the items gathered together go to one `run`, which
+ * commits them (its own transaction, multi-row statements) and answers each in order: `Left`
+ * is that item's clean failure. When `run` fails as a whole (an SQL error, a defect), each
+ * item is run again alone, so that one bad item does not fail the others.
+ */
+export const batcher = <I, A, E>(
+  run: (items: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<Either.Either<A, E>>, SqlError>,
+  options: GatherOptions
+): Effect.Effect<Batcher<I, A, E>, never, Scope.Scope> =>
+  Effect.map(
+    gatherer(
+      (items: ReadonlyArray<I>) =>
+        Effect.map(run(items), (answers) => answers.map(Either.match({ onLeft: Exit.fail, onRight: Exit.succeed }))),
+      (item) => Effect.flatMap(run([item]), ([answer]) => answer!),
+      options
+    ),
+    (submit) => submit as Batcher<I, A, E>
+  )

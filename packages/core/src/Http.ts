@@ -14,11 +14,13 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Clock, Effect, Layer, Metric, MetricLabel, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import * as http from "node:http"
 import * as CoreApi from "./CoreApi.js"
 import { HttpListenError } from "./Errors.js"
+import * as HotRoutes from "./HotRoutes.js"
 import * as Metrics from "./Metrics.js"
+import * as HttpMetrics from "./internal/httpMetrics.js"
 import { DaemonInfo, reservedNames } from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
 
@@ -32,22 +34,9 @@ export interface HttpOptions {
 export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
 
-/** The `/<plugin>` part of a path, a bounded label for metrics. */
-const pathPrefix = (url: string, known: ReadonlySet<string>): string => {
-  const segment = "/" + (url.split("?")[0]!.split("/")[1] ?? "")
-  return known.has(segment) ? segment : "other"
-}
-
-/** Tagged metrics built once per label set: building one hashes its key, which costs more than the update. */
-const taggedOnce = <M>(build: () => M, cache: Map<string, M>, key: string): M => {
-  let metric = cache.get(key)
-  if (metric === undefined) cache.set(key, metric = build())
-  return metric
-}
 
 const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
-  const counters = new Map<string, Metric.Metric.Counter<number>>()
-  const histograms = new Map<string, typeof Metrics.httpDuration>()
+  const record = HttpMetrics.recorder()
   return HttpLayerRouter.middleware(
     (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
       Effect.gen(function*() {
@@ -64,15 +53,7 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
             )
           )
         const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
-        const prefix = pathPrefix(request.url, known)
-        const labels = [MetricLabel.make("method", request.method), MetricLabel.make("path", prefix)]
-        const key = `${request.method} ${prefix}`
-        yield* Metric.increment(taggedOnce(
-          () => Metric.taggedWithLabels(Metrics.httpRequests, [...labels, MetricLabel.make("status", String(response.status))]),
-          counters,
-          `${key} ${response.status}`
-        ))
-        yield* Metric.update(taggedOnce(() => Metric.taggedWithLabels(Metrics.httpDuration, labels), histograms, key), seconds)
+        record(request.method, HttpMetrics.pathPrefix(request.url, known), response.status, seconds)
         return response
       }),
     { global: true }
@@ -106,7 +87,8 @@ export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, versio
 
 const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =>
   Layer.mergeAll(
-    HttpLayerRouter.add("GET", "/healthz", HttpServerResponse.unsafeJson({ status: "ok" })),
+    // served before the Effect router: the probe of every load balancer and supervisor
+    HotRoutes.add({ method: "GET", path: "/healthz", handle: () => Effect.succeed(HotRoutes.json({ status: "ok" })) }),
     HttpLayerRouter.add(
       "GET",
       "/readyz",
@@ -151,11 +133,19 @@ export const listen = (
       const url = `http://${shown}:${port}`
       return { url, host, port, pid: process.pid, startedAt: meta.startedAt, plugins: meta.plugins }
     })
-  ).pipe(Layer.provideMerge(nodeServer(options)))
+  ).pipe(
+    // hot routes answer from Node's request event; the rest goes on to the Effect router
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(HotRoutes.HotRoutes, (hot) =>
+      nodeServer(options, () => HotRoutes.server(hot, { keepAliveTimeout: 5_000 }))))),
+    Layer.provideMerge(HotRoutes.layer({ maxBodyBytes: options.maxBodyBytes }))
+  )
 
 /** A Node HTTP server on host:port, its failure to listen said plainly. */
-const nodeServer = (options: { readonly host: string; readonly port: number }) =>
-  NodeHttpServer.layer(() => http.createServer({ keepAliveTimeout: 5_000 }), {
+const nodeServer = (
+  options: { readonly host: string; readonly port: number },
+  create: () => http.Server = () => http.createServer({ keepAliveTimeout: 5_000 })
+) =>
+  NodeHttpServer.layer(create, {
     host: options.host,
     port: options.port
   }).pipe(Layer.mapError((error) => {

@@ -33,6 +33,7 @@ import { Context, type Duration, Effect, Layer, type Schema, type Scope } from "
 import * as os from "node:os"
 import type { Config } from "./Config.js"
 import type { Database } from "./Database.js"
+import type { HotRoutes } from "./HotRoutes.js"
 import type { JobKind, JobQueue } from "./Jobs.js"
 import { type Collector, Collectors } from "./Metrics.js"
 import type { Migrations } from "./Migrations.js"
@@ -158,6 +159,7 @@ export interface PluginHttp<S = never> {
     | HttpLayerRouter.HttpRouter
     | HttpPlatform.HttpPlatform
     | Etag.Generator
+    | HotRoutes
     | PluginServices<S>
     | HttpLayerRouter.Request<"Requires", PluginServices<S>>
   >

@@ -11,7 +11,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
-import { jsonError } from "./Http.js"
+import * as HotRoutes from "./HotRoutes.js"
 import * as Plugin from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
 
@@ -98,8 +98,8 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
     } satisfies Running
   })
 
-/** Core's answer while a plugin's services are not up: 503 with Retry-After, in core's error shape. */
-const unavailable = (running: Running) =>
+/** Why a plugin's routes answer 503 now: starting, or the last failure, with when to try again. */
+const unavailableReply = (running: Running) =>
   Effect.gen(function*() {
     const supervisor = yield* Supervisor
     const status = (yield* supervisor.status).find((s) => s.name === running.servicesName)
@@ -109,11 +109,19 @@ const unavailable = (running: Running) =>
       ? Math.max(1, Math.ceil((status.nextAttemptAt - now) / 1000))
       : 1
     const name = running.plugin.name
-    const body = failed
-      ? jsonError(503, status.lastError!, { plugin: name, restarts: status.restarts, retryAfterSeconds: retryAfter })
-      : jsonError(503, `the ${name} is starting`, { plugin: name, retryAfterSeconds: retryAfter })
-    return HttpServerResponse.setHeader(body, "retry-after", String(retryAfter))
+    const headers = { "retry-after": String(retryAfter) }
+    return failed
+      ? HotRoutes.error(503, status.lastError!, { plugin: name, restarts: status.restarts, retryAfterSeconds: retryAfter }, headers)
+      : HotRoutes.error(503, `the ${name} is starting`, { plugin: name, retryAfterSeconds: retryAfter }, headers)
   })
+
+/** Core's answer while a plugin's services are not up: 503 with Retry-After, in core's error shape. */
+const unavailable = (running: Running) =>
+  Effect.map(unavailableReply(running), (reply) =>
+    HttpServerResponse.setHeaders(
+      HttpServerResponse.unsafeJson(reply.body, { status: reply.status }),
+      reply.headers ?? {}
+    ))
 
 /**
  * The router a plugin's route layers see: core's router prefixed with `/<name>`, whose
@@ -157,14 +165,44 @@ const pluginRouter = (
 }
 
 /**
+ * The hot routes a plugin's route layers see: paths under `/<name>`, handlers run with
+ * the plugin's services (503 without them) and its log annotation, as `pluginRouter` does.
+ */
+const pluginHotRoutes = (hot: HotRoutes.HotRoutesService, running: Running): HotRoutes.HotRoutesService => {
+  const base = Plugin.basePath(running.plugin.name)
+  const closed = Effect.flatMap(unavailableReply(running), Effect.fail)
+  const annotate = FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("plugin", running.plugin.name as unknown))
+  return HotRoutes.HotRoutes.of({
+    ...hot,
+    register: (route, runtime) =>
+      hot.register({
+        ...route,
+        path: base + route.path,
+        // a hot route runs on a fiber of its own: its context and annotations are set, not scoped
+        handle: (request) =>
+          Effect.suspend((): Effect.Effect<HotRoutes.Reply, HotRoutes.Reply, any> => {
+            const context = running.current()
+            return context === undefined ? closed : Effect.zipRight(
+              FiberRef.update(FiberRef.currentContext, (input) => Context.merge(input, context)),
+              Effect.zipRight(annotate, route.handle(request))
+            )
+          }) as Effect.Effect<HotRoutes.Reply, HotRoutes.Reply, any>
+      }, runtime)
+  })
+}
+
+/**
  * The plugin's routes, mounted under `/<name>/`. Built with a memo map of their own, so
  * that two plugins' (or core's) `HttpApi` handlers for the same relative path never meet.
  */
 export const routes = (running: Running, http: Plugin.PluginHttp<any>) =>
   Layer.fresh(http.routes).pipe(
-    Layer.provide(Layer.effect(
-      HttpLayerRouter.HttpRouter,
-      Effect.map(HttpLayerRouter.HttpRouter, (router) => pluginRouter(router.prefixed(Plugin.basePath(running.plugin.name)), running))
+    Layer.provide(Layer.mergeAll(
+      Layer.effect(
+        HttpLayerRouter.HttpRouter,
+        Effect.map(HttpLayerRouter.HttpRouter, (router) => pluginRouter(router.prefixed(Plugin.basePath(running.plugin.name)), running))
+      ),
+      Layer.effect(HotRoutes.HotRoutes, Effect.map(HotRoutes.HotRoutes, (hot) => pluginHotRoutes(hot, running)))
     ))
   ) as Layer.Layer<never, unknown, Exclude<Layer.Layer.Context<typeof http.routes>, HttpLayerRouter.Request<any, any>>>
 

@@ -2,13 +2,19 @@
  * The allocator under load, end to end: the real daemon (the built bundle, a temp data
  * dir, an inventory in a temp file, port 0) driven over HTTP on 127.0.0.1 by autocannon.
  *
- *   node --import tsx packages/plugins-allocator/bench/allocator.ts [--seconds 10] [--connections 32] [--devices 64]
+ *   node --import tsx packages/plugins-allocator/bench/allocator.ts [--seconds 5] [--rounds 3] [--connections 32] [--devices 64]
  *
- * Three runs, each printing requests/s, p50/p99 latency and errors (any non-2xx, socket
- * error or timeout):
- * - core's /healthz: the floor of the HTTP stack on this machine at this moment;
- * - keepalive: every connection keeps alive leases of its own, round robin;
- * - allocate+release: every connection allocates a device and releases it, again and again.
+ * Side by side with reference servers in a process of their own (bench/_raw.mjs: plain
+ * `node:http`, one better-sqlite3 UPDATE commit per keepalive, SQLite set up as orch's, and an
+ * in-memory /healthz), the same load generator and connection count, interleaved over
+ * `--rounds` rounds; each run prints requests/s, p50/p99 latency, errors (any non-2xx, socket
+ * error or timeout) and the server's CPU per request:
+ * - core's /healthz against the raw one;
+ * - keepalive: every connection keeps alive leases of its own, round robin, against the raw UPDATE;
+ * - allocate+release (orch only): every connection allocates a device and releases it, again and again.
+ * The last two lines are the medians' ratios:
+ *   allocator-keepalive: orch=<req/s> raw=<req/s> ratio=<orch/raw>
+ *   healthz: orch=<req/s> raw=<req/s> ratio=<orch/raw>
  * Each lease change is committed before its reply. After the runs the daemon is killed with
  * SIGKILL and its SQLite file is read back: every acknowledged release must be there, and
  * every lease must expire no earlier than the last expiry a keepalive acknowledged.
@@ -16,7 +22,8 @@
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
 import { eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import * as readline from "node:readline"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -25,12 +32,14 @@ import { parseArgs } from "node:util"
 
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: "string", default: "10" },
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     devices: { type: "string", default: "64" }
   }
 })
 const seconds = Number(args.seconds)
+const rounds = Math.max(1, Number(args.rounds))
 const connections = Number(args.connections)
 const deviceCount = Math.max(Number(args.devices), connections)
 
@@ -61,17 +70,27 @@ const post = async (url: string, body: unknown) => {
   return response.json() as Promise<any>
 }
 
-/** The daemon's CPU time so far in ms (user + system, from /proc; Linux's clock tick is 10 ms). */
-const daemonCpuMs = (): number => {
-  const fields = fs.readFileSync(`/proc/${daemon.process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+/** A process's CPU time so far in ms (user + system, from /proc; Linux's clock tick is 10 ms). */
+const cpuMs = (pid: number): number => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-/** Runs autocannon, and how much of the daemon's CPU the run took. */
-const measure = async (options: autocannon.Options) => {
-  const before = daemonCpuMs()
+/** Runs autocannon, and how much of the server's CPU (`pid`) the run took. */
+const measure = async (options: autocannon.Options, pid = daemon.process.pid!) => {
+  const before = cpuMs(pid)
   const result = await autocannon(options)
-  return { result, cpuMs: daemonCpuMs() - before }
+  return { result, cpuMs: cpuMs(pid) - before }
+}
+
+// the reference servers, in a process of their own as the daemon is
+const raw = spawn(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), "_raw.mjs"), path.join(dir, "raw.sqlite"), String(connections * 2)], {
+  stdio: ["ignore", "pipe", "inherit"]
+})
+const rawInfo = JSON.parse(await new Promise<string>((resolve) => readline.createInterface({ input: raw.stdout! }).once("line", resolve))) as {
+  keepalivePort: number
+  healthzPort: number
+  ids: Array<string>
 }
 
 interface Figures {
@@ -82,7 +101,7 @@ interface Figures {
   readonly p50: number
   readonly p99: number
   readonly errors: number
-  /** Daemon CPU per request in µs: one core gives the daemon at most 1e6 / this requests/s, whatever else the machine runs. */
+  /** Server CPU per request in µs: one core gives the server at most 1e6 / this requests/s, whatever else the machine runs. */
   readonly cpuPerRequestUs: number
 }
 
@@ -100,14 +119,16 @@ const figures = (name: string, { cpuMs, result }: { result: autocannon.Result; c
 const show = (f: Figures, target?: number) =>
   console.log(
     `${f.name.padEnd(18)} ${f.perSecond.toFixed(0).padStart(6)} ${f.unit.padEnd(12)} p50 ${f.p50} ms  p99 ${f.p99} ms  ` +
-      `${f.requests} requests, ${f.errors} errors, daemon CPU ${f.cpuPerRequestUs.toFixed(0)} µs/request${target === undefined ? "" : `  (target ≥ ${target}: ${f.perSecond >= target && f.errors === 0 ? "met" : "NOT met"})`}`
+      `${f.requests} requests, ${f.errors} errors, server CPU ${f.cpuPerRequestUs.toFixed(0)} µs/request${target === undefined ? "" : `  (target ≥ ${target}: ${f.perSecond >= target && f.errors === 0 ? "met" : "NOT met"})`}`
   )
 
 const base = daemon.url
 console.log(`orch daemon at ${base}, ${deviceCount} devices, ${connections} connections, ${seconds} s per run, ${os.cpus().length} CPUs`)
 
-const floor = await measure({ url: `${base}/healthz`, connections, duration: seconds })
-show(figures("GET /healthz", floor))
+const healthzRun = (target: "orch" | "raw") =>
+  target === "orch"
+    ? measure({ url: `${base}/healthz`, connections, duration: seconds })
+    : measure({ url: `http://127.0.0.1:${rawInfo.healthzPort}/healthz`, connections, duration: seconds }, raw.pid!)
 
 // keepalive: two leases per connection, kept alive round robin; the last acknowledged expiry of each is remembered
 const leases: Array<string> = []
@@ -115,25 +136,45 @@ for (let i = 0; i < Math.min(deviceCount, connections * 2); i++) {
   leases.push((await post(`${base}/allocator/leases`, { type: "bench-board", holder: `bench-${i}`, ttlSeconds: 3600 })).id)
 }
 const acknowledged = new Map<string, string>()
-let next = 0
-const keepalive = await measure({
-  url: base,
-  connections,
-  duration: seconds,
-  requests: [{
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: "{}",
-    setupRequest: (request) => ({ ...request, path: `/allocator/leases/${leases[next++ % leases.length]}/keepalive` }),
-    onResponse: (status, body) => {
-      if (status !== 200) return
-      const answer = JSON.parse(body) as { id: string; expiresAt: string }
-      if ((acknowledged.get(answer.id) ?? "") < answer.expiresAt) acknowledged.set(answer.id, answer.expiresAt)
-    }
-  }]
-})
-const keepaliveFigures = figures("keepalive", keepalive)
-show(keepaliveFigures, 5000)
+const keepaliveRun = (target: "orch" | "raw") => {
+  let next = 0
+  const ids = target === "orch" ? leases : rawInfo.ids
+  return measure({
+    url: target === "orch" ? base : `http://127.0.0.1:${rawInfo.keepalivePort}`,
+    connections,
+    duration: seconds,
+    requests: [{
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+      setupRequest: (request) => ({ ...request, path: `/allocator/leases/${ids[next++ % ids.length]}/keepalive` }),
+      onResponse: (status, body) => {
+        if (status !== 200 || target !== "orch") return
+        const answer = JSON.parse(body) as { id: string; expiresAt: string }
+        if ((acknowledged.get(answer.id) ?? "") < answer.expiresAt) acknowledged.set(answer.id, answer.expiresAt)
+      }
+    }]
+  }, target === "orch" ? daemon.process.pid! : raw.pid!)
+}
+
+// interleaved, the order swapped each round, so that drift in the machine's load hits both alike
+const side: Record<"healthz" | "keepalive", Record<"orch" | "raw", Array<Figures>>> = {
+  healthz: { orch: [], raw: [] },
+  keepalive: { orch: [], raw: [] }
+}
+for (let round = 0; round < rounds; round++) {
+  const order: Array<"orch" | "raw"> = round % 2 === 0 ? ["orch", "raw"] : ["raw", "orch"]
+  for (const target of order) {
+    const f = figures(`GET /healthz ${target}`, await healthzRun(target))
+    side.healthz[target].push(f)
+    show(f)
+  }
+  for (const target of order) {
+    const f = figures(`keepalive ${target}`, await keepaliveRun(target))
+    side.keepalive[target].push(f)
+    show(f)
+  }
+}
 for (const id of leases) await fetch(`${base}/allocator/leases/${id}`, { method: "DELETE" })
 
 // allocate+release: each connection allocates, then releases the lease it got
@@ -174,10 +215,32 @@ for (const [id, expiresAt] of acknowledged) {
   if (row.expires_at < Date.parse(expiresAt)) behind++
 }
 db.close()
+raw.kill("SIGKILL")
 console.log(
   `after SIGKILL: ${stored.n} of ${released} acknowledged releases stored (in-flight ones at the end of a run also count); ` +
     `${acknowledged.size - behind} of ${acknowledged.size} leases expire no earlier than their last acknowledged keepalive`
 )
 const durable = stored.n >= released && behind === 0
 if (!durable) console.log("DURABILITY CHECK FAILED")
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+const spread = (runs: ReadonlyArray<Figures>) => `${Math.min(...runs.map((f) => f.perSecond)).toFixed(0)}–${Math.max(...runs.map((f) => f.perSecond)).toFixed(0)}`
+const cpu = (runs: ReadonlyArray<Figures>) => median(runs.map((f) => f.cpuPerRequestUs)).toFixed(0)
+for (const name of ["keepalive", "healthz"] as const) {
+  console.log(
+    `${name}: orch runs ${spread(side[name].orch)} req/s (median CPU ${cpu(side[name].orch)} µs/request), ` +
+      `raw runs ${spread(side[name].raw)} req/s (median CPU ${cpu(side[name].raw)} µs/request)`
+  )
+}
+const ratioLine = (label: string, runs: (typeof side)["healthz"]) => {
+  const orch = median(runs.orch.map((f) => f.perSecond))
+  const reference = median(runs.raw.map((f) => f.perSecond))
+  return `${label}: orch=${orch.toFixed(0)} raw=${reference.toFixed(0)} ratio=${(orch / reference).toFixed(2)}`
+}
+console.log(ratioLine("allocator-keepalive", side.keepalive))
+console.log(ratioLine("healthz", side.healthz))
 process.exit(durable ? 0 : 1)

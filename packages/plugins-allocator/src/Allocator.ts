@@ -25,7 +25,6 @@ import {
 import { Cause, Context, Data, Deferred, Effect, Either, Exit, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
-import * as Batch from "./Batch.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
 import * as Sql from "./sql.js"
@@ -164,7 +163,7 @@ export const make = (
     }
 
     // allocations arriving together are one transaction: one query per kind of request, one insert
-    const leaseBatch = yield* Batch.make(
+    const leaseBatch = yield* GroupCommit.batcher(
       (requests: ReadonlyArray<AllocateRequest>) =>
         Database.transaction(Effect.gen(function*() {
           const granted = yield* resources.leaseMany(Device, requests.map((request) => ({
@@ -177,7 +176,7 @@ export const make = (
           for (const { leaseId, ttlMs } of ttls) rememberTtl(leaseId, ttlMs)
           return granted.map((lease) => Either.right(Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) }))))
         })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
-      { maxBatch: 128 }
+      { maxGroupSize: 128, gather: "turn", closedMessage: "the allocator is shutting down" }
     )
 
     const tryLease = (request: AllocateRequest): Effect.Effect<Option.Option<Grant>, SqlError> => leaseBatch(request)
@@ -291,7 +290,7 @@ export const make = (
       )
 
     // keepalives arriving together are one transaction with one read and one update
-    const keepaliveBatch = yield* Batch.make(
+    const keepaliveBatch = yield* GroupCommit.batcher(
       (items: ReadonlyArray<{ readonly leaseId: string; readonly ttlMs: number | undefined; readonly holder: string | undefined }>) =>
         Effect.gen(function*() {
           // a lease's TTL never changes: read outside the write transaction, and remembered
@@ -304,7 +303,7 @@ export const make = (
             ttlMs: item.ttlMs ?? grantedTtls.get(item.leaseId) ?? config.maxTtlSeconds * 1000
           })))
         }).pipe(Effect.withTracerEnabled(false)),
-      { maxBatch: 256 }
+      { maxGroupSize: 256, gather: "turn", closedMessage: "the allocator is shutting down" }
     )
 
     const keepalive: AllocatorService["keepalive"] = (leaseId, options) =>
@@ -319,7 +318,7 @@ export const make = (
       )
 
     // releases arriving together are one transaction too, with what follows each (cleaning)
-    const releaseBatch = yield* Batch.make(
+    const releaseBatch = yield* GroupCommit.batcher(
       (items: ReadonlyArray<{ readonly leaseId: string; readonly holder: string | undefined; readonly reason: string }>) =>
         Database.transaction(Effect.gen(function*() {
           const outcomes = yield* resources.releaseMany(items)
@@ -331,7 +330,7 @@ export const make = (
           }
           return outcomes
         })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
-      { maxBatch: 128 }
+      { maxGroupSize: 128, gather: "turn", closedMessage: "the allocator is shutting down" }
     )
 
     const release: AllocatorService["release"] = (leaseId, options) =>

@@ -9,9 +9,10 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as HotRoutes from "@orch/core/HotRoutes"
 import { jsonError } from "@orch/core/Http"
 import { type Lease, type Resource, Resources } from "@orch/core/Resources"
-import { Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Effect, Either, Layer, type Schema } from "effect"
 import * as Access from "./Access.js"
 import { Allocator } from "./Allocator.js"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
@@ -89,39 +90,26 @@ const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =
     return Effect.sync(cleanup)
   }))
 
-/** The body decoded by `schema`; a problem is a 400 that names the field. */
+/** The body decoded by `schema`; a problem is a 400 that names the field (core's hot routes decode the same way). */
 const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
-  // compiled once: building a decoder costs more than running it
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
-  return Effect.gen(function*() {
-    const text = yield* bodyText
-    let json: unknown
-    if (text.trim() === "" && options.optional) json = {}
-    else {
-      try {
-        json = JSON.parse(text)
-      } catch (error) {
-        return yield* fail(400, `the body is not JSON: ${(error as Error).message}`)
-      }
-    }
-    const decoded = decode(json)
-    if (Either.isRight(decoded)) return decoded.right
-    const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-    const field = issue?.path.map(String).join(".") ?? ""
-    const problem = issue?._tag === "Unexpected" ? "unknown field" : issue?._tag === "Missing" ? "is required" : issue?.message ?? "is invalid"
-    return yield* fail(400, field === "" ? `the body ${problem}` : `${field}: ${problem}`, field === "" ? {} : { field })
-  })
+  const decode = HotRoutes.bodyDecoder(schema, options)
+  return Effect.flatMap(bodyText, (text) =>
+    Either.match(decode(text), {
+      onLeft: (refused) => Effect.fail(new Reply(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }))),
+      onRight: Effect.succeed
+    }))
 }
 
 const allocateBody = body(Api.AllocateBody)
-const keepaliveBody = body(Api.KeepaliveBody, { optional: true })
+
+const bearerChallenge = { "www-authenticate": "Bearer realm=\"orch allocator\"" }
 
 const caller = (authorize: ReturnType<typeof Access.make>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const outcome = authorize(request.headers.authorization)
     return outcome._tag === "Allowed"
       ? Effect.succeed(outcome.caller)
-      : fail(401, outcome.message, undefined, { "www-authenticate": "Bearer realm=\"orch allocator\"" })
+      : fail(401, outcome.message, undefined, bearerChallenge)
   })
 
 const param = (name: string) => Effect.map(HttpRouter.RouteContext, (context) => context.params[name] ?? "")
@@ -193,20 +181,32 @@ export const routes = (config: AllocatorConfig) => {
     } satisfies typeof Api.LeaseGranted.Type)
   }))
 
-  const keepalive = handle(Effect.gen(function*() {
-    const me = yield* who
-    const id = yield* param("id")
-    const request = yield* keepaliveBody
-    if (request.ttlSeconds !== undefined && request.ttlSeconds > maxTtl) {
-      return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
-    }
-    const allocator = yield* Allocator
-    const expiresAt = yield* leaseErrors(allocator.keepalive(id, {
-      ttlMs: request.ttlSeconds === undefined ? undefined : request.ttlSeconds * 1000,
-      holder: me.admin ? undefined : me.holder
-    }))
-    return json({ id, expiresAt: iso(expiresAt) })
-  }))
+  // the hottest route (every lease's client calls it every few seconds): served before the Effect router
+  const keepalive = HotRoutes.add({
+    method: "POST",
+    path: "/leases/:id/keepalive",
+    body: { schema: Api.KeepaliveBody, optional: true },
+    authorize: (incoming) => {
+      const outcome = authorize(incoming.headers.authorization)
+      return outcome._tag === "Allowed" ? Either.right(outcome.caller) : Either.left(HotRoutes.error(401, outcome.message, undefined, bearerChallenge))
+    },
+    handle: ({ body, caller: me, params: { id } }) =>
+      body.ttlSeconds !== undefined && body.ttlSeconds > maxTtl
+        ? HotRoutes.fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
+        : Effect.flatMap(Allocator, (allocator) =>
+          allocator.keepalive(id!, {
+            ttlMs: body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000,
+            holder: me.admin ? undefined : me.holder
+          })).pipe(
+          Effect.map((expiresAt) => HotRoutes.json({ id, expiresAt: iso(expiresAt) })),
+          Effect.catchTags({
+            LeaseNotFound: (error) => HotRoutes.fail(404, error.message),
+            LeaseGone: (error) => HotRoutes.fail(410, error.message, error.endReason === undefined ? {} : { endReason: error.endReason }),
+            LeaseHolderMismatch: (error) => HotRoutes.fail(403, error.message),
+            SqlError: Effect.die
+          })
+        )
+  })
 
   const release = handle(Effect.gen(function*() {
     const me = yield* who
@@ -250,7 +250,7 @@ export const routes = (config: AllocatorConfig) => {
 
   return Layer.mergeAll(
     HttpLayerRouter.add("POST", "/leases", allocate),
-    HttpLayerRouter.add("POST", "/leases/:id/keepalive", keepalive),
+    keepalive,
     HttpLayerRouter.add("DELETE", "/leases/:id", release),
     HttpLayerRouter.add("GET", "/leases", listLeases),
     HttpLayerRouter.add("GET", "/devices", listDevices),

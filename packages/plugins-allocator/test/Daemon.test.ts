@@ -106,7 +106,17 @@ describe("allocator HTTP API", () => {
     expect((await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "lab-token-0002")).status).toBe(403)
     expect((await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, ci)).status).toBe(403)
     expect((await call(`${url}/allocator/leases/nope/keepalive`, "POST", {}, ci)).status).toBe(404)
-    const kept = await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", undefined, ci)
+    // the keepalive (a hot route, served before the Effect router) keeps the same checks
+    const keepaliveUrl = `${url}/allocator/leases/${first.body.id}/keepalive`
+    const anonymous = await call(keepaliveUrl, "POST", {})
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer/)
+    expect((await call(keepaliveUrl, "POST", {}, "ci-token-0000")).status).toBe(401)
+    expect((await call(keepaliveUrl, "POST", { ttlSeconds: "long" }, ci)).body).toMatchObject({ error: expect.stringMatching(/^ttlSeconds: /), field: "ttlSeconds" })
+    expect((await call(keepaliveUrl, "POST", { ttlSeconds: 10, colour: "red" }, ci)).body).toEqual({ error: "colour: unknown field", field: "colour" })
+    expect((await call(keepaliveUrl, "POST", { ttlSeconds: 100_000 }, ci)).body).toEqual({ error: "ttlSeconds: at most 86400", field: "ttlSeconds" })
+    expect((await call(keepaliveUrl, "POST", { ttlSeconds: 10, pad: "x".repeat(2 * 1024 * 1024) }, ci)).status).toBe(413)
+    const kept = await call(keepaliveUrl, "POST", undefined, ci)
     expect(kept.status).toBe(200)
     expect(Date.parse(kept.body.expiresAt)).toBeGreaterThan(Date.now())
 
@@ -131,6 +141,8 @@ describe("allocator HTTP API", () => {
     expect(metrics).toMatch(/orch_allocator_expiries_total 1/)
     expect(metrics).toMatch(/orch_allocator_devices\{type="board",status="drained"\} 1/)
     expect(metrics).toMatch(/orch_allocator_keepalives_total\{result="gone"\} 2/)
+    // two refused allocations (Effect router) and two refused keepalives (hot route), one series
+    expect(metrics).toMatch(/orch_http_requests_total\{method="POST",path="\/allocator",status="401"\} 4/)
     const openapi: any = await (await fetch(`${url}/openapi.json`)).json()
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining([
       "/allocator/leases",
