@@ -26,6 +26,8 @@ import {
   Layer,
   Option,
   ParseResult,
+  PubSub,
+  type Queue,
   Random,
   Schema,
   type Scope
@@ -487,6 +489,12 @@ export interface JobQueueService {
    * when out of attempts); returns how many.
    */
   readonly reclaimExpired: () => Effect.Effect<number, SqlError>
+  /**
+   * A subscription that receives an item after each committed enqueue (and retry) of
+   * `kind` in this process, at most one pending per subscriber: job workers wait on it
+   * instead of polling. Subscribe before the first claim so that no wake-up is lost.
+   */
+  readonly wakeups: (kind: JobKind.Any) => Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
   readonly get: (id: number) => Effect.Effect<Job, JobNotFound | SqlError>
   /** Newest first. */
   readonly list: (options?: ListOptions) => Effect.Effect<ReadonlyArray<Job>, SqlError>
@@ -723,6 +731,23 @@ export const make = (
 
     const inTransaction = yield* GroupCommit.make({ isCleanFailure, closedMessage: "the job queue is closed" })
 
+    // one hub per kind, made by its first subscriber; sliding, so a publisher never waits
+    const hubs = new Map<string, PubSub.PubSub<void>>()
+    const wakeups: JobQueueService["wakeups"] = (kind) =>
+      Effect.suspend(() => {
+        const key = keyOf(kind.plugin, kind.name)
+        const hub = hubs.get(key)
+        return hub !== undefined ? PubSub.subscribe(hub) : Effect.flatMap(PubSub.sliding<void>(1), (made) => {
+          if (!hubs.has(key)) hubs.set(key, made)
+          return PubSub.subscribe(hubs.get(key)!)
+        })
+      })
+    const wake = (plugin: string, name: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const hub = hubs.get(keyOf(plugin, name))
+        return hub === undefined ? Effect.void : PubSub.publish(hub, undefined)
+      })
+
     /** Explains a compare-and-set that matched nothing, from the job as it is now. */
     const leaseLost = (job: { readonly id: number; readonly state?: string; readonly token: number | undefined }) =>
       Effect.flatMap(first(Sql.getJob(sql, job.id)), (row) => Effect.fail(lostLease(job, row)))
@@ -783,7 +808,7 @@ export const make = (
             idempotencyKey: options.idempotencyKey ?? null
           })
         }
-        return yield* inTransaction(enqueueBatch(kind, items, prepared))
+        return yield* Effect.tap(inTransaction(enqueueBatch(kind, items, prepared)), () => wake(kind.plugin, kind.name))
       })
 
     /**
@@ -1174,6 +1199,9 @@ export const make = (
       }))
 
     const retry: JobQueueService["retry"] = (id, reason) =>
+      Effect.tap(retryInTransaction(id, reason), (job) => wake(job.plugin, job.kind))
+
+    const retryInTransaction = (id: number, reason: string) =>
       inTransaction(Effect.gen(function*() {
         const { kind, row } = yield* loadForChange(id)
         if (!kind.retryFrom.includes(row.state)) {
@@ -1254,6 +1282,7 @@ export const make = (
       cancel,
       retry,
       reclaimExpired,
+      wakeups,
       get,
       list,
       history,
