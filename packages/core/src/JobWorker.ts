@@ -334,7 +334,8 @@ export const run = <P, R, S extends string, E, Req>(
           dropped: false
         }
         running.set(job.id, entry)
-        return Effect.map(Effect.forkDaemon(handle(entry)), (fiber) => {
+        // forked inside the claim's uninterruptible region: the handler itself must stay interruptible
+        return Effect.map(Effect.forkDaemon(Effect.interruptible(handle(entry))), (fiber) => {
           entry.fiber = fiber
         })
       })
@@ -402,7 +403,8 @@ export const run = <P, R, S extends string, E, Req>(
     const stop = (claimFiber: Fiber.RuntimeFiber<never>, heartbeatFiber: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function*() {
         yield* Fiber.interrupt(claimFiber)
-        yield* Effect.timeoutOption(waitIdle, worker.gracePeriod)
+        // a finalizer runs uninterruptibly: the wait must be made interruptible for the timeout to end it
+        yield* Effect.timeoutOption(Effect.interruptible(waitIdle), worker.gracePeriod)
         const left = [...running.values()]
         if (left.length > 0) {
           for (const entry of left) entry.dropped = true
