@@ -6,7 +6,7 @@
  *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--batched-jobs 20000] [--runs 3]
  *     [--producers 4] [--workers 4] [--batch 16] [--complete-concurrency 1] [--enqueue-batch 100]
  *     [--claim-batch 64] [--rate 5000] [--worker-jobs 20000] [--worker-concurrency 50]
- *     [--worker-enqueue-batch 1000] [--worker-producers 1] [--only pipeline,batched,paced,lone,worker]
+ *     [--worker-enqueue-batch 1000] [--worker-producers 1] [--skip-bullmq] [--only pipeline,batched,paced,lone,worker]
  *
  * Five configurations, each run --runs times over a fresh file:
  * - per-job pipeline: --producers fibers enqueue --jobs jobs one by one while --workers
@@ -64,6 +64,8 @@ const { values: args } = parseArgs({
     "worker-concurrency": { type: "string", default: "50" },
     "worker-enqueue-batch": { type: "string", default: "1000" },
     "worker-producers": { type: "string", default: "1" },
+    // e.g. to profile orch alone
+    "skip-bullmq": { type: "boolean", default: false },
     only: { type: "string" }
   }
 })
@@ -368,7 +370,7 @@ const workerRun = Effect.gen(function*() {
 })
 
 const workerComparison = Effect.gen(function*() {
-  const withBullmq = yield* Effect.promise(redisAnswers)
+  const withBullmq = !args["skip-bullmq"] && (yield* Effect.promise(redisAnswers))
   console.log(
     `\njob worker end to end: ${workerJobCount} no-op jobs; ${workerProducers} producer(s) enqueue ${workerEnqueueBatch} per call;` +
       ` one worker, concurrency ${workerConcurrency}, one handler call and one completion per job` +
@@ -398,7 +400,7 @@ const workerComparison = Effect.gen(function*() {
   const orchRate = median(orch.map((run) => run.jobs / run.seconds))
   console.log(`  orch cpu per job: median ${median(orch.map((run) => run.cpuMicros / run.jobs)).toFixed(1)} µs`)
   if (!withBullmq) {
-    console.log(`  BullMQ skipped: Redis does not answer at 127.0.0.1:6379`)
+    console.log(`  BullMQ skipped: ${args["skip-bullmq"] ? "--skip-bullmq" : "Redis does not answer at 127.0.0.1:6379"}`)
     console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=skipped`)
     return
   }
