@@ -357,9 +357,12 @@ export const run = <P, R, S extends string, E, Req>(
           yield* slots.wait
           continue
         }
+        // whatever goes wrong with a claim (the database, a defect), the loop goes on
         const claimed = yield* claimAndStart(free).pipe(
-          Effect.catchAll((error) =>
-            Effect.as(Effect.logWarning("job worker: claim failed; trying again after the poll interval", error), -1)
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.as(Effect.logWarning("job worker: claim failed; trying again after the poll interval", cause), -1)
           )
         )
         if (claimed < 0) yield* Effect.sleep(worker.pollInterval)

@@ -189,6 +189,31 @@ describe("JobWorker", () => {
       ])
     })))
 
+  it.effect("an outcome the state machine forbids sends that job to its dead state, and only that job", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const worker = JobWorker.make({
+        kind: Wpt,
+        concurrency: 4,
+        // the submitter's half only: SUBMITTED jobs are another worker's
+        states: ["AWAITING"],
+        handler: (job) =>
+          Effect.succeed(
+            job.payload.url === "bad"
+              ? JobWorker.transition("FINISHED", { result: { testId: "x" } })
+              : JobWorker.transition("SUBMITTED")
+          )
+      })
+      yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
+      const [good, bad] = yield* queue.enqueueMany(Wpt, [{ payload: { url: "good" } }, { payload: { url: "bad" } }])
+      yield* until("both are recorded", Effect.map(Effect.all([stateOf(good.job.id), stateOf(bad.job.id)]), (states) =>
+        !states.includes("AWAITING")))
+      expect(yield* stateOf(good.job.id)).toBe("SUBMITTED")
+      const dead = yield* queue.get(bad.job.id)
+      expect(dead.state).toBe("DEAD")
+      expect(dead.lastError).toContain("may not go from AWAITING to FINISHED")
+    })))
+
   it.effect("a handler whose job is cancelled is interrupted at the next heartbeat and nothing is recorded", () =>
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue
