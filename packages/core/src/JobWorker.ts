@@ -361,7 +361,7 @@ export const run = <P, R, S extends string, E, Req>(
         const claimed = yield* claimAndStart(free).pipe(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause)
-              ? Effect.failCause(cause)
+              ? Effect.interrupt
               : Effect.as(Effect.logWarning("job worker: claim failed; trying again after the poll interval", cause), -1)
           )
         )
