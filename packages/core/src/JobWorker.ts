@@ -228,7 +228,8 @@ export interface RunOptions {
 interface Running {
   readonly job: Job<any, any, any>
   readonly startedNs: bigint
-  fiber: Fiber.RuntimeFiber<void> | undefined
+  /** The slot whose fiber runs the handler. */
+  readonly slot: number
   /** When the lease runs out unless extended. */
   expiresAt: number
   /** Lease lost, or given back on stop: whatever the handler does is not recorded. */
@@ -311,48 +312,89 @@ export const run = <P, R, S extends string, E, Req>(
       })
     }
 
-    const handle = (entry: Running): Effect.Effect<void, never, Req> =>
-      Effect.suspend(() => worker.handler(entry.job)).pipe(
-        Effect.exit,
-        Effect.map((exit) => {
-          handlerDuration.unsafeUpdate(Number(clock.unsafeCurrentTimeNanos() - entry.startedNs) / 1e9, metricLabels)
-          if (!entry.dropped) record(entry.job, exit)
-        }),
-        Effect.ensuring(Effect.sync(() => {
-          running.delete(entry.job.id)
-          slots.notify()
-        }))
+    const releaseReason = `released: ${options.owner} stopped before the handler finished`
+    const releaseQuietly = (job: Job<P, R, S>, reason: string) =>
+      queue.release(job, { reason }).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`job worker: could not release job ${job.id}`, error))
       )
 
-    const start = (job: Job<P, R, S>) =>
-      Effect.suspend(() => {
-        const entry: Running = {
-          job,
-          startedNs: clock.unsafeCurrentTimeNanos(),
-          fiber: undefined,
-          expiresAt: job.leaseExpiresAt ?? clock.unsafeCurrentTimeMillis() + leaseMs,
-          dropped: false
+    // Handlers run on `concurrency` long-lived slot fibers that take claimed jobs from
+    // `ready`: a fiber forked per job cost more than the rest of the worker's per-job work.
+    const ready: Array<Job<P, R, S>> = []
+    const idle: Array<Signal> = []
+    const slotFibers: Array<Fiber.RuntimeFiber<void> | undefined> = new Array(concurrency)
+    const slotJobs: Array<Running | undefined> = new Array(concurrency)
+    let stopping = false
+
+    const slotLoop = (slot: number): Effect.Effect<void, never, Req> => {
+      const signal = new Signal()
+      return Effect.gen(function*() {
+        while (true) {
+          const job = ready.shift()
+          if (job === undefined) {
+            idle.push(signal)
+            yield* signal.wait
+            continue
+          }
+          const entry: Running = {
+            job,
+            startedNs: clock.unsafeCurrentTimeNanos(),
+            slot,
+            expiresAt: job.leaseExpiresAt ?? clock.unsafeCurrentTimeMillis() + leaseMs,
+            dropped: false
+          }
+          running.set(job.id, entry)
+          slotJobs[slot] = entry
+          const exit = yield* Effect.exit(Effect.suspend(() => worker.handler(job)))
+          slotJobs[slot] = undefined
+          running.delete(job.id)
+          handlerDuration.unsafeUpdate(Number(clock.unsafeCurrentTimeNanos() - entry.startedNs) / 1e9, metricLabels)
+          if (!entry.dropped) record(job, exit)
+          slots.notify()
         }
-        running.set(job.id, entry)
-        // forked inside the claim's uninterruptible region: the handler itself must stay interruptible
-        return Effect.map(Effect.forkDaemon(Effect.interruptible(handle(entry))), (fiber) => {
-          entry.fiber = fiber
-        })
-      })
+      }).pipe(
+        // interrupted: its job's lease was lost, or the worker stops
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            const waiting = idle.indexOf(signal)
+            if (waiting >= 0) idle.splice(waiting, 1)
+            const entry = slotJobs[slot]
+            slotJobs[slot] = undefined
+            if (entry !== undefined) running.delete(entry.job.id)
+            slots.notify()
+            // a job the interruption was not meant for (a handler that would not be interrupted in time) runs again later
+            const release = entry === undefined || entry.dropped ? Effect.void : releaseQuietly(entry.job, releaseReason)
+            return Effect.zipRight(release, stopping ? Effect.void : spawn(slot))
+          })
+        )
+      )
+    }
+
+    // forked from finalizers and uninterruptible regions too: the slot itself stays interruptible
+    const spawn = (slot: number): Effect.Effect<void, never, Req> =>
+      Effect.flatMap(Effect.forkDaemon(Effect.interruptible(Effect.annotateLogs(slotLoop(slot), annotations))), (fiber) =>
+        Effect.sync(() => {
+          slotFibers[slot] = fiber
+        }))
 
     const claimOptions = { owner: options.owner, leaseMs, states: worker.states, limit: 1 }
-    // a claim that commits is always followed by its handlers starting, even on interruption
+    // a claim that commits always hands its jobs to the slots, even on interruption
     const claimAndStart = (limit: number) =>
       Effect.uninterruptible(
-        Effect.flatMap(queue.claim(kind, { ...claimOptions, limit }), (jobs) =>
-          jobs.length === 0 ? Effect.succeed(0) : Effect.as(Effect.forEach(jobs, start, { discard: true }), jobs.length))
+        Effect.map(queue.claim(kind, { ...claimOptions, limit }), (jobs) => {
+          for (const job of jobs) {
+            ready.push(job)
+            idle.pop()?.notify()
+          }
+          return jobs.length
+        })
       )
 
     const waitForWork = Effect.asVoid(Effect.timeoutOption(Queue.take(wakeups), worker.pollInterval))
 
     const claimLoop: Effect.Effect<never, never, Req> = Effect.gen(function*() {
       while (true) {
-        const free = concurrency - running.size
+        const free = concurrency - running.size - ready.length
         if (free <= 0 || completer.pending() >= maxPending) {
           yield* slots.wait
           continue
@@ -373,7 +415,9 @@ export const run = <P, R, S extends string, E, Req>(
     /** Drops a job whose lease is gone: its handler is interrupted and nothing is recorded. */
     const drop = (entry: Running) => {
       entry.dropped = true
-      return entry.fiber === undefined ? Effect.void : Fiber.interruptFork(entry.fiber)
+      const fiber = slotFibers[entry.slot]
+      // only while the slot still runs this job's handler
+      return slotJobs[entry.slot] !== entry || fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
     }
 
     // a job's lease is extended once half of it has gone by, so a no-op job costs no heartbeat
@@ -405,22 +449,23 @@ export const run = <P, R, S extends string, E, Req>(
 
     const stop = (claimFiber: Fiber.RuntimeFiber<never>, heartbeatFiber: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function*() {
+        stopping = true
         yield* Fiber.interrupt(claimFiber)
+        // claimed but not started: given back at once
+        const unstarted = ready.splice(0)
+        yield* Effect.forEach(unstarted, (job) => releaseQuietly(job, `released: ${options.owner} stopped before the handler started`), {
+          concurrency: "unbounded",
+          discard: true
+        })
         // a finalizer runs uninterruptibly: the wait must be made interruptible for the timeout to end it
         yield* Effect.timeoutOption(Effect.interruptible(waitIdle), worker.gracePeriod)
-        const left = [...running.values()]
-        if (left.length > 0) {
-          for (const entry of left) entry.dropped = true
-          yield* Fiber.interruptAll(left.flatMap((entry) => (entry.fiber === undefined ? [] : [entry.fiber])))
-          yield* Effect.forEach(left, ({ job }) =>
-            queue.release(job, { reason: `released: ${options.owner} stopped before the handler finished` }).pipe(
-              Effect.catchAll((error) => Effect.logWarning(`job worker: could not release job ${job.id}`, error))
-            ), { concurrency: "unbounded", discard: true })
-        }
+        // the slots still running a handler release its job as they are interrupted
+        yield* Fiber.interruptAll(slotFibers.flatMap((fiber) => (fiber === undefined ? [] : [fiber])))
         yield* Fiber.interrupt(heartbeatFiber)
         yield* completer.close
       }).pipe(Effect.annotateLogs(annotations))
 
+    for (let slot = 0; slot < concurrency; slot++) yield* spawn(slot)
     const claimFiber = yield* Effect.forkDaemon(Effect.annotateLogs(claimLoop, annotations))
     const heartbeatFiber = yield* Effect.forkDaemon(Effect.annotateLogs(heartbeatLoop, annotations))
     yield* Effect.addFinalizer(() => stop(claimFiber, heartbeatFiber))
