@@ -1,6 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, MetricLabel, Schema, TestClock } from "effect"
 import { type Job, JobKind, JobQueue } from "../src/Jobs.js"
 import * as JobWorker from "../src/JobWorker.js"
 import { testDatabase } from "@orch/testing"
@@ -33,6 +33,14 @@ const withQueue = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const owner = "test-host:1:test"
 
+const workLabels = [MetricLabel.make("plugin", "test"), MetricLabel.make("kind", "work")]
+const metricsNow = () => ({
+  completed: JobWorker.jobsCompleted.unsafeValue(workLabels).count,
+  handled: JobWorker.handlerDuration.unsafeValue(workLabels).count,
+  retried: JobWorker.jobsFailed.unsafeValue([...workLabels, MetricLabel.make("outcome", "retry")]).count,
+  dead: JobWorker.jobsFailed.unsafeValue([...workLabels, MetricLabel.make("outcome", "dead")]).count
+})
+
 /** Waits (real time, a few ms a try) until `check` holds: the worker runs on its own fibers. */
 const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
   Effect.gen(function*() {
@@ -61,6 +69,7 @@ describe("JobWorker", () => {
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue
       const calls: Array<number> = []
+      const before = metricsNow()
       const worker = JobWorker.make({
         kind: Work,
         concurrency: 4,
@@ -71,6 +80,9 @@ describe("JobWorker", () => {
       yield* until("every job succeeded", Effect.map(queue.countByState(), (counts) =>
         counts.some((c) => c.state === "succeeded" && c.count === 25)))
       expect([...calls].sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, n) => n))
+      const after = metricsNow()
+      expect(after.completed - before.completed).toBe(25)
+      expect(after.handled - before.handled).toBe(25)
       for (const { job } of enqueued) {
         const after = yield* queue.get(job.id)
         expect(after.result).toEqual({ doubled: job.payload.n * 2 })
@@ -88,6 +100,7 @@ describe("JobWorker", () => {
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue
       let calls = 0
+      const before = metricsNow()
       const worker = JobWorker.make({
         kind: Work,
         concurrency: 2,
@@ -112,6 +125,8 @@ describe("JobWorker", () => {
       const history = yield* historyOf(job.id)
       expect(history.map((h) => h.to)).toEqual(["queued", "queued", "queued", "dead"])
       expect(history[3].reason).toContain("attempt 3 of 3 failed, none left: attempt 3 went wrong")
+      const after = metricsNow()
+      expect([after.retried - before.retried, after.dead - before.dead]).toEqual([2, 1])
     })))
 
   it.effect("a non-retryable failure goes straight to the dead state; a defect counts as a failure", () =>
