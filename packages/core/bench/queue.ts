@@ -5,9 +5,10 @@
  *
  *   node --import tsx packages/core/bench/queue.ts [--jobs 5000] [--batched-jobs 20000] [--runs 3]
  *     [--producers 4] [--workers 4] [--batch 16] [--complete-concurrency 1] [--enqueue-batch 100]
- *     [--claim-batch 64] [--rate 5000] [--only pipeline,batched,paced,lone]
+ *     [--claim-batch 64] [--rate 5000] [--worker-jobs 20000] [--worker-concurrency 50]
+ *     [--worker-enqueue-batch 1000] [--worker-producers 1] [--skip-bullmq] [--only pipeline,batched,paced,lone,worker]
  *
- * Four configurations, each run --runs times over a fresh file:
+ * Five configurations, each run --runs times over a fresh file:
  * - per-job pipeline: --producers fibers enqueue --jobs jobs one by one while --workers
  *   fibers claim up to --batch at a time and complete each with its own call
  *   (--complete-concurrency of a batch at once).
@@ -22,6 +23,12 @@
  *   the wait behind the backlog).
  * - lone job: enqueue, claim one, complete, one job at a time: the latency of a job that
  *   never waits, and nothing to share a commit with.
+ * - worker: the job worker (JobWorker) end to end, as BullMQ's case: --worker-jobs no-op
+ *   jobs, producers enqueue --worker-enqueue-batch per enqueueMany, one worker runs a
+ *   handler per job at --worker-concurrency and records one completion per job. When Redis
+ *   answers at 127.0.0.1:6379, BullMQ runs the same case (addBulk, a Worker with a no-op
+ *   processor) in the same process, runs interleaved; the last line is
+ *   `queue-worker: orch=<jobs/s> bullmq=<jobs/s> ratio=<orch/bullmq>` (medians).
  * jobs/s is jobs over the time from the first enqueue to the last completion; enqueue→done
  * is a job's enqueue call start → its completion committed. "cpu per job" is this
  * process's CPU time (all threads) over the jobs: on a shared machine it moves less than
@@ -29,15 +36,17 @@
  * runs (JIT): later runs are warm.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Duration, Effect, Either, Fiber, Layer, Ref, Schema } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, MetricLabel, Ref, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import * as Database from "../src/Database.js"
 import * as Jobs from "../src/Jobs.js"
+import * as JobWorker from "../src/JobWorker.js"
 import * as Migrations from "../src/Migrations.js"
 import { coreMigrations } from "../src/sql/migrations.js"
+import { type BullmqRun, redisAnswers, runBullmq } from "./_bullmq.js"
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +60,12 @@ const { values: args } = parseArgs({
     "enqueue-batch": { type: "string", default: "100" },
     "claim-batch": { type: "string", default: "64" },
     rate: { type: "string", default: "5000" },
+    "worker-jobs": { type: "string", default: "20000" },
+    "worker-concurrency": { type: "string", default: "50" },
+    "worker-enqueue-batch": { type: "string", default: "1000" },
+    "worker-producers": { type: "string", default: "1" },
+    // e.g. to profile orch alone
+    "skip-bullmq": { type: "boolean", default: false },
     only: { type: "string" }
   }
 })
@@ -64,6 +79,10 @@ const completeConcurrency = Number(args["complete-concurrency"])
 const enqueueBatch = Number(args["enqueue-batch"])
 const claimBatch = Number(args["claim-batch"])
 const rate = Number(args.rate)
+const workerJobCount = Number(args["worker-jobs"])
+const workerConcurrency = Number(args["worker-concurrency"])
+const workerEnqueueBatch = Number(args["worker-enqueue-batch"])
+const workerProducers = Number(args["worker-producers"])
 const only = args.only === undefined ? undefined : new Set(args.only.split(","))
 const selected = (configuration: string) => only === undefined || only.has(configuration)
 
@@ -72,6 +91,14 @@ const Work = Jobs.JobKind.simple({
   name: "work",
   payload: Schema.Struct({ n: Schema.Number, url: Schema.String }),
   result: Schema.Struct({ ok: Schema.Boolean })
+})
+
+/** The worker configuration's no-op jobs: same payload, no result (BullMQ's no-op processor returns none). */
+const Noop = Jobs.JobKind.simple({
+  plugin: "bench",
+  name: "noop",
+  payload: Schema.Struct({ n: Schema.Number, url: Schema.String }),
+  result: Schema.Void
 })
 
 class Samples {
@@ -110,7 +137,7 @@ process.once("exit", () => dirs.forEach((dir) => fs.rmSync(dir, { recursive: tru
 const freshQueue = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orch-bench-"))
   dirs.push(dir)
-  return Jobs.JobQueue.layer([Work]).pipe(
+  return Jobs.JobQueue.layer([Work, Noop]).pipe(
     Layer.provideMerge(Layer.effectDiscard(Migrations.apply("core", coreMigrations))),
     Layer.provideMerge(Database.layer({ filename: path.join(dir, "bench.sqlite") })),
     Layer.orDie
@@ -292,6 +319,99 @@ const loneJob = Effect.gen(function*() {
   )
 })
 
+interface WorkerRun {
+  readonly jobs: number
+  readonly seconds: number
+  readonly cpuMicros: number
+  readonly load: number
+}
+
+/**
+ * The job worker end to end, as BullMQ's case: the worker is running and idle, producers
+ * enqueue batches with enqueueMany, the worker runs a no-op handler per job (concurrency
+ * --worker-concurrency) and records each outcome; over when every job's completion has
+ * committed (the worker's completed counter, updated after each commit).
+ */
+const workerRun = Effect.gen(function*() {
+  const queue = yield* Jobs.JobQueue
+  let handled = 0
+  const worker = JobWorker.make({
+    kind: Noop,
+    concurrency: workerConcurrency,
+    handler: () =>
+      Effect.sync(() => {
+        handled++
+      })
+  })
+  const labels = [MetricLabel.make("plugin", Noop.plugin), MetricLabel.make("kind", Noop.name)]
+  const completed = () => JobWorker.jobsCompleted.unsafeValue(labels).count
+  const before = completed()
+  const fiber = yield* Effect.fork(JobWorker.run(worker, { owner: "bench" }))
+  yield* Effect.sleep("50 millis")
+  const start = performance.now()
+  const cpuStart = process.cpuUsage()
+  const producer = (p: number) => {
+    const mine = Array.from({ length: Math.ceil(workerJobCount / workerProducers) }, (_, i) => i * workerProducers + p)
+      .filter((n) => n < workerJobCount)
+    return Effect.forEach(
+      Array.from({ length: Math.ceil(mine.length / workerEnqueueBatch) }, (_, b) => mine.slice(b * workerEnqueueBatch, (b + 1) * workerEnqueueBatch)),
+      (ns) => queue.enqueueMany(Noop, ns.map((n) => ({ payload: { n, url: `https://example.com/${n}` } }))),
+      { discard: true }
+    )
+  }
+  yield* Effect.forEach(Array.from({ length: workerProducers }, (_, p) => p), producer, { concurrency: "unbounded", discard: true })
+  while (completed() - before < workerJobCount) yield* Effect.sleep("1 millis")
+  const seconds = (performance.now() - start) / 1000
+  const cpu = process.cpuUsage(cpuStart)
+  yield* Fiber.interrupt(fiber)
+  if (handled !== workerJobCount) return yield* Effect.dieMessage(`expected ${workerJobCount} handler calls, saw ${handled}`)
+  yield* checkAllSucceeded(workerJobCount)
+  return { jobs: workerJobCount, seconds, cpuMicros: cpu.user + cpu.system, load: os.loadavg()[0] } satisfies WorkerRun
+})
+
+const workerComparison = Effect.gen(function*() {
+  const withBullmq = !args["skip-bullmq"] && (yield* Effect.promise(redisAnswers))
+  console.log(
+    `\njob worker end to end: ${workerJobCount} no-op jobs; ${workerProducers} producer(s) enqueue ${workerEnqueueBatch} per call;` +
+      ` one worker, concurrency ${workerConcurrency}, one handler call and one completion per job` +
+      (withBullmq ? `; BullMQ the same on Redis at 127.0.0.1:6379 (addBulk, Worker), runs interleaved` : "")
+  )
+  const orch: Array<WorkerRun> = []
+  const bullmq: Array<BullmqRun & { readonly load: number }> = []
+  for (let i = 0; i < runs; i++) {
+    const run = yield* Effect.provide(Effect.orDie(workerRun), freshQueue())
+    orch.push(run)
+    console.log(
+      `  orch   run ${i + 1}: ${(run.jobs / run.seconds).toFixed(0)} jobs/s (${run.seconds.toFixed(2)} s),` +
+        ` cpu per job ${(run.cpuMicros / run.jobs).toFixed(1)} µs, load average ${run.load.toFixed(2)}`
+    )
+    if (withBullmq) {
+      const other = yield* Effect.promise(() =>
+        runBullmq({ jobs: workerJobCount, concurrency: workerConcurrency, batch: workerEnqueueBatch, producers: workerProducers })
+      )
+      bullmq.push({ ...other, load: os.loadavg()[0] })
+      console.log(
+        `  bullmq run ${i + 1}: ${(other.jobs / other.seconds).toFixed(0)} jobs/s (${other.seconds.toFixed(2)} s),` +
+          ` cpu per job ${(other.cpuMicros / other.jobs).toFixed(1)} µs in node + ${(other.redisCpuMicros / other.jobs).toFixed(1)} µs in redis,` +
+          ` load average ${os.loadavg()[0].toFixed(2)}`
+      )
+    }
+  }
+  const orchRate = median(orch.map((run) => run.jobs / run.seconds))
+  console.log(`  orch cpu per job: median ${median(orch.map((run) => run.cpuMicros / run.jobs)).toFixed(1)} µs`)
+  if (!withBullmq) {
+    console.log(`  BullMQ skipped: ${args["skip-bullmq"] ? "--skip-bullmq" : "Redis does not answer at 127.0.0.1:6379"}`)
+    console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=skipped`)
+    return
+  }
+  const bullmqRate = median(bullmq.map((run) => run.jobs / run.seconds))
+  console.log(
+    `  bullmq cpu per job: median ${median(bullmq.map((run) => run.cpuMicros / run.jobs)).toFixed(1)} µs in node,` +
+      ` ${median(bullmq.map((run) => (run.cpuMicros + run.redisCpuMicros) / run.jobs)).toFixed(1)} µs with redis`
+  )
+  console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=${bullmqRate.toFixed(0)} ratio=${(orchRate / bullmqRate).toFixed(2)}`)
+})
+
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
 const report = (title: string, results: ReadonlyArray<Run & { readonly load: number }>) => {
@@ -348,6 +468,8 @@ const main = Effect.gen(function*() {
   if (selected("lone")) {
     report(`lone job: ${Math.min(jobCount, 2000)} jobs one at a time (enqueue, claim 1, complete)`, yield* repeat(loneJob))
   }
+  // last: its last line is the comparison
+  if (selected("worker")) yield* workerComparison
 })
 
 Effect.runPromise(main).catch((error) => {

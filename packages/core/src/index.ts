@@ -14,6 +14,7 @@ export { ConfigError, DatabaseError, HttpListenError, MigrationError, PluginErro
 export * as HotRoutes from "./HotRoutes.js"
 export * as Http from "./Http.js"
 export * as Jobs from "./Jobs.js"
+export * as JobWorker from "./JobWorker.js"
 export * as Logging from "./Logging.js"
 export * as Metrics from "./Metrics.js"
 export * as Migrations from "./Migrations.js"
