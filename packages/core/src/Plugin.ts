@@ -35,6 +35,7 @@ import type { Config } from "./Config.js"
 import type { Database } from "./Database.js"
 import type { HotRoutes } from "./HotRoutes.js"
 import type { JobKind, JobQueue } from "./Jobs.js"
+import type * as JobWorker from "./JobWorker.js"
 import { type Collector, Collectors } from "./Metrics.js"
 import type { Migrations } from "./Migrations.js"
 import type { ResourceKind, Resources } from "./Resources.js"
@@ -196,6 +197,12 @@ export interface Plugin<C = any, S = any, Provided = never> {
   readonly services?: ((config: C) => Layer.Layer<Provided, unknown, DaemonServices | PluginContext>) | undefined
   /** Supervised loops, keyed by name; started when the services are up, stopped with them. */
   readonly loops?: ((config: C) => Readonly<Record<string, Loop<PluginServices<S>>>>) | undefined
+  /**
+   * Job workers: a handler per job kind of this plugin, run by core under the supervisor
+   * as `<plugin>:worker:<kind>`, claiming as the plugin's owner id; started when the
+   * services are up, stopped (gracefully: see `JobWorker.run`) with them.
+   */
+  readonly workers?: ((config: C) => ReadonlyArray<JobWorker.JobWorker<any, any, any, any, PluginServices<S>>>) | undefined
   readonly http?: ((config: C) => PluginHttp<S>) | undefined
   /** Subcommands under `orch <name>`; build them with core's `Cli.command`. */
   readonly commands?: ReadonlyArray<Command.Command<any, CliServices, unknown, any>> | undefined

@@ -12,6 +12,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
 import * as HotRoutes from "./HotRoutes.js"
+import * as JobWorker from "./JobWorker.js"
 import * as Plugin from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
 
@@ -76,8 +77,17 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
         for (const [loopName, loop] of Object.entries(plugin.loops?.(config) ?? {})) {
           yield* runLoop(`${name}:${loopName}`, loop)
         }
-        // the merger of the job worker adds here: each of `plugin.workers?.(config)` run under
-        // the supervisor the same way, in this scope and context
+        const supervisor = yield* Supervisor
+        const { ownerId } = Context.get(context as Context.Context<Plugin.PluginContext>, Plugin.PluginContext)
+        for (const worker of plugin.workers?.(config) ?? []) {
+          if (worker.kind.plugin !== name) {
+            return yield* Effect.dieMessage(
+              `plugin ${name}: its worker for job kind ${worker.kind.plugin}/${worker.kind.name} handles another plugin's kind`
+            )
+          }
+          // interruption (drain, a restart of the services) stops it gracefully
+          yield* supervisor.daemon(`${name}:worker:${worker.kind.name}`, JobWorker.run(worker, { owner: ownerId }))
+        }
         return yield* Deferred.await(asked)
       }).pipe(Effect.provide(context), Effect.annotateLogs(annotations))
 

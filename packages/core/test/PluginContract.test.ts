@@ -14,7 +14,9 @@ import { tempDir } from "@orch/testing"
 import { Context, Deferred, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Ref, Schema, TestClock } from "effect"
 import * as os from "node:os"
 import * as Config from "../src/Config.js"
-import { JobKind } from "../src/Jobs.js"
+import * as HotRoutes from "../src/HotRoutes.js"
+import { JobKind, JobQueue } from "../src/Jobs.js"
+import * as JobWorker from "../src/JobWorker.js"
 import * as Plugin from "../src/Plugin.js"
 import { ResourceKind } from "../src/Resources.js"
 import * as Runtime from "../src/Runtime.js"
@@ -242,6 +244,94 @@ describe("plugin contract", () => {
       expect(ready.body.loops).toEqual(expect.arrayContaining([
         expect.objectContaining({ name: "gauge:services", lastError: "asked by the test", restarts: 1 })
       ]))
+    }))
+})
+
+describe("plugin job workers and hot routes", () => {
+  const Chore = JobKind.simple({
+    plugin: "crew",
+    name: "chore",
+    payload: Schema.Struct({ n: Schema.Number }),
+    result: Schema.Struct({ n: Schema.Number, base: Schema.Number })
+  })
+
+  it.scoped("a worker runs each job with the plugin's services, claims as its owner id and wakes on enqueue", () =>
+    Effect.gen(function*() {
+      const crew = Plugin.make({
+        name: "crew",
+        description: "a job worker on the plugin's services",
+        config: NoConfig,
+        jobKinds: [Chore],
+        services: () => Layer.effect(Counter, Effect.map(Ref.make(100), (ticks) => ({ ticks }))),
+        workers: () => [
+          JobWorker.make({
+            kind: Chore,
+            concurrency: 4,
+            // the poll never fires on the TestClock: only the enqueue's wake-up runs the jobs
+            pollInterval: "1 hour",
+            handler: (job) =>
+              Effect.gen(function*() {
+                const counter = yield* Counter
+                if (job.payload.n < 0) return yield* JobWorker.failNonRetryable("negative")
+                return { n: job.payload.n, base: yield* Ref.get(counter.ticks) }
+              })
+          })
+        ],
+        http: () => ({
+          routes: HttpLayerRouter.add(
+            "POST",
+            "/chores/:n",
+            Effect.gen(function*() {
+              const { params } = yield* HttpLayerRouter.RouteContext
+              const queue = yield* JobQueue
+              const { job } = yield* queue.enqueue(Chore, { n: Number(params.n) })
+              return HttpServerResponse.unsafeJson({ id: job.id })
+            }).pipe(Effect.orDie)
+          )
+        })
+      })
+      const url = yield* start([crew])
+      const ids: Array<number> = []
+      for (const n of [1, 2, -1]) ids.push((yield* answerWith(`${url}/crew/chores/${n}`, 200, { method: "POST" })).body.id)
+      const done = yield* eventually(Effect.map(request(`${url}/jobs/${ids[1]}`), (a) => (a.body?.job?.state === "succeeded" ? a.body : undefined)))
+      expect(done.job.result).toEqual({ n: 2, base: 100 })
+      const dead = yield* eventually(Effect.map(request(`${url}/jobs/${ids[2]}`), (a) => (a.body?.job?.state === "dead" ? a.body : undefined)))
+      expect(dead.job.lastError).toContain("negative")
+      // the change was made under the lease of the plugin's owner id
+      const owner = `${os.hostname()}:${process.pid}:crew`
+      expect(done.history.at(-1)).toMatchObject({ from: "queued", to: "succeeded", owner })
+      expect((yield* request(`${url}/jobs/${ids[0]}`)).body.job.state).toBe("succeeded")
+      const ready = yield* answerWith(`${url}/readyz`, 200)
+      expect(ready.body.loops).toEqual(expect.arrayContaining([expect.objectContaining({ name: "crew:worker:chore", running: true })]))
+    }))
+
+  it.scoped("a plugin's hot route is mounted under /<name>/, has its services and answers 503 while they start", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const quick = Plugin.make({
+        name: "quick",
+        description: "a hot route on services that wait for the test",
+        config: NoConfig,
+        services: () => Layer.effect(Counter, Effect.zipRight(Deferred.await(gate), Effect.map(Ref.make(5), (ticks) => ({ ticks })))),
+        http: () => ({
+          routes: HotRoutes.add({
+            method: "GET",
+            path: "/ticks",
+            handle: () =>
+              Effect.gen(function*() {
+                const counter = yield* Counter
+                const context = yield* Plugin.PluginContext
+                return HotRoutes.json({ ticks: yield* Ref.get(counter.ticks), plugin: context.name })
+              })
+          })
+        })
+      })
+      const url = yield* start([quick])
+      const starting = yield* request(`${url}/quick/ticks`)
+      expect(starting).toMatchObject({ status: 503, retryAfter: "1", body: { error: "the quick is starting", plugin: "quick" } })
+      expect((yield* request(`${url}/ticks`)).status).toBe(404)
+      yield* Deferred.succeed(gate, undefined)
+      expect((yield* answerWith(`${url}/quick/ticks`, 200)).body).toEqual({ ticks: 5, plugin: "quick" })
     }))
 })
 
