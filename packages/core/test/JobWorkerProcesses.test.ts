@@ -6,32 +6,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { build } from "esbuild"
 import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Jobs from "../src/Jobs.js"
 import { Chore, type WorkerReport } from "./fixtures/jobWorker.js"
-import { tempDir, testDatabase } from "@orch/testing"
-
-/** The fixture bundled into one file (a process starts in 0.3 s instead of 1.4 s with tsx), under node_modules to find better-sqlite3. */
-const bundleWorker = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const outfile = path.resolve(import.meta.dirname, "../../../node_modules/.cache/orch-core-tests", `job-worker-${process.pid}.mjs`)
-    await build({
-      entryPoints: [path.join(import.meta.dirname, "fixtures", "jobWorker.ts")],
-      outfile,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      external: ["better-sqlite3"],
-      logLevel: "warning"
-    })
-    return outfile
-  }),
-  (outfile) => Effect.sync(() => fs.rmSync(outfile, { force: true }))
-)
+import { bundleFixture, tempDir, testDatabase } from "@orch/testing"
 
 interface WorkerProcess {
   readonly ready: Promise<void>
@@ -81,7 +61,7 @@ const startWorker = (script: string, filename: string, owner: string, total: num
 describe("JobWorker across processes", () => {
   it.scopedLive("a process SIGKILLed mid-batch loses and duplicates no job", () =>
     Effect.gen(function*() {
-      const script = yield* bundleWorker
+      const script = yield* bundleFixture(path.join(import.meta.dirname, "fixtures", "jobWorker.ts"))
       const filename = path.join(tempDir(), "shared.sqlite")
       const jobCount = 400
       const queueLayer = Jobs.JobQueue.layer([Chore]).pipe(Layer.provideMerge(testDatabase(filename)))

@@ -5,36 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { build } from "esbuild"
 import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Jobs from "../src/Jobs.js"
 import { type ClaimerReport, Task } from "./fixtures/claimer.js"
-import { tempDir, testDatabase } from "@orch/testing"
-
-/**
- * The claimer bundled into one file: a process then starts in about 0.3 s instead of the
- * 1.4 s `node --import tsx` takes to compile the sources it imports. It is written under
- * node_modules so that it finds better-sqlite3, which stays out of the bundle.
- */
-const bundleClaimer = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const outfile = path.resolve(import.meta.dirname, "../../../node_modules/.cache/orch-core-tests", `claimer-${process.pid}.mjs`)
-    await build({
-      entryPoints: [path.join(import.meta.dirname, "fixtures", "claimer.ts")],
-      outfile,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      external: ["better-sqlite3"],
-      logLevel: "warning"
-    })
-    return outfile
-  }),
-  (outfile) => Effect.sync(() => fs.rmSync(outfile, { force: true }))
-)
+import { bundleFixture, tempDir, testDatabase } from "@orch/testing"
 
 interface Claimer {
   readonly ready: Promise<void>
@@ -68,7 +44,7 @@ const startClaimer = (script: string, filename: string, owner: string, extra: Re
 describe("JobQueue across processes", () => {
   it.scopedLive("three processes complete every job exactly once, one batched, one crashing with leases held", () =>
     Effect.gen(function*() {
-      const script = yield* bundleClaimer
+      const script = yield* bundleFixture(path.join(import.meta.dirname, "fixtures", "claimer.ts"))
       const filename = path.join(tempDir(), "shared.sqlite")
       const jobCount = 300
       const queueLayer = Jobs.JobQueue.layer([Task]).pipe(Layer.provideMerge(testDatabase(filename)))

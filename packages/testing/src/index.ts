@@ -1,4 +1,6 @@
 /** What orch's tests share, one way each: temp folders, a migrated database, the built orch as a child process. */
 export * from "./Database.js"
+export * from "./Fixture.js"
+export * from "./FixtureProcess.js"
 export * from "./Orch.js"
 export * from "./TempDir.js"
