@@ -54,48 +54,21 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
 /** The body limit of core's server (which refuses a larger Content-Length; this catches chunked bodies). */
 const maxBodyBytes = 1024 * 1024
 
-/**
- * The request body as text, read straight from Node's request: the platform's stream
- * reader costs more per request than the whole keepalive it carries.
- */
+/** The request body as text, read straight from Node's request (see `HotRoutes.bodyText`). */
 const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  Effect.async<string, Reply>((resume) => {
-    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
-    if (incoming.readableEnded) return resume(Effect.succeed(""))
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > maxBodyBytes) {
-        cleanup()
-        resume(fail(413, `request body is over the limit of ${maxBodyBytes} bytes`))
-      } else chunks.push(chunk)
-    }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
-    }
-    const onError = () => {
-      cleanup()
-      resume(fail(400, "cannot read the request body"))
-    }
-    const cleanup = () => {
-      incoming.off("data", onData)
-      incoming.off("end", onEnd)
-      incoming.off("error", onError)
-    }
-    incoming.on("data", onData)
-    incoming.once("end", onEnd)
-    incoming.once("error", onError)
-    return Effect.sync(cleanup)
-  }))
+  HotRoutes.bodyText(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes).pipe(
+    Effect.mapError((refused) => new Reply(replyOf(refused)))
+  ))
+
+const replyOf = (refused: HotRoutes.Reply) =>
+  HttpServerResponse.setHeaders(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }), refused.headers ?? {})
 
 /** The body decoded by `schema`; a problem is a 400 that names the field (core's hot routes decode the same way). */
 const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
   const decode = HotRoutes.bodyDecoder(schema, options)
   return Effect.flatMap(bodyText, (text) =>
     Either.match(decode(text), {
-      onLeft: (refused) => Effect.fail(new Reply(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }))),
+      onLeft: (refused) => Effect.fail(new Reply(replyOf(refused))),
       onRight: Effect.succeed
     }))
 }
