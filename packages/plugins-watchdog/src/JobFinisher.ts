@@ -6,12 +6,12 @@
  * answers 400 and then 200) or 402 is ERROR_TESTING. A job WPT never resolves is given up
  * after `giveUpMinutes`.
  *
- * One job per handler call fits: each check is that job's own one to three WPT requests.
- * The old rounds took `batchSize` jobs per interval, shared fairly between locations, and
- * released what they had claimed beyond it; a worker claims only what it runs, and a job
- * checked goes behind every job due before it (claims follow run-at), so no location
- * waits on another's. WPT sees at most `concurrency` requests at once and each job at
- * most once per `recheckMs`.
+ * One job per handler call fits: a check is that job's own one to three WPT requests and
+ * decides nothing about other jobs. The worker claims only what it runs, and a checked job
+ * goes behind every job due before it (claims follow run-at), so every due job gets its
+ * turn and no location waits on another's: there is no batch to share out between
+ * locations. WPT gets at most `concurrency` checks at once, and each test at most one per
+ * `recheckMs`.
  */
 import * as JobWorker from "@orch/core/JobWorker"
 import { Clock, Effect, Either } from "effect"
