@@ -58,7 +58,7 @@ const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<strin
       ...overrides,
       wpt: { key: "secret-key-1", requestTimeoutMs: 1_000, ...overrides.wpt },
       starter: { maxQueueLength: 2, retryDelayMs: 1_000, ...overrides.starter },
-      finisher: { recheckMs: minute, batchSize: 10, giveUpMinutes: 120, ...overrides.finisher }
+      finisher: { recheckMs: minute, giveUpMinutes: 120, ...overrides.finisher }
     })
     const wpt = Wpt.make({ server: fake.url, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
     const starter = Effect.provideService(JobStarter.round(config), Wpt.WptClient, wpt)
@@ -326,7 +326,7 @@ describe("job_finisher as a job worker", () => {
       yield* t.poll(B)
       const many: Array<number> = []
       for (let i = 0; i < 20; i++) many.push(yield* t.enqueue(A))
-      // last in claim order: a round of `batchSize` jobs used to need a fair share to reach it
+      // another location's, last in claim order: checked in the same pass all the same
       const lone = yield* t.enqueue(B)
       yield* t.starter
       const waiting = yield* t.enqueue(A)
