@@ -51,6 +51,8 @@ export interface Transition<R, S extends string> {
   readonly keepLease: boolean
   /** The history row's reason; default the worker's `reason`. */
   readonly reason: string | undefined
+  /** Recorded as the job's last error: why it moved to an error state of its own (not its dead state). */
+  readonly error: string | undefined
 }
 
 /** Give the job back without changing its state, e.g. "poll again in 30 s". Counts no attempt. */
@@ -76,6 +78,7 @@ export interface TransitionOptions<R> {
   readonly delay?: Duration.DurationInput | undefined
   readonly keepLease?: boolean | undefined
   readonly reason?: string | undefined
+  readonly error?: string | undefined
 }
 
 export interface ReleaseOptions {
@@ -95,7 +98,8 @@ export const transition = <const S extends string, R = never>(
   runAt: options.runAt,
   delay: options.delay === undefined ? undefined : Duration.decode(options.delay),
   keepLease: options.keepLease ?? false,
-  reason: options.reason
+  reason: options.reason,
+  error: options.error
 })
 
 /** `transition("succeeded", { result })`, for `JobKind.simple` kinds. */
@@ -284,13 +288,23 @@ export const run = <P, R, S extends string, E, Req>(
               result: value.result,
               runAt: runAtOf(value.runAt, value.delay),
               keepLease: value.keepLease,
-              reason: value.reason ?? worker.reason
+              reason: value.reason ?? worker.reason,
+              error: value.error
             })
           } else {
             completer.add({ _tag: "Release", job, runAt: runAtOf(value.runAt, value.delay), reason: value.reason })
           }
         } else if (succeeds) {
-          completer.add({ _tag: "Transition", job, to: "succeeded", result: value, runAt: undefined, keepLease: false, reason: worker.reason })
+          completer.add({
+            _tag: "Transition",
+            job,
+            to: "succeeded",
+            result: value,
+            runAt: undefined,
+            keepLease: false,
+            reason: worker.reason,
+            error: undefined
+          })
         } else {
           completer.add({ _tag: "Fail", job, error: "the handler returned no outcome (JobWorker.transition or release)", retryable: false })
         }

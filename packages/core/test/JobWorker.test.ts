@@ -204,6 +204,29 @@ describe("JobWorker", () => {
       ])
     })))
 
+  it.effect("a transition to an error state of the kind's own records its error, per job of a batch", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const worker = JobWorker.make({
+        kind: Wpt,
+        concurrency: 4,
+        handler: (job) =>
+          Effect.succeed(
+            job.payload.url === "fine"
+              ? JobWorker.transition("SUBMITTED", { reason: "tested" })
+              : JobWorker.transition("ERROR", { reason: "tested", error: `${job.payload.url} was refused` })
+          )
+      })
+      const jobs = yield* queue.enqueueMany(Wpt, ["fine", "a", "b"].map((url) => ({ payload: { url } })))
+      yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
+      yield* until("all are recorded", Effect.map(Effect.forEach(jobs, ({ job }) => stateOf(job.id)), (states) =>
+        !states.includes("AWAITING")))
+      const [fine, a, b] = yield* Effect.forEach(jobs, ({ job }) => queue.get(job.id))
+      expect([fine!.state, fine!.lastError]).toEqual(["SUBMITTED", undefined])
+      expect([a!.state, a!.lastError, a!.attempts]).toEqual(["ERROR", "a was refused", 0])
+      expect([b!.state, b!.lastError]).toEqual(["ERROR", "b was refused"])
+    })))
+
   it.effect("an outcome the state machine forbids sends that job to its dead state, and only that job", () =>
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue

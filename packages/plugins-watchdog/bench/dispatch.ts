@@ -1,10 +1,11 @@
 /**
- * How fast the watchdog moves jobs through a WPT server: job_starter and job_finisher
- * running back to back (5 ms between rounds) against the fake WPT server with one fast
+ * How fast the watchdog moves jobs through a WPT server: job_starter (5 ms between rounds)
+ * and job_finisher's worker (polling every 5 ms) against the fake WPT server with one fast
  * simulated agent per location, on a SQLite file. Prints jobs/s end to end and the WPT
  * requests each job costs. Run: npx tsx packages/plugins-watchdog/bench/dispatch.ts
  */
 import { JobQueue } from "@orch/core/Jobs"
+import * as JobWorker from "@orch/core/JobWorker"
 import { Effect, Logger, LogLevel } from "effect"
 import * as JobFinisher from "../src/JobFinisher.js"
 import * as JobStarter from "../src/JobStarter.js"
@@ -25,7 +26,7 @@ const program = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(agents.map((a) => a.stop()))))
   const config = configFor({ wptUrl: fake.url }, {
     starter: { intervalMs: 5, maxQueueLength: 20 },
-    finisher: { intervalMs: 5, recheckMs: 20, batchSize: 100 }
+    finisher: { intervalMs: 5, recheckMs: 20 }
   })
   const wpt = Wpt.make({ server: fake.url, timeout: 5_000 })
   const queue = yield* JobQueue
@@ -42,10 +43,10 @@ const program = Effect.gen(function*() {
     }
   })))
   const started = performance.now()
-  const loop = <A, E, R>(round: Effect.Effect<A, E, R>) =>
-    Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.ignore(Effect.provideService(round, Wpt.WptClient, wpt)), Effect.sleep("5 millis"))))
-  yield* loop(JobStarter.round(config))
-  yield* loop(JobFinisher.round(config))
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.zipRight(Effect.ignore(Effect.provideService(JobStarter.round(config), Wpt.WptClient, wpt)), Effect.sleep("5 millis")))
+  )
+  yield* Effect.forkScoped(Effect.provideService(JobWorker.run(JobFinisher.worker(config), { owner: JobStarter.owner }), Wpt.WptClient, wpt))
   while (true) {
     const counts = yield* queue.countByState()
     const finished = counts.find((c) => c.state === "FINISHED")?.count ?? 0

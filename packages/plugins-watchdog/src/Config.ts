@@ -35,8 +35,12 @@ export const StarterSection = Schema.Struct({
 })
 
 export const FinisherSection = Schema.Struct({
-  intervalMs: withDefault(Ms, () => 60_000, "Pause between job_finisher rounds"),
-  batchSize: withDefault(Count, () => 100, "SUBMITTED jobs checked per round, shared fairly between locations"),
+  intervalMs: withDefault(Ms, () => 60_000, "How often job_finisher looks for SUBMITTED jobs that came due, when it is not busy"),
+  concurrency: withDefault(Count, () => 8, "SUBMITTED jobs checked at once (each is one to three WPT requests)"),
+  // a key of the finisher's rounds, accepted so that existing files still load
+  batchSize: Schema.optional(Count).annotations({
+    description: "No longer used: job_finisher checks every due job (see concurrency); kept so that existing files load"
+  }),
   recheckMs: withDefault(Ms, () => 60_000, "How soon a job still running at WPT is checked again"),
   giveUpMinutes: withDefault(Minutes, () => 24 * 60, "A job SUBMITTED this long without a result is cancelled and ends in ERROR_TESTING")
 })
@@ -96,7 +100,7 @@ export const WatchdogConfig = Schema.Struct({
     () => ({ tor: "Tor Browser", firefox: "Firefox", chrome: "Chrome" }),
     "WPT browser name for each browser part of a location id"
   ),
-  leaseMs: withDefault(Ms, () => 60_000, "Lease the loops take on the jobs they work on"),
+  leaseMs: withDefault(Ms, () => 60_000, "Lease job_starter and job_finisher take on the jobs they work on"),
   starter: withDefault(StarterSection, () => Schema.decodeSync(StarterSection)({}), "job_starter"),
   finisher: withDefault(FinisherSection, () => Schema.decodeSync(FinisherSection)({}), "job_finisher"),
   controller: withDefault(ControllerSection, () => Schema.decodeSync(ControllerSection)({}), "instance_controller"),

@@ -8,6 +8,14 @@
  * is looked up in WPT's test log, and a test found there is adopted instead of sending
  * a second one. A network failure leaves the record open too, and the job waits (with
  * backoff) rather than turning into an error.
+ *
+ * It is a loop over a claimed batch, not a job worker's per-job handler (job_finisher is
+ * one), because whether a job may go depends on the other jobs of its location: one
+ * `getLocations` answer gives each location room for `maxQueueLength − queued` tests,
+ * spent in claim order, one submission at a time, and a network failure ends that
+ * location's turn. Concurrent handlers would each need that answer and a share of the
+ * room: the round again, as state shared between them. A failing `getLocations` fails
+ * the round with nothing recorded on the jobs, so the supervisor backs off.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { transaction } from "@orch/core/Database"

@@ -36,6 +36,11 @@ export const services = (config: Settings) =>
       yield* Effect.logInfo("watchdog: wpt.server is not set; job_starter, job_finisher and instance_controller stay idle")
       return Context.make(Wpt.WptClient, Watchdog.wptClient(config)).pipe(Context.add(InstanceProvider, Gce.staticProvider))
     }
+    if (config.finisher.batchSize !== undefined) {
+      yield* Effect.logWarning(
+        "watchdog: finisher.batchSize is no longer used (job_finisher checks every due job, finisher.concurrency at once); remove it"
+      )
+    }
     if (config.wpt.requestTimeoutMs * 2 >= config.leaseMs) {
       yield* Effect.logWarning(
         `watchdog: leaseMs (${config.leaseMs}) should be well over twice wpt.requestTimeoutMs (${config.wpt.requestTimeoutMs}), so a lease never ends during a submission`
@@ -50,15 +55,21 @@ export const services = (config: Settings) =>
     return Context.make(Wpt.WptClient, wpt).pipe(Context.add(InstanceProvider, provider))
   }))
 
-/** job_starter, job_finisher and (with a provider that manages instances) instance_controller. */
+/**
+ * job_starter and (with a provider that manages instances) instance_controller. The
+ * starter stays a loop: whether a job may be submitted depends on the other jobs of its
+ * location in the same round (see JobStarter).
+ */
 export const loops = (config: Settings) =>
   config.wpt.server === undefined ? {} : {
     job_starter: { iteration: JobStarter.round(config), every: config.starter.intervalMs },
-    job_finisher: { iteration: JobFinisher.round(config), every: config.finisher.intervalMs },
     ...(config.provider === "static" ? {} : {
       instance_controller: { iteration: InstanceController.round(config), every: config.controller.intervalMs }
     })
   }
+
+/** job_finisher: a job worker over SUBMITTED jobs, run by core as `watchdog:worker:wpt-test`. */
+export const workers = (config: Settings) => config.wpt.server === undefined ? [] : [JobFinisher.worker(config)]
 
 /** What the TUI shows: jobs by location and state, and instances with their last decision. */
 export const panels = Effect.gen(function*() {
@@ -88,6 +99,7 @@ export const plugin = Plugin.make({
   resourceKinds: [InstanceKind],
   services,
   loops,
+  workers,
   http: (config) => ({ api: Api.WatchdogApi, routes: Api.routes(config) }),
   commands: [...commands],
   tui: () => panels

@@ -2,11 +2,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Config from "@orch/core/Config"
 import * as ConfigInit from "@orch/core/ConfigInit"
-import { Effect, Either, Redacted } from "effect"
+import { Effect, Either, Layer, Logger, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { tempDir } from "@orch/testing"
-import { plugin } from "../src/index.js"
+import { plugin, services, workers } from "../src/index.js"
 import * as Location from "../src/Location.js"
 
 describe("watchdog config", () => {
@@ -39,6 +39,23 @@ describe("watchdog config", () => {
     expect(Redacted.value(wpt.key)).toBe("0123456789abcdef0123456789abcdef")
     expect(config.secrets).toContain("0123456789abcdef0123456789abcdef")
     expect(String(wpt.key)).not.toContain("0123")
+  })
+
+  it("still loads a file with finisher.batchSize, a key of the finisher's rounds, and says at start that it is no longer used", () => {
+    const file = path.join(tempDir(), "orch.yaml")
+    fs.writeFileSync(file, "watchdog:\n  wpt:\n    server: http://wpt.example\n  finisher:\n    batchSize: 50\n")
+    const config = Effect.runSync(Config.load([plugin], { configFile: file }, {})).plugins.watchdog as any
+    expect(config.finisher).toMatchObject({ batchSize: 50, concurrency: 8 })
+    expect(workers(config).map((w) => [w.kind.name, w.states, w.concurrency])).toEqual([["wpt-test", ["SUBMITTED"], 8]])
+    const logged: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))))
+    Effect.runSync(Effect.scoped(Layer.build(services(config))).pipe(Effect.provide(capture)))
+    expect(logged).toContainEqual(expect.stringContaining("finisher.batchSize is no longer used"))
+    // without it, nothing to say; without a server, no worker
+    logged.length = 0
+    Effect.runSync(Effect.scoped(Layer.build(services({ ...config, finisher: { ...config.finisher, batchSize: undefined } }))).pipe(Effect.provide(capture)))
+    expect(logged.filter((m) => m.includes("batchSize"))).toEqual([])
+    expect(workers({ ...config, wpt: { ...config.wpt, server: undefined } })).toEqual([])
   })
 
   it("says which key is wrong and where", () => {

@@ -1,11 +1,12 @@
 /**
- * job_starter and job_finisher against the fake WPT server, with real SQLite and the
- * TestClock (the fake's clock follows it).
+ * job_starter (a loop) and job_finisher (a job worker) against the fake WPT server, with
+ * real SQLite and the TestClock (the fake's clock follows it).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
-import { Effect, Either, TestClock } from "effect"
+import * as JobWorker from "@orch/core/JobWorker"
+import { Clock, Effect, Either, TestClock } from "effect"
 import * as JobFinisher from "../src/JobFinisher.js"
 import * as JobStarter from "../src/JobStarter.js"
 import * as Sql from "../src/sql.js"
@@ -18,6 +19,25 @@ import { configFor, watchdogDatabase } from "./support.js"
 const A = "us-central1-a--tor--agent1"
 const B = "us-central1-a--firefox--agent2"
 const minute = 60_000
+
+/** Waits (real time, a few ms a try) until `check` holds: the worker runs on its own fibers. */
+const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2000; i++) {
+      if (yield* check) return
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    }
+    return yield* Effect.dieMessage(`timed out waiting until ${what}`)
+  })
+
+/** The SUBMITTED jobs, as they are now. */
+const submitted = Effect.flatMap(JobQueue, (q) => q.list({ plugin: WptTest.plugin, kind: WptTest.name, state: "SUBMITTED", limit: 1_000 }))
+
+/** No SUBMITTED job is held by the finisher or due: each one due has been checked. */
+const checked = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  return (yield* submitted).every((job) => job.leaseOwner === undefined && job.runAt > now)
+})
 
 const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<string, Record<string, unknown>> = {}) =>
   Effect.gen(function*() {
@@ -38,11 +58,19 @@ const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<strin
       ...overrides,
       wpt: { key: "secret-key-1", requestTimeoutMs: 1_000, ...overrides.wpt },
       starter: { maxQueueLength: 2, retryDelayMs: 1_000, ...overrides.starter },
-      finisher: { recheckMs: minute, batchSize: 10, giveUpMinutes: 120, ...overrides.finisher }
+      finisher: { recheckMs: minute, giveUpMinutes: 120, ...overrides.finisher }
     })
     const wpt = Wpt.make({ server: fake.url, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
     const starter = Effect.provideService(JobStarter.round(config), Wpt.WptClient, wpt)
-    const finisher = Effect.provideService(JobFinisher.round(config), Wpt.WptClient, wpt)
+    const worker = JobFinisher.worker(config)
+    /**
+     * A pass of job_finisher at the current (test) time: its worker runs until it has
+     * checked every job that is due, then stops, as it does when the daemon stops.
+     */
+    const finisher = Effect.scoped(Effect.gen(function*() {
+      yield* Effect.forkScoped(JobWorker.run(worker, { owner: JobStarter.owner }))
+      yield* until("job_finisher checked every due job", checked)
+    })).pipe(Effect.provideService(Wpt.WptClient, wpt))
     const advance = (ms: number) => Effect.zipRight(Effect.sync(() => (now += ms)), TestClock.adjust(ms))
     const enqueue = (location: string, test: Partial<TestPayload> = {}) =>
       Effect.gen(function*() {
@@ -208,11 +236,6 @@ describe("job_starter", () => {
 })
 
 describe("job_finisher", () => {
-  it("shares a batch fairly between locations", () => {
-    const jobs = ["a1", "a2", "a3", "a4", "b1", "c1", "c2"]
-    expect(JobFinisher.fairShare(jobs, (j) => j[0]!, 5)).toEqual(["a1", "b1", "c1", "a2", "c2"])
-  })
-
   it.scoped("leaves running tests SUBMITTED and resolves finished ones by their first-view runs, with the summary kept", () =>
     Effect.gen(function*() {
       const t = yield* setup()
@@ -292,5 +315,37 @@ describe("job_finisher", () => {
       yield* t.finisher
       expect(t.fake.hits.get("testStatus.php")! - before).toBe(2)
       expect(yield* t.get1(id)).toMatchObject({ state: "ERROR_TESTING", lastError: "WPT answered 400 Test not found" })
+    }).pipe(Effect.provide(watchdogDatabase())))
+})
+
+describe("job_finisher as a job worker", () => {
+  it.scoped("checks every due job once per pass whatever its location, at most `concurrency` at WPT at once, and leaves AWAITING jobs to job_starter", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ statusDelayMs: 50 }, { starter: { maxQueueLength: 50 }, finisher: { concurrency: 3 } })
+      yield* t.poll(A)
+      yield* t.poll(B)
+      const many: Array<number> = []
+      for (let i = 0; i < 20; i++) many.push(yield* t.enqueue(A))
+      // another location's, last in claim order: checked in the same pass all the same
+      const lone = yield* t.enqueue(B)
+      yield* t.starter
+      const waiting = yield* t.enqueue(A)
+      expect((yield* submitted).map((job) => job.id).sort((a, b) => a - b)).toEqual([...many, lone])
+      yield* t.advance(minute)
+      yield* t.finisher
+      const now = yield* Clock.currentTimeMillis
+      // each one asked once and given back to be asked again a recheck later
+      expect(t.fake.hits.get("testStatus.php")).toBe(21)
+      expect((yield* submitted).map((job) => job.runAt)).toEqual(Array.from({ length: 21 }, () => now + minute))
+      expect(t.fake.peaks.get("testStatus.php")).toBe(3)
+      const awaiting = yield* t.get1(waiting)
+      expect([awaiting.state, awaiting.leaseOwner, awaiting.attempts, awaiting.lastError]).toEqual(["AWAITING", undefined, 0, undefined])
+      // still running at WPT: not asked again before its recheck
+      yield* t.advance(minute - 1)
+      yield* t.finisher
+      expect(t.fake.hits.get("testStatus.php")).toBe(21)
+      yield* t.advance(1)
+      yield* t.finisher
+      expect(t.fake.hits.get("testStatus.php")).toBe(42)
     }).pipe(Effect.provide(watchdogDatabase())))
 })

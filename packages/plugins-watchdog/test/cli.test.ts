@@ -138,6 +138,14 @@ describe("/watchdog/ HTTP API", () => {
       return jobs.find((j) => j.id === id)
     })
     expect(fake.tests.get(submitted.testId)!.state).toBe("queued")
+    // job_starter is a loop, job_finisher core's job worker over the plugin's kind
+    const ready = (await (await fetch(`${daemon.url}/readyz`)).json()) as { loops: Array<{ name: string; running: boolean }> }
+    const names = ready.loops.map((l) => l.name)
+    expect(ready.loops).toEqual(expect.arrayContaining([
+      expect.objectContaining({ name: "watchdog:job_starter", running: true }),
+      expect.objectContaining({ name: "watchdog:worker:wpt-test", running: true })
+    ]))
+    expect(names).not.toContain("watchdog:job_finisher")
     const cancel = await fetch(`${daemon.url}/watchdog/jobs/${id}/cancel`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
     expect(cancel.status).toBe(200)
     expect(await cancel.json()).toMatchObject({ id, state: "CANCELLED", testId: submitted.testId })

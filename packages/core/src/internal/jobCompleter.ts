@@ -19,6 +19,7 @@ export interface TransitionCompletion {
   readonly runAt: number | undefined
   readonly keepLease: boolean
   readonly reason: string
+  readonly error: string | undefined
 }
 
 export interface ReleaseCompletion {
@@ -96,7 +97,7 @@ export const make = (
 
     const transitionGroup = (group: ReadonlyArray<TransitionCompletion>): Effect.Effect<void> => {
       const { keepLease, reason, runAt, to } = group[0]
-      return queue.transitionMany(group.map(({ job, result }) => ({ job, result })), to, { reason, runAt, keepLease }).pipe(
+      return queue.transitionMany(group.map(({ error, job, result }) => ({ job, result, error })), to, { reason, runAt, keepLease }).pipe(
         Effect.map((outcomes) => {
           let moved = 0
           for (const outcome of outcomes) if (Either.isRight(outcome)) moved++

@@ -33,6 +33,8 @@ export interface FakeWptOptions {
   readonly maxRunMinutes?: number
   /** runtest.php registers the test, then waits this long before answering. */
   readonly runtestDelayMs?: number
+  /** testStatus.php waits this long before answering. */
+  readonly statusDelayMs?: number
   /** URLs the spam filter rejects. */
   readonly blocked?: RegExp
 }
@@ -72,9 +74,12 @@ export class FakeWpt {
   readonly submissions: Array<FakeTest> = []
   /** Requests served, by endpoint. */
   readonly hits = new Map<string, number>()
+  /** Most requests served at once, by endpoint. */
+  readonly peaks = new Map<string, number>()
   /** When true, every request's connection is dropped (WPT unreachable). */
   unreachable = false
   private readonly queues = new Map<string, Array<string>>()
+  private readonly serving = new Map<string, number>()
   private readonly stale = new Map<string, number>()
   private readonly everSubmitted = new Set<string>()
   private readonly testers = new Map<string, Map<string, TesterRecord>>()
@@ -128,6 +133,10 @@ export class FakeWpt {
     }
     const endpoint = url.pathname.replace(/^\//, "")
     this.hits.set(endpoint, (this.hits.get(endpoint) ?? 0) + 1)
+    const serving = (this.serving.get(endpoint) ?? 0) + 1
+    this.serving.set(endpoint, serving)
+    this.peaks.set(endpoint, Math.max(this.peaks.get(endpoint) ?? 0, serving))
+    res.on("close", () => this.serving.set(endpoint, this.serving.get(endpoint)! - 1))
     const json = (value: unknown) => {
       res.writeHead(200, { "content-type": "application/json; charset=utf-8", "access-control-allow-origin": "*" })
       res.end(JSON.stringify(value))
@@ -141,6 +150,7 @@ export class FakeWpt {
         case "runtest.php":
           return await this.runtest(params, header("x-wpt-api-key"), res, json)
         case "testStatus.php":
+          if (this.options.statusDelayMs) await new Promise((r) => setTimeout(r, this.options.statusDelayMs))
           return json(this.testStatus(params.get("test") ?? ""))
         case "jsonResult.php":
           return json(this.jsonResult(params.get("test") ?? ""))
