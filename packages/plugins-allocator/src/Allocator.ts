@@ -29,7 +29,7 @@ import type { DeviceType, Inventory } from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
 import * as Sql from "./sql.js"
 
-/** A device to clean after a lease ended; worked by the cleaning loop (see Cleaning.ts). */
+/** A device to clean after a lease ended; worked by the cleaning job worker (see Cleaning.ts). */
 export const CleanJob = JobKind.make({
   plugin: "allocator",
   name: "clean",

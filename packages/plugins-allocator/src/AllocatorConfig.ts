@@ -37,6 +37,9 @@ export const AllocatorConfig = Schema.Struct({
   waiterPollSeconds: Schema.optionalWith(PositiveSeconds, { default: () => 1 }).annotations({
     description: "How often waiting allocations look again (another orch process may have freed a device)"
   }),
+  cleaningConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }).annotations({
+    description: "How many devices are cleaned at once by this process"
+  }),
   tokens: Schema.optionalWith(Schema.Array(AccessToken), { default: () => [] }).annotations({
     description: "Bearer tokens; when any is given, every /allocator/ request needs one"
   })

@@ -1,9 +1,9 @@
 /**
  * The allocator inside the daemon: its services (the `Allocator` over the inventory,
  * its device gauge, SIGHUP re-reading the inventory) and its supervised loops: ending
- * expired leases, looking again for waiting allocations, cleaning, health checks, and
- * re-reading the inventory when the file changes. Core builds the services under the
- * supervisor and starts the loops on them.
+ * expired leases, looking again for waiting allocations, health checks, and re-reading
+ * the inventory when the file changes; and its job worker, cleaning devices. Core builds
+ * the services under the supervisor and starts the loops and the worker on them.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { PluginContext } from "@orch/core/Plugin"
@@ -12,7 +12,7 @@ import { Resources } from "@orch/core/Resources"
 import { Effect, Layer } from "effect"
 import * as Allocator from "./Allocator.js"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
-import { cleanOnce } from "./Cleaning.js"
+import * as Cleaning from "./Cleaning.js"
 import { checkDue } from "./Health.js"
 import * as Inventory from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
@@ -74,11 +74,12 @@ export const loops = (config: AllocatorConfig): Loops => {
       every: every(config.reclaimIntervalSeconds)
     },
     waiters: { iteration: Effect.flatMap(Allocator.Allocator, (allocator) => allocator.wake), every: every(config.waiterPollSeconds) },
-    cleaning: Effect.flatMap(PluginContext, (context) => cleanOnce(context.ownerId)),
     health: { iteration: checkDue(lastChecked), every: every(1) },
     ...(config.inventory === undefined ? {} : { inventory: watchInventory(config, config.inventory) })
   }
 }
+
+export const workers = (config: AllocatorConfig) => [Cleaning.worker(config)]
 
 /** Re-reads the inventory when the file's size or modification time changes. */
 const watchInventory = (config: AllocatorConfig, file: string) => {

@@ -31,6 +31,7 @@ export const plugin = Plugin.make({
   resourceKinds: [Device],
   services: Daemon.services,
   loops: Daemon.loops,
+  workers: Daemon.workers,
   http: (config) => ({ api: AllocatorApi, routes: routes(config) }),
   commands,
   tui: () =>

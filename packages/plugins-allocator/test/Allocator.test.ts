@@ -1,9 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
+import * as JobWorker from "@orch/core/JobWorker"
 import { Resources } from "@orch/core/Resources"
-import { Effect, Either, FastCheck as fc, Fiber, TestClock } from "effect"
-import { Allocator, CleanJob } from "../src/Allocator.js"
-import { cleanOnce } from "../src/Cleaning.js"
+import { Effect, Either, FastCheck as fc, Fiber, Schema, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Allocator, type AllocatorService, CleanJob } from "../src/Allocator.js"
+import { AllocatorConfig } from "../src/AllocatorConfig.js"
+import * as Cleaning from "../src/Cleaning.js"
 import { Device, statusOf } from "../src/Device.js"
 import { inventoryText, makeAllocator, servicesLayer } from "./support.js"
 
@@ -164,8 +169,35 @@ describe("drain", () => {
 })
 
 describe("cleaning", () => {
-  const cleaned = (command: string) =>
-    inventoryText([{ type: "phone", count: 1 }], `  phone:\n    cleaning: { command: ${JSON.stringify(command)}, timeoutSeconds: 20 }`)
+  const cleaned = (command: string, count = 1) =>
+    inventoryText([{ type: "phone", count }], `  phone:\n    cleaning: { command: ${JSON.stringify(command)}, timeoutSeconds: 20 }`)
+
+  /** Waits (in real time: the commands are real processes) until no cleaning job is left queued. */
+  const settled = Effect.gen(function*() {
+    const queue = yield* JobQueue
+    for (let i = 0; i < 3000; i++) {
+      const jobs = yield* queue.list({ plugin: CleanJob.plugin, kind: CleanJob.name })
+      if (jobs.every((job) => job.state !== "queued")) return jobs
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+    }
+    return yield* Effect.dieMessage("cleaning jobs still queued after 30 s")
+  })
+
+  /** Runs the allocator's cleaning worker, as the daemon does, until every cleaning job has ended. */
+  const cleanAll = (allocator: AllocatorService, config: Partial<typeof AllocatorConfig.Encoded> = {}) =>
+    Effect.gen(function*() {
+      const worker = Cleaning.worker(Schema.decodeUnknownSync(AllocatorConfig)(config))
+      const fiber = yield* Effect.fork(Effect.provideService(JobWorker.run(worker, { owner: "test:1:allocator" }), Allocator, allocator))
+      const jobs = yield* settled
+      yield* Fiber.interrupt(fiber)
+      return jobs
+    })
+
+  const tempDir = Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "orch-cleaning-"))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+  const runsIn = (dir: string) => fs.existsSync(path.join(dir, "runs")) ? fs.readFileSync(path.join(dir, "runs"), "utf8").split("\n").filter(Boolean) : []
 
   it.scoped("after a release the device is cleaned with its details in the environment, then free", () =>
     Effect.gen(function*() {
@@ -175,7 +207,8 @@ describe("cleaning", () => {
       yield* allocator.release(grant.lease.id, {})
       expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("cleaning")
       expect(yield* Effect.flip(allocator.allocate(request("b", { type: "phone" })))).toMatchObject({ reason: "none_free" })
-      yield* Effect.provideService(cleanOnce("test"), Allocator, allocator)
+      const [job] = yield* cleanAll(allocator)
+      expect(job).toMatchObject({ state: "cleaned", result: { exitCode: 0 } })
       expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("free")
     }).pipe(Effect.provide(servicesLayer())))
 
@@ -188,7 +221,7 @@ describe("cleaning", () => {
       // an expiry goes to cleaning too
       yield* TestClock.adjust(20_000)
       expect(yield* allocator.reclaimExpired).toHaveLength(1)
-      yield* Effect.provideService(cleanOnce("test"), Allocator, allocator)
+      yield* cleanAll(allocator)
       const device = yield* resources.get(Device, "phone-0")
       expect(statusOf(device)).toBe("quarantined")
       expect((yield* resources.history(Device, "phone-0"))[0]!.reason).toBe("cleaning exited with code 3")
@@ -198,6 +231,87 @@ describe("cleaning", () => {
       expect(yield* Effect.flip(allocator.allocate(request("b", { type: "phone" })))).toMatchObject({ reason: "none_free" })
       // an operator brings it back: it is cleaned again first
       expect(statusOf(yield* allocator.undrain("phone-0"))).toBe("cleaning")
+    }).pipe(Effect.provide(servicesLayer())))
+  it.scoped("devices are cleaned at once up to cleaningConcurrency", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // each cleaning waits for the other to have started: only two at once can both succeed
+      const command = `touch ${dir}/$ORCH_DEVICE_NAME; for i in $(seq 100); do [ $(ls ${dir} | wc -l) -ge 2 ] && exit 0; sleep 0.05; done; exit 1`
+      const both = yield* makeAllocator(cleaned(command, 2))
+      for (const holder of ["a", "b"]) {
+        const grant = yield* both.allocate(request(holder, { type: "phone" }))
+        yield* both.release(grant.lease.id, {})
+      }
+      const jobs = yield* cleanAll(both, { cleaningConcurrency: 2 })
+      expect(jobs.map((job) => job.state)).toEqual(["cleaned", "cleaned"])
+      expect((yield* both.devices).map(statusOf)).toEqual(["free", "free"])
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("one at a time with cleaningConcurrency 1: the same two cleanings fail", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const command = `touch ${dir}/$ORCH_DEVICE_NAME; for i in $(seq 10); do [ $(ls ${dir} | wc -l) -ge 2 ] && exit 0; sleep 0.05; done; exit 1`
+      const both = yield* makeAllocator(cleaned(command, 2))
+      for (const holder of ["a", "b"]) {
+        const grant = yield* both.allocate(request(holder, { type: "phone" }))
+        yield* both.release(grant.lease.id, {})
+      }
+      const jobs = yield* cleanAll(both, { cleaningConcurrency: 1 })
+      // the first waits alone and fails; the second then finds the first's file
+      expect(jobs.map((job) => job.state).sort()).toEqual(["cleaned", "failed"])
+    }).pipe(Effect.provide(servicesLayer())))
+
+  for (const [command, deviceAfter, jobAfter] of [
+    ["echo run >> RUNS", "free", "cleaned"],
+    ["echo run >> RUNS; exit 3", "quarantined", "failed"]
+  ] as const) {
+    it.scoped(`a process that dies after the device is ${deviceAfter} and before the job's outcome is recorded: the next one records ${jobAfter} and does not run the command again`, () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const allocator = yield* makeAllocator(cleaned(command.replace("RUNS", `${dir}/runs`)))
+        const resources = yield* Resources
+        const queue = yield* JobQueue
+        const grant = yield* allocator.allocate(request("a", { type: "phone" }))
+        yield* allocator.release(grant.lease.id, {})
+        // a process claims the job and runs the handler, whose outcome is never recorded: it died
+        const [held] = yield* queue.claim(CleanJob, { owner: "gone:1:allocator", leaseMs: 1_000 })
+        yield* Effect.provideService(Cleaning.clean(held!), Allocator, allocator)
+        expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe(deviceAfter)
+        expect(runsIn(dir)).toHaveLength(1)
+        // its lease expires; this process's worker takes the job over
+        yield* TestClock.adjust(1_001)
+        const [job] = yield* cleanAll(allocator)
+        expect(job!.state).toBe(jobAfter)
+        expect(runsIn(dir)).toHaveLength(1)
+        expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe(deviceAfter)
+        const last = (yield* queue.history(job!.id)).at(-1)
+        expect(last).toMatchObject({ to: jobAfter, owner: "test:1:allocator" })
+        expect(last!.reason).toContain("before this job's outcome was recorded: not run again")
+        if (jobAfter === "failed") expect(job!.lastError).toBe("cleaning exited with code 3")
+      }).pipe(Effect.provide(servicesLayer())))
+  }
+
+  it.scoped("a process that dies while the command runs: the device stays in cleaning and the next one cleans it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const allocator = yield* makeAllocator(cleaned(`echo run >> ${dir}/runs`))
+      const resources = yield* Resources
+      const queue = yield* JobQueue
+      const grant = yield* allocator.allocate(request("a", { type: "phone" }))
+      yield* allocator.release(grant.lease.id, {})
+      yield* queue.claim(CleanJob, { owner: "gone:1:allocator", leaseMs: 1_000 })
+      // held by the dead process: nobody else cleans it until its lease expires
+      const early = yield* Effect.fork(cleanAll(allocator))
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 200)))
+      expect(runsIn(dir)).toHaveLength(0)
+      expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("cleaning")
+      yield* TestClock.adjust(1_001)
+      // the worker polls: its next look finds the expired lease
+      yield* TestClock.adjust(1_000)
+      const [job] = yield* Fiber.join(early)
+      expect(job).toMatchObject({ state: "cleaned", attempts: 1 })
+      expect(runsIn(dir)).toHaveLength(1)
+      expect(statusOf(yield* resources.get(Device, "phone-0"))).toBe("free")
     }).pipe(Effect.provide(servicesLayer())))
 })
 

@@ -226,6 +226,30 @@ describe("allocator across processes", () => {
   })
 })
 
+describe("cleaning in the daemon", () => {
+  it("runs on the allocator's job worker: two daemons on one data dir clean each released device once, then it is free", async () => {
+    const { config, dir, inventory } = setup(0)
+    const runs = path.join(dir, "runs")
+    fs.writeFileSync(inventory, [
+      "types:",
+      "  board:",
+      `    cleaning: { command: "echo $ORCH_DEVICE_NAME >> ${runs}", timeoutSeconds: 10 }`,
+      `devices:\n${devicesYaml(2)}\n`
+    ].join("\n"))
+    const a = await start(["--config", config])
+    const b = await start(["--config", config])
+    const ready = await call(`${a.url}/readyz`, "GET")
+    expect(ready.body.loops).toEqual(expect.arrayContaining([expect.objectContaining({ name: "allocator:worker:clean", running: true })]))
+    const leases = await Promise.all(["x", "y"].map(async (holder) => (await allocate(a.url, { type: "board", holder, ttlSeconds: 60 })).body))
+    await Promise.all(leases.map((lease) => call(`${b.url}/allocator/leases/${lease.id}`, "DELETE")))
+    await eventually(async () => {
+      const list = (await call(`${a.url}/allocator/devices`, "GET")).body as Array<any>
+      return list.every((d) => d.status === "free") ? list : undefined
+    })
+    expect(fs.readFileSync(runs, "utf8").split("\n").filter(Boolean).sort()).toEqual(["board-0", "board-1"])
+  })
+})
+
 describe("orch allocator CLI", () => {
   it("allocate holds a lease until Ctrl-C; run passes the device in its environment and releases whatever happens", async () => {
     const { config, dir } = setup(2)
