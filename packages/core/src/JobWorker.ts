@@ -329,7 +329,12 @@ export const run = <P, R, S extends string, E, Req>(
     const releaseReason = `released: ${options.owner} stopped before the handler finished`
     const releaseQuietly = (job: Job<P, R, S>, reason: string) =>
       queue.release(job, { reason }).pipe(
-        Effect.catchAll((error) => Effect.logWarning(`job worker: could not release job ${job.id}`, error))
+        Effect.catchAll((error) =>
+          // no longer ours: its handler moved it on as it was interrupted, or it was cancelled or taken over
+          error._tag === "LeaseLost"
+            ? Effect.logDebug(`job worker: job ${job.id} was not released: ${error.message}`)
+            : Effect.logWarning(`job worker: could not release job ${job.id}`, error)
+        )
       )
 
     // Handlers run on `concurrency` long-lived slot fibers that take claimed jobs from
