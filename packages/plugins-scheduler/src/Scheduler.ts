@@ -1,19 +1,19 @@
 /**
  * The scheduler: descriptors, the runner, the stores, the state, and the queue that
  * puts them together. A run (asked for, or fired by a descriptor's schedule) is a job of
- * kind `scheduler/run` in core's queue: one worker claims them oldest first, so runs go
- * one at a time in FIFO order, and a run fired by a schedule is enqueued in the same
+ * kind `scheduler/run` in core's queue: the plugin's job worker (concurrency 1) claims them
+ * oldest first, so runs go one at a time in FIFO order, and a run fired by a schedule is enqueued in the same
  * transaction that claims the schedule's run, so a restart neither loses nor doubles it.
  */
 import * as Config from "@orch/core/Config"
 import * as Plugin from "@orch/core/Plugin"
-import { JobKind, JobQueue } from "@orch/core/Jobs"
+import { type Job, JobKind, JobQueue } from "@orch/core/Jobs"
+import * as JobWorker from "@orch/core/JobWorker"
 import * as Schedules from "@orch/core/Schedules"
 import {
   Clock,
   Context,
   Data,
-  Duration,
   Effect,
   Either,
   Exit,
@@ -60,6 +60,12 @@ export const RunJob = JobKind.simple({
   // a failed test is a stored result, not a reason to run it again
   retry: { maxAttempts: 1 }
 })
+
+/** A claimed run. */
+export type RunJobOf = Job<JobKind.Payload<typeof RunJob>, JobKind.Result<typeof RunJob>, JobKind.State<typeof RunJob>>
+
+/** The stored failure of a run whose test orch killed as it stopped. */
+export const interruptedReason = "interrupted: orch stopped while the test ran"
 
 export class SchedulerError extends Data.TaggedError("SchedulerError")<{ readonly message: string }> {}
 
@@ -279,7 +285,7 @@ export const makeEngine = (
               Effect.ignore(stores.data.insert({
                 timestamp_msec: started,
                 test_name: test,
-                json: JSON.stringify({ status: "failed", reason: "interrupted: orch stopped while the test ran", exit_code: null, signal: "SIGKILL" })
+                json: JSON.stringify({ status: "failed", reason: interruptedReason, exit_code: null, signal: "SIGKILL" })
               }))
             )
           )
@@ -355,8 +361,8 @@ export interface DaemonOptions {
 }
 
 /**
- * Starts the scheduler in the current scope: the engine, the state, the worker that runs
- * queued tests one at a time, and a schedule per valid descriptor.
+ * Starts the scheduler in the current scope: the engine, the state, a schedule per valid
+ * descriptor, and `run`, which the plugin's job worker calls for each queued run.
  */
 export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =>
   Effect.gen(function*() {
@@ -366,7 +372,6 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
     const startedAt = yield* Clock.currentTimeMillis
     const state = yield* State.make({ pid: process.pid, since: Math.floor(startedAt / 1000) })
     const events = yield* PubSub.unbounded<RunEvent>()
-    const wake = yield* Queue.sliding<void>(1)
     const running = yield* Ref.make<Option.Option<{ readonly id: number; readonly test: string }>>(Option.none())
 
     // runs waiting: a run keeps the queued state while it runs (it holds the job's lease)
@@ -385,7 +390,6 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
         yield* engine.prepare(test, params)
         const { job } = yield* Effect.orDie(queue.enqueue(RunJob, { test, params: { ...params }, origin }))
         yield* engine.log("INFO", `runner: test ${test} queued (run ${job.id}, asked through ${origin})`)
-        yield* Queue.offer(wake, undefined)
         yield* state.publish({ events: { queue_len: yield* queued } })
         return job.id
       })
@@ -402,45 +406,42 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
         )
       })
 
-    // -- the worker: one run at a time, oldest first
-    const owner = Plugin.ownerId(pluginName)
-    const leaseMs = 60_000
-    const work = Effect.gen(function*() {
-      const [job] = yield* Effect.orDie(queue.claim(RunJob, { owner, leaseMs }))
-      if (job === undefined) {
-        yield* Effect.raceFirst(Queue.take(wake), Effect.sleep("1 second"))
-        return
-      }
-      const { origin, params, scheduledAt, test } = job.payload
-      const now = yield* Clock.currentTimeMillis
-      if (scheduledAt !== undefined) yield* Metric.update(scheduleLag, Math.max(0, now - scheduledAt) / 1000)
-      yield* Ref.set(running, Option.some({ id: job.id, test }))
-      yield* state.publish({ current: "test", events: { test: test, test_name: test, test_progress: "0%", queue_len: yield* queued } })
-      const heartbeat = Effect.repeat(
-        Effect.ignore(queue.heartbeat(job, leaseMs)),
-        Schedule.spaced(Duration.millis(leaseMs / 3))
-      )
-      const outcome = yield* engine.execute(job.id, test, params, (event) => PubSub.publish(events, event)).pipe(
-        Effect.raceFirst(Effect.andThen(heartbeat, Effect.never)),
-        Effect.ensuring(Ref.set(running, Option.none()))
-      )
-      const shown = figures(outcome.result)
-      yield* state.publish({
-        current: "idle",
-        events: {
-          test_latency: shown.latency,
-          test_download: shown.download,
-          test_upload: shown.upload,
-          test_progress: "100%",
-          test_status: outcome.status,
-          queue_len: yield* queued
-        }
+    // -- a run: the handler of the plugin's job worker (one at a time, oldest first)
+    const run = (job: RunJobOf) =>
+      Effect.gen(function*() {
+        const { origin, params, scheduledAt, test } = job.payload
+        const now = yield* Clock.currentTimeMillis
+        if (scheduledAt !== undefined) yield* Metric.update(scheduleLag, Math.max(0, now - scheduledAt) / 1000)
+        yield* Ref.set(running, Option.some({ id: job.id, test }))
+        yield* state.publish({ current: "test", events: { test: test, test_name: test, test_progress: "0%", queue_len: yield* queued } })
+        const outcome = yield* engine.execute(job.id, test, params, (event) => PubSub.publish(events, event)).pipe(
+          Effect.ensuring(Ref.set(running, Option.none())),
+          // orch stopping (or the lease lost) killed the test, whose failure the engine stored: the
+          // job ends with it, as the worker would otherwise give it back to run again at the next start
+          Effect.onInterrupt(() =>
+            Effect.ignore(queue.transition(job, "succeeded", {
+              reason: `${origin} run of ${test}: failed (${interruptedReason})`,
+              result: { status: "failed", timestampMsec: now, reason: interruptedReason }
+            }))
+          )
+        )
+        const shown = figures(outcome.result)
+        yield* state.publish({
+          current: "idle",
+          events: {
+            test_latency: shown.latency,
+            test_download: shown.download,
+            test_upload: shown.upload,
+            test_progress: "100%",
+            test_status: outcome.status,
+            queue_len: yield* queued
+          }
+        })
+        return JobWorker.succeed(
+          { status: outcome.status, timestampMsec: outcome.timestampMsec, ...(outcome.reason ? { reason: outcome.reason } : {}) },
+          { reason: `${origin} run of ${test}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""}` }
+        )
       })
-      yield* Effect.orDie(queue.transition(job, "succeeded", {
-        reason: `${origin} run of ${test}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""}`,
-        result: { status: outcome.status, timestampMsec: outcome.timestampMsec, ...(outcome.reason ? { reason: outcome.reason } : {}) }
-      }))
-    })
 
     // -- schedules: one per valid descriptor, restarted when its cadence changes
     const fibers = yield* FiberMap.make<string>()
@@ -455,7 +456,6 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
         yield* queue.enqueue(RunJob, { test, params: {}, origin: "schedule", scheduledAt }, {
           idempotencyKey: `${test}@${scheduledAt}`
         })
-        yield* Queue.offer(wake, undefined)
       })
     const refresh = Effect.gen(function*() {
       const read = yield* engine.catalog
@@ -515,14 +515,14 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
       exit: options.exit ?? Effect.sync(() => process.kill(process.pid, "SIGTERM"))
     }
 
-    return { service, work, refresh }
+    return { service, run, refresh }
   })
 
 /** The running scheduler (what `make` started), as the plugin's services provide it to its loops and routes. */
 export class Scheduler extends Context.Tag("@orch/plugins-scheduler/Scheduler")<Scheduler, {
   readonly service: SchedulerService
-  /** One step of the runner: claims a queued run and runs it, or waits a little for one. */
-  readonly work: Effect.Effect<void>
+  /** Runs a claimed run's test and stores its result: the handler of the plugin's job worker. */
+  readonly run: (job: RunJobOf) => Effect.Effect<JobWorker.Transition<JobKind.Result<typeof RunJob>, "succeeded">>
   /** Reads the descriptors and (re)starts their schedules. */
   readonly refresh: Effect.Effect<Descriptor.Catalog>
 }>() {}

@@ -5,6 +5,7 @@
  * local API is served under `/scheduler/` and, when configured, at the root of port 9774.
  */
 import * as Http from "@orch/core/Http"
+import * as JobWorker from "@orch/core/JobWorker"
 import * as Plugin from "@orch/core/Plugin"
 import { Duration, Effect, Layer } from "effect"
 import * as Api from "./Api.js"
@@ -56,7 +57,6 @@ const services = (config: SchedulerConfig) =>
 const refreshEvery = Duration.seconds(60)
 
 const loops = (config: SchedulerConfig) => ({
-  runner: Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.work),
   descriptors: { iteration: Effect.flatMap(Scheduler.Scheduler, (scheduler) => Effect.asVoid(scheduler.refresh)), every: refreshEvery },
   // Neubot's own listener, one per address, serving the same routes at the root of its port.
   // Each is launched on its own: a layer build shares one router between listeners, which
@@ -69,6 +69,17 @@ const loops = (config: SchedulerConfig) => ({
   )
 })
 
+/** Runs one at a time, oldest first, as Neubot's did; a stop kills the running test at once. */
+const workers = () => [
+  JobWorker.make({
+    kind: Scheduler.RunJob,
+    handler: (job: Scheduler.RunJobOf) => Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.run(job)),
+    concurrency: 1,
+    leaseMs: 60_000,
+    gracePeriod: Duration.zero
+  })
+]
+
 export const plugin = Plugin.make({
   name: Scheduler.pluginName,
   description: "Neubot-style periodic measurement tests with size-capped stores and Neubot's local API",
@@ -76,6 +87,7 @@ export const plugin = Plugin.make({
   jobKinds: [Scheduler.RunJob],
   services,
   loops,
+  workers,
   http: (config) => ({ routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)) }),
   commands,
   tui: (config) =>

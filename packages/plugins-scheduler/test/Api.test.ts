@@ -404,6 +404,43 @@ describe.skipIf(!isRoot)("a root daemon whose runAs user is missing", () => {
   })
 })
 
+describe.skipIf(!isRoot)("a run on the scheduler's job worker when orch stops", () => {
+  it("is killed at once, its job ends with the stored failure, and the next start does not run it again", async () => {
+    const setup = writeSetup()
+    writeDescriptor(setup.descriptors, "long", {
+      command: nodeScript(`console.error("INFO long starts"); setTimeout(() => console.log("{}"), 60000)`),
+      schedule: { every: day }
+    })
+    const args = ["--plugins", "scheduler", "--data-dir", setup.dataDir, "--config", setup.config]
+    const first = await startDaemon(orchBin, args)
+    try {
+      const ready = await json(`${first.url}/readyz`)
+      expect(ready.loops).toEqual(expect.arrayContaining([expect.objectContaining({ name: "scheduler:worker:run", running: true })]))
+      await json(`${first.url}/scheduler/api/runner?test=long`)
+      await eventually(async () => ((await json(`${first.url}/scheduler/api/state`)).events.test_name === "long" ? true : undefined))
+      await eventually(async () => (await json(`${first.url}/scheduler/api/log`)).some((l: any) => String(l.message).includes("long starts")) || undefined)
+    } finally {
+      await first.stop("SIGTERM")
+    }
+    const second = await startDaemon(orchBin, args)
+    try {
+      const base = `${second.url}/scheduler`
+      await eventually(async () => ((await fetch(`${base}/api/version`)).status === 200 ? true : undefined))
+      const jobs: Array<any> = await json(`${second.url}/jobs?plugin=scheduler&kind=run`)
+      const long = jobs.find((job) => job.payload.test === "long")
+      expect(long).toMatchObject({ state: "succeeded", result: { status: "failed", reason: "interrupted: orch stopped while the test ran" } })
+      // runs go oldest first: had the long run been given back, this one would wait a minute behind it
+      await json(`${base}/api/runner?test=echo&n=42`)
+      await eventually(async () => (await json(`${base}/api/data?test=echo`)).some((r: any) => r.n === 42) || undefined)
+      const rows = await json(`${base}/api/data?test=long`)
+      expect(rows).toHaveLength(1)
+      expect(rows[0]).toMatchObject({ status: "failed", reason: "interrupted: orch stopped while the test ran" })
+    } finally {
+      await second.stop("SIGKILL")
+    }
+  })
+})
+
 describe("the CLI without a daemon", () => {
   it("runs a test in-process and lists descriptors from the folder", async () => {
     const setup = writeSetup()
