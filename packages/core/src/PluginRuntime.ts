@@ -184,8 +184,19 @@ const pluginHotRoutes = (hot: HotRoutes.HotRoutesService, running: Running): Hot
   const annotate = FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("plugin", running.plugin.name as unknown))
   return HotRoutes.HotRoutes.of({
     ...hot,
-    register: (route, runtime) =>
-      hot.register({
+    register: (route, runtime) => {
+      // the route's context with the services': merged once per build of the services,
+      // not per request (a hot route's fiber starts with its runtime's context)
+      let mergedFor: Context.Context<unknown> | undefined
+      let merged = runtime.context as Context.Context<unknown>
+      const withServices = (context: Context.Context<unknown>) => {
+        if (mergedFor !== context) {
+          merged = Context.merge(runtime.context as Context.Context<unknown>, context)
+          mergedFor = context
+        }
+        return merged
+      }
+      return hot.register({
         ...route,
         path: base + route.path,
         // a hot route runs on a fiber of its own: its context and annotations are set, not scoped
@@ -193,11 +204,12 @@ const pluginHotRoutes = (hot: HotRoutes.HotRoutesService, running: Running): Hot
           Effect.suspend((): Effect.Effect<HotRoutes.Reply, HotRoutes.Reply, any> => {
             const context = running.current()
             return context === undefined ? closed : Effect.zipRight(
-              FiberRef.update(FiberRef.currentContext, (input) => Context.merge(input, context)),
+              FiberRef.set(FiberRef.currentContext, withServices(context)),
               Effect.zipRight(annotate, route.handle(request))
             )
           }) as Effect.Effect<HotRoutes.Reply, HotRoutes.Reply, any>
       }, runtime)
+    }
   })
 }
 

@@ -7,7 +7,7 @@
  * Side by side with reference servers in a process of their own (bench/_raw.mjs: plain
  * `node:http`, one better-sqlite3 UPDATE commit per keepalive, SQLite set up as orch's, and an
  * in-memory /healthz), the same load generator and connection count, interleaved over
- * `--rounds` rounds; each run prints requests/s, p50/p99 latency, errors (any non-2xx, socket
+ * `--rounds` rounds after a 2 s unmeasured run of each (JIT warm-up); each run prints requests/s, p50/p99 latency, errors (any non-2xx, socket
  * error or timeout) and the server's CPU per request:
  * - core's /healthz against the raw one;
  * - keepalive: every connection keeps alive leases of its own, round robin, against the raw UPDATE;
@@ -125,10 +125,10 @@ const show = (f: Figures, target?: number) =>
 const base = daemon.url
 console.log(`orch daemon at ${base}, ${deviceCount} devices, ${connections} connections, ${seconds} s per run, ${os.cpus().length} CPUs`)
 
-const healthzRun = (target: "orch" | "raw") =>
+const healthzRun = (target: "orch" | "raw", duration = seconds) =>
   target === "orch"
-    ? measure({ url: `${base}/healthz`, connections, duration: seconds })
-    : measure({ url: `http://127.0.0.1:${rawInfo.healthzPort}/healthz`, connections, duration: seconds }, raw.pid!)
+    ? measure({ url: `${base}/healthz`, connections, duration })
+    : measure({ url: `http://127.0.0.1:${rawInfo.healthzPort}/healthz`, connections, duration }, raw.pid!)
 
 // keepalive: two leases per connection, kept alive round robin; the last acknowledged expiry of each is remembered
 const leases: Array<string> = []
@@ -136,13 +136,13 @@ for (let i = 0; i < Math.min(deviceCount, connections * 2); i++) {
   leases.push((await post(`${base}/allocator/leases`, { type: "bench-board", holder: `bench-${i}`, ttlSeconds: 3600 })).id)
 }
 const acknowledged = new Map<string, string>()
-const keepaliveRun = (target: "orch" | "raw") => {
+const keepaliveRun = (target: "orch" | "raw", duration = seconds) => {
   let next = 0
   const ids = target === "orch" ? leases : rawInfo.ids
   return measure({
     url: target === "orch" ? base : `http://127.0.0.1:${rawInfo.keepalivePort}`,
     connections,
-    duration: seconds,
+    duration,
     requests: [{
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -155,6 +155,13 @@ const keepaliveRun = (target: "orch" | "raw") => {
       }
     }]
   }, target === "orch" ? daemon.process.pid! : raw.pid!)
+}
+
+// a short unmeasured run of each first, so that no side is measured while the JIT still compiles
+// its hot path (orch's is far longer than the raw servers', and its first run was the slowest)
+for (const target of ["orch", "raw"] as const) {
+  await healthzRun(target, Math.min(2, seconds))
+  await keepaliveRun(target, Math.min(2, seconds))
 }
 
 // interleaved, the order swapped each round, so that drift in the machine's load hits both alike
