@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, MetricLabel, Schema, TestClock } from "effect"
 import { type Job, JobKind, JobQueue } from "../src/Jobs.js"
 import * as JobWorker from "../src/JobWorker.js"
-import { testDatabase } from "@orch/testing"
+import { testDatabase, waitUntil } from "@orch/testing"
 
 const Work = JobKind.simple({
   plugin: "test",
@@ -41,16 +41,6 @@ const metricsNow = () => ({
   dead: JobWorker.jobsFailed.unsafeValue([...workLabels, MetricLabel.make("outcome", "dead")]).count
 })
 
-/** Waits (real time, a few ms a try) until `check` holds: the worker runs on its own fibers. */
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 2000; i++) {
-      if (yield* check) return
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-    return yield* Effect.dieMessage(`timed out waiting until ${what}`)
-  })
-
 const stateOf = (id: number) => Effect.map(Effect.flatMap(JobQueue, (queue) => queue.get(id)), (job) => job.state)
 
 const historyOf = (id: number) => Effect.flatMap(JobQueue, (queue) => queue.history(id))
@@ -77,7 +67,7 @@ describe("JobWorker", () => {
       })
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const enqueued = yield* queue.enqueueMany(Work, Array.from({ length: 25 }, (_, n) => ({ payload: { n } })))
-      yield* until("every job succeeded", Effect.map(queue.countByState(), (counts) =>
+      yield* waitUntil("every job succeeded", Effect.map(queue.countByState(), (counts) =>
         counts.some((c) => c.state === "succeeded" && c.count === 25)))
       expect([...calls].sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, n) => n))
       const after = metricsNow()
@@ -108,7 +98,7 @@ describe("JobWorker", () => {
       })
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const { job } = yield* queue.enqueue(Work, { n: 1 })
-      yield* until("the first attempt failed", Effect.map(queue.get(job.id), (j) => j.attempts === 1))
+      yield* waitUntil("the first attempt failed", Effect.map(queue.get(job.id), (j) => j.attempts === 1))
       const first = yield* queue.get(job.id)
       expect(first.state).toBe("queued")
       expect(first.runAt).toBe(1_000)
@@ -117,10 +107,10 @@ describe("JobWorker", () => {
       yield* advance(900)
       expect(calls).toBe(1)
       yield* advance(200)
-      yield* until("the second attempt failed", Effect.map(queue.get(job.id), (j) => j.attempts === 2))
+      yield* waitUntil("the second attempt failed", Effect.map(queue.get(job.id), (j) => j.attempts === 2))
       expect((yield* queue.get(job.id)).runAt).toBeGreaterThanOrEqual(3_000)
       yield* advance(2_100)
-      yield* until("the job is dead", Effect.map(stateOf(job.id), (state) => state === "dead"))
+      yield* waitUntil("the job is dead", Effect.map(stateOf(job.id), (state) => state === "dead"))
       expect(calls).toBe(3)
       const history = yield* historyOf(job.id)
       expect(history.map((h) => h.to)).toEqual(["queued", "queued", "queued", "dead"])
@@ -146,7 +136,7 @@ describe("JobWorker", () => {
       const [fatal, defect, fine] = yield* queue.enqueueMany(Work, [{ payload: { n: 0 } }, { payload: { n: 1 } }, {
         payload: { n: 2 }
       }])
-      yield* until("all three are recorded", Effect.map(queue.list({ kind: "work" }), (jobs) =>
+      yield* waitUntil("all three are recorded", Effect.map(queue.list({ kind: "work" }), (jobs) =>
         jobs.every((j) => j.state !== "queued" || j.attempts > 0)))
       const dead = yield* queue.get(fatal.job.id)
       expect(dead.state).toBe("dead")
@@ -181,17 +171,17 @@ describe("JobWorker", () => {
       })
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const { job } = yield* queue.enqueue(Wpt, { url: "https://example.com" })
-      yield* until("it was submitted", Effect.map(historyOf(job.id), (h) => h.length >= 2))
+      yield* waitUntil("it was submitted", Effect.map(historyOf(job.id), (h) => h.length >= 2))
       // the next claim (at once, or at the next poll) finds it in SUBMITTED
       yield* advance(1_000, 1_000)
-      yield* until("the first release committed", Effect.map(historyOf(job.id), (h) => h.length === 3))
+      yield* waitUntil("the first release committed", Effect.map(historyOf(job.id), (h) => h.length === 3))
       expect(polls).toBe(1)
       expect((yield* queue.get(job.id)).runAt).toBe(polledAt[0] + 30_000)
       yield* advance(31_000, 1_000)
-      yield* until("the second release committed", Effect.map(historyOf(job.id), (h) => h.length === 4))
+      yield* waitUntil("the second release committed", Effect.map(historyOf(job.id), (h) => h.length === 4))
       expect(polls).toBe(2)
       yield* advance(31_000, 1_000)
-      yield* until("it finished", Effect.map(stateOf(job.id), (state) => state === "FINISHED"))
+      yield* waitUntil("it finished", Effect.map(stateOf(job.id), (state) => state === "FINISHED"))
       const done = yield* queue.get(job.id)
       expect(done.result).toEqual({ testId: "t-1" })
       expect(done.attempts).toBe(0)
@@ -219,7 +209,7 @@ describe("JobWorker", () => {
       })
       const jobs = yield* queue.enqueueMany(Wpt, ["fine", "a", "b"].map((url) => ({ payload: { url } })))
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
-      yield* until("all are recorded", Effect.map(Effect.forEach(jobs, ({ job }) => stateOf(job.id)), (states) =>
+      yield* waitUntil("all are recorded", Effect.map(Effect.forEach(jobs, ({ job }) => stateOf(job.id)), (states) =>
         !states.includes("AWAITING")))
       const [fine, a, b] = yield* Effect.forEach(jobs, ({ job }) => queue.get(job.id))
       expect([fine!.state, fine!.lastError]).toEqual(["SUBMITTED", undefined])
@@ -244,7 +234,7 @@ describe("JobWorker", () => {
       })
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const [good, bad] = yield* queue.enqueueMany(Wpt, [{ payload: { url: "good" } }, { payload: { url: "bad" } }])
-      yield* until("both are recorded", Effect.map(Effect.all([stateOf(good.job.id), stateOf(bad.job.id)]), (states) =>
+      yield* waitUntil("both are recorded", Effect.map(Effect.all([stateOf(good.job.id), stateOf(bad.job.id)]), (states) =>
         !states.includes("AWAITING")))
       expect(yield* stateOf(good.job.id)).toBe("SUBMITTED")
       const dead = yield* queue.get(bad.job.id)
@@ -277,7 +267,7 @@ describe("JobWorker", () => {
       expect((yield* historyOf(job.id)).map((h) => h.to)).toEqual(["queued", "cancelled"])
       // the slot is free again
       const next = yield* queue.enqueue(Work, { n: 2 })
-      yield* until("the next job ran", Effect.map(stateOf(next.job.id), (state) => state === "succeeded"))
+      yield* waitUntil("the next job ran", Effect.map(stateOf(next.job.id), (state) => state === "succeeded"))
     })))
 
   it.effect("a handler that finishes after its lease was taken over records nothing over the new holder", () =>
@@ -302,7 +292,7 @@ describe("JobWorker", () => {
       // the worker's completion is refused; the thief's lease stands. With one slot, the next
       // job runs (and its outcome commits) only after the first handler's outcome was tried
       const next = yield* queue.enqueue(Work, { n: 99 })
-      yield* until("the next job ran", Effect.map(stateOf(next.job.id), (state) => state === "succeeded"))
+      yield* waitUntil("the next job ran", Effect.map(stateOf(next.job.id), (state) => state === "succeeded"))
       const now = yield* queue.get(job.id)
       expect(now.state).toBe("queued")
       expect(now.leaseOwner).toBe("thief")
@@ -334,7 +324,7 @@ describe("JobWorker", () => {
       for (let step = 0; step < 40; step++) {
         yield* TestClock.adjust(125)
         const now = yield* TestClock.currentTimeMillis
-        yield* until("the lease is ahead of the clock", Effect.map(queue.get(job.id), (j) => j.leaseExpiresAt! - now > 250))
+        yield* waitUntil("the lease is ahead of the clock", Effect.map(queue.get(job.id), (j) => j.leaseExpiresAt! - now > 250))
       }
       const now = yield* TestClock.currentTimeMillis
       const held = yield* queue.get(job.id)
@@ -343,7 +333,7 @@ describe("JobWorker", () => {
       expect(held.token).toBe(token)
       expect(yield* queue.reclaimExpired()).toBe(0)
       yield* Deferred.succeed(gate, undefined)
-      yield* until("it succeeded", Effect.map(stateOf(job.id), (state) => state === "succeeded"))
+      yield* waitUntil("it succeeded", Effect.map(stateOf(job.id), (state) => state === "succeeded"))
       const done = yield* queue.get(job.id)
       expect(done.attempts).toBe(0)
       expect(done.result).toEqual({ doubled: 2 })
@@ -364,9 +354,9 @@ describe("JobWorker", () => {
       // the worker's first claim found nothing and it waits
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
       yield* queue.enqueue(Work, { n: 1 })
-      yield* until("the first job ran", Effect.sync(() => seen.length === 1))
+      yield* waitUntil("the first job ran", Effect.sync(() => seen.length === 1))
       yield* queue.enqueueMany(Work, [{ payload: { n: 2 } }, { payload: { n: 3 } }])
-      yield* until("the others ran", Effect.sync(() => seen.length === 3))
+      yield* waitUntil("the others ran", Effect.sync(() => seen.length === 3))
       expect(seen).toEqual([1, 2, 3])
     })))
 
@@ -398,7 +388,7 @@ describe("JobWorker", () => {
       })
       yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       yield* queue.enqueueMany(Work, Array.from({ length: 20 }, (_, n) => ({ payload: { n } })))
-      yield* until("every job succeeded", Effect.map(queue.countByState(), (counts) =>
+      yield* waitUntil("every job succeeded", Effect.map(queue.countByState(), (counts) =>
         counts.some((c) => c.state === "succeeded" && c.count === 20)))
       expect(most).toBe(3)
       expect(mostInFlight).toBe(3)
@@ -417,7 +407,7 @@ describe("JobWorker", () => {
       })
       const fiber = yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const jobs = yield* queue.enqueueMany(Work, Array.from({ length: 8 }, (_, n) => ({ payload: { n } })))
-      yield* until("five handlers run", Effect.sync(() => started === 5))
+      yield* waitUntil("five handlers run", Effect.sync(() => started === 5))
       const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
       yield* Deferred.succeed(gate, undefined)
@@ -441,7 +431,7 @@ describe("JobWorker", () => {
       })
       const fiber = yield* Effect.forkScoped(JobWorker.run(worker, { owner }))
       const jobs = yield* queue.enqueueMany(Work, [{ payload: { n: 1 } }, { payload: { n: 2 } }])
-      yield* until("both run", Effect.sync(() => started === 2))
+      yield* waitUntil("both run", Effect.sync(() => started === 2))
       const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* advance(5_100)
       yield* Fiber.join(stopping)

@@ -10,7 +10,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { tempDir } from "@orch/testing"
+import { tempDir, waitFor } from "@orch/testing"
 import { Context, Deferred, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Ref, Schema, TestClock } from "effect"
 import * as os from "node:os"
 import * as Config from "../src/Config.js"
@@ -50,16 +50,8 @@ const request = (url: string, init?: RequestInit) =>
     return { status: response.status, retryAfter: response.headers.get("retry-after"), body }
   })
 
-/** Polls `check` (on real time: the daemon's fibers and sockets need it) until it gives a value. */
-const eventually = <A>(check: Effect.Effect<A | undefined>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 500; i++) {
-      const value = yield* check
-      if (value !== undefined) return value
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
-    }
-    return yield* Effect.die(new Error("condition not met within 5 s"))
-  })
+/** Waits (on real time: the daemon's fibers and sockets need it) until `check` gives a value. */
+const eventually = <A>(check: Effect.Effect<A | undefined>) => waitFor("the daemon answers as expected", check, 5_000)
 
 const answerWith = (url: string, status: number, init?: RequestInit) =>
   eventually(Effect.map(request(url, init), (answer) => (answer.status === status ? answer : undefined)))

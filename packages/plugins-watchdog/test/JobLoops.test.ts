@@ -2,6 +2,7 @@
  * job_starter (a loop) and job_finisher (a job worker) against the fake WPT server, with
  * real SQLite and the TestClock (the fake's clock follows it).
  */
+import { waitUntil } from "@orch/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
@@ -19,16 +20,6 @@ import { configFor, watchdogDatabase } from "./support.js"
 const A = "us-central1-a--tor--agent1"
 const B = "us-central1-a--firefox--agent2"
 const minute = 60_000
-
-/** Waits (real time, a few ms a try) until `check` holds: the worker runs on its own fibers. */
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 2000; i++) {
-      if (yield* check) return
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-    return yield* Effect.dieMessage(`timed out waiting until ${what}`)
-  })
 
 /** The SUBMITTED jobs, as they are now. */
 const submitted = Effect.flatMap(JobQueue, (q) => q.list({ plugin: WptTest.plugin, kind: WptTest.name, state: "SUBMITTED", limit: 1_000 }))
@@ -69,7 +60,7 @@ const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<strin
      */
     const finisher = Effect.scoped(Effect.gen(function*() {
       yield* Effect.forkScoped(JobWorker.run(worker, { owner: JobStarter.owner }))
-      yield* until("job_finisher checked every due job", checked)
+      yield* waitUntil("job_finisher checked every due job", checked)
     })).pipe(Effect.provideService(Wpt.WptClient, wpt))
     const advance = (ms: number) => Effect.zipRight(Effect.sync(() => (now += ms)), TestClock.adjust(ms))
     const enqueue = (location: string, test: Partial<TestPayload> = {}) =>
