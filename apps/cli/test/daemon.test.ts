@@ -1,4 +1,6 @@
 import Database from "better-sqlite3"
+import * as http from "node:http"
+import * as net from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
@@ -20,6 +22,19 @@ const stop = async (daemon: Daemon, signal: NodeJS.Signals = "SIGTERM") => {
 
 const post = (url: string, body: unknown) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+
+/** A GET on a connection of its own: fetch's pool may pick a keep-alive socket the draining server just closed. */
+const getOnNewConnection = (url: string) =>
+  new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const request = http.get(url, { agent: false }, (response) => {
+      let body = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => body += chunk)
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }))
+      response.on("error", reject)
+    })
+    request.on("error", reject)
+  })
 
 /** Reads the daemon's SQLite file directly, as an operator's tool would. */
 const inspect = <A>(dir: string, f: (db: Database.Database) => A): A => {
@@ -117,6 +132,39 @@ describe("orch run", () => {
     )
     expect(await stop(daemon, "SIGTERM")).toBe(0)
     expect(stateCounts(dir)).toEqual({ succeeded: 1 })
+  })
+
+  it("drains in bounded time: every route answers 503 with Retry-After, and a half-sent request is cut at the grace", async () => {
+    const dir = tempDir()
+    const daemon = await start(demoBin, [
+      "--data-dir", dir, "--set", "demo.workMs=3000", "--set", "demo.workers=1", "--set", "core.shutdownGraceSeconds=1"
+    ])
+    await post(`${daemon.url}/demo/tasks`, { n: 7 })
+    await eventually(() =>
+      inspect(dir, (db) => (db.prepare("SELECT lease_owner FROM orch_jobs").get() as { lease_owner: string | null }).lease_owner ?? undefined)
+    )
+    // a client that sends half a request and then nothing: without a cut, server.close() waits on it
+    const { port, hostname } = new URL(daemon.url)
+    const halfSent = net.connect(Number(port), hostname)
+    await new Promise((resolve) => halfSent.once("connect", resolve))
+    halfSent.write("POST /demo/tasks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"n\":")
+    const cut = new Promise((resolve) => halfSent.once("close", resolve))
+    halfSent.on("error", () => {})
+    running.splice(running.indexOf(daemon), 1)
+    const exited = daemon.stop("SIGTERM")
+    const drainingHealth = await eventually(async () => {
+      const response = await getOnNewConnection(`${daemon.url}/healthz`).catch(() => undefined)
+      return response?.status === 503 ? response : undefined
+    })
+    expect(drainingHealth.headers["retry-after"]).toBeDefined()
+    expect(drainingHealth.headers.connection).toBe("close")
+    // an Effect route, not only the hot ones
+    const jobs = await getOnNewConnection(`${daemon.url}/jobs`)
+    expect(jobs.status).toBe(503)
+    expect(jobs.headers["retry-after"]).toBeDefined()
+    expect(JSON.parse(jobs.body)).toEqual({ error: "the daemon is shutting down" })
+    await cut
+    expect(await exited).toBe(0)
   })
 
   it("a daemon killed with SIGKILL mid-work and restarted accounts for every job, none done twice", async () => {

@@ -10,7 +10,7 @@
  * - an `authorize` step, run before the body is read (401/403 from the route's own auth);
  * - the request metrics of every route (`orch_http_requests_total`, `…_duration_seconds`);
  * - JSON errors in core's `{ "error": … }` shape, a logged 500 for anything unexpected;
- * - 503 once shutdown has begun.
+ * - 503 once shutdown has begun (for every request on the server, not only hot routes).
  *
  * A handler is an Effect run on the runtime its route layer was built in, so it reaches
  * the services that layer had. Requests no hot route matches go to the Effect router as
@@ -76,7 +76,7 @@ export interface HotRoutesService {
   readonly maxBodyBytes: number
   /** Adds a route until the scope closes. */
   readonly register: <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>) => Effect.Effect<void, never, Scope.Scope>
-  /** Answers the request when a hot route matches it: true then, false to leave it to the Effect router. */
+  /** Answers the request when a hot route matches it, or any request once shutdown has begun: true then, false to leave it to the Effect router. */
   readonly offer: (incoming: http.IncomingMessage, response: http.ServerResponse) => boolean
 }
 
@@ -286,6 +286,11 @@ export const make = (options: { readonly maxBodyBytes: number }) =>
       ).pipe(Effect.asVoid)
 
     const offer: HotRoutesService["offer"] = (incoming, response) => {
+      if (draining) {
+        // every request, hot or not: the Effect routes' services are stopping and would answer 500
+        write(response, error(503, "the daemon is shutting down", undefined, { connection: "close", "retry-after": "5" }))
+        return true
+      }
       const routes = byMethod.get(incoming.method ?? "")
       if (routes === undefined || routes.length === 0) return false
       const url = incoming.url ?? "/"
@@ -299,8 +304,7 @@ export const make = (options: { readonly maxBodyBytes: number }) =>
           write(response, reply)
           record(route.method, route.prefix, reply.status, (performance.now() - started) / 1000)
         }
-        if (draining) done(error(503, "the daemon is shutting down", undefined, { connection: "close" }))
-        else route.serve(incoming, response, params, done)
+        route.serve(incoming, response, params, done)
         return true
       }
       return false

@@ -120,7 +120,12 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
  */
 export const listen = (
   options: HttpOptions,
-  meta: { readonly startedAt: number; readonly plugins: ReadonlyArray<string> }
+  meta: {
+    readonly startedAt: number
+    readonly plugins: ReadonlyArray<string>
+    /** From when shutdown begins, how long a connection may stay open; then it is cut. */
+    readonly shutdownGraceMs?: number | undefined
+  }
 ) =>
   Layer.effect(
     DaemonInfo,
@@ -135,10 +140,37 @@ export const listen = (
     })
   ).pipe(
     // hot routes answer from Node's request event; the rest goes on to the Effect router
-    Layer.provideMerge(Layer.unwrapEffect(Effect.map(HotRoutes.HotRoutes, (hot) =>
-      nodeServer(options, () => HotRoutes.server(hot, { keepAliveTimeout: 5_000 }))))),
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(HotRoutes.HotRoutes, (hot) => {
+      let server: http.Server | undefined
+      return Layer.merge(
+        nodeServer(options, () => server = HotRoutes.server(hot, { keepAliveTimeout: 5_000 })),
+        Layer.scopedDiscard(closeOnDrain(() => server, meta.shutdownGraceMs ?? 10_000))
+      )
+    }))),
     Layer.provideMerge(HotRoutes.layer({ maxBodyBytes: options.maxBodyBytes }))
   )
+
+/**
+ * Bounds shutdown by the connections: when drain begins, idle keep-alive connections
+ * are closed (busy ones close after their answer, which says `connection: close`); at
+ * the grace whatever is left — a half-sent request, a slow client — is cut, so
+ * `server.close()` cannot wait on a client. A Node timer, not a fiber: this layer's
+ * scope closes before the server's, and the cut must outlive it.
+ */
+const closeOnDrain = (server: () => http.Server | undefined, graceMs: number) =>
+  Effect.gen(function*() {
+    const supervisor = yield* Effect.serviceOption(Supervisor)
+    if (Option.isNone(supervisor)) return
+    yield* Effect.forkScoped(Effect.zipRight(
+      supervisor.value.drained,
+      Effect.sync(() => {
+        const current = server()
+        if (current === undefined) return
+        current.closeIdleConnections()
+        setTimeout(() => current.closeAllConnections(), graceMs).unref()
+      })
+    ))
+  })
 
 /** A Node HTTP server on host:port, its failure to listen said plainly. */
 const nodeServer = (

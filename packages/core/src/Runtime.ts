@@ -119,7 +119,11 @@ export const start = (options: DaemonOptions) =>
       return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
     })
     const http = Http.serve(config.core.http, mounted, options.version).pipe(
-      Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: selected.map((p) => p.name) }))
+      Layer.provideMerge(Http.listen(config.core.http, {
+        startedAt: Date.now(),
+        plugins: selected.map((p) => p.name),
+        shutdownGraceMs: config.core.shutdownGraceSeconds * 1000
+      }))
     )
     const context = yield* Layer.build(http.pipe(
       Layer.provideMerge(Supervisor.layer),
