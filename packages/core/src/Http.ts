@@ -22,7 +22,7 @@ import * as HotRoutes from "./HotRoutes.js"
 import * as Metrics from "./Metrics.js"
 import * as HttpMetrics from "./internal/httpMetrics.js"
 import { DaemonInfo, reservedNames } from "./Plugin.js"
-import { Supervisor } from "./Supervisor.js"
+import { isFailing, Supervisor } from "./Supervisor.js"
 
 export interface HttpOptions {
   readonly host: string
@@ -95,7 +95,7 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
       Effect.gen(function*() {
         const supervisor = yield* Supervisor
         const loops = yield* supervisor.status
-        const failing = loops.filter((loop) => loop.consecutiveFailures > 0 || !loop.running || loop.starting)
+        const failing = loops.filter(isFailing)
         const draining = yield* supervisor.isDraining
         const ready = failing.length === 0 && !draining
         return HttpServerResponse.unsafeJson({ status: ready ? "ready" : draining ? "draining" : "degraded", loops }, {

@@ -17,6 +17,13 @@ export interface Backoff {
 
 export const defaultBackoff: Backoff = { initial: "200 millis", max: "30 seconds" }
 
+/** How long a daemon or resource must stay up after a restart before its failures are forgiven. */
+export const stableAfter: Duration.Duration = Duration.minutes(1)
+
+/** True when `status` is not serving, or keeps failing (twice or more since it last succeeded). */
+export const isFailing = (status: LoopStatus): boolean =>
+  !status.running || status.starting || status.consecutiveFailures > 0 || status.recentFailures >= 2
+
 export interface LoopOptions {
   /** Pause between successful iterations; none means run again at once. */
   readonly every?: Duration.DurationInput | undefined
@@ -29,7 +36,16 @@ export interface LoopStatus {
   /** A resource being built (first time or after a failure); not yet serving. */
   readonly starting: boolean
   readonly restarts: number
+  /** Failures since the last success; drives the backoff, and a resource's successful build resets it. */
   readonly consecutiveFailures: number
+  /**
+   * Failures since the last real success, counted across restarts: a loop's successful
+   * iteration resets it, a daemon's or resource's restart does not — only staying up for
+   * `stableAfter`. What /readyz reads to tell a flapping piece from one that failed once.
+   */
+  readonly recentFailures: number
+  /** When a daemon or resource last came up (epoch ms); undefined while down. */
+  readonly upSince: number | undefined
   readonly lastError: string | undefined
   readonly lastFailureAt: number | undefined
   /** When a failed loop, daemon or resource runs again (epoch ms). */
@@ -105,6 +121,8 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
             starting: false,
             restarts: 0,
             consecutiveFailures: 0,
+            recentFailures: 0,
+            upSince: undefined,
             lastError: undefined,
             lastFailureAt: undefined,
             nextAttemptAt: undefined
@@ -137,6 +155,9 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
         starting: false,
         restarts: s.restarts + 1,
         consecutiveFailures: failures,
+        // up for `stableAfter` before this failure: the earlier ones no longer count
+        recentFailures: s.upSince !== undefined && now - s.upSince >= Duration.toMillis(stableAfter) ? 1 : s.recentFailures + 1,
+        upSince: undefined,
         lastError: message,
         lastFailureAt: now,
         nextAttemptAt: now + Duration.toMillis(delay)
@@ -181,7 +202,11 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
           const delay = yield* onFailure(name, exit.cause, backoff)
           if (yield* pause(delay)) return
         } else {
-          yield* setStatus(name, (s) => (s.consecutiveFailures === 0 ? s : { ...s, consecutiveFailures: 0, nextAttemptAt: undefined }))
+          yield* setStatus(name, (s) =>
+            s.consecutiveFailures === 0 && s.recentFailures === 0
+              ? s
+              : { ...s, consecutiveFailures: 0, recentFailures: 0, nextAttemptAt: undefined }
+          )
           if (options?.every !== undefined && (yield* pause(options.every))) return
         }
       }
@@ -195,6 +220,8 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
       while (true) {
         // not raced against draining: a daemon (a plugin's layer, say) owns loops that
         // must finish their iteration first; drain interrupts daemons after the loops
+        const started = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        yield* setStatus(name, (s) => ({ ...s, upSince: started }))
         const exit = yield* Effect.exit(Effect.scoped(effect))
         if (yield* isDraining) return
         if (exit._tag === "Failure" && Cause.isInterruptedOnly(exit.cause)) return
@@ -211,7 +238,8 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
     const attempt = Effect.scoped(Effect.gen(function*() {
       yield* setStatus(name, (s) => ({ ...s, starting: true }))
       const acquired = yield* acquire
-      yield* setStatus(name, (s) => ({ ...s, starting: false, consecutiveFailures: 0, nextAttemptAt: undefined }))
+      const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      yield* setStatus(name, (s) => ({ ...s, starting: false, consecutiveFailures: 0, nextAttemptAt: undefined, upSince: now }))
       return yield* use(acquired)
     }))
     return daemon(name, attempt, { backoff }) as any
@@ -236,7 +264,13 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
     isDraining,
     drained: Deferred.await(draining),
     drain,
-    status: Effect.map(Ref.get(statuses), (map) => [...map.values()])
+    // a daemon or resource up for `stableAfter` has its failures forgiven
+    status: Effect.zipWith(Ref.get(statuses), Effect.clockWith((clock) => clock.currentTimeMillis), (map, now) =>
+      [...map.values()].map((s) =>
+        s.recentFailures > 0 && s.upSince !== undefined && now - s.upSince >= Duration.toMillis(stableAfter)
+          ? { ...s, recentFailures: 0 }
+          : s
+      ))
   }
 })
 

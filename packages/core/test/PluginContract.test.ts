@@ -20,6 +20,7 @@ import * as JobWorker from "../src/JobWorker.js"
 import * as Plugin from "../src/Plugin.js"
 import { ResourceKind } from "../src/Resources.js"
 import * as Runtime from "../src/Runtime.js"
+import * as Supervisor from "../src/Supervisor.js"
 
 const NoConfig = Schema.Struct({})
 
@@ -172,6 +173,13 @@ describe("plugin contract", () => {
       yield* TestClock.adjust("200 millis")
       expect((yield* answerWith(`${url}/flaky/ping`, 200)).body).toBe("pong")
       expect(yield* Ref.get(attempts)).toBe(3)
+      // serving again, but it failed twice: not ready until it has stayed up a while
+      const flapping = yield* request(`${url}/readyz`)
+      expect(flapping.status).toBe(503)
+      expect(flapping.body.loops).toEqual(expect.arrayContaining([
+        expect.objectContaining({ name: "flaky:services", consecutiveFailures: 0, recentFailures: 2, running: true })
+      ]))
+      yield* TestClock.adjust(Supervisor.stableAfter)
       expect((yield* answerWith(`${url}/readyz`, 200)).body.status).toBe("ready")
       const metrics = (yield* request(`${url}/metrics`)).body as string
       expect(metrics).toContain(`orch_loop_restarts_total{loop="flaky:services"} 2`)

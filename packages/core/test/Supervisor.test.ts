@@ -33,6 +33,55 @@ describe("Supervisor", () => {
       expect(status).toMatchObject({ name: "test:flaky", running: true, consecutiveFailures: 5, lastError: "boom" })
     }).pipe(Effect.provide(Supervisor.layer)))
 
+  it.scoped("a resource that comes up and breaks again and again stays failing across its restarts, until it stays up", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.Supervisor
+      const attempts = yield* Ref.make(0)
+      const statusOf = Effect.map(supervisor.status, (all) => all.find((s) => s.name === "test:flapping")!)
+      yield* supervisor.resource(
+        "test:flapping",
+        Ref.updateAndGet(attempts, (n) => n + 1),
+        // the first three builds break at once in use; the fourth stays up
+        (attempt) => attempt <= 3 ? Effect.fail(`broken in use (${attempt})`) : Effect.never,
+        { backoff: { initial: "1 second", max: "1 second" } }
+      )
+      yield* Effect.yieldNow()
+      expect(yield* statusOf).toMatchObject({ recentFailures: 1 })
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      expect(yield* Ref.get(attempts)).toBe(3)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Ref.get(attempts)).toBe(4)
+      // up again: the backoff starts over, but the three breaks still count
+      const up = yield* statusOf
+      expect(up).toMatchObject({ running: true, starting: false, consecutiveFailures: 0, recentFailures: 3 })
+      expect(Supervisor.isFailing(up)).toBe(true)
+      yield* TestClock.adjust(Supervisor.stableAfter)
+      const stable = yield* statusOf
+      expect(stable).toMatchObject({ recentFailures: 0 })
+      expect(Supervisor.isFailing(stable)).toBe(false)
+    }).pipe(Effect.provide(Supervisor.layer)))
+
+  it.scoped("a loop's successful iteration forgives its failures", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.Supervisor
+      const runs = yield* Ref.make(0)
+      yield* supervisor.loop(
+        "test:recovers",
+        Effect.flatMap(Ref.updateAndGet(runs, (n) => n + 1), (n) => n <= 2 ? Effect.fail("boom") : Effect.void),
+        { every: "10 seconds", backoff: { initial: "1 second", max: "1 second" } }
+      )
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      const failing = (yield* supervisor.status)[0]!
+      expect(failing).toMatchObject({ recentFailures: 2 })
+      expect(Supervisor.isFailing(failing)).toBe(true)
+      yield* TestClock.adjust("1 second")
+      const recovered = (yield* supervisor.status)[0]!
+      expect(recovered).toMatchObject({ recentFailures: 0, consecutiveFailures: 0 })
+      expect(Supervisor.isFailing(recovered)).toBe(false)
+    }).pipe(Effect.provide(Supervisor.layer)))
+
   it.scoped("a loop that dies never stops another loop", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.Supervisor
