@@ -167,6 +167,32 @@ describe("orch run", () => {
     expect(await exited).toBe(0)
   })
 
+  it("/readyz is 503 while the database cannot be written, naming the write probe, and ready again once it can", async () => {
+    const dir = tempDir()
+    const daemon = await start(orchBin, ["--data-dir", dir, "--set", "core.database.busyTimeoutMs=100"])
+    await eventually(async () => ((await fetch(`${daemon.url}/readyz`)).status === 200 ? true : undefined))
+    // another writer holds the lock past the busy timeout: the file cannot be written
+    const holder = new Database(path.join(dir, "orch.sqlite"))
+    try {
+      holder.exec("BEGIN IMMEDIATE")
+      // the probe runs every 5 s: wait for its round
+      const probe: any = await eventually(async () => {
+        const response = await fetch(`${daemon.url}/readyz`)
+        const body: any = await response.json()
+        const loop = body.loops.find((l: any) => l.name === "core:database-write" && l.consecutiveFailures > 0)
+        return loop === undefined ? undefined : { status: response.status, body, loop }
+      })
+      expect(probe.status).toBe(503)
+      expect(probe.body.status).toBe("degraded")
+      expect(probe.loop.lastError).toMatch(/database is locked/)
+      holder.exec("ROLLBACK")
+      await eventually(async () => ((await fetch(`${daemon.url}/readyz`)).status === 200 ? true : undefined))
+    } finally {
+      holder.close()
+    }
+    expect(await stop(daemon)).toBe(0)
+  })
+
   it("a daemon killed with SIGKILL mid-work and restarted accounts for every job, none done twice", async () => {
     const dir = tempDir()
     const args = ["--data-dir", dir, "--set", "demo.leaseMs=1000", "--set", "demo.workMs=5"]

@@ -3,6 +3,7 @@
  * queues, HTTP, logging and every plugin's layer are composed.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Layer } from "effect"
 import * as Config from "./Config.js"
 import * as Database from "./Database.js"
@@ -16,6 +17,7 @@ import { DaemonInfo, type Plugin as AnyPlugin } from "./Plugin.js"
 import * as PluginRuntime from "./PluginRuntime.js"
 import * as Resources from "./Resources.js"
 import * as Schedules from "./Schedules.js"
+import * as Fencing from "./sql/fencing.js"
 import { coreMigrations } from "./sql/migrations.js"
 import * as Supervisor from "./Supervisor.js"
 
@@ -134,6 +136,11 @@ export const start = (options: DaemonOptions) =>
       const queue = yield* Jobs.JobQueue
       yield* Metrics.addCollector(jobsCollector(queue, options.available))
       yield* supervisor.loop("core:reclaim-expired-jobs", Effect.asVoid(queue.reclaimExpired()), { every: "5 seconds" })
+      // fails while the database cannot be written, and so makes /readyz say so
+      yield* supervisor.loop("core:database-write", Fencing.probeWrite(yield* SqlClient.SqlClient), {
+        every: "5 seconds",
+        backoff: { initial: "1 second", max: "5 seconds" }
+      })
       yield* Effect.forEach(running, (plugin) => plugin.start, { discard: true })
       // registered last so it runs first when the scope closes: drain before anything stops
       yield* Effect.addFinalizer(() =>

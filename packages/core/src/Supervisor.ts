@@ -98,9 +98,14 @@ export class Supervisor extends Context.Tag("@orch/core/Supervisor")<Supervisor,
 /** A failure in one line: the message of what failed. */
 export const describeCause = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.squash(cause)
-  if (failure instanceof Error) return failure.message || failure.name
-  if (typeof failure === "object" && failure !== null && "message" in failure) return String(failure.message)
-  return String(failure)
+  const message = failure instanceof Error
+    ? failure.message || failure.name
+    : typeof failure === "object" && failure !== null && "message" in failure
+    ? String(failure.message)
+    : String(failure)
+  // a wrapper's message ("Failed to execute statement") says little without what it wraps ("database is locked")
+  const inner = typeof failure === "object" && failure !== null && "cause" in failure ? (failure as { cause?: unknown }).cause : undefined
+  return inner instanceof Error && inner.message !== "" && !message.includes(inner.message) ? `${message}: ${inner.message}` : message
 }
 
 export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {

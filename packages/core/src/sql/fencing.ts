@@ -54,3 +54,11 @@ export const nextTokens = (
 /** Increments and returns the domain's counter (the first token is 1). */
 export const nextToken = (sql: SqlClient.SqlClient, domain: string): Effect.Effect<number, SqlError> =>
   Effect.map(nextTokens(sql, domain, 1), (tokens) => tokens[0]!)
+
+/**
+ * The database write probe: one real write (a counter of its own in this table), so a
+ * full disk, a read-only file or a writer holding the lock past the busy timeout fails
+ * it. The core loop that runs it every few seconds is what /readyz sees.
+ */
+export const probeWrite = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
+  Effect.asVoid(nextToken(sql, "write-probe"))
