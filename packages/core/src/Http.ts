@@ -1,5 +1,5 @@
 /**
- * The one HTTP server. Core serves `/healthz`, `/readyz`, `/metrics` and
+ * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs` and
  * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
  * a body size limit (413), JSON 404s, and request count and latency metrics.
  */
@@ -85,7 +85,35 @@ export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, versio
   return { ...spec, info: { ...spec.info, title: "orch", version } }
 }
 
-const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =>
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+
+/** `GET /`: what a person finds at the daemon's address, links to core's pages and each plugin's. */
+export const indexPage = (version: string, plugins: ReadonlyArray<string>) => {
+  const link = (href: string, text: string, note: string) =>
+    `      <li><a href="${escapeHtml(href)}">${escapeHtml(text)}</a> ${escapeHtml(note)}</li>\n`
+  return `<!doctype html>
+<html>
+  <head>
+    <title>orch</title>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+  </head>
+  <body>
+    <h1>orch ${escapeHtml(version)}</h1>
+    <ul>
+${link("docs", "/docs", "API reference")}${link("openapi.json", "/openapi.json", "OpenAPI document")}${
+    link("metrics", "/metrics", "Prometheus metrics")
+  }${link("readyz", "/readyz", "readiness")}    </ul>
+    <h2>Plugins</h2>
+    <ul>
+${plugins.map((name) => link(`${name}/`, name, "")).join("")}    </ul>
+  </body>
+</html>
+`
+}
+
+const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string, plugins: ReadonlyArray<string>) =>
   Layer.mergeAll(
     // served before the Effect router: the probe of every load balancer and supervisor
     HotRoutes.add({ method: "GET", path: "/healthz", handle: () => Effect.succeed(HotRoutes.json({ status: "ok" })) }),
@@ -103,11 +131,16 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
         })
       })
     ),
-    HttpLayerRouter.add(
-      "GET",
-      "/metrics",
-      Effect.map(Metrics.scrape, (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-    ),
+    Layer.unwrapScoped(Effect.map(Metrics.processSamples(version), (standard) =>
+      HttpLayerRouter.add(
+        "GET",
+        "/metrics",
+        Effect.map(
+          Metrics.scrapeWith(standard),
+          (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        )
+      ))),
+    HttpLayerRouter.add("GET", "/", HttpServerResponse.html(indexPage(version, plugins))),
     HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version))),
     HttpLayerRouter.add("GET", "/docs", HttpServerResponse.html(docsPage)),
     CoreApi.routes
@@ -192,7 +225,7 @@ export interface Mounted {
 export const serve = (options: HttpOptions, mounted: ReadonlyArray<Mounted>, version: string) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
   const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
-  const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.routes))
+  const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name)), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
 }
