@@ -15,7 +15,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Clock, Effect, Layer, Option } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import { createRequire } from "node:module"
 import * as CoreApi from "./CoreApi.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -60,22 +62,29 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
   )
 }
 
-// The API reference page loads its viewer from a CDN in the reader's browser rather than
-// inlining 3 MB of JavaScript into orch's bundle, which every command would parse.
-const docsPage = `<!doctype html>
+// The API reference page's viewer (RapiDoc, one 850 KB script) is served by orch itself, so
+// /docs works without internet. It is read from node_modules at the first request for it,
+// never imported: the CLI's bundle stays small and only a reader of /docs pays for it.
+export const docsPage = `<!doctype html>
 <html>
   <head>
     <title>orch API</title>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <script type="module" src="/docs/rapidoc-min.js"></script>
   </head>
   <body>
-    <noscript>The API description is at <a href="openapi.json">openapi.json</a>.</noscript>
-    <script id="api-reference" data-url="openapi.json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+    <noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+    <rapi-doc spec-url="/openapi.json" render-style="read" show-header="false" allow-authentication="false"></rapi-doc>
   </body>
 </html>
 `
+
+/** The viewer's script, from the installed `rapidoc` package (its `main`). */
+const docsViewer = Effect.cached(Effect.try({
+  try: () => fs.readFileSync(createRequire(import.meta.url).resolve("rapidoc")),
+  catch: (error) => error
+}))
 
 /** The merged OpenAPI document of every mounted plugin's JSON API. */
 export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
@@ -143,6 +152,20 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string, p
     HttpLayerRouter.add("GET", "/", HttpServerResponse.html(indexPage(version, plugins))),
     HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version))),
     HttpLayerRouter.add("GET", "/docs", HttpServerResponse.html(docsPage)),
+    Layer.unwrapEffect(Effect.map(docsViewer, (viewer) =>
+      HttpLayerRouter.add(
+        "GET",
+        "/docs/rapidoc-min.js",
+        viewer.pipe(
+          Effect.map((script) =>
+            HttpServerResponse.uint8Array(script, {
+              contentType: "text/javascript; charset=utf-8",
+              headers: { "cache-control": "public, max-age=86400" }
+            })
+          ),
+          Effect.catchAll((error) => Effect.succeed(jsonError(404, `the API viewer is not installed: ${String(error)}`)))
+        )
+      ))),
     CoreApi.routes
   )
 

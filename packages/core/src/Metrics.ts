@@ -185,6 +185,8 @@ export const renderPrometheus = (
 
 // -- the process's own series ---------------------------------------------------
 
+const resolutionMs = 10
+
 /**
  * The process's standard series and `orch_build_info`, read at scrape time. The event loop
  * lag is the mean delay since the previous scrape, from a `monitorEventLoopDelay`
@@ -194,7 +196,7 @@ export const processSamples = (version: string): Effect.Effect<Effect.Effect<Rea
   Effect.map(
     Effect.acquireRelease(
       Effect.sync(() => {
-        const histogram = monitorEventLoopDelay({ resolution: 10 })
+        const histogram = monitorEventLoopDelay({ resolution: resolutionMs })
         histogram.enable()
         return histogram
       }),
@@ -203,8 +205,12 @@ export const processSamples = (version: string): Effect.Effect<Effect.Effect<Rea
     (histogram) =>
       Effect.sync((): ReadonlyArray<Sample> => {
         const cpu = process.cpuUsage()
-        // no sample yet (a scrape right after the previous one) reads as no lag, not NaN
-        const lag = histogram.count > 0 && Number.isFinite(histogram.mean) ? histogram.mean / 1e9 : 0
+        // each sample is the time between two ticks of the monitor's timer: the delay is what
+        // exceeds the timer's period. No sample yet (a scrape right after the previous one,
+        // whose first tick after the reset is not recorded) reads as no lag, not NaN.
+        const lag = histogram.count > 0 && Number.isFinite(histogram.mean)
+          ? Math.max(0, histogram.mean / 1e6 - resolutionMs) / 1e3
+          : 0
         histogram.reset()
         return [
           {

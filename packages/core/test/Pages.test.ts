@@ -57,7 +57,9 @@ describe("/metrics", () => {
       expect(Math.abs(rss - process.memoryUsage.rss())).toBeLessThan(256 * 1024 * 1024)
       const cpuBefore = value(first, "process_cpu_seconds_total")!
       expect(cpuBefore).toBeGreaterThan(0)
-      // hold the event loop (and burn CPU) for 200 ms: both series must show it
+      // let the lag monitor tick once since the scrape reset it (its first tick is not a sample),
+      // then hold the event loop (and burn CPU) for 200 ms: both series must show it
+      yield* Effect.sleep("50 millis")
       const until = performance.now() + 200
       while (performance.now() < until) {
         // busy
