@@ -75,7 +75,7 @@ export const docsPage = `<!doctype html>
   </head>
   <body>
     <noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-    <rapi-doc spec-url="/openapi.json" render-style="read" show-header="false" allow-authentication="false"></rapi-doc>
+    <rapi-doc spec-url="/openapi.json" render-style="read" show-header="false"></rapi-doc>
   </body>
 </html>
 `
