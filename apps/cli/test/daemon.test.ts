@@ -67,7 +67,7 @@ describe("orch run", () => {
     expect(Object.keys(openapi.paths)).toContain("/jobs")
     const docs = await fetch(`${daemon.url}/docs`)
     expect(docs.headers.get("content-type")).toContain("text/html")
-    expect(await docs.text()).toContain(`data-url="openapi.json"`)
+    expect(await docs.text()).toContain(`spec-url="/openapi.json"`)
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
     expect(metrics).toMatch(/orch_http_requests_total\{method="GET",path="\/healthz",status="200"\} 1/)
     expect(metrics).toContain("# TYPE orch_http_request_duration_seconds histogram")

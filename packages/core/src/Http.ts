@@ -1,5 +1,5 @@
 /**
- * The one HTTP server. Core serves `/healthz`, `/readyz`, `/metrics` and
+ * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs` and
  * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
  * a body size limit (413), JSON 404s, and request count and latency metrics.
  */
@@ -15,7 +15,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Clock, Effect, Layer, Option } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import { createRequire } from "node:module"
 import * as CoreApi from "./CoreApi.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -60,22 +62,29 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
   )
 }
 
-// The API reference page loads its viewer from a CDN in the reader's browser rather than
-// inlining 3 MB of JavaScript into orch's bundle, which every command would parse.
-const docsPage = `<!doctype html>
+// The API reference page's viewer (RapiDoc, one 850 KB script) is served by orch itself, so
+// /docs works without internet. It is read from node_modules at the first request for it,
+// never imported: the CLI's bundle stays small and only a reader of /docs pays for it.
+export const docsPage = `<!doctype html>
 <html>
   <head>
     <title>orch API</title>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <script type="module" src="/docs/rapidoc-min.js"></script>
   </head>
   <body>
-    <noscript>The API description is at <a href="openapi.json">openapi.json</a>.</noscript>
-    <script id="api-reference" data-url="openapi.json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+    <noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+    <rapi-doc spec-url="/openapi.json" render-style="read" show-header="false"></rapi-doc>
   </body>
 </html>
 `
+
+/** The viewer's script, from the installed `rapidoc` package (its `main`). */
+const docsViewer = Effect.cached(Effect.try({
+  try: () => fs.readFileSync(createRequire(import.meta.url).resolve("rapidoc")),
+  catch: (error) => error
+}))
 
 /** The merged OpenAPI document of every mounted plugin's JSON API. */
 export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
@@ -85,7 +94,35 @@ export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, versio
   return { ...spec, info: { ...spec.info, title: "orch", version } }
 }
 
-const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =>
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+
+/** `GET /`: what a person finds at the daemon's address, links to core's pages and each plugin's. */
+export const indexPage = (version: string, plugins: ReadonlyArray<string>) => {
+  const link = (href: string, text: string, note: string) =>
+    `      <li><a href="${escapeHtml(href)}">${escapeHtml(text)}</a> ${escapeHtml(note)}</li>\n`
+  return `<!doctype html>
+<html>
+  <head>
+    <title>orch</title>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+  </head>
+  <body>
+    <h1>orch ${escapeHtml(version)}</h1>
+    <ul>
+${link("docs", "/docs", "API reference")}${link("openapi.json", "/openapi.json", "OpenAPI document")}${
+    link("metrics", "/metrics", "Prometheus metrics")
+  }${link("readyz", "/readyz", "readiness")}    </ul>
+    <h2>Plugins</h2>
+    <ul>
+${plugins.map((name) => link(`${name}/`, name, "")).join("")}    </ul>
+  </body>
+</html>
+`
+}
+
+const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string, plugins: ReadonlyArray<string>) =>
   Layer.mergeAll(
     // served before the Effect router: the probe of every load balancer and supervisor
     HotRoutes.add({ method: "GET", path: "/healthz", handle: () => Effect.succeed(HotRoutes.json({ status: "ok" })) }),
@@ -103,13 +140,32 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) =
         })
       })
     ),
-    HttpLayerRouter.add(
-      "GET",
-      "/metrics",
-      Effect.map(Metrics.scrape, (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-    ),
+    Layer.unwrapScoped(Effect.map(Metrics.processSamples(version), (standard) =>
+      HttpLayerRouter.add(
+        "GET",
+        "/metrics",
+        Effect.map(
+          Metrics.scrapeWith(standard),
+          (body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        )
+      ))),
+    HttpLayerRouter.add("GET", "/", HttpServerResponse.html(indexPage(version, plugins))),
     HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(openApiDocument(apis, version))),
     HttpLayerRouter.add("GET", "/docs", HttpServerResponse.html(docsPage)),
+    Layer.unwrapEffect(Effect.map(docsViewer, (viewer) =>
+      HttpLayerRouter.add(
+        "GET",
+        "/docs/rapidoc-min.js",
+        viewer.pipe(
+          Effect.map((script) =>
+            HttpServerResponse.uint8Array(script, {
+              contentType: "text/javascript; charset=utf-8",
+              headers: { "cache-control": "public, max-age=86400" }
+            })
+          ),
+          Effect.catchAll((error) => Effect.succeed(jsonError(404, `the API viewer is not installed: ${String(error)}`)))
+        )
+      ))),
     CoreApi.routes
   )
 
@@ -224,7 +280,7 @@ export interface Mounted {
 export const serve = (options: HttpOptions, mounted: ReadonlyArray<Mounted>, version: string) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
   const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
-  const routes = Layer.mergeAll(coreRoutes(apis, version), ...mounted.map((p) => p.routes))
+  const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name)), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
 }

@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Layer, Metric, MetricBoundaries, MetricState, Option, Ref, type Scope } from "effect"
 import type * as MetricPair from "effect/MetricPair"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 
 /** A sample computed at scrape time. */
 export interface Sample {
@@ -107,10 +108,15 @@ interface Family {
   lines: Array<string>
 }
 
-/** Renders a metric snapshot plus scrape-time samples; only `orch_` series are kept. */
+/**
+ * Renders a metric snapshot plus scrape-time samples; only `orch_` series are kept, and
+ * samples get the prefix, except `standard` ones, whose names (`process_*`, `nodejs_*`)
+ * are the conventional ones every Prometheus client library exports.
+ */
 export const renderPrometheus = (
   pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
-  samples: ReadonlyArray<Sample> = []
+  samples: ReadonlyArray<Sample> = [],
+  standard: ReadonlyArray<Sample> = []
 ): string => {
   const families = new Map<string, Family>()
   const family = (name: string, type: string, help: string) => {
@@ -164,6 +170,12 @@ export const renderPrometheus = (
       `${name}${formatLabels(Object.entries(sample.labels))} ${formatValue(sample.value)}`
     )
   }
+  for (const sample of standard) {
+    const name = sanitizeName(sample.name)
+    family(name, sample.type, sample.help).lines.push(
+      `${name}${formatLabels(Object.entries(sample.labels))} ${formatValue(sample.value)}`
+    )
+  }
   let out = ""
   for (const [name, { help, lines, type }] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
     out += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n${lines.join("\n")}\n`
@@ -171,10 +183,83 @@ export const renderPrometheus = (
   return out
 }
 
-/** The whole `/metrics` body: Effect metrics and every collector's samples. */
-export const scrape: Effect.Effect<string, never, Collectors> = Effect.gen(function*() {
-  const collectors = yield* Collectors
-  const samples = yield* collectors.collect
-  const pairs = yield* Metric.snapshot
-  return renderPrometheus(pairs, samples)
-})
+// -- the process's own series ---------------------------------------------------
+
+const resolutionMs = 10
+
+/**
+ * The process's standard series and `orch_build_info`, read at scrape time. The event loop
+ * lag is the mean delay since the previous scrape, from a `monitorEventLoopDelay`
+ * histogram that lives as long as the scope (it samples on a timer of its own).
+ */
+export const processSamples = (version: string): Effect.Effect<Effect.Effect<ReadonlyArray<Sample>>, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const histogram = monitorEventLoopDelay({ resolution: resolutionMs })
+        histogram.enable()
+        return histogram
+      }),
+      (histogram) => Effect.sync(() => histogram.disable())
+    ),
+    (histogram) =>
+      Effect.sync((): ReadonlyArray<Sample> => {
+        const cpu = process.cpuUsage()
+        // each sample is the time between two ticks of the monitor's timer: the delay is what
+        // exceeds the timer's period. No sample yet (a scrape right after the previous one,
+        // whose first tick after the reset is not recorded) reads as no lag, not NaN.
+        const lag = histogram.count > 0 && Number.isFinite(histogram.mean)
+          ? Math.max(0, histogram.mean / 1e6 - resolutionMs) / 1e3
+          : 0
+        histogram.reset()
+        return [
+          {
+            name: "process_resident_memory_bytes",
+            help: "Resident memory size in bytes",
+            type: "gauge",
+            labels: {},
+            value: process.memoryUsage.rss()
+          },
+          {
+            name: "process_cpu_seconds_total",
+            help: "Total user and system CPU time spent in seconds",
+            type: "counter",
+            labels: {},
+            value: (cpu.user + cpu.system) / 1e6
+          },
+          {
+            name: "process_start_time_seconds",
+            help: "Start time of the process since unix epoch in seconds",
+            type: "gauge",
+            labels: {},
+            value: Math.round(Date.now() / 1000 - process.uptime())
+          },
+          {
+            name: "nodejs_eventloop_lag_seconds",
+            help: "Mean event loop delay in seconds since the previous scrape",
+            type: "gauge",
+            labels: {},
+            value: lag
+          },
+          {
+            name: "orch_build_info",
+            help: "orch's version, as a label; the value is always 1",
+            type: "gauge",
+            labels: { version },
+            value: 1
+          }
+        ]
+      })
+  )
+
+/** The whole `/metrics` body: Effect metrics, every collector's samples and the process's series. */
+export const scrapeWith = (standard: Effect.Effect<ReadonlyArray<Sample>>): Effect.Effect<string, never, Collectors> =>
+  Effect.gen(function*() {
+    const collectors = yield* Collectors
+    const samples = yield* collectors.collect
+    const pairs = yield* Metric.snapshot
+    return renderPrometheus(pairs, samples, yield* standard)
+  })
+
+/** Effect metrics and every collector's samples, without the process's series. */
+export const scrape: Effect.Effect<string, never, Collectors> = scrapeWith(Effect.succeed([]))

@@ -9,6 +9,7 @@ import * as JobWorker from "@orch/core/JobWorker"
 import * as Plugin from "@orch/core/Plugin"
 import { Duration, Effect, Layer } from "effect"
 import * as Api from "./Api.js"
+import { NeubotApi } from "./ApiDescription.js"
 import { commands } from "./Commands.js"
 import * as Scheduler from "./Scheduler.js"
 import { SchedulerConfig } from "./Settings.js"
@@ -88,7 +89,7 @@ export const plugin = Plugin.make({
   services,
   loops,
   workers,
-  http: (config) => ({ routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)) }),
+  http: (config) => ({ api: NeubotApi, routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)) }),
   commands,
   tui: (config) =>
     Effect.gen(function*() {

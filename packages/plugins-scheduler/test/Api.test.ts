@@ -6,6 +6,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { Schema } from "effect"
+import * as Description from "../src/ApiDescription.js"
 import { isRoot, nodeScript, writeDescriptor } from "./helpers.js"
 
 const day = 86_400
@@ -331,6 +333,36 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(metrics).toMatch(/orch_scheduler_schedule_lag_seconds_count [1-9]/)
     expect(metrics).toMatch(/orch_scheduler_store_bytes\{store="data"\} [1-9]\d+/)
     expect(metrics).toMatch(/orch_scheduler_store_prunes_total\{store="log"\} \d+/)
+  })
+
+  it("/openapi.json describes the JSON API under /scheduler, and the live answers match it", async () => {
+    const doc = await json(`${daemon.url}/openapi.json`)
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
+      "/scheduler/api",
+      "/scheduler/api/version",
+      "/scheduler/api/config",
+      "/scheduler/api/data",
+      "/scheduler/api/descriptors",
+      "/scheduler/api/log",
+      "/scheduler/api/runner",
+      "/scheduler/api/state",
+      "/scheduler/api/exit"
+    ]))
+    expect(Object.keys(doc.paths["/scheduler/api/config"]).sort()).toEqual(["get", "post"])
+    expect(Object.keys(doc.paths["/scheduler/api/exit"])).toEqual(["post"])
+    expect(doc.paths["/scheduler/api/log"].get.parameters.map((p: any) => p.name)).toEqual(["verbosity", "reversed", "debug"])
+    // what the document says is what the routes answer
+    const decode = <A, I>(schema: Schema.Schema<A, I>, body: unknown) => Schema.decodeUnknownSync(schema)(body)
+    decode(Schema.Array(Schema.String), await json(`${base}/api`))
+    decode(Description.Settings, await json(`${base}/api/config`))
+    decode(Schema.Array(Description.Result), await json(`${base}/api/data`))
+    decode(Description.Descriptors, await json(`${base}/api/descriptors`))
+    decode(Schema.Array(Description.LogLine), await json(`${base}/api/log`))
+    decode(Description.State, await json(`${base}/api/state`))
+    decode(Description.RunnerAnswer, await json(`${base}/api/runner`))
+    const refused = await fetch(`${base}/api/runner?test=nope`)
+    expect(refused.status).toBe(500)
+    decode(Description.NeubotError, await refused.json())
   })
 
   it("the CLI lists descriptors and runs a test through the daemon, and reads data, log and config", async () => {
