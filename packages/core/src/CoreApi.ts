@@ -25,11 +25,28 @@ export class Conflict extends Schema.TaggedError<Conflict>()(
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 
-const Reason = Schema.Struct({
+/**
+ * A payload's schema as the API takes it: fields it does not declare are refused (400
+ * naming the field), as `additionalProperties: false` in `/openapi.json` says, rather
+ * than dropped while the request is acted on.
+ */
+export const strict = <S extends Schema.Schema.Any>(schema: S): S =>
+  schema.annotations({ parseOptions: { onExcessProperty: "error" } }) as S
+
+/** A numeric id in a path: strictly decimal (`1e3`, `0x10`, `01` and ` 1` are not ids), positive, safe. */
+export const DecimalId = Schema.compose(
+  Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,14}$/, { message: () => "must be a positive decimal integer" })),
+  Schema.NumberFromString
+).annotations({ identifier: "DecimalId" })
+
+/** `/…/:id` with a `DecimalId`. */
+export const IdPath = Schema.Struct({ id: DecimalId })
+
+const Reason = strict(Schema.Struct({
   reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
     description: "Why; kept in the job's history"
   })
-})
+}))
 
 export const JobView = Schema.Struct({
   id: Schema.Int,
@@ -59,8 +76,6 @@ export const JobHistoryView = Schema.Struct({
   owner: Schema.optional(Schema.String),
   token: Schema.optional(Schema.Number)
 }).annotations({ identifier: "JobHistoryEntry" })
-
-const IdPath = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) })
 
 export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(

@@ -101,24 +101,56 @@ export const describeParseError = (parseError: ParseResult.ParseError): Reply =>
   return error(400, field === "" ? `the body ${problem}` : `${field}: ${problem}`, field === "" ? {} : { field })
 }
 
-/** Decodes a body's text: JSON, then `schema` (unknown fields refused). Compiled once per route. */
+/** How deeply a JSON body may nest its arrays and objects; deeper ones are refused before parsing. */
+export const maxJsonDepth = 64
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`: a scan of its brackets
+ * outside strings, cheap enough for every body, so that a 5,000-deep body is refused
+ * before `JSON.parse` and the recursive schema decoders and encoders see it.
+ */
+export const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // a backslash: the next character is escaped
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true
+    } else if (c === 125 || c === 93) depth--
+  }
+  return false
+}
+
+/** The 400 for a body nested deeper than `maxJsonDepth`. */
+export const tooDeep = () => error(400, `the body nests arrays and objects deeper than ${maxJsonDepth} levels`)
+
+/** JSON text parsed, with the depth limit: the one way core reads a JSON body. */
+export const parseJson = (text: string): Either.Either<unknown, Reply> => {
+  if (nestsDeeperThan(text, maxJsonDepth)) return Either.left(tooDeep())
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (cause) {
+    return Either.left(error(400, `the body is not JSON: ${(cause as Error).message}`))
+  }
+}
+
+/** Decodes a body's text: JSON (depth-limited), then `schema` (unknown fields refused). Compiled once per route. */
 export const bodyDecoder = <B>(schema: Schema.Schema<B, any>, options: { readonly optional?: boolean | undefined } = {}) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
   return (text: string): Either.Either<B, Reply> => {
-    let value: unknown
-    if (options.optional && text.trim() === "") value = {}
-    else {
-      try {
-        value = JSON.parse(text)
-      } catch (cause) {
-        return Either.left(error(400, `the body is not JSON: ${(cause as Error).message}`))
-      }
-    }
-    return Either.mapLeft(decode(value), describeParseError)
+    if (options.optional && text.trim() === "") return Either.mapLeft(decode({}), describeParseError)
+    return Either.flatMap(parseJson(text), (value) => Either.mapLeft(decode(value), describeParseError))
   }
 }
 
 const noCleanup = () => {}
+
+/** How many times the limit an over-limit chunked body may still send, discarded, before its connection is cut. */
+const discardFactor = 16
 
 /**
  * Reads a body up to `max` bytes; over it, the answer is 413 and the rest is discarded.
@@ -142,13 +174,22 @@ const readBody = (
   }
   const chunks: Array<Buffer> = []
   let size = 0
+  let refused = false
   const onData = (chunk: Buffer) => {
     size += chunk.length
-    if (size <= max) chunks.push(chunk)
+    if (refused) {
+      // the answer is out; past a bound of discarded bytes, the connection is cut
+      if (size > max * discardFactor) incoming.socket?.destroy()
+    } else if (size <= max) chunks.push(chunk)
     else {
-      cleanup()
-      incoming.resume()
-      onRefused(error(413, `request body is over the limit of ${max} bytes`, undefined, { connection: "close" }))
+      // A body without a declared length: the client is still sending it, and a connection
+      // closed now would reset before it reads the 413 (its next write meets an RST), so the
+      // rest is read and discarded, up to a bound, and the connection stays usable.
+      refused = true
+      chunks.length = 0
+      incoming.off("end", onEnd)
+      incoming.off("error", onError)
+      onRefused(error(413, `request body is over the limit of ${max} bytes`))
     }
   }
   const onEnd = () => {

@@ -14,7 +14,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Clock, Effect, Layer, Option } from "effect"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { Clock, Effect, Either, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import { createRequire } from "node:module"
@@ -37,6 +38,43 @@ export const jsonError = (status: number, message: string, details?: Record<stri
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
 
 
+/** Bodies read as a stream by their route (a speed test's upload), not held in memory by `readBody`. */
+const streamed = (contentType: string) => contentType.startsWith("application/octet-stream") || contentType.startsWith("multipart/")
+
+/**
+ * Reads a request's body before its route runs, with the server's limit (413, chunked
+ * bodies too, rather than a reset connection) and, for JSON, the depth limit (400):
+ * the route then reads the same text through the request it is given.
+ */
+const readBody = (request: HttpServerRequest.HttpServerRequest, max: number) => {
+  const headers = request.headers
+  const hasBody = headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0
+  if (!hasBody || streamed(headers["content-type"] ?? "")) return Effect.succeed(Either.right(request))
+  const refused = (reply: HotRoutes.Reply) =>
+    HttpServerResponse.setHeaders(jsonError(reply.status, (reply.body as { error: string }).error), reply.headers ?? {})
+  return HotRoutes.bodyText(NodeHttpServerRequest.toIncomingMessage(request), max).pipe(
+    Effect.map((text) => {
+      const trimmed = text.trimStart()
+      if ((trimmed.startsWith("{") || trimmed.startsWith("[")) && HotRoutes.nestsDeeperThan(text, HotRoutes.maxJsonDepth)) {
+        return Either.left(refused(HotRoutes.tooDeep()))
+      }
+      return Either.right(withText(request, text))
+    }),
+    Effect.catchAll((reply) => Effect.succeed(Either.left(refused(reply))))
+  )
+}
+
+/** The request with its body already read: its `text`, `json`, `urlParamsBody` and `arrayBuffer` answer from `text`. */
+const withText = (request: HttpServerRequest.HttpServerRequest, text: string): HttpServerRequest.HttpServerRequest => {
+  const read = Object.create(request) as HttpServerRequest.HttpServerRequest
+  const textEffect = Effect.succeed(text)
+  Object.defineProperty(read, "text", { value: textEffect })
+  Object.defineProperty(read, "arrayBuffer", { get: () => Effect.sync(() => new TextEncoder().encode(text).buffer) })
+  // a mounted plugin's router strips its prefix with `modify`, which would read the body anew
+  Object.defineProperty(read, "modify", { value: (options: Parameters<typeof request.modify>[0]) => withText(request.modify(options), text) })
+  return read
+}
+
 const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
   const record = HttpMetrics.recorder()
   return HttpLayerRouter.middleware(
@@ -44,10 +82,11 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const started = yield* Clock.currentTimeNanos
-        const length = Number(request.headers["content-length"] ?? 0)
-        const response = length > options.maxBodyBytes
-          ? jsonError(413, `request body of ${length} bytes is over the limit of ${options.maxBodyBytes} bytes`)
+        const read = yield* readBody(request, options.maxBodyBytes)
+        const response = read._tag === "Left"
+          ? read.left
           : yield* handler.pipe(
+            Effect.provideService(HttpServerRequest.HttpServerRequest, read.right),
             Effect.catchIf(
               (error): error is HttpServerError.RouteNotFound =>
                 typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "RouteNotFound",

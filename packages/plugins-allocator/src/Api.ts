@@ -9,7 +9,14 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import { DeviceInfo, Status } from "./Device.js"
 
-const Labels = Schema.Record({ key: Schema.String, value: Schema.String })
+/** Bounds on a request's labels: each is a condition of the device query, so their number is kept to what a query can hold. */
+export const maxLabels = 32
+export const maxLabelLength = 200
+
+const Labels = Schema.Record({
+  key: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(maxLabelLength, { message: () => `a label name is at most ${maxLabelLength} characters` })),
+  value: Schema.String.pipe(Schema.maxLength(maxLabelLength, { message: () => `a label value is at most ${maxLabelLength} characters` }))
+}).pipe(Schema.filter((labels) => Object.keys(labels).length <= maxLabels || `at most ${maxLabels} labels`))
 const Seconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 

@@ -8,7 +8,6 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HotRoutes from "@orch/core/HotRoutes"
 import { jsonError } from "@orch/core/Http"
 import { type Lease, type Resource, Resources } from "@orch/core/Resources"
@@ -51,14 +50,12 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
     headers === undefined ? jsonError(status, message, details) : HttpServerResponse.setHeaders(jsonError(status, message, details), headers)
   ))
 
-/** The body limit of core's server (which refuses a larger Content-Length; this catches chunked bodies). */
-const maxBodyBytes = 1024 * 1024
-
-/** The request body as text, read straight from Node's request (see `HotRoutes.bodyText`). */
+/**
+ * The request body as text. Core's server has read it before the route runs, with its
+ * limit (`core.http.maxBodyBytes`: 413, chunked bodies too) and its JSON depth limit.
+ */
 const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  HotRoutes.bodyText(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes).pipe(
-    Effect.mapError((refused) => new Reply(replyOf(refused)))
-  ))
+  request.text.pipe(Effect.mapError(() => new Reply(jsonError(400, "cannot read the request body")))))
 
 const replyOf = (refused: HotRoutes.Reply) =>
   HttpServerResponse.setHeaders(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }), refused.headers ?? {})

@@ -4,22 +4,20 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Conflict, NotFound } from "@orch/core/CoreApi"
+import { Conflict, IdPath, NotFound, strict } from "@orch/core/CoreApi"
 import { Effect, Layer, Schema } from "effect"
 import type { WatchdogConfig } from "./Config.js"
 import * as Watchdog from "./Watchdog.js"
 import { states, TestRequest } from "./WptJob.js"
 
-const IdPath = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) })
-
 export class WatchdogGroup extends HttpApiGroup.make("watchdog")
   .add(
     HttpApiEndpoint.post("createJobs", "/jobs")
-      .setPayload(Schema.Struct({
+      .setPayload(strict(Schema.Struct({
         jobs: Schema.Array(TestRequest).pipe(Schema.minItems(1), Schema.maxItems(10_000)).annotations({
           description: "Tests to queue: a location (zone, browser, agent) and a url or a script each"
         })
-      }))
+      })))
       .addSuccess(Schema.Struct({ ids: Schema.Array(Schema.Int) }), { status: 201 })
   )
   .add(
@@ -34,7 +32,7 @@ export class WatchdogGroup extends HttpApiGroup.make("watchdog")
   .add(
     HttpApiEndpoint.post("cancelJob", "/jobs/:id/cancel")
       .setPath(IdPath)
-      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))) }))
+      .setPayload(strict(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))) })))
       .addSuccess(Watchdog.JobView)
       .addError(NotFound)
       .addError(Conflict)
