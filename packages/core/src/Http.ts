@@ -37,6 +37,10 @@ export interface HttpOptions {
 export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
   HttpServerResponse.unsafeJson({ error: message, ...details }, { status })
 
+/** A hot route's answer (`HotRoutes.Reply`) as the Effect router's response, for routes that share its checks. */
+export const replyResponse = (reply: HotRoutes.Reply) =>
+  HttpServerResponse.setHeaders(HttpServerResponse.unsafeJson(reply.body, { status: reply.status }), reply.headers ?? {})
+
 
 /** Bodies read as a stream by their route (a speed test's upload), not held in memory by `readBody`. */
 const streamed = (contentType: string) => contentType.startsWith("application/octet-stream") || contentType.startsWith("multipart/")
@@ -50,17 +54,15 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, max: number) => 
   const headers = request.headers
   const hasBody = headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0
   if (!hasBody || streamed(headers["content-type"] ?? "")) return Effect.succeed(Either.right(request))
-  const refused = (reply: HotRoutes.Reply) =>
-    HttpServerResponse.setHeaders(jsonError(reply.status, (reply.body as { error: string }).error), reply.headers ?? {})
   return HotRoutes.bodyText(NodeHttpServerRequest.toIncomingMessage(request), max).pipe(
     Effect.map((text) => {
       const trimmed = text.trimStart()
       if ((trimmed.startsWith("{") || trimmed.startsWith("[")) && HotRoutes.nestsDeeperThan(text, HotRoutes.maxJsonDepth)) {
-        return Either.left(refused(HotRoutes.tooDeep()))
+        return Either.left(replyResponse(HotRoutes.tooDeep()))
       }
       return Either.right(withText(request, text))
     }),
-    Effect.catchAll((reply) => Effect.succeed(Either.left(refused(reply))))
+    Effect.catchAll((reply) => Effect.succeed(Either.left(replyResponse(reply))))
   )
 }
 

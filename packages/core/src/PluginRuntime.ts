@@ -12,6 +12,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
 import * as HotRoutes from "./HotRoutes.js"
+import { replyResponse } from "./Http.js"
 import * as JobWorker from "./JobWorker.js"
 import * as Plugin from "./Plugin.js"
 import { Supervisor } from "./Supervisor.js"
@@ -127,11 +128,7 @@ const unavailableReply = (running: Running) =>
 
 /** Core's answer while a plugin's services are not up: 503 with Retry-After, in core's error shape. */
 const unavailable = (running: Running) =>
-  Effect.map(unavailableReply(running), (reply) =>
-    HttpServerResponse.setHeaders(
-      HttpServerResponse.unsafeJson(reply.body, { status: reply.status }),
-      reply.headers ?? {}
-    ))
+  Effect.map(unavailableReply(running), replyResponse)
 
 /**
  * The router a plugin's route layers see: core's router prefixed with `/<name>`, whose

@@ -9,7 +9,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HotRoutes from "@orch/core/HotRoutes"
-import { jsonError } from "@orch/core/Http"
+import { jsonError, replyResponse } from "@orch/core/Http"
 import { type Lease, type Resource, Resources } from "@orch/core/Resources"
 import { Effect, Either, Layer, type Schema } from "effect"
 import * as Access from "./Access.js"
@@ -57,15 +57,12 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
 const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
   request.text.pipe(Effect.mapError(() => new Reply(jsonError(400, "cannot read the request body")))))
 
-const replyOf = (refused: HotRoutes.Reply) =>
-  HttpServerResponse.setHeaders(HttpServerResponse.unsafeJson(refused.body, { status: refused.status }), refused.headers ?? {})
-
 /** The body decoded by `schema`; a problem is a 400 that names the field (core's hot routes decode the same way). */
 const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
   const decode = HotRoutes.bodyDecoder(schema, options)
   return Effect.flatMap(bodyText, (text) =>
     Either.match(decode(text), {
-      onLeft: (refused) => Effect.fail(new Reply(replyOf(refused))),
+      onLeft: (refused) => Effect.fail(new Reply(replyResponse(refused))),
       onRight: Effect.succeed
     }))
 }
