@@ -202,11 +202,16 @@ export interface JobQueueService {
   >
   /**
    * Gives the lease back without changing state, e.g. "poll again in 30 s". A `reason`,
-   * when given, is recorded in the history.
+   * when given, is recorded in the history; an `error` becomes the job's last error, so a
+   * job waiting on a failing peer says why.
    */
   readonly release: (
     job: Pick<Job, "id" | "state" | "token" | "leaseOwner">,
-    options?: { readonly runAt?: number | undefined; readonly reason?: string | undefined }
+    options?: {
+      readonly runAt?: number | undefined
+      readonly reason?: string | undefined
+      readonly error?: string | undefined
+    }
   ) => Effect.Effect<void, LeaseLost | SqlError>
   /**
    * Counts a failed attempt. While attempts remain (and `retryable`, default true) the job
@@ -702,7 +707,7 @@ export const make = (
         const token = yield* requireToken(job)
         yield* inTransaction(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const row = yield* first(Sql.releaseJob(sql, { id: job.id, state: job.state, token, runAt: options.runAt ?? null, now }))
+          const row = yield* first(Sql.releaseJob(sql, { id: job.id, state: job.state, token, runAt: options.runAt ?? null, error: options.error ?? null, now }))
           if (row === undefined) return yield* leaseLost(job)
           if (options.reason !== undefined) {
             yield* rows(Sql.insertHistory(sql, [{

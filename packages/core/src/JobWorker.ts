@@ -63,6 +63,8 @@ export interface Release {
   readonly delay: Duration.Duration | undefined
   /** When given, written to the job's history. */
   readonly reason: string | undefined
+  /** When given, the job's last error: what it is waiting on. */
+  readonly error: string | undefined
 }
 
 export type Outcome<R, S extends string> = Transition<R, S> | Release
@@ -85,6 +87,8 @@ export interface ReleaseOptions {
   readonly runAt?: number | undefined
   readonly delay?: Duration.DurationInput | undefined
   readonly reason?: string | undefined
+  /** Why the job is waiting, when it waits on an error (a peer down): shown as its last error. */
+  readonly error?: string | undefined
 }
 
 export const transition = <const S extends string, R = never>(
@@ -111,7 +115,8 @@ export const release = (options: ReleaseOptions = {}): Release => ({
   _tag: "Release",
   runAt: options.runAt,
   delay: options.delay === undefined ? undefined : Duration.decode(options.delay),
-  reason: options.reason
+  reason: options.reason,
+  error: options.error
 })
 
 export const isOutcome = (value: unknown): value is Outcome<unknown, string> =>
@@ -292,7 +297,7 @@ export const run = <P, R, S extends string, E, Req>(
               error: value.error
             })
           } else {
-            completer.add({ _tag: "Release", job, runAt: runAtOf(value.runAt, value.delay), reason: value.reason })
+            completer.add({ _tag: "Release", job, runAt: runAtOf(value.runAt, value.delay), reason: value.reason, error: value.error })
           }
         } else if (succeeds) {
           completer.add({

@@ -103,8 +103,12 @@ export const check = (config: WatchdogConfig) => (job: Job) =>
       case "Running":
       case "Unreachable": {
         yield* Metrics.count(Metrics.checks, { answer: verdict._tag === "Running" ? "running" : "unreachable" })
-        // no reason: a job polled a hundred times keeps a history of its changes of state only
-        return JobWorker.release({ runAt: now + config.finisher.recheckMs })
+        // no reason: a job polled a hundred times keeps a history of its changes of state only;
+        // an unreachable WPT is the job's last error, so `orch jobs show` says why it waits
+        return JobWorker.release({
+          runAt: now + config.finisher.recheckMs,
+          error: verdict._tag === "Unreachable" ? `cannot ask WPT about test ${testId}: ${verdict.reason}` : undefined
+        })
       }
       case "Finished": {
         yield* Metrics.count(Metrics.results, { state: "FINISHED" })

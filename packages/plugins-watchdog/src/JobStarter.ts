@@ -15,13 +15,15 @@
  * spent in claim order, one submission at a time, and a network failure ends that
  * location's turn. Concurrent handlers would each need that answer and a share of the
  * room: the round again, as state shared between them. A failing `getLocations` fails
- * the round with nothing recorded on the jobs, so the supervisor backs off.
+ * the round, so the supervisor backs off; its error becomes the last error of the jobs
+ * the round held (their state unchanged).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { transaction } from "@orch/core/Database"
 import { JobQueue } from "@orch/core/Jobs"
 import { ownerId } from "@orch/core/Plugin"
-import { Clock, Effect, Either } from "effect"
+import { describeCause } from "@orch/core/Supervisor"
+import { Cause, Clock, Effect, Either, Exit } from "effect"
 import type { WatchdogConfig } from "./Config.js"
 import * as Metrics from "./Metrics.js"
 import * as Sql from "./sql.js"
@@ -60,14 +62,15 @@ export const round = (config: WatchdogConfig) =>
     const done = (job: Job) => Effect.sync(() => held.delete(job.id))
     // jobs that could not go this round move behind the others (claim order is run_at, then
     // id), so a location without an idle agent does not keep the others' jobs out of the batch
-    const releaseAll = Effect.suspend(() =>
+    // a round that failed (WPT unreachable, say) leaves its error on every job it held, so a
+    // job stuck behind a dead WPT shows why in `orch jobs show`
+    const releaseAll = (error: string | undefined) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         // concurrently, so the queue's group commit writes them a few dozen per transaction
-        Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs })), {
+        Effect.forEach([...held.values()], (job) => Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs, error })), {
           discard: true,
           concurrency: "unbounded"
         }))
-    )
 
     const now = () => Clock.currentTimeMillis
     const resolve = (label: string, outcome: Sql.Outcome, testId: string | null, detail: string | null) =>
@@ -103,7 +106,7 @@ export const round = (config: WatchdogConfig) =>
       Effect.gen(function*() {
         const failures = (yield* Sql.unknownOutcomes(sql, job.id))[0]?.n ?? 0
         const delay = Math.min(config.starter.retryDelayMs * 2 ** Math.min(failures, 10), 60 * 60_000)
-        yield* queue.release(job, { runAt: (yield* now()) + delay, reason: `${why}; next try in ${delay} ms` })
+        yield* queue.release(job, { runAt: (yield* now()) + delay, reason: `${why}; next try in ${delay} ms`, error: why })
         yield* done(job)
       })
 
@@ -217,5 +220,7 @@ export const round = (config: WatchdogConfig) =>
         }
       }), { concurrency: 4, discard: true })
     })
-    yield* work.pipe(Effect.ensuring(releaseAll))
+    yield* work.pipe(Effect.onExit((exit) =>
+      releaseAll(Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? `job_starter round failed: ${describeCause(exit.cause)}` : undefined)
+    ))
   })

@@ -168,7 +168,7 @@ describe("job_starter", () => {
       expect((yield* wrongKey.get1(id)).lastError).toBe("WPT rejected the test: Invalid API key. Please check your API key and try again.")
     }).pipe(Effect.provide(watchdogDatabase())))
 
-  it.scoped("keeps jobs AWAITING when WPT cannot be reached, and fails the round so the supervisor backs off", () =>
+  it.scoped("keeps jobs AWAITING when WPT cannot be reached, with the error as their last error, and fails the round so the supervisor backs off", () =>
     Effect.gen(function*() {
       const t = yield* setup()
       const id = yield* t.enqueue(A)
@@ -176,7 +176,8 @@ describe("job_starter", () => {
       const outcome = yield* Effect.either(t.starter)
       expect(Either.isLeft(outcome) && outcome.left._tag).toBe("WptUnreachable")
       const job = yield* t.get1(id)
-      expect([job.state, job.leaseOwner, job.lastError]).toEqual(["AWAITING", undefined, undefined])
+      expect([job.state, job.leaseOwner, job.attempts]).toEqual(["AWAITING", undefined, 0])
+      expect(job.lastError).toMatch(/^job_starter round failed: getLocations\.php: /)
     }).pipe(Effect.provide(watchdogDatabase())))
 
   it.scoped("adopts the test WPT accepted when its answer was lost (timeout), instead of submitting a second one", () =>
@@ -297,7 +298,8 @@ describe("job_finisher", () => {
       yield* t.advance(minute)
       t.fake.unreachable = true
       yield* t.finisher
-      expect((yield* t.get1(id)).state).toBe("SUBMITTED")
+      // waiting on WPT, and saying so
+      expect(yield* t.get1(id)).toMatchObject({ state: "SUBMITTED", attempts: 0, lastError: expect.stringMatching(/^cannot ask WPT about test /) })
       t.fake.unreachable = false
       // WPT lost it (results expired, another server): 400 twice
       t.fake.tests.delete(((yield* t.get1(id)).result as any).testId)

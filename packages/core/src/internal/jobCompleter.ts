@@ -27,6 +27,7 @@ export interface ReleaseCompletion {
   readonly job: Job<any, any, any>
   readonly runAt: number | undefined
   readonly reason: string | undefined
+  readonly error: string | undefined
 }
 
 export interface FailCompletion {
@@ -118,7 +119,7 @@ export const make = (
       retrySql(
         "a release",
         c.job,
-        Effect.matchEffect(queue.release(c.job, { runAt: c.runAt, reason: c.reason }), {
+        Effect.matchEffect(queue.release(c.job, { runAt: c.runAt, reason: c.reason, error: c.error }), {
           onSuccess: () => Effect.sync(() => metrics.completed.unsafeUpdate(1, metrics.completedLabels)),
           onFailure: (error) => (error._tag === "LeaseLost" ? Effect.void : Effect.fail(error))
         })

@@ -362,7 +362,10 @@ export const transitionJobs = (
     RETURNING *`
 }
 
-/** Gives the lease back without a change of state, optionally not to run before `runAt`. */
+/**
+ * Gives the lease back without a change of state, optionally not to run before `runAt`;
+ * `error`, when given, becomes the job's last error (a job waiting on an error shows it).
+ */
 export const releaseJob = (
   sql: SqlClient.SqlClient,
   release: {
@@ -370,11 +373,13 @@ export const releaseJob = (
     readonly state: string
     readonly token: number
     readonly runAt: number | null
+    readonly error: string | null
     readonly now: number
   }
 ): Statement.Statement<{ id: number }> =>
   sql<{ id: number }>`UPDATE orch_jobs
     SET run_at = COALESCE(${release.runAt}, run_at),
+      last_error = COALESCE(${release.error}, last_error),
       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ${release.now}
     WHERE id = ${release.id} AND state = ${release.state} AND lease_token = ${release.token}
     RETURNING id`
