@@ -17,6 +17,7 @@
 import {
   Cause,
   Data,
+  Deferred,
   Duration,
   Effect,
   Exit,
@@ -231,6 +232,12 @@ export const handlerDuration = Metric.histogram(
 export interface RunOptions {
   /** Who holds the leases, e.g. "host:pid:plugin". */
   readonly owner: string
+  /**
+   * Begin stopping when this completes (the daemon's drain): handlers then get their grace
+   * period alongside the loops' rather than after it, and the interruption that follows
+   * only cuts what is still running.
+   */
+  readonly stopWhen?: Effect.Effect<void> | undefined
 }
 
 /** A job being handled. */
@@ -471,6 +478,8 @@ export const run = <P, R, S extends string, E, Req>(
       running.size === 0 ? Effect.void : Effect.zipRight(slots.wait, waitIdle)
     )
 
+    // completed to end the grace period at once: the drain that began the stop already gave it
+    const graceOver = yield* Deferred.make<void>()
     const stop = (claimFiber: Fiber.RuntimeFiber<never>, heartbeatFiber: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function*() {
         stopping = true
@@ -482,7 +491,7 @@ export const run = <P, R, S extends string, E, Req>(
           discard: true
         })
         // a finalizer runs uninterruptibly: the wait must be made interruptible for the timeout to end it
-        yield* Effect.timeoutOption(Effect.interruptible(waitIdle), worker.gracePeriod)
+        yield* Effect.timeoutOption(Effect.interruptible(Effect.race(waitIdle, Deferred.await(graceOver))), worker.gracePeriod)
         // the slots still running a handler release its job as they are interrupted
         yield* Fiber.interruptAll(slotFibers.flatMap((fiber) => (fiber === undefined ? [] : [fiber])))
         yield* Fiber.interrupt(heartbeatFiber)
@@ -492,6 +501,21 @@ export const run = <P, R, S extends string, E, Req>(
     for (let slot = 0; slot < concurrency; slot++) yield* spawn(slot)
     const claimFiber = yield* Effect.forkDaemon(Effect.annotateLogs(claimLoop, annotations))
     const heartbeatFiber = yield* Effect.forkDaemon(Effect.annotateLogs(heartbeatLoop, annotations))
-    yield* Effect.addFinalizer(() => stop(claimFiber, heartbeatFiber))
+    // once, whether begun by `stopWhen` or by the interruption; a second caller waits for the first
+    const stopOnce = yield* Effect.cached(stop(claimFiber, heartbeatFiber))
+    let drainBegun = false
+    const drainFiber = options.stopWhen === undefined
+      ? undefined
+      : yield* Effect.forkDaemon(Effect.zipRight(options.stopWhen, Effect.suspend(() => {
+        drainBegun = true
+        return stopOnce
+      })))
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() =>
+        drainBegun
+          ? Effect.zipRight(Deferred.succeed(graceOver, undefined), Fiber.await(drainFiber!))
+          : Effect.zipRight(drainFiber === undefined ? Effect.void : Fiber.interrupt(drainFiber), stopOnce)
+      )
+    )
     return yield* Effect.never
   }))

@@ -86,8 +86,12 @@ export const make = (plugin: Plugin.Plugin, config: unknown): Effect.Effect<Runn
               `plugin ${name}: its worker for job kind ${worker.kind.plugin}/${worker.kind.name} handles another plugin's kind`
             )
           }
-          // interruption (drain, a restart of the services) stops it gracefully
-          yield* supervisor.daemon(`${name}:worker:${worker.kind.name}`, JobWorker.run(worker, { owner: ownerId }))
+          // a drain begins its stop at once, so its handlers' grace runs alongside the loops';
+          // a restart of the services stops it gracefully through interruption
+          yield* supervisor.daemon(
+            `${name}:worker:${worker.kind.name}`,
+            JobWorker.run(worker, { owner: ownerId, stopWhen: supervisor.drained })
+          )
         }
         return yield* Deferred.await(asked)
       }).pipe(Effect.provide(context), Effect.annotateLogs(annotations))

@@ -444,6 +444,41 @@ describe("JobWorker", () => {
       }
     })))
 
+  it.effect("a drain (stopWhen) begins the stop at once: no claim after it, handlers get their grace from then, and the interruption that follows cuts the rest", () =>
+    withQueue(Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const drained = yield* Deferred.make<void>()
+      const quick = yield* Deferred.make<void>()
+      let started = 0
+      const worker = JobWorker.make({
+        kind: Work,
+        concurrency: 2,
+        gracePeriod: "10 seconds",
+        // job 0 finishes when told; job 1 never does
+        handler: (job) =>
+          Effect.zipRight(
+            Effect.sync(() => started++),
+            job.payload.n === 0 ? Effect.as(Deferred.await(quick), { doubled: 0 }) : Effect.never
+          )
+      })
+      const fiber = yield* Effect.forkScoped(JobWorker.run(worker, { owner, stopWhen: Deferred.await(drained) }))
+      const [finishing, stuck] = yield* queue.enqueueMany(Work, [{ payload: { n: 0 } }, { payload: { n: 1 } }])
+      yield* waitUntil("both run", Effect.sync(() => started === 2))
+      yield* Deferred.succeed(drained, undefined)
+      const [late] = yield* queue.enqueueMany(Work, [{ payload: { n: 2 } }])
+      yield* Deferred.succeed(quick, undefined)
+      yield* waitUntil("the finished handler is recorded", Effect.map(stateOf(finishing!.job.id), (s) => s === "succeeded"))
+      // the loops' grace runs meanwhile; 3 s later the daemon is interrupted: no second grace
+      yield* advance(3_000)
+      // still held by its handler, within the 10 s grace
+      expect((yield* queue.get(stuck!.job.id)).token).toBeDefined()
+      yield* Fiber.interrupt(fiber)
+      const after = yield* queue.get(stuck!.job.id)
+      expect([after.state, after.token, after.attempts]).toEqual(["queued", undefined, 0])
+      expect(yield* stateOf(late!.job.id)).toBe("queued")
+      expect(started).toBe(2)
+    })))
+
   it("refuses invalid options", () => {
     const handler = (_: Job<{ readonly n: number }, { readonly doubled: number }, JobKind.SimpleState>) =>
       Effect.succeed({ doubled: 0 })
