@@ -11,6 +11,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Duration, Effect, Layer, Stream } from "effect"
 import * as Descriptor from "./Descriptor.js"
+import * as Results from "./Results.js"
 import { Scheduler, type SchedulerService, SchedulerError, version } from "./Scheduler.js"
 import * as Settings from "./Settings.js"
 import * as SpeedTest from "./SpeedTest.js"
@@ -63,13 +64,51 @@ export const apiPaths = [
   "/api/",
   "/api/config",
   "/api/data",
+  "/api/debug",
   "/api/descriptors",
   "/api/exit",
+  "/api/index",
   "/api/log",
+  "/api/results",
   "/api/runner",
   "/api/state",
   "/api/version"
 ]
+
+/**
+ * Why a browser request is refused as cross-site, or undefined. Neubot's `/api/exit` took
+ * any method, so a GET from any web page could stop it; a browser says where a request
+ * comes from (`Sec-Fetch-Site`, or `Origin` on older ones), and only the page's own origin
+ * or a typed-in address (`none`) may. A client that is not a browser sends neither.
+ */
+export const crossSite = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const site = request.headers["sec-fetch-site"]
+  if (site !== undefined && site !== "same-origin" && site !== "none") return `a ${site} request may not stop orch`
+  const origin = request.headers["origin"]
+  if (origin === undefined) return undefined
+  try {
+    return new URL(origin).host === request.headers["host"] ? undefined : `a request from ${origin} may not stop orch`
+  } catch {
+    return `a request from ${origin} may not stop orch`
+  }
+}
+
+/**
+ * Makes a streamed answer end by closing the connection, as Neubot's did (`up_to_eof`):
+ * no chunked encoding and `Connection: close`, so a client that reads to EOF (Neubot's
+ * command line) sees the lines as they are and is done when orch is.
+ */
+const untilClose = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.sync(() => {
+    try {
+      const response = NodeHttpServerRequest.toServerResponse(request)
+      response.shouldKeepAlive = false
+      // removing it (though unset) is how Node is told not to chunk a body of unknown length
+      response.removeHeader("transfer-encoding")
+    } catch {
+      // not a Node request
+    }
+  })
 
 /** A descriptor as `/api/descriptors` shows it. */
 export const describeDescriptor = (descriptor: Descriptor.Descriptor, nextRunAt: number | undefined, spec: unknown) => ({
@@ -133,6 +172,8 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
         const body = yield* Effect.orElseSucceed(request.text, () => "")
         const pairs = [...new URLSearchParams(body)]
         yield* service.engine.updateSettings(pairs)
+        // a new agent.interval restarts the schedules it sets
+        if (pairs.some(([name]) => name === "agent.interval")) yield* Effect.asVoid(service.refresh)
         yield* service.state.publish({ events: { config: Object.fromEntries(pairs) } })
         // Neubot answered the JSON string "{}" here (its UI ignores the body)
         return HttpServerResponse.unsafeJson("{}")
@@ -150,6 +191,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
       const until = seconds(params, "until")
       if (since instanceof SchedulerError) return yield* since
       if (until instanceof SchedulerError) return yield* until
+      const today = Results.stamp(yield* service.engine.settings, version)
       const rows = yield* Effect.orDie(service.engine.stores.data.select({
         test: params.get("test") || undefined,
         since: since === undefined ? undefined : since * 1000,
@@ -159,7 +201,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
       return json(
         params,
         rows.map((row) => ({
-          ...JSON.parse(row.json),
+          ...Results.shown(JSON.parse(row.json), today),
           test_name: row.test_name,
           timestamp: Math.floor(row.timestamp_msec / 1000),
           timestamp_msec: row.timestamp_msec
@@ -197,9 +239,11 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
       if (test === null || test === "") return yield* new SchedulerError({ message: "Missing \"test\" option in query string" })
       if (!flag(params, "streaming")) {
         const id = yield* service.request(test, runnerParams(params), "api")
-        return HttpServerResponse.unsafeJson({ run: id })
+        // Neubot's answer is {}; the run's job id goes in a header for who wants it
+        return HttpServerResponse.unsafeJson({}, { headers: { "x-orch-run": String(id) } })
       }
       const events = yield* service.requestStreaming(test, runnerParams(params), "api")
+      yield* untilClose(request)
       const encoder = new TextEncoder()
       return HttpServerResponse.stream(
         events.pipe(
@@ -207,7 +251,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
             encoder.encode(
               event._tag === "Line"
                 ? `${event.severity} ${event.message}\r\n`
-                : `${event.status === "ok" ? "INFO" : "ERR"} runner: done (${event.status}${event.reason ? `: ${event.reason}` : ""})\r\n`
+                : `${event.status === "ok" ? "INFO" : "ERROR"} runner: done (${event.status}${event.reason ? `: ${event.reason}` : ""})\r\n`
             )
           )
         ),
@@ -229,11 +273,56 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
 
   version: Effect.succeed(HttpServerResponse.text(version)),
 
-  exit: Effect.gen(function*() {
+  exit: (request: HttpServerRequest.HttpServerRequest) => Effect.gen(function*() {
+    const refused = crossSite(request)
+    if (refused !== undefined) {
+      yield* service.engine.log("WARNING", `scheduler: /api/exit refused: ${refused}`)
+      return HttpServerResponse.unsafeJson({ error: refused }, { status: 403 })
+    }
     yield* service.engine.log("INFO", "scheduler: exit asked through /api/exit")
     // answer first, then stop
     yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep("100 millis"), service.exit))
     return HttpServerResponse.unsafeJson({})
+  }),
+
+  results: (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const params = query(request)
+      const values = yield* service.engine.settings
+      const test = params.get("test") ?? String(values.www_default_test_to_show)
+      const { valid } = yield* service.engine.catalog
+      const chosen = valid.find((d) => d.name === test)
+      // api_results.py's message
+      if (chosen === undefined) return yield* new SchedulerError({ message: "Test not implemented" })
+      return json(params, Results.answer(chosen, valid.map((d) => d.name), values))
+    }),
+
+  // Neubot's entry redirect: the privacy page until consent is given, then the status page
+  index: Effect.map(service.engine.settings, (values) =>
+    HttpServerResponse.redirect(Settings.allowedToRun(values) ? "/index.html" : "/privacy.html", { status: 302 })),
+
+  // Neubot's /api/debug: internals as text, for a person (no stable format)
+  debug: Effect.gen(function*() {
+    const snapshot = yield* service.state.get
+    const catalog = yield* service.engine.catalog
+    const values = yield* service.engine.settings
+    return HttpServerResponse.text(
+      JSON.stringify({
+        version,
+        pid: service.pid,
+        started_at: new Date(service.startedAt).toISOString(),
+        allowed_to_run: Settings.allowedToRun(values),
+        runs_as: service.engine.identity._tag === "User" ? service.engine.identity.identity.user : service.engine.identity._tag,
+        state: snapshot,
+        next_runs: (yield* service.nextRuns).map((n) => ({ test: n.test, at: new Date(n.nextRunAt).toISOString(), spec: n.spec })),
+        tests: catalog.valid.map((d) => d.name),
+        invalid: catalog.invalid,
+        stores: { dir: service.engine.stores.dir, bytes: yield* service.engine.stores.sizes },
+        memory: process.memoryUsage(),
+        uptime_seconds: process.uptime()
+      }, null, 4),
+      { contentType: "text/plain; charset=utf-8" }
+    )
   }),
 
   descriptors: (request: HttpServerRequest.HttpServerRequest) =>
@@ -270,9 +359,12 @@ export const routes = (config: Settings.SchedulerConfig, links: string) => {
     HttpLayerRouter.add("*", "/api", serve((h) => h.api)),
     HttpLayerRouter.add("*", "/api/config", serve((h) => h.config)),
     HttpLayerRouter.add("*", "/api/data", serve((h) => h.data)),
+    HttpLayerRouter.add("*", "/api/debug", serve((h) => h.debug)),
     HttpLayerRouter.add("*", "/api/descriptors", serve((h) => h.descriptors)),
-    // POST only (Neubot took any method): a GET from any web page could otherwise stop orch
-    HttpLayerRouter.add("POST", "/api/exit", serve((h) => h.exit)),
+    // any method, as Neubot's command line and scripts use it; a cross-site browser request is refused
+    HttpLayerRouter.add("*", "/api/exit", serve((h) => h.exit)),
+    HttpLayerRouter.add("*", "/api/index", serve((h) => h.index)),
+    HttpLayerRouter.add("*", "/api/results", serve((h) => h.results)),
     HttpLayerRouter.add("*", "/api/log", serve((h) => h.log)),
     HttpLayerRouter.add("*", "/api/runner", serve((h) => h.runner)),
     HttpLayerRouter.add("*", "/api/state", serve((h) => h.state)),

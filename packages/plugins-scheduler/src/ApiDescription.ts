@@ -65,10 +65,21 @@ export const Descriptors = Schema.Struct({
   invalid: Schema.Array(Schema.Struct({ name: Schema.String, file: Schema.String, reason: Schema.String }))
 })
 
-export const RunnerAnswer = Schema.Union(
-  Schema.Struct({ run: Schema.Number.annotations({ description: "the run's job id" }) }),
-  Schema.Struct({}).annotations({ description: "an empty query does nothing" })
-)
+export const RunnerAnswer = Schema.Struct({}).annotations({
+  description: "{}, as Neubot answered (the run's job id is in the X-Orch-Run header); an empty query does nothing"
+})
+
+export const ResultsAnswer = Schema.Struct(
+  {
+    title: Schema.String,
+    plots: Schema.Array(Schema.Unknown),
+    table: Schema.Array(Schema.Struct({ recipe: Schema.Unknown, label: Schema.String })),
+    available_tests: Schema.Array(Schema.String),
+    selected_test: Schema.String,
+    description: Schema.String
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+).annotations({ description: "How results.html draws the test's plots and table (results.js' recipes), the tests to choose from, and its www_no_* settings" })
 
 const get = <const Name extends string>(name: Name, path: HttpApiEndpoint.PathSegment, description: string) =>
   HttpApiEndpoint.get(name, path).annotate(OpenApi.Description, `${description} (any method is accepted, as in Neubot)`)
@@ -92,6 +103,16 @@ export class NeubotApi extends HttpApi.make("scheduler").add(
       get("data", "/api/data", "Stored results, newest first, at most 10,000")
         .setUrlParams(Schema.Struct({ test: Schema.optional(Schema.String), since: UnixSeconds, until: UnixSeconds, debug: Debug }))
         .addSuccess(Schema.Array(Result))
+    )
+    .add(
+      get("results", "/api/results", "How Neubot's results.html shows a test (default: www_default_test_to_show); an unknown test is a 500 \"Test not implemented\"")
+        .setUrlParams(Schema.Struct({ test: Schema.optional(Schema.String), debug: Debug }))
+        .addSuccess(ResultsAnswer)
+    )
+    .add(get("debug", "/api/debug", "The daemon's internals, as text for a person (no stable format)").addSuccess(HttpApiSchema.Text()))
+    .add(
+      get("index", "/api/index", "Neubot's web UI entry: 302 to /privacy.html until privacy.* are all 1, then to /index.html")
+        .addSuccess(HttpApiSchema.Empty(302))
     )
     .add(
       get("descriptors", "/api/descriptors", "The tests that can run, with their schedules and next runs, and the broken files")
@@ -119,7 +140,7 @@ export class NeubotApi extends HttpApi.make("scheduler").add(
     )
     .add(
       HttpApiEndpoint.post("exit", "/api/exit")
-        .annotate(OpenApi.Description, "Stops orch, after answering")
+        .annotate(OpenApi.Description, "Stops orch, after answering (any method, as in Neubot; a cross-site browser request is refused with 403)")
         .addSuccess(Schema.Struct({}))
     )
     .addError(NeubotError, { status: 500 })

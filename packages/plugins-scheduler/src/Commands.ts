@@ -139,7 +139,7 @@ const run = Cli.command(
             process.stdout.write(text.replace(/\r\n/g, "\n"))
             last = (last + text).split("\r\n").filter((l) => l !== "").at(-1) ?? last
           }
-          return last.startsWith("ERR runner: done") ? "the test failed" : undefined
+          return last.startsWith("ERROR runner: done") ? "the test failed" : undefined
         })
         if (failed !== undefined) return yield* fail(failed)
         return
@@ -205,7 +205,7 @@ const log = Cli.command(
     Effect.scoped(Effect.gen(function*() {
       const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
       const verbosity = Number(args.verbosity)
-      const severities = ["ERR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
+      const severities = ["ERROR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
       const rows = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
       for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp)} ${row.severity.padEnd(7)} ${row.message}`)
     }))

@@ -74,11 +74,11 @@ export type RunOutcome =
   | { readonly _tag: "Succeeded"; readonly result: unknown; readonly exitCode: number }
   | { readonly _tag: "Failed"; readonly reason: string; readonly exitCode: number | null; readonly signal: string | null }
 
-/** A stderr line: a leading DEBUG, INFO, WARNING or ERR word sets its severity (INFO otherwise). */
+/** A stderr line: a leading DEBUG, INFO, WARNING, ERROR or ERR word sets its severity (INFO otherwise; ERR is ERROR). */
 export const parseLine = (line: string): { severity: Severity; message: string } => {
   const match = /^(DEBUG|INFO|WARNING|ERR|ERROR)[:\s]\s*(.*)$/.exec(line)
   if (!match) return { severity: "INFO", message: line }
-  return { severity: match[1] === "ERROR" ? "ERR" : (match[1] as Severity), message: match[2]! }
+  return { severity: match[1] === "ERR" ? "ERROR" : (match[1] as Severity), message: match[2]! }
 }
 
 /** The result is stdout as one JSON object, or failing that its last line as one. */

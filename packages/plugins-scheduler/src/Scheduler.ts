@@ -33,6 +33,7 @@ import {
 import * as crypto from "node:crypto"
 import * as path from "node:path"
 import * as Descriptor from "./Descriptor.js"
+import * as Results from "./Results.js"
 import * as Runner from "./Runner.js"
 import * as Settings from "./Settings.js"
 import * as SpeedTest from "./SpeedTest.js"
@@ -66,6 +67,10 @@ export type RunJobOf = Job<JobKind.Payload<typeof RunJob>, JobKind.Result<typeof
 
 /** The stored failure of a run whose test orch killed as it stopped. */
 export const interruptedReason = "interrupted: orch stopped while the test ran"
+
+/** Why nothing runs (Neubot's privacy.complain, with orch's ways to give consent). */
+export const privacyRefusal =
+  "Tests are disabled because privacy settings are not OK: set privacy.informed, privacy.can_collect and privacy.can_publish to 1 (privacy.html, POST /api/config or orch scheduler config set)"
 
 export class SchedulerError extends Data.TaggedError("SchedulerError")<{ readonly message: string }> {}
 
@@ -107,10 +112,14 @@ export const figures = (result: unknown): { latency: string; download: string; u
   }
 }
 
-/** The core schedule for a descriptor; Neubot's period is drawn once and then read back from the stored schedule. */
+/**
+ * The core schedule for a descriptor. Neubot's period is the user's `agent.interval` (s)
+ * when it is not 0, otherwise drawn once and then read back from the stored schedule.
+ */
 export const scheduleSpec = (
   choice: Descriptor.ScheduleChoice,
-  stored: Schedules.ScheduleSpec | undefined
+  stored: Schedules.ScheduleSpec | undefined,
+  agentInterval = 0
 ): Effect.Effect<Schedules.ScheduleSpec> => {
   switch (choice.kind) {
     case "cron":
@@ -123,6 +132,9 @@ export const scheduleSpec = (
         })
       )
     case "neubot": {
+      if (agentInterval > 0) {
+        return Effect.succeed(Schedules.interval(agentInterval * 1000, { jitterMs: 0, firstDelayMs: choice.firstDelayMs }))
+      }
       const reuse = stored?._tag === "Interval" && (stored.jitterMs ?? 0) === 0 &&
         stored.everyMs >= Descriptor.neubotMinPeriodMs && stored.everyMs <= Descriptor.neubotMaxPeriodMs
       const drawn = reuse
@@ -248,13 +260,20 @@ export const makeEngine = (
     const execute: Engine["execute"] = (runId, test, params, onEvent) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
-        const verbose = (yield* settingsNow).verbose === 1
+        const values = yield* settingsNow
+        const verbose = values.verbose === 1
         // DEBUG lines are kept only with verbose=1; a streaming client sees them all the same
         const line = (severity: Stores.Severity, message: string) =>
           Effect.zipRight(
             severity === "DEBUG" && !verbose ? Effect.void : log(severity, message),
             onEvent({ _tag: "Line", runId, severity, message })
           )
+        if (!Settings.allowedToRun(values)) {
+          // no consent, nothing collected: not even a failed row (runner_core.py refused the same way)
+          yield* line("WARNING", `runner: test ${test} not run: ${privacyRefusal}`)
+          yield* onEvent({ _tag: "Done", runId, status: "failed", reason: privacyRefusal })
+          return { status: "failed" as const, timestampMsec: started, reason: privacyRefusal, result: { status: "failed", reason: privacyRefusal } }
+        }
         const prepared = yield* Effect.either(prepare(test, params))
         let outcome: Runner.RunOutcome
         if (Either.isLeft(prepared)) {
@@ -285,23 +304,31 @@ export const makeEngine = (
               Effect.ignore(stores.data.insert({
                 timestamp_msec: started,
                 test_name: test,
-                json: JSON.stringify({ status: "failed", reason: interruptedReason, exit_code: null, signal: "SIGKILL" })
+                json: JSON.stringify(Results.stored(
+                  { status: "failed", reason: interruptedReason, exit_code: null, signal: "SIGKILL" },
+                  Results.stamp(values, version)
+                ))
               }))
             )
           )
           yield* Queue.offer(lines, null)
           yield* Effect.fromFiber(writer)
         }
-        const json = outcome._tag === "Succeeded"
-          ? JSON.stringify(outcome.result)
-          : JSON.stringify({ status: "failed", reason: outcome.reason, exit_code: outcome.exitCode, signal: outcome.signal })
+        const reported = outcome._tag === "Succeeded"
+          ? outcome.result
+          : { status: "failed", reason: outcome.reason, exit_code: outcome.exitCode, signal: outcome.signal }
+        const json = JSON.stringify(
+          typeof reported === "object" && reported !== null && !Array.isArray(reported)
+            ? Results.stored(reported as Record<string, unknown>, Results.stamp(values, version))
+            : reported
+        )
         const timestampMsec = yield* Effect.orDie(stores.data.insert({ timestamp_msec: started, test_name: test, json }))
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
         const status = outcome._tag === "Succeeded" ? "ok" as const : "failed" as const
         const reason = outcome._tag === "Failed" ? outcome.reason : undefined
         yield* status === "ok"
           ? line("INFO", `runner: test ${test} done in ${seconds.toFixed(1)} s`)
-          : line("ERR", `runner: test ${test} failed: ${reason}`)
+          : line("ERROR", `runner: test ${test} failed: ${reason}`)
         yield* Metric.increment(Metric.tagged(Metric.tagged(runsTotal, "test", test), "outcome", status))
         yield* Metric.update(Metric.tagged(runDuration, "test", test), seconds)
         yield* onEvent({ _tag: "Done", runId, status, reason })
@@ -374,16 +401,20 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
     const events = yield* PubSub.unbounded<RunEvent>()
     const running = yield* Ref.make<Option.Option<{ readonly id: number; readonly test: string }>>(Option.none())
 
-    // runs waiting: a run keeps the queued state while it runs (it holds the job's lease)
-    const queued = Effect.gen(function*() {
+    // runs waiting: a run keeps the queued state while it runs (it holds the job's lease) and
+    // until its worker records its end, so the running one and the one just done are left out
+    const queuedBut = (done?: number) => Effect.gen(function*() {
       const jobs = yield* Effect.orDie(queue.list({ plugin: pluginName, kind: RunJob.name, state: "queued", limit: 1000 }))
       const current = yield* Ref.get(running)
-      return jobs.filter((job) => Option.isNone(current) || job.id !== current.value.id).length
+      return jobs.filter((job) => job.id !== done && (Option.isNone(current) || job.id !== current.value.id)).length
     })
+    const queued = queuedBut()
 
     const request = (test: string, params: Readonly<Record<string, string>>, origin: "api" | "cli") =>
       Effect.gen(function*() {
         const settings = yield* engine.settings
+        // Neubot answered 200 and only logged the refusal; the web UI shows this message instead
+        if (!Settings.allowedToRun(settings)) return yield* new SchedulerError({ message: privacyRefusal })
         if (settings["runner.refuse_when_busy"] === 1 && (Option.isSome(yield* Ref.get(running)) || (yield* queued) > 0)) {
           return yield* new SchedulerError({ message: "A test is already in progress, try again later" })
         }
@@ -434,7 +465,7 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
             test_upload: shown.upload,
             test_progress: "100%",
             test_status: outcome.status,
-            queue_len: yield* queued
+            queue_len: yield* queuedBut(job.id)
           }
         })
         return JobWorker.succeed(
@@ -453,16 +484,21 @@ export const make = (config: Settings.SchedulerConfig, options: DaemonOptions) =
           yield* engine.log("INFO", `scheduler: automatic run of ${test} due at ${new Date(scheduledAt).toISOString()} skipped (enabled=0)`)
           return
         }
+        if (!Settings.allowedToRun(settings)) {
+          yield* engine.log("WARNING", `scheduler: automatic run of ${test} due at ${new Date(scheduledAt).toISOString()} skipped: ${privacyRefusal}`)
+          return
+        }
         yield* queue.enqueue(RunJob, { test, params: {}, origin: "schedule", scheduledAt }, {
           idempotencyKey: `${test}@${scheduledAt}`
         })
       })
     const refresh = Effect.gen(function*() {
       const read = yield* engine.catalog
+      const agentInterval = Number((yield* engine.settings)["agent.interval"] ?? 0)
       const stored = new Map((yield* Effect.orDie(schedules.list(pluginName))).map((record) => [record.name, record]))
       const names = new Set(read.valid.map((d) => d.name))
       for (const descriptor of read.valid) {
-        const spec = yield* scheduleSpec(descriptor.schedule, stored.get(descriptor.name)?.spec)
+        const spec = yield* scheduleSpec(descriptor.schedule, stored.get(descriptor.name)?.spec, agentInterval)
         const cadence = cadenceOf(spec)
         if (cadences.get(descriptor.name) === cadence && (yield* FiberMap.has(fibers, descriptor.name))) continue
         cadences.set(descriptor.name, cadence)

@@ -50,7 +50,23 @@ export const SchedulerConfig = Schema.Struct({
       })
     }),
     { default: () => ({ bytes: 8_000_000, firstDelaySeconds: 60 }) }
-  )
+  ),
+  privacy: Schema.optionalWith(
+    Schema.Struct({
+      informed: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+        description: "Initial privacy.informed: whoever runs orch has read what the tests collect (Neubot's default: false)"
+      }),
+      canCollect: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+        description: "Initial privacy.can_collect: results (with this machine's addresses) may be stored (Neubot's default: false)"
+      }),
+      canPublish: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+        description: "Initial privacy.can_publish: results may be published (Neubot's default: false)"
+      })
+    }),
+    { default: () => ({ informed: true, canCollect: true, canPublish: true }) }
+  ).annotations({
+    description: "Consent the settings privacy.* start from; no test runs unless all three are set (false everywhere: Neubot's fresh install, where the web UI asks first)"
+  })
 })
 export type SchedulerConfig = typeof SchedulerConfig.Type
 
@@ -64,8 +80,25 @@ export interface Setting {
   readonly check?: (value: number | string) => string | undefined
 }
 
+const zeroOrOne = (v: number | string) => (v === 0 || v === 1 ? undefined : "must be 0 or 1")
+
+/** Neubot's privacy settings (privacy.py): each, when given, must be set; consent is not taken back through the API. */
+export const privacySettings = ["privacy.informed", "privacy.can_collect", "privacy.can_publish"] as const
+
+/** Neubot's lower bound of a user-chosen `agent.interval` (config_api.py). */
+export const minAgentInterval = 1380
+
+/** results.html's knobs, copied into `/api/results` (api_results.py). */
+export const wwwFlags = ["www_no_description", "www_no_legend", "www_no_plot", "www_no_split_by_ip", "www_no_table", "www_no_title"] as const
+
 export const settings: ReadonlyArray<Setting> = [
-  { name: "enabled", label: "Run tests automatically (1) or only when asked (0)", type: "int", check: (v) => (v === 0 || v === 1 ? undefined : "must be 0 or 1") },
+  {
+    name: "agent.interval",
+    label: `Seconds between automatic runs of each test on Neubot's schedule (must be >= ${minAgentInterval}, or 0 = a random period of 23-27 minutes)`,
+    type: "int",
+    check: (v) => (v === 0 || (typeof v === "number" && v >= minAgentInterval) ? undefined : `must be 0 or at least ${minAgentInterval}`)
+  },
+  { name: "enabled", label: "Run tests automatically (1) or only when asked (0)", type: "int", check: zeroOrOne },
   {
     name: "max_database_size",
     label: "Largest size in bytes of each store (config, data, log); past it the oldest half of its rows is removed",
@@ -76,21 +109,61 @@ export const settings: ReadonlyArray<Setting> = [
     name: "runner.refuse_when_busy",
     label: "Refuse a test asked for while another runs (1), as Neubot did, or queue it (0)",
     type: "int",
-    check: (v) => (v === 0 || v === 1 ? undefined : "must be 0 or 1")
+    check: zeroOrOne
   },
+  // Neubot's message, for a consent given as 0 (privacy.js posts 0 for an unticked box)
+  ...privacySettings.map((name): Setting => ({
+    name,
+    label: {
+      "privacy.informed": "You assert that you have read and understood the privacy policy",
+      "privacy.can_collect": "You give permission to collect your Internet address with each result",
+      "privacy.can_publish": "You give permission to publish your Internet address with each result"
+    }[name],
+    type: "int",
+    check: (v) => (v === 1 ? undefined : "Passed invalid privacy settings")
+  })),
   { name: "uuid", label: "Random identifier of this install", type: "string" },
-  { name: "verbose", label: "Also keep DEBUG lines in the log (1)", type: "int", check: (v) => (v === 0 || v === 1 ? undefined : "must be 0 or 1") }
+  { name: "verbose", label: "Also keep DEBUG lines in the log (1)", type: "int", check: zeroOrOne },
+  { name: "www.lang", label: "Web UI language (`default' means: the browser's)", type: "string" },
+  { name: "www_default_test_to_show", label: "Test shown by default in results.html", type: "string" },
+  ...wwwFlags.map((name): Setting => ({
+    name,
+    label: {
+      www_no_description: "Set to 1 to hide the test's description in results.html",
+      www_no_legend: "Set to 1 to hide the plots' legend",
+      www_no_plot: "Set to 1 to hide the plots",
+      www_no_split_by_ip: "Set to 1 not to split plots by Internet address",
+      www_no_table: "Set to 1 to hide the table",
+      www_no_title: "Set to 1 to hide the test's title"
+    }[name],
+    type: "int",
+    check: zeroOrOne
+  }))
 ]
 
 export type SettingValues = Readonly<Record<string, number | string>>
 
 export const defaults = (config: SchedulerConfig, uuid: string): SettingValues => ({
+  "agent.interval": 0,
   enabled: 1,
   max_database_size: config.maxDatabaseSize,
+  "privacy.can_collect": config.privacy.canCollect ? 1 : 0,
+  "privacy.can_publish": config.privacy.canPublish ? 1 : 0,
+  "privacy.informed": config.privacy.informed ? 1 : 0,
   "runner.refuse_when_busy": 0,
   uuid,
-  verbose: 0
+  verbose: 0,
+  "www.lang": "default",
+  www_default_test_to_show: "speedtest",
+  ...Object.fromEntries(wwwFlags.map((name) => [name, 0]))
 })
+
+/**
+ * Neubot's `privacy.allowed_to_run`: tests run (and results are stored) only when the
+ * user is informed and allows both collecting and publishing; runner_core.py checked
+ * the three before every test.
+ */
+export const allowedToRun = (values: SettingValues): boolean => privacySettings.every((name) => values[name] === 1)
 
 /** Casts a stored or posted string to the setting's type; a message when it cannot. */
 export const cast = (name: string, raw: string): { value: number | string } | { error: string } => {

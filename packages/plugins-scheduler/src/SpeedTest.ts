@@ -7,7 +7,7 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import type { Descriptor } from "./Descriptor.js"
 
 /** Largest download one request may ask for. */
@@ -47,30 +47,58 @@ export const upload = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.catchAll((error) => Effect.succeed(HttpServerResponse.unsafeJson({ error: String(error) }, { status: 400 })))
   )
 
-/** `GET …/speedtest/ping`: the smallest answer, for latency. */
-export const ping = Effect.succeed(HttpServerResponse.text("pong", { headers: { "cache-control": "no-store" } }))
+/** The header in which `ping` tells a client the address it is seen from (Neubot's `real_address`). */
+export const clientAddressHeader = "x-orch-client-address"
+
+/** An IPv4 address as Node shows it on a dual-stack socket (`::ffff:1.2.3.4`), plainly. */
+export const plainAddress = (address: string) => address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1")
+
+/** `GET …/speedtest/ping`: the smallest answer, for latency, with the client's address as seen here. */
+export const ping = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.succeed(HttpServerResponse.text("pong", {
+    headers: {
+      "cache-control": "no-store",
+      [clientAddressHeader]: plainAddress(Option.getOrElse(request.remoteAddress, () => ""))
+    }
+  }))
 
 /**
  * The client: `node -e CLIENT <base url> <bytes>`. Prints one JSON object with Neubot's
- * speedtest fields (speeds in bytes/s, times in s); progress goes to stderr.
+ * speedtest fields (speeds in bytes/s, times in s, the three addresses) and the server's
+ * `url`; progress goes to stderr.
  */
 export const clientSource = String.raw`
+import * as http from "node:http"
+import * as https from "node:https"
 const [base, bytesArg] = process.argv.slice(1)
 const bytes = Number(bytesArg)
 const chunk = ${uploadChunkBytes}
 const now = () => performance.now()
 const log = (line) => process.stderr.write(line + "\n")
-const fail = (message) => { log("ERR " + message); process.exit(2) }
+const fail = (message) => { log("ERROR " + message); process.exit(2) }
 if (!/^https?:\/\//.test(base ?? "")) fail("usage: speedtest <http(s) base url> <bytes>")
 const url = (path) => base.replace(/\/+$/, "") + path
 const check = async (response, what) => {
   if (!response.ok) fail(what + ": HTTP " + response.status + " " + response.statusText)
   return response
 }
+const plain = (address) => String(address ?? "").replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1")
+// the first ping on a connection of its own: the connect time, and Neubot's three addresses
+// (this end's, the server's, and this end's as the server sees it)
+const firstPing = () => new Promise((resolve, reject) => {
+  const start = now()
+  const request = (base.startsWith("https:") ? https : http).get(url("/ping"), { agent: false, headers: { "cache-control": "no-store" } }, (response) => {
+    const socket = response.socket
+    const addresses = { internal: plain(socket.localAddress), remote: plain(socket.remoteAddress), real: plain(response.headers["${clientAddressHeader}"]) }
+    if (response.statusCode !== 200) fail("ping: HTTP " + response.statusCode + " " + response.statusMessage)
+    response.resume()
+    response.on("end", () => resolve({ seconds: (now() - start) / 1000, ...addresses }))
+  })
+  request.on("error", reject)
+})
 try {
-  const connectStart = now()
-  await check(await fetch(url("/ping"), { cache: "no-store" }), "ping").then((r) => r.text())
-  const connectTime = (now() - connectStart) / 1000
+  const first = await firstPing()
+  const connectTime = first.seconds
   const rtts = []
   for (let i = 0; i < 5; i++) {
     const start = now()
@@ -104,7 +132,10 @@ try {
   const uploadSpeed = sent / uploadSeconds
   log("INFO upload " + (uploadSpeed * 8 / 1e6).toFixed(2) + " Mbit/s")
   process.stdout.write(JSON.stringify({
-    remote_address: base,
+    internal_address: first.internal,
+    real_address: first.real || first.internal,
+    remote_address: first.remote,
+    url: base,
     connect_time: connectTime,
     latency,
     download_speed: downloadSpeed,

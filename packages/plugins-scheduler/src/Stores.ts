@@ -17,7 +17,8 @@ import * as Sql from "./sql.js"
 export type StoreName = "config" | "data" | "log"
 export const storeNames: ReadonlyArray<StoreName> = ["config", "data", "log"]
 
-export const Severities = ["DEBUG", "INFO", "WARNING", "ERR"] as const
+/** Neubot 0.4's severities (log.py): its web UI colours ERROR, WARNING and INFO rows (log.js). */
+export const Severities = ["DEBUG", "INFO", "WARNING", "ERROR"] as const
 export type Severity = typeof Severities[number]
 
 export const storePrunes = Metric.counter("orch_scheduler_store_prunes_total", {

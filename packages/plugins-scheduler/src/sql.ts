@@ -29,10 +29,12 @@ export const logMigrations: Migrations = {
   "1_log": `CREATE TABLE scheduler_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   timestamp INTEGER NOT NULL,
-  severity TEXT NOT NULL,        -- DEBUG, INFO, WARNING or ERR
+  severity TEXT NOT NULL,        -- DEBUG, INFO, WARNING or ERR (ERROR since 2_error)
   message TEXT NOT NULL
 );
-CREATE INDEX scheduler_log_timestamp ON scheduler_log (timestamp)`
+CREATE INDEX scheduler_log_timestamp ON scheduler_log (timestamp)`,
+  // the 2015 spec said ERR; Neubot 0.4's code and web UI say ERROR
+  "2_error": `UPDATE scheduler_log SET severity = 'ERROR' WHERE severity = 'ERR'`
 }
 
 // -- config -------------------------------------------------------------------

@@ -89,7 +89,10 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(version.headers.get("content-type")).toMatch(/^text\/plain/)
     expect(await version.text()).toBe("0.5.0.0")
     const list = await json(`${base}/api`)
-    expect(list).toEqual(["/api", "/api/", "/api/config", "/api/data", "/api/descriptors", "/api/exit", "/api/log", "/api/runner", "/api/state", "/api/version"])
+    expect(list).toEqual([
+      "/api", "/api/", "/api/config", "/api/data", "/api/debug", "/api/descriptors", "/api/exit", "/api/index", "/api/log",
+      "/api/results", "/api/runner", "/api/state", "/api/version"
+    ])
     expect(await json(`${base}/api/`)).toEqual(list)
     // any method, as in Neubot
     expect(await (await fetch(`${base}/api/version`, { method: "POST" })).text()).toBe("0.5.0.0")
@@ -116,8 +119,10 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
   })
 
   it("a test started by the root daemon runs as the unprivileged user, which it reports", async () => {
-    const started = await json(`${base}/api/runner?test=whoami`)
-    expect(started).toEqual({ run: expect.any(Number) })
+    const started = await fetch(`${base}/api/runner?test=whoami`)
+    // Neubot's answer, with the run's job id beside it
+    expect(await started.json()).toEqual({})
+    expect(Number(started.headers.get("x-orch-run"))).toBeGreaterThan(0)
     const rows = await eventually(async () => {
       const data = await json(`${base}/api/data?test=whoami`)
       return data.length > 0 ? data : undefined
@@ -140,8 +145,8 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
   })
 
   it("a failing run, and a run past its longest time, are stored as failed results with the reason", async () => {
-    expect(await stream(base, "test=fail")).toMatch(/ERR fail: it broke\r\n.*ERR runner: done \(failed: exited with code 3\)\r\n$/s)
-    expect(await stream(base, "test=hang")).toMatch(/ERR runner: done \(failed: killed after running longer than 1000 ms\)\r\n$/)
+    expect(await stream(base, "test=fail")).toMatch(/ERROR fail: it broke\r\n.*ERROR runner: done \(failed: exited with code 3\)\r\n$/s)
+    expect(await stream(base, "test=hang")).toMatch(/ERROR runner: done \(failed: killed after running longer than 1000 ms\)\r\n$/)
     expect((await json(`${base}/api/data?test=fail`))[0]).toMatchObject({ status: "failed", reason: "exited with code 3", exit_code: 3 })
     expect((await json(`${base}/api/data?test=hang`))[0]).toMatchObject({ status: "failed", reason: "killed after running longer than 1000 ms" })
   })
@@ -236,9 +241,10 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
   })
 
   it("runs wait in a FIFO queue, or are refused while one runs when runner.refuse_when_busy=1", async () => {
-    const first = await json(`${base}/api/runner?test=slow`)
-    const second = await json(`${base}/api/runner?test=echo&n=7`)
-    expect(second.run).toBeGreaterThan(first.run)
+    const runId = async (url: string) => Number((await fetch(url)).headers.get("x-orch-run"))
+    const first = await runId(`${base}/api/runner?test=slow`)
+    const second = await runId(`${base}/api/runner?test=echo&n=7`)
+    expect(second).toBeGreaterThan(first)
     const rows = await eventually(async () => {
       const data = await json(`${base}/api/data?since=${Math.floor(Date.now() / 1000) - 30}`)
       const slow = data.find((r: any) => r.test_name === "slow")
@@ -280,7 +286,7 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(reversed.at(-1)).toEqual(log[0])
     expect(reversed.length).toBeGreaterThanOrEqual(log.length)
     const quiet = await json(`${base}/api/log?verbosity=0`)
-    expect(new Set(quiet.map((l: any) => l.severity))).toEqual(new Set(["WARNING", "ERR"]))
+    expect(new Set(quiet.map((l: any) => l.severity))).toEqual(new Set(["WARNING", "ERROR"]))
     const text = await (await fetch(`${base}/api/log?debug=1`)).text()
     expect(text).toMatch(/^\d+ \[INFO\]\tscheduler 0\.5\.0\.0 started with pid \d+\r\n/)
   })
@@ -298,7 +304,21 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(text).toMatch(/INFO speedtest: latency [\d.]+ ms/)
     expect(text).toMatch(/INFO runner: done \(ok\)\r\n$/)
     const [row] = await json(`${base}/api/data?test=speedtest`)
-    expect(row).toMatchObject({ remote_address: `${base}/speedtest`, bytes: 300000 })
+    // Neubot's columns: addresses (not the URL), the install, the consent, platform and versions
+    expect(row).toMatchObject({
+      url: `${base}/speedtest`,
+      remote_address: "127.0.0.1",
+      internal_address: "127.0.0.1",
+      real_address: "127.0.0.1",
+      bytes: 300000,
+      uuid: (await json(`${base}/api/config`)).uuid,
+      privacy_informed: 1,
+      privacy_can_collect: 1,
+      privacy_can_publish: 1,
+      platform: process.platform,
+      neubot_version: "0.005000000",
+      test_version: 1
+    })
     expect(row.latency).toBeGreaterThan(0)
     expect(row.download_speed).toBeGreaterThan(0)
     expect(row.upload_speed).toBeGreaterThan(0)
@@ -377,7 +397,7 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     const data = await run(orchBin, ["scheduler", "data", "--test", "whoami", ...common])
     expect(data.stdout).toMatch(/whoami\s+ok\s+10\.00 Mbit\/s\s+1\.00 Mbit\/s\s+12\.0 ms/)
     const log = await run(orchBin, ["scheduler", "log", "--verbosity", "0", ...common])
-    expect(log.stdout).toMatch(/ERR\s+fail: it broke/)
+    expect(log.stdout).toMatch(/ERROR\s+fail: it broke/)
     const set = await run(orchBin, ["scheduler", "config", "set", "verbose=1", "--url", daemon.url, ...common])
     expect(set.code).toBe(0)
     expect((await json(`${base}/api/config`)).verbose).toBe(1)
@@ -388,10 +408,16 @@ describe.skipIf(!isRoot)("the scheduler in a root daemon", () => {
     expect(get.stdout.trim()).toBe("1")
   })
 
-  it("POST /api/exit stops the daemon cleanly", async () => {
-    expect((await fetch(`${base}/api/exit`)).status).toBe(404)
+  it("/api/exit (any method, as Neubot's) refuses a cross-site browser request and stops the daemon cleanly", async () => {
+    for (const headers of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "http://evil.example" }]) {
+      const refused = await fetch(`${base}/api/exit`, { headers })
+      expect(refused.status).toBe(403)
+      expect(((await refused.json()) as { error: string }).error).toMatch(/may not stop orch/)
+    }
+    // still running
+    expect(await (await fetch(`${base}/api/version`)).text()).toBe("0.5.0.0")
     const exited = new Promise((resolve) => daemon.process.once("exit", (code) => resolve(code)))
-    const response = await fetch(`${base}/api/exit`, { method: "POST" })
+    const response = await fetch(`${base}/api/exit`)
     expect(response.status).toBe(200)
     expect(await exited).toBe(0)
   })
