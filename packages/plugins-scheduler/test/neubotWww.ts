@@ -1,0 +1,99 @@
+/**
+ * Neubot's own web UI for a test: a copy of neubot/neubot's `neubot/www` (never in this
+ * repository) served the way Neubot's HTTP server did (neubot/http/server.py): `/` sends to
+ * `/api/index`, `.html` files get their `<!--#include virtual="…"-->` lines replaced
+ * (neubot/http/ssi.py), `/api/*` goes to the API, here orch's `/scheduler/api/*`, as a
+ * reverse proxy would (the browser's Host kept, the reason phrase passed on: the UI shows it).
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as path from "node:path"
+import { tempDir } from "@orch/testing"
+
+/** Where `fetch github:neubot/neubot` puts its git directory on the machine this was written on. */
+export const defaultNeubotGitDir = "/work/.mirror/neubot+neubot/repo/.git"
+
+/**
+ * The www folder: `NEUBOT_WWW`, or `neubot/www` of `NEUBOT_GIT_DIR` (default above) checked
+ * out to a temp folder; or why there is none.
+ */
+export const findNeubotWww = (): { readonly dir: string } | { readonly missing: string } => {
+  const given = process.env.NEUBOT_WWW
+  if (given !== undefined && given !== "") {
+    return fs.existsSync(path.join(given, "index.html")) ? { dir: given } : { missing: `NEUBOT_WWW=${given} has no index.html` }
+  }
+  const gitDir = process.env.NEUBOT_GIT_DIR || defaultNeubotGitDir
+  if (!fs.existsSync(gitDir)) {
+    return { missing: `no copy of Neubot's web UI: set NEUBOT_WWW to a neubot/www folder, or NEUBOT_GIT_DIR to a clone of neubot/neubot (${gitDir} is absent)` }
+  }
+  const out = tempDir("neubot-www-")
+  const tar = execFileSync("git", ["--git-dir", gitDir, "archive", "HEAD", "neubot/www"], { maxBuffer: 64 * 1024 * 1024 })
+  execFileSync("tar", ["-x", "-C", out], { input: tar })
+  return { dir: path.join(out, "neubot", "www") }
+}
+
+export const findChromium = (): { readonly executable: string } | { readonly missing: string } => {
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter((c): c is string => !!c)
+  const found = candidates.find((c) => fs.existsSync(c))
+  return found ? { executable: found } : { missing: `no Chromium (apt-get install chromium, or set CHROMIUM_PATH; looked at ${candidates.join(", ")})` }
+}
+
+const types: Record<string, string> = {
+  ".html": "text/html; charset=UTF-8",
+  ".js": "application/javascript; charset=UTF-8",
+  ".css": "text/css",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json"
+}
+
+const include = /<!--#include virtual="([^"]+)"-->/g
+
+/** Serves `www` and forwards `/api*` to `api` (orch's `…/scheduler`); its base URL and a stop. */
+export const serveNeubotWww = async (www: string, api: string) => {
+  const upstream = new URL(api)
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://localhost")
+    if (url.pathname === "/") {
+      response.writeHead(302, { location: "/api/index" }).end()
+      return
+    }
+    if (url.pathname === "/api" || url.pathname.startsWith("/api/")) {
+      const forwarded = http.request({
+        host: upstream.hostname,
+        port: upstream.port,
+        method: request.method,
+        path: `${upstream.pathname}${url.pathname}${url.search}`,
+        headers: request.headers
+      }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.statusMessage ?? "", answer.headers)
+        answer.pipe(response)
+      })
+      forwarded.on("error", (error) => response.writeHead(502).end(String(error)))
+      request.pipe(forwarded)
+      return
+    }
+    const file = path.join(www, path.normalize(decodeURIComponent(url.pathname)))
+    if (!file.startsWith(www + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      response.writeHead(404, { "content-type": "text/plain" }).end("404 Not Found")
+      return
+    }
+    const type = types[path.extname(file)] ?? "application/octet-stream"
+    const body = path.extname(file) === ".html"
+      ? fs.readFileSync(file, "utf8").replace(include, (_, name: string) => fs.readFileSync(path.join(path.dirname(file), name), "utf8"))
+      : fs.readFileSync(file)
+    response.writeHead(200, { "content-type": type }).end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
