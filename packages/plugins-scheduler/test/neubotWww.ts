@@ -1,5 +1,5 @@
 /**
- * Neubot's own web UI for a test: a copy of neubot/neubot's `neubot/www` (never in this
+ * Neubot's own web UI and command line for a test: a copy of neubot/neubot's `neubot/www` (never in this
  * repository) served the way Neubot's HTTP server did (neubot/http/server.py): `/` sends to
  * `/api/index`, `.html` files get their `<!--#include virtual="…"-->` lines replaced
  * (neubot/http/ssi.py), `/api/*` goes to the API, here orch's `/scheduler/api/*`, as a
@@ -24,14 +24,38 @@ export const findNeubotWww = (): { readonly dir: string } | { readonly missing: 
   if (given !== undefined && given !== "") {
     return fs.existsSync(path.join(given, "index.html")) ? { dir: given } : { missing: `NEUBOT_WWW=${given} has no index.html` }
   }
+  const checkout = checkoutNeubot("neubot/www")
+  return "missing" in checkout ? { missing: `${checkout.missing}, or NEUBOT_WWW to a neubot/www folder` } : checkout
+}
+
+/** `inRepo` of the clone at NEUBOT_GIT_DIR (default above), written to a temp folder; or why there is none. */
+export const checkoutNeubot = (inRepo: string): { readonly dir: string; readonly root: string } | { readonly missing: string } => {
   const gitDir = process.env.NEUBOT_GIT_DIR || defaultNeubotGitDir
   if (!fs.existsSync(gitDir)) {
-    return { missing: `no copy of Neubot's web UI: set NEUBOT_WWW to a neubot/www folder, or NEUBOT_GIT_DIR to a clone of neubot/neubot (${gitDir} is absent)` }
+    return { missing: `no copy of Neubot: set NEUBOT_GIT_DIR to a clone of neubot/neubot (${gitDir} is absent)` }
   }
-  const out = tempDir("neubot-www-")
-  const tar = execFileSync("git", ["--git-dir", gitDir, "archive", "HEAD", "neubot/www"], { maxBuffer: 64 * 1024 * 1024 })
-  execFileSync("tar", ["-x", "-C", out], { input: tar })
-  return { dir: path.join(out, "neubot", "www") }
+  const root = tempDir("neubot-")
+  const tar = execFileSync("git", ["--git-dir", gitDir, "archive", "HEAD", inRepo], { maxBuffer: 64 * 1024 * 1024 })
+  execFileSync("tar", ["-x", "-C", root], { input: tar })
+  return { dir: path.join(root, inRepo), root }
+}
+
+/** A Python 2.7 that runs (Neubot 0.4 is Python 2): NEUBOT_PYTHON2, one on the PATH, or pyenv's; or why there is none. */
+export const findPython2 = (): { readonly executable: string } | { readonly missing: string } => {
+  const pyenv = path.join(process.env.HOME ?? "/root", ".pyenv", "versions")
+  const fromPyenv = fs.existsSync(pyenv)
+    ? fs.readdirSync(pyenv).filter((v) => v.startsWith("2.7")).map((v) => path.join(pyenv, v, "bin", "python2.7"))
+    : []
+  const candidates = [process.env.NEUBOT_PYTHON2, "python2.7", "python2", ...fromPyenv].filter((c): c is string => !!c)
+  for (const candidate of candidates) {
+    try {
+      execFileSync(candidate, ["-c", "import httplib"], { stdio: "ignore" })
+      return { executable: candidate }
+    } catch {
+      // not there, or not Python 2
+    }
+  }
+  return { missing: `no Python 2.7 (set NEUBOT_PYTHON2; tried ${candidates.join(", ")})` }
 }
 
 export const findChromium = (): { readonly executable: string } | { readonly missing: string } => {
