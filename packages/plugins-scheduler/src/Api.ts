@@ -289,9 +289,12 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
     Effect.gen(function*() {
       const params = query(request)
       const values = yield* service.engine.settings
-      const test = params.get("test") ?? String(values.www_default_test_to_show)
       const { valid } = yield* service.engine.catalog
-      const chosen = valid.find((d) => d.name === test)
+      const asked = params.get("test")
+      // results.html first asks with no test: the default one, or (unlike Neubot) the first there is
+      const chosen = asked === null
+        ? valid.find((d) => d.name === values.www_default_test_to_show) ?? valid[0]
+        : valid.find((d) => d.name === asked)
       // api_results.py's message
       if (chosen === undefined) return yield* new SchedulerError({ message: "Test not implemented" })
       return json(params, Results.answer(chosen, valid.map((d) => d.name), values))

@@ -171,12 +171,13 @@ describe("Neubot's API with consent pre-set (orch's default)", () => {
   })
 })
 
-describe("Neubot's API on a fresh install's consent (scheduler.privacy all false)", () => {
+describe("Neubot's API on a fresh install's consent (scheduler.privacy all false), without the bundled test", () => {
   let daemon: Daemon
   let base: string
 
   beforeAll(async () => {
-    daemon = await startDaemon(orchBin, setup(`  privacy:
+    daemon = await startDaemon(orchBin, setup(`  bundled: false
+  privacy:
     informed: false
     canCollect: false
     canPublish: false
@@ -210,5 +211,10 @@ describe("Neubot's API on a fresh install's consent (scheduler.privacy all false
     const ran = await (await fetch(`${base}/api/runner?test=echo&n=8&streaming=1`)).text()
     expect(ran).toMatch(/INFO runner: done \(ok\)\r\n$/)
     expect((await json(`${base}/api/data?test=echo`))[0]).toMatchObject({ n: 8, privacy_informed: 1, privacy_can_collect: 1, privacy_can_publish: 1 })
+  })
+
+  it("/api/results with no test and no speedtest (www_default_test_to_show) shows the first test", async () => {
+    expect(await json(`${base}/api/results`)).toMatchObject({ selected_test: "echo", available_tests: ["echo", "tick"] })
+    expect((await fetch(`${base}/api/results?test=speedtest`)).statusText).toBe("Test not implemented")
   })
 })
