@@ -25,7 +25,21 @@ describe("the engine", () => {
       const outcome = yield* scheduler.execute(7, "chatty", {}, (event) => Effect.sync(() => events.push(event)))
       expect(outcome).toMatchObject({ status: "ok", result: { latency: 0.5 } })
       const [row] = yield* scheduler.stores.data.select({ limit: 1 })
-      expect(row).toEqual({ timestamp_msec: outcome.timestampMsec, test_name: "chatty", json: "{\"latency\":0.5}" })
+      expect(row).toMatchObject({ timestamp_msec: outcome.timestampMsec, test_name: "chatty" })
+      // what the test printed, with Neubot's columns around it
+      expect(JSON.parse(row!.json)).toEqual({
+        latency: 0.5,
+        uuid: (yield* scheduler.settings).uuid,
+        internal_address: "",
+        real_address: "",
+        remote_address: "",
+        privacy_informed: 1,
+        privacy_can_collect: 1,
+        privacy_can_publish: 1,
+        platform: process.platform,
+        neubot_version: "0.005000000",
+        test_version: 1
+      })
       expect(events.filter((e) => e._tag === "Line").map((e) => (e as { message: string }).message)).toContain("chatty: detail")
       expect(events.at(-1)).toEqual({ _tag: "Done", runId: 7, status: "ok", reason: undefined })
       const stored = () => scheduler.stores.log.select({ severities: [...Stores.Severities], newestFirst: false, limit: 100 })
@@ -43,7 +57,24 @@ describe("the engine", () => {
       const outcome = yield* scheduler.execute(1, "vanished", {}, () => Effect.void)
       expect(outcome).toMatchObject({ status: "failed", reason: "No such test: vanished (tests: chatty)" })
       const [row] = yield* scheduler.stores.data.select({ limit: 1 })
-      expect(JSON.parse(row!.json)).toEqual({ status: "failed", reason: "No such test: vanished (tests: chatty)", exit_code: null, signal: null })
+      expect(JSON.parse(row!.json)).toMatchObject({ status: "failed", reason: "No such test: vanished (tests: chatty)", exit_code: null, signal: null, remote_address: "" })
+    }))
+
+  it.scoped("without consent (privacy.* not all 1) a run does not start and nothing is stored", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* engine({ privacy: { informed: true, canCollect: true, canPublish: false } })
+      const events: Array<Scheduler.RunEvent> = []
+      const outcome = yield* scheduler.execute(1, "chatty", {}, (event) => Effect.sync(() => events.push(event)))
+      expect(outcome).toMatchObject({ status: "failed", reason: Scheduler.privacyRefusal })
+      expect(yield* scheduler.stores.data.select({ limit: 10 })).toEqual([])
+      expect(events.at(-1)).toEqual({ _tag: "Done", runId: 1, status: "failed", reason: Scheduler.privacyRefusal })
+      const warnings = yield* scheduler.stores.log.select({ severities: ["WARNING"], newestFirst: false, limit: 10 })
+      expect(warnings.map((w) => w.message)).toEqual([`runner: test chatty not run: ${Scheduler.privacyRefusal}`])
+      // consent is given, not taken back
+      const refused = yield* Effect.flip(scheduler.updateSettings([["privacy.informed", "0"]]))
+      expect(refused.message).toBe("Invalid privacy.informed=0: Passed invalid privacy settings")
+      yield* scheduler.updateSettings([["privacy.can_publish", "1"]])
+      expect((yield* scheduler.execute(2, "chatty", {}, () => Effect.void)).status).toBe("ok")
     }))
 
   it.scoped("settings: all or none, cast back to integers, a lower max_database_size applies at once", () =>
