@@ -129,6 +129,13 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     await expect.poll(() => page.locator("#testProgress").textContent()).toBe("100%")
     // back to idle: its row is the highlighted one
     await expect.poll(() => page.locator("table#state tr#idle").evaluate(style, "backgroundColor")).toBe("rgb(255, 255, 204)")
+    // the sidebar's switch of automatic tests, followed through /api/state
+    await page.click("#statusBoxA")
+    await expect.poll(() => page.locator("#statusBoxSpan").textContent()).toBe("disabled")
+    expect((await settings()).enabled).toBe(0)
+    await page.click("#statusBoxA")
+    await expect.poll(() => page.locator("#statusBoxSpan").textContent()).toBe("enabled")
+    expect((await settings()).enabled).toBe(1)
     expect(errors).toEqual([])
     await page.close()
   }, 90_000)
@@ -206,6 +213,10 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     expect(await colour("ERROR")).toBe("rgb(255, 153, 119)")
     expect(await colour("INFO")).toBe("rgb(187, 255, 255)")
     expect(await page.locator("#results tbody").textContent()).toContain("fail: it broke")
+    // its "text representation" link: /api/log?debug=1&verbosity=2
+    await page.click("a[href*='debug']")
+    await page.waitForURL(/\/api\/log\?debug=1&verbosity=2$/)
+    expect(await page.locator("body").textContent()).toMatch(/^\d+ \[INFO\]\tscheduler 0\.5\.0\.0 started with pid \d+/)
     expect(errors).toEqual([])
     await page.close()
   })
