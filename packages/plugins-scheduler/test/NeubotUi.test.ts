@@ -28,6 +28,9 @@ if (missing !== undefined) console.warn(`NeubotUi.test.ts skipped: ${missing}`)
 /** A computed style of an element, read in the page (this file is compiled without the DOM's types). */
 const style = (element: unknown, property: string): string => (globalThis as any).getComputedStyle(element)[property]
 
+/** How long a page may take to show something: the machine may be busy with other tests (a bound, not a measure). */
+const patient = { timeout: 30_000, interval: 100 }
+
 /** What a page said that a person would call broken: console errors, uncaught exceptions, failed loads. */
 interface Watched {
   readonly page: Page
@@ -99,13 +102,13 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     const { dialogs, errors, page } = await open("/")
     await page.waitForURL(/\/privacy\.html$/)
     // "Neubot is disabled" until consent is given
-    await expect.poll(() => page.locator("#privacy_not_ok").evaluate(style, "display")).toBe("block")
+    await expect.poll(() => page.locator("#privacy_not_ok").evaluate(style, "display"), patient).toBe("block")
     expect(await page.isChecked("#check_privacy_informed")).toBe(false)
     for (const box of ["informed", "can_collect", "can_publish"]) await page.check(`#check_privacy_${box}`)
     await page.click("input[type=button][value=Save]")
-    await expect.poll(() => dialogs).toEqual(["Privacy settings successfully saved"])
+    await expect.poll(() => dialogs, patient).toEqual(["Privacy settings successfully saved"])
     // the page reloads with the boxes ticked and the warning gone
-    await expect.poll(() => page.locator("#privacy_not_ok").evaluate(style, "display")).toBe("none")
+    await expect.poll(() => page.locator("#privacy_not_ok").evaluate(style, "display"), patient).toBe("none")
     expect(await page.isChecked("#check_privacy_can_publish")).toBe(true)
     expect(await settings()).toMatchObject({ "privacy.informed": 1, "privacy.can_collect": 1, "privacy.can_publish": 1 })
     expect(errors).toEqual([])
@@ -115,35 +118,35 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
   it("index.html: the daemon's pid, start and next run; a test started from the sidebar shows its figures", async () => {
     const { errors, page } = await open("/")
     await page.waitForURL(/\/index\.html$/)
-    await expect.poll(() => page.locator("#pid").textContent()).toBe(String(daemon.process.pid))
+    await expect.poll(() => page.locator("#pid").textContent(), patient).toBe(String(daemon.process.pid))
     expect(await page.locator("#since").textContent()).toMatch(/^\d{4}-\d\d-\d\d\s+\d\d:\d\d$/)
-    await expect.poll(() => page.locator("#next_rendezvous").textContent()).toMatch(/^\d+ minutes$/)
+    await expect.poll(() => page.locator("#next_rendezvous").textContent(), patient).toMatch(/^\d+ minutes$/)
     expect(await page.locator("#statusBoxSpan").textContent()).toBe("enabled")
     // "Manually start test": Go! with speedtest selected
     await page.selectOption("#select_startnow", "speedtest")
     await page.click("#startNow input[type=button]")
-    await expect.poll(() => page.locator("#downloadResult").textContent(), { timeout: 60_000 }).toMatch(/^[\d.]+ Mbit\/s$/)
+    await expect.poll(() => page.locator("#downloadResult").textContent(), { timeout: 90_000 }).toMatch(/^[\d.]+ Mbit\/s$/)
     expect(await page.locator("#testNameSideBar").textContent()).toBe("speedtest")
     expect(await page.locator("#uploadResult").textContent()).toMatch(/^[\d.]+ Mbit\/s$/)
     expect(await page.locator("#latencyResult").textContent()).toMatch(/^[\d.]+ ms$/)
-    await expect.poll(() => page.locator("#testProgress").textContent()).toBe("100%")
+    await expect.poll(() => page.locator("#testProgress").textContent(), patient).toBe("100%")
     // back to idle: its row is the highlighted one
-    await expect.poll(() => page.locator("table#state tr#idle").evaluate(style, "backgroundColor")).toBe("rgb(255, 255, 204)")
+    await expect.poll(() => page.locator("table#state tr#idle").evaluate(style, "backgroundColor"), patient).toBe("rgb(255, 255, 204)")
     // the sidebar's switch of automatic tests, followed through /api/state
     await page.click("#statusBoxA")
-    await expect.poll(() => page.locator("#statusBoxSpan").textContent()).toBe("disabled")
+    await expect.poll(() => page.locator("#statusBoxSpan").textContent(), patient).toBe("disabled")
     expect((await settings()).enabled).toBe(0)
     await page.click("#statusBoxA")
-    await expect.poll(() => page.locator("#statusBoxSpan").textContent()).toBe("enabled")
+    await expect.poll(() => page.locator("#statusBoxSpan").textContent(), patient).toBe("enabled")
     expect((await settings()).enabled).toBe(1)
     expect(errors).toEqual([])
     await page.close()
-  }, 90_000)
+  }, 120_000)
 
   it("results.html: the speed test's plots and table are filled, one cell per column; another test can be chosen", async () => {
     await fetch(`${api}/api/runner?test=fail&streaming=1`).then((r) => r.text())
     const { errors, page } = await open("/results.html")
-    await expect.poll(() => page.locator("#results_table tbody tr").count()).toBeGreaterThan(0)
+    await expect.poll(() => page.locator("#results_table tbody tr").count(), patient).toBeGreaterThan(0)
     expect(await page.locator("#results_title").textContent()).toBe("Recent results of speedtest")
     expect(await page.locator("#res_type_value option").allTextContents()).toEqual(["fail", "speedtest"])
     // two plots, drawn (jqPlot canvases), with a series per address
@@ -160,8 +163,8 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     // the other test, chosen in the page: its failed run's row has every column of its table
     await page.selectOption("#res_type_value", "fail")
     await page.click("#res_type_submit")
-    await expect.poll(() => page.locator("#results_title").textContent()).toBe("Recent results of fail")
-    await expect.poll(() => page.locator("#results_table thead th").count()).toBe(4)
+    await expect.poll(() => page.locator("#results_title").textContent(), patient).toBe("Recent results of fail")
+    await expect.poll(() => page.locator("#results_table thead th").count(), patient).toBe(4)
     expect(await page.locator("#results_table tbody tr").first().locator("td").count()).toBe(4)
     expect(await page.locator("#results_description").textContent()).toBe("Always fails")
     expect(errors).toEqual([])
@@ -170,7 +173,7 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
 
   it("settings.html: every setting listed; a change saved, a refused one shows orch's reason; www.lang translates", async () => {
     const { dialogs, errors, page } = await open("/settings.html")
-    await expect.poll(() => page.locator("#table_settings tr").count()).toBe(Object.keys(await settings()).length)
+    await expect.poll(() => page.locator("#table_settings tr").count(), patient).toBe(Object.keys(await settings()).length)
     expect(await page.inputValue("#setting_www-lang")).toBe("default")
     expect(await page.inputValue("#setting_agent-interval")).toBe("0")
     // uuid is shown, not editable
@@ -180,16 +183,16 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     await page.dispatchEvent("#setting_agent-interval", "change")
     await page.evaluate(() => ((globalThis as any).beforeSave = true))
     await page.click("input[type=button][value=Save]")
-    await expect.poll(() => dialogs).toEqual(["Settings successfully updated"])
+    await expect.poll(() => dialogs, patient).toEqual(["Settings successfully updated"])
     expect((await settings())["agent.interval"]).toBe(3600)
 
     // the page reloads after the alert, and shows the saved value
-    await expect.poll(() => page.evaluate(() => (globalThis as any).beforeSave === undefined && (globalThis as any).document.querySelector("#setting_agent-interval") !== null)).toBe(true)
+    await expect.poll(() => page.evaluate(() => (globalThis as any).beforeSave === undefined && (globalThis as any).document.querySelector("#setting_agent-interval") !== null), patient).toBe(true)
     expect(await page.inputValue("#setting_agent-interval")).toBe("3600")
     await page.fill("#setting_agent-interval", "60")
     await page.dispatchEvent("#setting_agent-interval", "change")
     await page.click("input[type=button][value=Save]")
-    await expect.poll(() => dialogs.length).toBe(2)
+    await expect.poll(() => dialogs.length, patient).toBe(2)
     expect(dialogs[1]).toBe("Invalid agent.interval=60: must be 0 or at least 1380\nNo setting saved")
     expect((await settings())["agent.interval"]).toBe(3600)
     // the refused POST (and Chromium's console line about it) is the one error
@@ -199,7 +202,7 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
 
     await fetch(`${api}/api/config`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "www.lang=it" })
     const italian = await open("/settings.html")
-    await expect.poll(() => italian.page.locator(".i18n_settings_title").textContent()).toBe("Impostazioni")
+    await expect.poll(() => italian.page.locator(".i18n_settings_title").textContent(), patient).toBe("Impostazioni")
     expect(italian.errors).toEqual([])
     await italian.page.close()
     await fetch(`${api}/api/config`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "www.lang=default" })
@@ -207,7 +210,7 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
 
   it("log.html: the log's lines, ERROR and INFO in Neubot's colours", async () => {
     const { errors, page } = await open("/log.html")
-    await expect.poll(() => page.locator("#results tbody tr").count()).toBeGreaterThan(3)
+    await expect.poll(() => page.locator("#results tbody tr").count(), patient).toBeGreaterThan(3)
     const colour = (severity: string) =>
       page.locator("#results tbody tr", { has: page.locator(`td:text-is("${severity}")`) }).first().evaluate(style, "backgroundColor")
     expect(await colour("ERROR")).toBe("rgb(255, 153, 119)")
