@@ -145,7 +145,7 @@ describe("allocator HTTP API", () => {
     expect(metrics).toMatch(/orch_allocator_keepalives_total\{result="gone"\} 2/)
     // two refused allocations (Effect router) and two refused keepalives (hot route), one series
     expect(metrics).toMatch(/orch_http_requests_total\{method="POST",path="\/allocator",status="401"\} 4/)
-    const openapi: any = await (await fetch(`${url}/openapi.json`)).json()
+    const openapi: any = await (await fetch(`${url}/openapi.json`, { headers: { authorization: `Bearer ${ci}` } })).json()
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining([
       "/allocator/leases",
       "/allocator/leases/{id}/keepalive",
