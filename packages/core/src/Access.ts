@@ -102,6 +102,8 @@ export const gate = (options: GateOptions): Gate => {
   return (incoming) => {
     const headers = incoming.headers
     const method = incoming.method ?? "GET"
+    // an absolute-form or `*` target would match no rule (and no route): refused, not guessed at
+    if (!(incoming.url ?? "/").startsWith("/")) return Either.left(error(400, "the request target must be a path"))
     // 1. DNS rebinding: a page on another name that resolves to this address
     const hostHeader = headers.host
     if (hostHeader !== undefined) {

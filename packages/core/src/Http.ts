@@ -146,7 +146,13 @@ export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, versio
   let merged: HttpApi.HttpApi.Any = HttpApi.make("orch")
   for (const api of apis) merged = (merged as any).addHttpApi(api)
   const spec = OpenApi.fromApi(merged as any)
-  return { ...spec, info: { ...spec.info, title: "orch", version } }
+  // core.auth.tokens: every route takes a bearer token (the probes need none)
+  return {
+    ...spec,
+    info: { ...spec.info, title: "orch", version },
+    components: { ...spec.components, securitySchemes: { ...spec.components?.securitySchemes, bearer: { type: "http", scheme: "bearer" } } },
+    security: [{ bearer: [] }]
+  }
 }
 
 const escapeHtml = (text: string) =>

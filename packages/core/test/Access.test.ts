@@ -61,6 +61,8 @@ describe("Access.gate", () => {
       expect(status(gate(incoming("POST", path, bearer("ci-secret-token-0001"))))).toBe(403)
       expect(status(gate(incoming("POST", path, bearer("ops-secret-token-001"))))).toBe(200)
     }
+    // a target that is not a path matches no rule: refused rather than given the default
+    expect(status(gate(incoming("POST", "http://127.0.0.1:7600/p/things/a/drain", bearer("ci-secret-token-0001"))))).toBe(400)
     const refused = gate(incoming("POST", "/p/things/a/drain", bearer("ci-secret-token-0001")))
     expect(Either.isLeft(refused) && refused.left.body).toMatchObject({ needed: "admin", role: "operate" })
   })
