@@ -228,6 +228,11 @@ describe("with tokens configured", () => {
     expect((await call(`/allocator/leases/${bosses.body.id}/keepalive`, { method: "POST", role: "admin", body: {} })).status).toBe(200)
     expect((await call(`/allocator/leases/${bosses.body.id}`, { method: "DELETE", role: "admin" })).status).toBe(200)
 
+    const drained = await call("/allocator/devices/board-1/drain", { method: "POST", role: "admin" })
+    expect(drained.status).toBe(200)
+    expect(drained.body.status).toBe("drained")
+    expect((await call("/allocator/devices/board-1/undrain", { method: "POST", role: "admin" })).status).toBe(200)
+
     const config = await call("/scheduler/api/config", {
       method: "POST",
       role: "admin",

@@ -130,7 +130,8 @@ export const gate = (options: GateOptions): Gate => {
     }
     // 3. the caller, and what the route needs
     const rule = ruleOf(method, incoming.url ?? "/")
-    let caller = Auth.anonymous
+    // a public route's caller, with tokens on, is no one in particular: it may read
+    let caller: Auth.Caller = tokensOn ? { name: undefined, role: "read" } : Auth.anonymous
     if (rule?.role !== "public") {
       const authenticated = authenticate(headers.authorization)
       if (Either.isLeft(authenticated)) {

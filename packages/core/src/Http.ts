@@ -1,7 +1,8 @@
 /**
  * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs` and
  * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
- * a body size limit (413), JSON 404s, and request count and latency metrics.
+ * core's gate (`Access`: Host, origin, bearer token and role, JSON content type) before
+ * anything is read, a body size limit (413), JSON 404s, and request count and latency metrics.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApi from "@effect/platform/HttpApi"
