@@ -89,6 +89,19 @@ export const gate = (options: GateOptions): Gate => {
   const proxied = new Set(options.allowedHosts.flatMap((name) => nameOf(name) ?? []))
   const served = new Set(["localhost", "127.0.0.1", "[::1]", ...proxied, ...(anyIp ? [] : [nameOf(options.host) ?? ""])])
   const servesHost = (hostname: string) => served.has(hostname) || (anyIp && isIP(hostname.replace(/^\[|\]$/g, "")) !== 0)
+  // A daemon is asked by few names: each Host header's verdict is kept (parsing one costs
+  // more than the rest of the gate), in a table that starts over when a flood of names fills it.
+  const hostVerdicts = new Map<string, boolean>()
+  const hostAllowed = (hostHeader: string) => {
+    let verdict = hostVerdicts.get(hostHeader)
+    if (verdict === undefined) {
+      const hostname = hostnameOf(hostHeader)
+      verdict = hostname !== undefined && servesHost(hostname)
+      if (hostVerdicts.size >= 256) hostVerdicts.clear()
+      hostVerdicts.set(hostHeader, verdict)
+    }
+    return verdict
+  }
 
   const router = HttpLayerRouter.FindMyWay.make<Rule>()
   for (const rule of options.rules) {
@@ -107,8 +120,7 @@ export const gate = (options: GateOptions): Gate => {
     // 1. DNS rebinding: a page on another name that resolves to this address
     const hostHeader = headers.host
     if (hostHeader !== undefined) {
-      const hostname = hostnameOf(hostHeader)
-      if (hostname === undefined || !servesHost(hostname)) {
+      if (!hostAllowed(hostHeader)) {
         return Either.left(error(421, `the Host ${JSON.stringify(hostHeader)} is not a name this daemon serves (add it to core.http.allowedHosts)`))
       }
     }
@@ -129,7 +141,9 @@ export const gate = (options: GateOptions): Gate => {
       if (!allowed) return Either.left(error(403, `a request from another origin (${origin}) is refused`))
     }
     // 3. the caller, and what the route needs
-    const rule = ruleOf(method, incoming.url ?? "/")
+    const hasBody = headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0
+    // looked up only when it can matter: a role to check, or a body's type
+    const rule = tokensOn || hasBody ? ruleOf(method, incoming.url ?? "/") : undefined
     // a public route's caller, with tokens on, is no one in particular: it may read
     let caller: Auth.Caller = tokensOn ? { name: undefined, role: "read" } : Auth.anonymous
     if (rule?.role !== "public") {
@@ -148,7 +162,6 @@ export const gate = (options: GateOptions): Gate => {
       }
     }
     // 4. a body the route would read as JSON must say it is JSON: no form or text/plain post reaches it
-    const hasBody = headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0
     if (hasBody) {
       const type = mediaType(headers["content-type"] ?? "")
       if (type !== "application/json" && !(rule?.accepts ?? []).includes(type)) {

@@ -5,7 +5,7 @@
  * early exit, so neither length nor content leaks through timing.
  */
 import { Either, FiberRef, Redacted, Schema } from "effect"
-import { createHash, timingSafeEqual } from "node:crypto"
+import * as crypto from "node:crypto"
 
 export const Role = Schema.Literal("read", "operate", "admin")
 export type Role = typeof Role.Type
@@ -53,7 +53,10 @@ export interface Unauthenticated {
   readonly message: string
 }
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest()
+// the one-shot `crypto.hash` (Node 20.12+) costs half of a `createHash` chain, once per request
+const digest: (value: string) => Buffer = typeof crypto.hash === "function"
+  ? (value) => crypto.hash("sha256", value, "buffer")
+  : (value) => crypto.createHash("sha256").update(value, "utf8").digest()
 
 /**
  * Who an `Authorization` header says the caller is, against `tokens`: with none configured,
@@ -69,7 +72,7 @@ export const authenticator = (tokens: ReadonlyArray<Token>) => {
     let found: Caller | undefined
     for (const candidate of known) {
       // no early exit: every candidate is compared
-      if (timingSafeEqual(candidate.digest, presented) && found === undefined) found = candidate.caller
+      if (crypto.timingSafeEqual(candidate.digest, presented) && found === undefined) found = candidate.caller
     }
     return found === undefined ? Either.left({ message: "the bearer token is not one this daemon knows" }) : Either.right(found)
   }
