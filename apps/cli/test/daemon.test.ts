@@ -147,7 +147,7 @@ describe("orch run", () => {
     const { port, hostname } = new URL(daemon.url)
     const halfSent = net.connect(Number(port), hostname)
     await new Promise((resolve) => halfSent.once("connect", resolve))
-    halfSent.write("POST /demo/tasks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"n\":")
+    halfSent.write(`POST /demo/tasks HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"n":`)
     const cut = new Promise((resolve) => halfSent.once("close", resolve))
     halfSent.on("error", () => {})
     running.splice(running.indexOf(daemon), 1)

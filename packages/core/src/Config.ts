@@ -6,6 +6,7 @@
 import { Context, Effect, Either, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Auth from "./Auth.js"
 import { ConfigError } from "./Errors.js"
 import type { Plugin } from "./Plugin.js"
 import * as Yaml from "./Yaml.js"
@@ -44,9 +45,20 @@ export const CoreSection = Schema.Struct({
     Schema.Struct({
       host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
       port: Schema.optionalWith(Port, { default: () => 7600 }),
-      maxBodyBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1024 * 1024 })
+      maxBodyBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1024 * 1024 }),
+      allowedHosts: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.minLength(1))), { default: () => [] }).annotations({
+        description: "More names the daemon is reached by (behind a proxy); requests with another Host are refused"
+      })
     }),
-    { default: () => ({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024 }) }
+    { default: () => ({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024, allowedHosts: [] }) }
+  ),
+  auth: Schema.optionalWith(
+    Schema.Struct({
+      tokens: Schema.optionalWith(Schema.Array(Auth.Token), { default: () => [] }).annotations({
+        description: "Bearer tokens ({ name, token, role }); when any is given, every route but /healthz, /readyz, /metrics needs one"
+      })
+    }),
+    { default: () => ({ tokens: [] }) }
   ),
   log: Schema.optionalWith(
     Schema.Struct({
@@ -181,7 +193,7 @@ export const load = (
       core,
       plugins: sections,
       databaseFile: path.resolve(core.database.file ?? path.join(core.dataDir, "orch.sqlite")),
-      secrets: collectSecrets(sections, [])
+      secrets: collectSecrets(decoded, [])
     }
   })
 

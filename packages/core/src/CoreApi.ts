@@ -2,6 +2,7 @@
  * Core's own JSON API: the job queue and the resources of every plugin, read and
  * steered over HTTP (the TUI and remote tools use it; the CLI reads the database).
  * Declared with `HttpApi`, so bodies are validated and it appears in `/openapi.json`.
+ * Roles (core's gate): GETs need `read`, cancel and retry `operate`.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -10,6 +11,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Layer, Schema } from "effect"
+import * as Auth from "./Auth.js"
 import { type Job, JobQueue } from "./Jobs.js"
 import { Resources } from "./Resources.js"
 
@@ -172,9 +174,14 @@ const JobsHandlers = HttpApiBuilder.group(CoreApi, "jobs", (handlers) =>
     .handle("retry", ({ path, payload }) => steer(Effect.flatMap(JobQueue, (queue) => queue.retry(path.id, payload.reason))))
 )
 
+// A resource's `data` is its plugin's (a device's connection details, say): shown only to `operate` and above.
 const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) =>
   handlers.handle("list", ({ urlParams }) =>
-    Effect.flatMap(Resources, (resources) => resources.list(urlParams)).pipe(Effect.orDie))
+    Effect.gen(function*() {
+      const caller = yield* Auth.caller
+      const list = yield* (yield* Resources).list(urlParams)
+      return Auth.allows(caller.role, "operate") ? list : list.map(({ data: _data, ...resource }) => resource)
+    }).pipe(Effect.orDie))
 )
 
 /** Core's API routes, for the one server. */

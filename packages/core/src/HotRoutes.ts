@@ -7,7 +7,8 @@
  *
  * - the body size limit (413, for a Content-Length and for chunked bodies alike);
  * - the JSON body decoded by a `Schema` (400 naming the field);
- * - an `authorize` step, run before the body is read (401/403 from the route's own auth);
+ * - the server's gate (`Access`: Host, origin, bearer token and role, content type), run
+ *   before the body is read, for hot routes and every other request alike;
  * - the request metrics of every route (`orch_http_requests_total`, `…_duration_seconds`);
  * - JSON errors in core's `{ "error": … }` shape, a logged 500 for anything unexpected;
  * - 503 once shutdown has begun (for every request on the server, not only hot routes).
@@ -20,6 +21,8 @@
 import { Cause, Context, Effect, Either, Exit, Layer, Option, ParseResult, Runtime, Schema, type Scope } from "effect"
 import * as http from "node:http"
 import { performance } from "node:perf_hooks"
+import * as Access from "./Access.js"
+import type * as Auth from "./Auth.js"
 import * as HttpMetrics from "./internal/httpMetrics.js"
 import { Supervisor } from "./Supervisor.js"
 
@@ -44,23 +47,21 @@ export const error = (status: number, message: string, details?: Record<string, 
 export const fail = (status: number, message: string, details?: Record<string, unknown>, headers?: Record<string, string>) =>
   Effect.fail(error(status, message, details, headers))
 
-export interface Request<B, C> {
+export interface Request<B> {
   readonly params: Readonly<Record<string, string>>
   readonly body: B
-  /** What `authorize` said of the caller. */
-  readonly caller: C
+  /** Who the gate admitted the request as (`Auth.anonymous` when no tokens are configured). */
+  readonly caller: Auth.Caller
   readonly incoming: http.IncomingMessage
 }
 
-export interface Route<B, C, R> {
+export interface Route<B, R> {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
   /** Absolute path; `:name` segments are parameters: `/allocator/leases/:id/keepalive`. */
   readonly path: string
   /** The JSON body's schema; `optional`: an empty body decodes as `{}`. Without it, the body is not read. */
   readonly body?: { readonly schema: Schema.Schema<B, any>; readonly optional?: boolean } | undefined
-  /** Decides from the headers, before the body is read: the caller, or the answer that refuses it. */
-  readonly authorize?: ((incoming: http.IncomingMessage) => Either.Either<C, Reply>) | undefined
-  readonly handle: (request: Request<B, C>) => Effect.Effect<Reply, Reply, R>
+  readonly handle: (request: Request<B>) => Effect.Effect<Reply, Reply, R>
 }
 
 interface Registered {
@@ -75,7 +76,7 @@ interface Registered {
 export interface HotRoutesService {
   readonly maxBodyBytes: number
   /** Adds a route until the scope closes. */
-  readonly register: <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>) => Effect.Effect<void, never, Scope.Scope>
+  readonly register: <B, R>(route: Route<B, R>, runtime: Runtime.Runtime<R>) => Effect.Effect<void, never, Scope.Scope>
   /** Answers the request when a hot route matches it, or any request once shutdown has begun: true then, false to leave it to the Effect router. */
   readonly offer: (incoming: http.IncomingMessage, response: http.ServerResponse) => boolean
 }
@@ -224,11 +225,11 @@ export const bodyText = (incoming: http.IncomingMessage, max: number): Effect.Ef
 
 const internalError = error(500, "internal error: see the daemon's log")
 
-const compile = <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>, maxBodyBytes: number): Registered => {
+const compile = <B, R>(route: Route<B, R>, runtime: Runtime.Runtime<R>, maxBodyBytes: number): Registered => {
   const segments = route.path.split("/").map((segment) => segment.startsWith(":") ? { param: segment.slice(1) } : { literal: segment })
   const decode = route.body === undefined ? undefined : bodyDecoder(route.body.schema, { optional: route.body.optional })
   const run = Runtime.runFork(runtime)
-  const handle = (request: Request<B, C>, done: (reply: Reply) => void) => {
+  const handle = (request: Request<B>, done: (reply: Reply) => void) => {
     let effect: Effect.Effect<Reply, Reply, R>
     try {
       effect = route.handle(request)
@@ -250,12 +251,7 @@ const compile = <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>, ma
     return internalError
   }
   const serve = (incoming: http.IncomingMessage, params: Record<string, string>, done: (reply: Reply) => void) => {
-    let caller: C = undefined as C
-    if (route.authorize !== undefined) {
-      const decided = route.authorize(incoming)
-      if (Either.isLeft(decided)) return done(decided.left)
-      caller = decided.right
-    }
+    const caller = Access.callerOf(incoming)
     if (decode === undefined) return handle({ params, body: undefined as B, caller, incoming }, done)
     readBody(incoming, maxBodyBytes, (text) => {
       const body = decode(text)
@@ -272,7 +268,7 @@ const compile = <B, C, R>(route: Route<B, C, R>, runtime: Runtime.Runtime<R>, ma
       try {
         serve(incoming, params, done)
       } catch (defect) {
-        // thrown by `authorize`, out of a request listener, it would end the process
+        // thrown out of a request listener, it would end the process
         if (!response.headersSent) done(replyOf(Cause.die(defect)))
       }
     }
@@ -299,11 +295,17 @@ const match = (route: Registered, parts: ReadonlyArray<string>): Record<string, 
   return params ?? {}
 }
 
-/** A table of hot routes with the body limit of the server they answer on. */
-export const make = (options: { readonly maxBodyBytes: number }) =>
+/** A table of hot routes with the body limit and the gate of the server they answer on. */
+export const make = (options: {
+  readonly maxBodyBytes: number
+  readonly gate?: Access.Gate | undefined
+  /** The `/<plugin>` prefixes the metrics of refused requests are labelled with; others are "other". */
+  readonly known?: ReadonlySet<string> | undefined
+}) =>
   Effect.gen(function*() {
     const byMethod = new Map<string, Array<Registered>>()
     const record = HttpMetrics.recorder()
+    const known = options.known ?? new Set<string>()
     let draining = false
     // shutdown begins: hot routes answer 503 from then on, as the daemon stops taking new work
     const supervisor = yield* Effect.serviceOption(Supervisor)
@@ -332,6 +334,16 @@ export const make = (options: { readonly maxBodyBytes: number }) =>
         write(response, error(503, "the daemon is shutting down", undefined, { connection: "close", "retry-after": "5" }))
         return true
       }
+      if (options.gate !== undefined) {
+        const admitted = options.gate(incoming)
+        if (Either.isLeft(admitted)) {
+          // refused before its body is read (Node discards what the client still sends)
+          write(response, admitted.left)
+          record(incoming.method ?? "GET", HttpMetrics.pathPrefix(incoming.url ?? "/", known), admitted.left.status, 0)
+          return true
+        }
+        Access.admit(incoming, admitted.right)
+      }
       const routes = byMethod.get(incoming.method ?? "")
       if (routes === undefined || routes.length === 0) return false
       const url = incoming.url ?? "/"
@@ -355,7 +367,7 @@ export const make = (options: { readonly maxBodyBytes: number }) =>
   })
 
 /** The table for core's server; with a `Supervisor` in context, it answers 503 once shutdown begins. */
-export const layer = (options: { readonly maxBodyBytes: number }): Layer.Layer<HotRoutes> => Layer.scoped(HotRoutes, make(options))
+export const layer = (options: Parameters<typeof make>[0]): Layer.Layer<HotRoutes> => Layer.scoped(HotRoutes, make(options))
 
 /** A Node HTTP server that offers every request to `hot` first, then (unmatched) to its `request` listeners. */
 export const server = (hot: HotRoutesService, options: http.ServerOptions): http.Server => new HotServer(hot, options)
@@ -374,7 +386,7 @@ class HotServer extends http.Server {
  * A hot route, registered while this layer lives (declare it beside the plugin's other
  * routes). Its handler runs on the runtime this layer was built in, so it reaches `R`.
  */
-export const add = <B, C, R>(route: Route<B, C, R>): Layer.Layer<never, never, HotRoutes | R> =>
+export const add = <B, R>(route: Route<B, R>): Layer.Layer<never, never, HotRoutes | R> =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const hot = yield* HotRoutes
     const runtime = yield* Effect.runtime<R>()

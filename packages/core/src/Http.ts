@@ -1,7 +1,8 @@
 /**
  * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs` and
  * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
- * a body size limit (413), JSON 404s, and request count and latency metrics.
+ * core's gate (`Access`: Host, origin, bearer token and role, JSON content type) before
+ * anything is read, a body size limit (413), JSON 404s, and request count and latency metrics.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApi from "@effect/platform/HttpApi"
@@ -19,7 +20,10 @@ import { Clock, Effect, Either, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import { createRequire } from "node:module"
+import * as Access from "./Access.js"
+import * as Auth from "./Auth.js"
 import * as CoreApi from "./CoreApi.js"
+import { Config } from "./Config.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
 import * as Metrics from "./Metrics.js"
@@ -31,7 +35,16 @@ export interface HttpOptions {
   readonly host: string
   readonly port: number
   readonly maxBodyBytes: number
+  /** More names the daemon is reached by (behind a proxy): `core.http.allowedHosts`. */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
 }
+
+/** Core's routes that need no token: the probes of load balancers, supervisors and Prometheus. */
+export const coreRules: ReadonlyArray<Access.Rule> = [
+  { route: "GET /healthz", role: "public" },
+  { route: "GET /readyz", role: "public" },
+  { route: "GET /metrics", role: "public" }
+]
 
 /** A JSON error body, the same shape everywhere core answers an error itself. */
 export const jsonError = (status: number, message: string, details?: Record<string, unknown>) =>
@@ -89,6 +102,8 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
           ? read.left
           : yield* handler.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, read.right),
+            // who the server's gate admitted the request as, for the route (`Auth.caller`)
+            Effect.locally(Auth.currentCaller, Access.callerOf(NodeHttpServerRequest.toIncomingMessage(request))),
             Effect.catchIf(
               (error): error is HttpServerError.RouteNotFound =>
                 typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "RouteNotFound",
@@ -132,7 +147,13 @@ export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, versio
   let merged: HttpApi.HttpApi.Any = HttpApi.make("orch")
   for (const api of apis) merged = (merged as any).addHttpApi(api)
   const spec = OpenApi.fromApi(merged as any)
-  return { ...spec, info: { ...spec.info, title: "orch", version } }
+  // core.auth.tokens: every route takes a bearer token (the probes need none)
+  return {
+    ...spec,
+    info: { ...spec.info, title: "orch", version },
+    components: { ...spec.components, securitySchemes: { ...spec.components?.securitySchemes, bearer: { type: "http", scheme: "bearer" } } },
+    security: [{ bearer: [] }]
+  }
 }
 
 const escapeHtml = (text: string) =>
@@ -222,6 +243,8 @@ export const listen = (
     readonly plugins: ReadonlyArray<string>
     /** From when shutdown begins, how long a connection may stay open; then it is cut. */
     readonly shutdownGraceMs?: number | undefined
+    /** The tokens, and what the mounted routes need (core's `coreRules` are added). */
+    readonly access?: { readonly tokens: ReadonlyArray<Auth.Token>; readonly rules: ReadonlyArray<Access.Rule> } | undefined
   }
 ) =>
   Layer.effect(
@@ -244,7 +267,16 @@ export const listen = (
         Layer.scopedDiscard(closeOnDrain(() => server, meta.shutdownGraceMs ?? 10_000))
       )
     }))),
-    Layer.provideMerge(HotRoutes.layer({ maxBodyBytes: options.maxBodyBytes }))
+    Layer.provideMerge(HotRoutes.layer({
+      maxBodyBytes: options.maxBodyBytes,
+      known: new Set([...reservedNames, ...meta.plugins].map((name) => `/${name}`)),
+      gate: Access.gate({
+        tokens: meta.access?.tokens ?? [],
+        host: options.host,
+        allowedHosts: options.allowedHosts ?? [],
+        rules: [...coreRules, ...(meta.access?.rules ?? [])]
+      })
+    }))
   )
 
 /**
@@ -290,24 +322,45 @@ const nodeServer = (
 /**
  * A listener of a plugin's own, for a protocol that needs the root of its own port
  * (a legacy API that clients expect on a fixed port): `routes` are served there as they are, with the same
- * body limit, JSON 404s and metrics as the main server. Run it as one of the plugin's
- * loops, `{ daemon: Layer.launch(Http.serveOn(…)) }`: its routes then have the plugin's
- * services, and it stops and starts with them.
+ * body limit, JSON 404s and metrics as the main server, and the same gate: the tokens
+ * and allowed hosts of `core` (from `Config`, when there is one), with `access` for its
+ * routes (relative to its root). Run it as one of the plugin's loops,
+ * `{ daemon: Layer.launch(Http.serveOn(…)) }`: its routes then have the plugin's services,
+ * and it stops and starts with them.
  */
 export const serveOn = <E, R>(
-  options: { readonly host: string; readonly port: number; readonly maxBodyBytes?: number | undefined },
+  options: {
+    readonly host: string
+    readonly port: number
+    readonly maxBodyBytes?: number | undefined
+    readonly access?: ReadonlyArray<Access.Rule> | undefined
+  },
   routes: Layer.Layer<never, E, R>
 ) => {
   const limits = { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 }
   const logAddress = Layer.effectDiscard(Effect.flatMap(HttpServer.HttpServer, (server) =>
     Effect.logInfo(`also listening on ${HttpServer.formatAddress(server.address)}`)))
+  const gated = Layer.unwrapScoped(Effect.gen(function*() {
+    const config = yield* Effect.serviceOption(Config)
+    const core = Option.getOrUndefined(config)?.core
+    const hot = yield* HotRoutes.make({
+      maxBodyBytes: limits.maxBodyBytes,
+      gate: Access.gate({
+        tokens: core?.auth.tokens ?? [],
+        host: options.host,
+        allowedHosts: core?.http.allowedHosts ?? [],
+        rules: options.access ?? []
+      })
+    })
+    return nodeServer(options, () => HotRoutes.server(hot, { keepAliveTimeout: 5_000 }))
+  }))
   return Layer.mergeAll(
     HttpLayerRouter.serve(Layer.provide(routes, guard(limits, new Set<string>())), {
       disableLogger: true,
       disableListenLog: true
     }).pipe(withoutRequestSpans, Layer.provide(bodyLimit(limits.maxBodyBytes))),
     logAddress
-  ).pipe(Layer.provideMerge(nodeServer(options)))
+  ).pipe(Layer.provideMerge(gated))
 }
 
 /** A plugin's routes as core mounts them (see `PluginRuntime.routes`), and its API prefixed the same way. */
@@ -315,6 +368,8 @@ export interface Mounted {
   readonly name: string
   readonly api?: HttpApi.HttpApi.Any | undefined
   readonly routes: Layer.Layer<never, unknown, any>
+  /** What its routes need (`PluginHttp.access`), with absolute paths. */
+  readonly access?: ReadonlyArray<Access.Rule> | undefined
 }
 
 /** Serves core's routes and every plugin's mounted routes on the server from `listen`. */

@@ -37,6 +37,7 @@ import type { HotRoutes } from "./HotRoutes.js"
 import type { JobKind, JobQueue } from "./Jobs.js"
 import type * as JobWorker from "./JobWorker.js"
 import { type Collector, Collectors } from "./Metrics.js"
+import type { Rule as AccessRule } from "./Access.js"
 import type { Migrations } from "./Migrations.js"
 import type { ResourceKind, Resources } from "./Resources.js"
 import type { Schedules } from "./Schedules.js"
@@ -164,6 +165,13 @@ export interface PluginHttp<S = never> {
     | PluginServices<S>
     | HttpLayerRouter.Request<"Requires", PluginServices<S>>
   >
+  /**
+   * What its routes need beyond the default (GET and HEAD: the `read` role; other methods:
+   * `operate`), paths relative to the plugin: `{ route: "POST /devices/:name/drain", role: "admin" }`,
+   * `{ route: "/api/runner", role: "operate" }` (a GET that acts), `accepts` for bodies that
+   * are not JSON. Core's gate applies them to the routes and hot routes alike.
+   */
+  readonly access?: ReadonlyArray<AccessRule> | undefined
 }
 
 /** One line of the TUI's overview and the rows under it. */

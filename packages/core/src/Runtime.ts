@@ -5,6 +5,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Layer } from "effect"
+import * as Access from "./Access.js"
 import * as Config from "./Config.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
@@ -118,13 +119,19 @@ export const start = (options: DaemonOptions) =>
     const mounted = running.flatMap((plugin): Array<Http.Mounted> => {
       if (plugin.plugin.http === undefined) return []
       const http = plugin.plugin.http(plugin.config)
-      return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
+      return [{
+        name: plugin.plugin.name,
+        api: PluginRuntime.api(plugin.plugin.name, http),
+        routes: PluginRuntime.routes(plugin, http),
+        access: Access.prefixRules(Plugin.basePath(plugin.plugin.name), http.access ?? [])
+      }]
     })
     const http = Http.serve(config.core.http, mounted, options.version).pipe(
       Layer.provideMerge(Http.listen(config.core.http, {
         startedAt: Date.now(),
         plugins: selected.map((p) => p.name),
-        shutdownGraceMs: config.core.shutdownGraceSeconds * 1000
+        shutdownGraceMs: config.core.shutdownGraceSeconds * 1000,
+        access: { tokens: config.core.auth.tokens, rules: mounted.flatMap((m) => m.access ?? []) }
       }))
     )
     const context = yield* Layer.build(http.pipe(
@@ -154,6 +161,19 @@ export const start = (options: DaemonOptions) =>
   })
 
 /**
+ * Bound beyond loopback with no tokens, anyone who reaches the address may do anything:
+ * said at start, on stderr even when the log level would hide a warning.
+ */
+const warnIfOpen = (config: Config.OrchConfig) => {
+  const host = config.core.http.host
+  if (Access.isLoopback(host) || config.core.auth.tokens.length > 0) return Effect.void
+  const message = `orch listens on ${host}, beyond this machine, with no tokens: anyone who reaches it may run, cancel and stop ` +
+    `anything. Configure core.auth.tokens, or bind 127.0.0.1 (core.http.host, --http-host).`
+  const hidden = config.core.log.level === "error" || config.core.log.level === "none"
+  return hidden ? Effect.sync(() => process.stderr.write(`WARNING: ${message}\n`)) : Effect.logWarning(message)
+}
+
+/**
  * Runs the daemon until interrupted (SIGINT/SIGTERM through `NodeRuntime.runMain`).
  * "orch listening on <url>" is logged once every plugin's services have had a first go
  * (up, or failed and retrying), so whoever waits for it finds routes serving, not starting.
@@ -165,6 +185,7 @@ export const daemon = (options: DaemonOptions) =>
       Effect.timeoutOption("30 seconds")
     )
     yield* Effect.logInfo(`orch listening on ${info.url}`).pipe(Effect.annotateLogs({ url: info.url }))
+    yield* warnIfOpen(options.config)
     yield* Effect.logInfo(`orch started with plugins: ${options.selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
       Effect.annotateLogs({ database: options.config.databaseFile, config: options.config.file ?? "(defaults)" })
     )

@@ -5,6 +5,8 @@
  * reached as `@orch/core/Runtime` and `@orch/core/PluginRuntime` so that commands which
  * do not need them never load them.
  */
+export * as Access from "./Access.js"
+export * as Auth from "./Auth.js"
 export * as Cli from "./Cli.js"
 export * as Config from "./Config.js"
 export * as ConfigInit from "./ConfigInit.js"

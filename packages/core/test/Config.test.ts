@@ -32,7 +32,8 @@ describe("Config", () => {
   it.effect("an absent file gives every default", () =>
     Effect.gen(function*() {
       const config = yield* Config.load([demo], {}, {})
-      expect(config.core.http).toEqual({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024 })
+      expect(config.core.http).toEqual({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024, allowedHosts: [] })
+      expect(config.core.auth).toEqual({ tokens: [] })
       expect(config.plugins.demo).toEqual({ server: "http://127.0.0.1:8080", limits: { queue: 5 } })
       expect(config.databaseFile).toBe(path.resolve(".orch/orch.sqlite"))
     }))

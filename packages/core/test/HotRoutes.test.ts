@@ -1,7 +1,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Either, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import * as http from "node:http"
 import * as Config from "../src/Config.js"
 import * as HotRoutes from "../src/HotRoutes.js"
@@ -17,16 +17,16 @@ class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
 
 const maxBodyBytes = 1024
 
+/** Core's tokens: "good" acts as alice (operate); "bad" may only read. */
+const tokens = [
+  { name: "alice", token: Redacted.make("good-token-of-alice"), role: "operate" as const },
+  { name: "reader", token: Redacted.make("bad-token-of-a-reader"), role: "read" as const }
+]
+
 const itemRoute = HotRoutes.add({
   method: "POST",
   path: "/t/items/:id",
   body: { schema: Schema.Struct({ count: Schema.Number }) },
-  authorize: (incoming) =>
-    incoming.headers["x-token"] === undefined
-      ? Either.left(HotRoutes.error(401, "a token is needed", undefined, { "www-authenticate": "Token" }))
-      : incoming.headers["x-token"] === "good"
-      ? Either.right({ who: "alice" })
-      : Either.left(HotRoutes.error(403, "that token may not")),
   handle: ({ body, caller, params }) => {
     // a handler that throws instead of returning an effect
     if (body.count === 14) throw new Error("thrown while building the handler's effect")
@@ -34,7 +34,7 @@ const itemRoute = HotRoutes.add({
       if (body.count < 0) return yield* HotRoutes.fail(422, "count: must not be negative", { field: "count" })
       if (body.count === 13) return yield* Effect.dieMessage("unlucky")
       const greeting = yield* Greeting
-      return HotRoutes.json({ id: params.id, count: body.count, who: caller.who, greeting })
+      return HotRoutes.json({ id: params.id, count: body.count, who: caller.name, greeting })
     })
   }
 })
@@ -54,7 +54,7 @@ const plugin = {
 const server = Layer.unwrapEffect(Effect.gen(function*() {
   const config = yield* Effect.orDie(Config.load([], { dataDir: tempDir(), httpPort: 0, set: [`core.http.maxBodyBytes=${maxBodyBytes}`] }))
   return Http.serve(config.core.http, [{ name: plugin.name, routes: plugin.http.routes }], "test").pipe(
-    Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: ["t"] })),
+    Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: ["t"], access: { tokens, rules: [] } })),
     Layer.provideMerge(SupervisorModule.layer),
     Layer.provideMerge(Runtime.coreLayer(config, []))
   )
@@ -66,6 +66,8 @@ interface Answer {
   readonly body: any
 }
 
+const readerHeaders = { authorization: "Bearer bad-token-of-a-reader" }
+
 /** One request with node:http (chunked when `chunks` is given: no Content-Length). */
 const request = (
   url: string,
@@ -73,7 +75,7 @@ const request = (
 ) =>
   Effect.promise(() =>
     new Promise<Answer>((resolve, reject) => {
-      const req = http.request(url, { method: options.method ?? "GET", headers: options.headers, agent: false }, (res) => {
+      const req = http.request(url, { method: options.method ?? "GET", headers: options.headers ?? readerHeaders, agent: false }, (res) => {
         let text = ""
         res.setEncoding("utf8")
         res.on("data", (chunk) => text += chunk)
@@ -88,7 +90,7 @@ const request = (
 
 const json = (body: unknown, token = "good") => ({
   method: "POST",
-  headers: { "content-type": "application/json", ...(token === "" ? {} : { "x-token": token }) },
+  headers: { "content-type": "application/json", ...(token === "" ? {} : { authorization: `Bearer ${token}-token-of-${token === "good" ? "alice" : "a-reader"}` }) },
   body: JSON.stringify(body)
 })
 
@@ -115,7 +117,7 @@ describe("HotRoutes", () => {
       expect(declared.body.error).toContain("over the limit")
       const chunked = yield* request(`${url}/t/items/x`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-token": "good" },
+        headers: { "content-type": "application/json", authorization: "Bearer good-token-of-alice" },
         chunks: ["{\"count\": 1, \"pad\": \"", ..."y".repeat(maxBodyBytes).match(/.{1,100}/g)!, "\"}"]
       })
       expect(chunked.status).toBe(413)
@@ -138,15 +140,17 @@ describe("HotRoutes", () => {
       expect(notJson.body.error).toContain("not JSON")
     }).pipe(Effect.provide(server)))
 
-  it.scopedLive("refuses with the route's own auth (401, 403) before reading the body; handler errors keep core's shape", () =>
+  it.scopedLive("refuses through core's gate (401, 403, 415) before reading the body; handler errors keep core's shape", () =>
     Effect.gen(function*() {
       const { url } = yield* DaemonInfo
       const none = yield* request(`${url}/t/items/x`, json({ count: 1 }, ""))
       expect(none.status).toBe(401)
-      expect(none.headers["www-authenticate"]).toBe("Token")
-      expect(none.body).toEqual({ error: "a token is needed" })
+      expect(none.headers["www-authenticate"]).toBe("Bearer realm=\"orch\"")
+      expect(none.body.error).toContain("bearer token")
       const bad = yield* request(`${url}/t/items/x`, json("not even a valid body", "bad"))
-      expect(bad).toMatchObject({ status: 403, body: { error: "that token may not" } })
+      expect(bad).toMatchObject({ status: 403, body: { needed: "operate", role: "read" } })
+      const plain = yield* request(`${url}/t/items/x`, { ...json({ count: 1 }), headers: { ...json({}).headers, "content-type": "text/plain" } })
+      expect(plain.status).toBe(415)
       const refused = yield* request(`${url}/t/items/x`, json({ count: -1 }))
       expect(refused).toMatchObject({ status: 422, body: { error: "count: must not be negative", field: "count" } })
       const defect = yield* request(`${url}/t/items/x`, json({ count: 13 }))
@@ -164,7 +168,7 @@ describe("HotRoutes", () => {
       const added = (text: string, name: string, labels: string) => metricLine(text, name, labels) - metricLine(before, name, labels)
       for (let i = 0; i < 3; i++) yield* request(`${url}/t/items/x`, json({ count: i }))
       yield* request(`${url}/t/items/x`, json({ count: 1 }, ""))
-      yield* request(`${url}/t/effect`)
+      yield* request(`${url}/t/effect`, { headers: json({}).headers })
       const metrics = yield* scrape
       expect(added(metrics, "orch_http_requests_total", `method="POST",path="/t",status="200"`)).toBe(3)
       expect(added(metrics, "orch_http_requests_total", `method="POST",path="/t",status="401"`)).toBe(1)
@@ -175,10 +179,10 @@ describe("HotRoutes", () => {
   it.scopedLive("leaves every other request to the Effect router", () =>
     Effect.gen(function*() {
       const { url } = yield* DaemonInfo
-      expect(yield* request(`${url}/t/effect`)).toMatchObject({ status: 200, body: { via: "effect" } })
+      expect(yield* request(`${url}/t/effect`, { headers: json({}).headers })).toMatchObject({ status: 200, body: { via: "effect" } })
       // same path, other method; same method, other path
       expect(yield* request(`${url}/t/items`, json({ count: 1 }))).toMatchObject({ status: 200, body: { via: "effect" } })
-      const get = yield* request(`${url}/t/items/x`)
+      const get = yield* request(`${url}/t/items/x`, { headers: json({}).headers })
       expect(get.status).toBe(404)
       expect(get.body.error).toContain("no route for GET /t/items/x")
       expect((yield* request(`${url}/readyz`)).status).toBe(200)

@@ -370,6 +370,16 @@ export const make = (
     const undrain = (name: string) =>
       commit(Effect.gen(function*() {
         const device = yield* resources.get(Device, name)
+        if (device.state === "cleaning") {
+          // its cleaning job was cancelled (or gave up): nothing would ever free it, so it is cleaned anew
+          const pending = yield* queue.list({ plugin: CleanJob.plugin, kind: CleanJob.name, state: "queued", limit: 1000 }).pipe(Effect.orDie)
+          const cleaning = pending.find((job) => (job.payload as { device?: string }).device === name)
+          if (cleaning !== undefined) {
+            return yield* new DeviceNotDrained({ name, state: device.state, message: `device ${JSON.stringify(name)} is being cleaned (job ${cleaning.id})` })
+          }
+          yield* queue.enqueue(CleanJob, { device: name }).pipe(Effect.orDie)
+          return device
+        }
         if (device.state !== "drained" && device.state !== "quarantined") {
           return yield* new DeviceNotDrained({ name, state: device.state, message: `device ${JSON.stringify(name)} is ${device.state}, not drained or quarantined` })
         }

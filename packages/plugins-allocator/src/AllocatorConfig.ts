@@ -3,17 +3,6 @@ import { Schema } from "effect"
 
 const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
 
-export const AccessToken = Schema.Struct({
-  holder: Schema.String.pipe(Schema.minLength(1)).annotations({
-    description: "The holder name this token acts as: it may keep alive and release only that holder's leases"
-  }),
-  token: Schema.Redacted(Schema.String.pipe(Schema.minLength(8, { message: () => "a token must be at least 8 characters" })))
-    .annotations({ description: "The bearer token (use ${ENV} substitution; it is never logged)" }),
-  admin: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
-    description: "May allocate as any holder, touch any lease, drain and undrain"
-  })
-})
-export type AccessToken = typeof AccessToken.Type
 
 export const AllocatorConfig = Schema.Struct({
   inventory: Schema.optional(Schema.String).annotations({
@@ -40,8 +29,10 @@ export const AllocatorConfig = Schema.Struct({
   cleaningConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }).annotations({
     description: "How many devices are cleaned at once by this process"
   }),
-  tokens: Schema.optionalWith(Schema.Array(AccessToken), { default: () => [] }).annotations({
-    description: "Bearer tokens; when any is given, every /allocator/ request needs one"
-  })
+  // the allocator's own tokens became core's: a config that still has them is refused, saying where they went
+  tokens: Schema.optional(Schema.Unknown.pipe(Schema.filter(() =>
+    "allocator.tokens has moved to core.auth.tokens: a list of { name, token, role }, where name is the holder " +
+    "(holder: ci → name: ci), admin: true is role: admin, and other tokens are role: operate"
+  ))).annotations({ description: "Moved to core.auth.tokens" })
 })
 export type AllocatorConfig = typeof AllocatorConfig.Type

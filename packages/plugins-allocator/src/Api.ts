@@ -85,8 +85,8 @@ export const Denied = Schema.Struct({
 })
 
 const BadRequest = error("BadRequest", 400, "The body or a parameter is invalid; error names the field")
-const Unauthorized = error("Unauthorized", 401, "Tokens are on and none, or an unknown one, was given")
-const Forbidden = error("Forbidden", 403, "The token's holder may not do this (another holder's lease, or admin only)")
+const Unauthorized = error("Unauthorized", 401, "core.auth.tokens are on and none, or an unknown one, was given")
+const Forbidden = error("Forbidden", 403, "The token's role is too weak (read; admin only), or its name is not the lease's holder")
 const NotFound = error("NotFound", 404, "No such lease or device")
 const Gone = error("LeaseGone", 410, "The lease expired or was released: stop using the device")
 

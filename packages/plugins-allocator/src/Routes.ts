@@ -8,11 +8,12 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Access from "@orch/core/Access"
+import * as Auth from "@orch/core/Auth"
 import * as HotRoutes from "@orch/core/HotRoutes"
 import { jsonError, replyResponse } from "@orch/core/Http"
 import { type Lease, type Resource, Resources } from "@orch/core/Resources"
 import { Effect, Either, Layer, type Schema } from "effect"
-import * as Access from "./Access.js"
 import { Allocator } from "./Allocator.js"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import * as Api from "./Api.js"
@@ -31,8 +32,10 @@ export const leaseView = (lease: Lease): typeof Api.LeaseView.Type => ({
   ...(lease.endReason === undefined ? {} : { endReason: lease.endReason })
 })
 
-export const deviceView = (device: Resource): typeof Api.DeviceView.Type => ({
+/** How a device looks to a caller: its connection details only to `operate` and above. */
+export const deviceView = (device: Resource, caller: Auth.Caller = Auth.anonymous): typeof Api.DeviceView.Type => ({
   ...infoOf(device),
+  ...(Auth.allows(caller.role, "operate") ? {} : { connection: {} }),
   status: statusOf(device),
   state: device.state,
   ...(device.lease === undefined ? {} : {
@@ -69,15 +72,8 @@ const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: 
 
 const allocateBody = body(Api.AllocateBody)
 
-const bearerChallenge = { "www-authenticate": "Bearer realm=\"orch allocator\"" }
-
-const caller = (authorize: ReturnType<typeof Access.make>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const outcome = authorize(request.headers.authorization)
-    return outcome._tag === "Allowed"
-      ? Effect.succeed(outcome.caller)
-      : fail(401, outcome.message, undefined, bearerChallenge)
-  })
+/** The holder whose leases a caller may touch: its token's name, or any (undefined) for an admin. */
+const holderOf = (caller: Auth.Caller) => caller.role === "admin" ? undefined : caller.name
 
 const param = (name: string) => Effect.map(HttpRouter.RouteContext, (context) => context.params[name] ?? "")
 
@@ -109,20 +105,30 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
 const json = (value: unknown) => HttpServerResponse.unsafeJson(value)
 
 /**
+ * What the routes need beyond the default (GET: `read`; leases, other POSTs and DELETEs:
+ * `operate`). Core's gate checks the token before a route runs; a route then reads who
+ * called (`Auth.caller`): an `operate` token acts as the holder it is named for.
+ */
+export const access: ReadonlyArray<Access.Rule> = [
+  { route: "POST /devices/:name/drain", role: "admin" },
+  { route: "POST /devices/:name/undrain", role: "admin" }
+]
+
+/**
  * The allocator's routes, relative to where core mounts them (`/allocator`). The
  * allocator itself comes from the plugin's services, per request.
  */
 export const routes = (config: AllocatorConfig) => {
-  const authorize = Access.make(config.tokens)
-  const who = caller(authorize)
+  const who = Auth.caller
   const maxTtl = config.maxTtlSeconds
   const retryAfter = config.retryAfterSeconds
 
   const allocate = handle(Effect.gen(function*() {
     const me = yield* who
     const request = yield* allocateBody
-    if (!me.admin && me.holder !== request.holder) {
-      return yield* fail(403, `this token acts as holder ${JSON.stringify(me.holder)}, not ${JSON.stringify(request.holder)}`)
+    const holder = holderOf(me)
+    if (holder !== undefined && holder !== request.holder) {
+      return yield* fail(403, `this token acts as holder ${JSON.stringify(holder)}, not ${JSON.stringify(request.holder)}`)
     }
     if (request.ttlSeconds > maxTtl) return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
     if ((request.waitSeconds ?? 0) > config.maxWaitSeconds) {
@@ -153,17 +159,13 @@ export const routes = (config: AllocatorConfig) => {
     method: "POST",
     path: "/leases/:id/keepalive",
     body: { schema: Api.KeepaliveBody, optional: true },
-    authorize: (incoming) => {
-      const outcome = authorize(incoming.headers.authorization)
-      return outcome._tag === "Allowed" ? Either.right(outcome.caller) : Either.left(HotRoutes.error(401, outcome.message, undefined, bearerChallenge))
-    },
     handle: ({ body, caller: me, params: { id } }) =>
       body.ttlSeconds !== undefined && body.ttlSeconds > maxTtl
         ? HotRoutes.fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
         : Effect.flatMap(Allocator, (allocator) =>
           allocator.keepalive(id!, {
             ttlMs: body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000,
-            holder: me.admin ? undefined : me.holder
+            holder: holderOf(me)
           })).pipe(
           Effect.map((expiresAt) => HotRoutes.json({ id, expiresAt: iso(expiresAt) })),
           Effect.catchTags({
@@ -179,12 +181,11 @@ export const routes = (config: AllocatorConfig) => {
     const me = yield* who
     const id = yield* param("id")
     const allocator = yield* Allocator
-    const lease = yield* leaseErrors(allocator.release(id, { holder: me.admin ? undefined : me.holder }))
+    const lease = yield* leaseErrors(allocator.release(id, { holder: holderOf(me) }))
     return json(leaseView(lease))
   }))
 
   const listLeases = handle(Effect.gen(function*() {
-    yield* who
     const params = yield* HttpServerRequest.ParsedSearchParams
     const one = (name: string) => {
       const value = params[name]
@@ -202,15 +203,14 @@ export const routes = (config: AllocatorConfig) => {
   }))
 
   const listDevices = handle(Effect.gen(function*() {
-    yield* who
+    const me = yield* who
     const allocator = yield* Allocator
-    return json((yield* allocator.devices).map(deviceView))
+    return json((yield* allocator.devices).map((device) => deviceView(device, me)))
   }))
 
   const steer = (f: (allocator: typeof Allocator.Service, name: string) => Effect.Effect<Resource, unknown>) =>
+    // admin only: core's gate has checked that (`access`)
     handle(Effect.gen(function*() {
-      const me = yield* who
-      if (!me.admin) return yield* fail(403, "only an admin token may drain or undrain a device")
       const name = yield* param("name")
       return json(deviceView(yield* leaseErrors(f(yield* Allocator, name))))
     }))

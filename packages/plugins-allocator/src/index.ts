@@ -1,6 +1,6 @@
 /**
  * The allocator plugin: leases hardware devices from a YAML inventory to test jobs, with
- * keepalives, fencing tokens, expiry, cleaning, health checks, draining, bearer tokens,
+ * keepalives, fencing tokens, expiry, cleaning, health checks, draining, core's bearer tokens (a token's name is its lease holder),
  * metrics, an HTTP API under /allocator/ and `orch allocator …` commands.
  */
 import * as Plugin from "@orch/core/Plugin"
@@ -12,7 +12,7 @@ import * as Daemon from "./Daemon.js"
 import { Resources } from "@orch/core/Resources"
 import { Effect } from "effect"
 import { Device, infoOf, statusOf } from "./Device.js"
-import { routes } from "./Routes.js"
+import { access, routes } from "./Routes.js"
 import { migrations } from "./sql.js"
 
 export { Allocator, AllocationDenied, CleanJob, DeviceNotDrained } from "./Allocator.js"
@@ -32,7 +32,7 @@ export const plugin = Plugin.make({
   services: Daemon.services,
   loops: Daemon.loops,
   workers: Daemon.workers,
-  http: (config) => ({ api: AllocatorApi, routes: routes(config) }),
+  http: (config) => ({ api: AllocatorApi, routes: routes(config), access }),
   commands,
   tui: () =>
     Effect.gen(function*() {

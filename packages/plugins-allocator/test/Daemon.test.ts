@@ -20,12 +20,12 @@ const devicesYaml = (count: number, type = "board") =>
     .join("\n")
 
 /** A data dir with an inventory of `count` boards and an orch.yaml pointing at it. */
-const setup = (count: number, extra = "") => {
+const setup = (count: number, extra = "", coreExtra = "") => {
   const dir = tempDir("orch-allocator-e2e-")
   const inventory = path.join(dir, "inventory.yaml")
   fs.writeFileSync(inventory, `devices:\n${devicesYaml(count)}\n`)
   const config = path.join(dir, "orch.yaml")
-  fs.writeFileSync(config, `core:\n  dataDir: ${dir}\nallocator:\n  inventory: ${inventory}\n  inventoryPollSeconds: 0.2\n  reclaimIntervalSeconds: 0.2\n${extra}`)
+  fs.writeFileSync(config, `core:\n  dataDir: ${dir}\n${coreExtra}allocator:\n  inventory: ${inventory}\n  inventoryPollSeconds: 0.2\n  reclaimIntervalSeconds: 0.2\n${extra}`)
   return { dir, inventory, config }
 }
 
@@ -52,22 +52,24 @@ const allocate = (url: string, body: Record<string, unknown>, token?: string) =>
 
 describe("allocator HTTP API", () => {
   it("validates bodies, checks tokens and holders, answers 409 with Retry-After and 410 after expiry", async () => {
-    const { config } = setup(2, [
-      "  tokens:",
-      "    - { holder: ci, token: ci-token-0001 }",
-      "    - { holder: lab, token: lab-token-0002 }",
-      "    - { holder: ops, token: ops-token-0003, admin: true }",
+    // core's tokens: a token's name is the holder it acts as
+    const { config } = setup(2, "", [
+      "  auth:",
+      "    tokens:",
+      "      - { name: ci, token: ci-token-0001-xyzw, role: operate }",
+      "      - { name: lab, token: lab-token-0002-xyzw, role: operate }",
+      "      - { name: ops, token: ops-token-0003-xyzw, role: admin }",
       ""
     ].join("\n"))
     const daemon = await start(["--config", config])
     const url = daemon.url
-    const ci = "ci-token-0001"
+    const ci = "ci-token-0001-xyzw"
 
     // tokens
     const none = await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 })
     expect(none.status).toBe(401)
     expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/)
-    expect((await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, "ci-token-0000")).status).toBe(401)
+    expect((await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, "ci-token-0000-xyzw")).status).toBe(401)
     expect((await call(`${url}/allocator/devices`, "GET", undefined, "wrong-token")).status).toBe(401)
 
     // bad bodies name the field
@@ -91,7 +93,7 @@ describe("allocator HTTP API", () => {
     const first = await allocate(url, { type: "board", holder: "ci", ttlSeconds: 60 }, ci)
     expect(first.status).toBe(200)
     expect(first.body).toMatchObject({ holder: "ci", device: { type: "board", connection: { host: "127.0.0.1" } } })
-    const short = await allocate(url, { type: "board", holder: "lab", ttlSeconds: 1 }, "lab-token-0002")
+    const short = await allocate(url, { type: "board", holder: "lab", ttlSeconds: 1 }, "lab-token-0002-xyzw")
     expect(short.status).toBe(200)
     expect(short.body.token).toBeGreaterThan(first.body.token)
 
@@ -102,8 +104,8 @@ describe("allocator HTTP API", () => {
     expect((await allocate(url, { type: "scope", holder: "ci", ttlSeconds: 60 }, ci)).body.reason).toBe("no_match")
 
     // someone else's lease
-    expect((await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", {}, "lab-token-0002")).status).toBe(403)
-    expect((await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "lab-token-0002")).status).toBe(403)
+    expect((await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", {}, "lab-token-0002-xyzw")).status).toBe(403)
+    expect((await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "lab-token-0002-xyzw")).status).toBe(403)
     expect((await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, ci)).status).toBe(403)
     expect((await call(`${url}/allocator/leases/nope/keepalive`, "POST", {}, ci)).status).toBe(404)
     // the keepalive (a hot route, served before the Effect router) keeps the same checks
@@ -111,7 +113,7 @@ describe("allocator HTTP API", () => {
     const anonymous = await call(keepaliveUrl, "POST", {})
     expect(anonymous.status).toBe(401)
     expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer/)
-    expect((await call(keepaliveUrl, "POST", {}, "ci-token-0000")).status).toBe(401)
+    expect((await call(keepaliveUrl, "POST", {}, "ci-token-0000-xyzw")).status).toBe(401)
     expect((await call(keepaliveUrl, "POST", { ttlSeconds: "long" }, ci)).body).toMatchObject({ error: expect.stringMatching(/^ttlSeconds: /), field: "ttlSeconds" })
     expect((await call(keepaliveUrl, "POST", { ttlSeconds: 10, colour: "red" }, ci)).body).toEqual({ error: "colour: unknown field", field: "colour" })
     expect((await call(keepaliveUrl, "POST", { ttlSeconds: 100_000 }, ci)).body).toEqual({ error: "ttlSeconds: at most 86400", field: "ttlSeconds" })
@@ -125,15 +127,15 @@ describe("allocator HTTP API", () => {
       const devices = (await call(`${url}/allocator/devices`, "GET", undefined, ci)).body as Array<any>
       return devices.find((d) => d.name === short.body.device.name)?.status === "free" ? true : undefined
     })
-    const gone = await call(`${url}/allocator/leases/${short.body.id}/keepalive`, "POST", {}, "lab-token-0002")
+    const gone = await call(`${url}/allocator/leases/${short.body.id}/keepalive`, "POST", {}, "lab-token-0002-xyzw")
     expect(gone.status).toBe(410)
     expect(gone.body).toMatchObject({ endReason: "expired" })
 
     // an admin may release anyone's lease, and drain
-    const released = await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "ops-token-0003")
+    const released = await call(`${url}/allocator/leases/${first.body.id}`, "DELETE", undefined, "ops-token-0003-xyzw")
     expect(released.body).toMatchObject({ id: first.body.id, endReason: "released" })
     expect((await call(`${url}/allocator/leases/${first.body.id}/keepalive`, "POST", {}, ci)).status).toBe(410)
-    const drained = await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, "ops-token-0003")
+    const drained = await call(`${url}/allocator/devices/board-0/drain`, "POST", undefined, "ops-token-0003-xyzw")
     expect(drained.body.status).toBe("drained")
 
     const metrics = await (await fetch(`${url}/metrics`)).text()
@@ -143,7 +145,7 @@ describe("allocator HTTP API", () => {
     expect(metrics).toMatch(/orch_allocator_keepalives_total\{result="gone"\} 2/)
     // two refused allocations (Effect router) and two refused keepalives (hot route), one series
     expect(metrics).toMatch(/orch_http_requests_total\{method="POST",path="\/allocator",status="401"\} 4/)
-    const openapi: any = await (await fetch(`${url}/openapi.json`)).json()
+    const openapi: any = await (await fetch(`${url}/openapi.json`, { headers: { authorization: `Bearer ${ci}` } })).json()
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining([
       "/allocator/leases",
       "/allocator/leases/{id}/keepalive",
@@ -166,6 +168,7 @@ describe("waiting allocations over HTTP", () => {
     const leaving = fetch(`${url}/allocator/leases`, {
       method: "POST",
       signal: aborted.signal,
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ type: "board", holder: "leaving", ttlSeconds: 60, waitSeconds: 60 })
     }).catch(() => "aborted")
     await eventually(async () => ((await waiting()) === 1 ? true : undefined))

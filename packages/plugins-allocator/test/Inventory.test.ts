@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Access from "../src/Access.js"
 import * as Inventory from "../src/Inventory.js"
 import { tempDir } from "@orch/testing"
 
@@ -34,21 +33,4 @@ describe("Inventory", () => {
       const missing = yield* Effect.flip(Inventory.load(path.join(tempDir(), "nope.yaml")))
       expect(String(missing)).toMatch(/nope\.yaml: file not found/)
     }))
-})
-
-describe("Access", () => {
-  const authorize = Access.make([
-    { holder: "ci", token: Redacted.make("ci-secret-token"), admin: false },
-    { holder: "ops", token: Redacted.make("ops-secret-token"), admin: true }
-  ])
-
-  it("knows each token's holder, refuses unknown or missing ones, and lets anyone in without tokens", () => {
-    expect(authorize("Bearer ci-secret-token")).toEqual({ _tag: "Allowed", caller: { holder: "ci", admin: false } })
-    expect(authorize("bearer ops-secret-token")).toEqual({ _tag: "Allowed", caller: { holder: "ops", admin: true } })
-    expect(authorize("Bearer ci-secret-toke")._tag).toBe("Refused")
-    expect(authorize("Bearer ci-secret-tokenx")._tag).toBe("Refused")
-    expect(authorize("ci-secret-token")._tag).toBe("Refused")
-    expect(authorize(undefined)._tag).toBe("Refused")
-    expect(Access.make([])(undefined)).toEqual({ _tag: "Allowed", caller: { holder: undefined, admin: true } })
-  })
 })

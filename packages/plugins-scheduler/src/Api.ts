@@ -9,6 +9,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as Access from "@orch/core/Access"
 import { Duration, Effect, Layer, Stream } from "effect"
 import * as Descriptor from "./Descriptor.js"
 import * as Results from "./Results.js"
@@ -338,6 +339,22 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
       })
     })
 })
+
+/**
+ * What the routes need beyond core's default (GET: `read`, other methods: `operate`), on
+ * orch's server and on the plugin's own listener alike. Neubot's API takes any method, so
+ * a run asked by GET still needs `operate`; its config is written with a form post, as
+ * Neubot's web UI does (core's gate refuses one from another origin). The speed test
+ * server needs no token: it holds no data, and the bundled speedtest test calls it.
+ */
+export const access: ReadonlyArray<Access.Rule> = [
+  { route: "/api/exit", role: "admin" },
+  { route: "POST /api/config", role: "admin", accepts: ["application/x-www-form-urlencoded"] },
+  { route: "/api/runner", role: "operate" },
+  { route: "GET /speedtest/ping", role: "public" },
+  { route: "GET /speedtest/download", role: "public" },
+  { route: "POST /speedtest/upload", role: "public", accepts: ["application/octet-stream"] }
+]
 
 /**
  * The route layers, at the root of wherever they are served: core mounts them under

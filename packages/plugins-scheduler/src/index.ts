@@ -65,7 +65,7 @@ const loops = (config: SchedulerConfig) => ({
   ...Object.fromEntries(
     config.apiPort === undefined ? [] : config.apiHosts.map((host) => [
       `neubot-api@${host}`,
-      { daemon: Layer.launch(Http.serveOn({ host, port: config.apiPort! }, Api.routes(config, ""))) }
+      { daemon: Layer.launch(Http.serveOn({ host, port: config.apiPort!, access: Api.access }, Api.routes(config, ""))) }
     ])
   )
 })
@@ -89,7 +89,7 @@ export const plugin = Plugin.make({
   services,
   loops,
   workers,
-  http: (config) => ({ api: NeubotApi, routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)) }),
+  http: (config) => ({ api: NeubotApi, routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)), access: Api.access }),
   commands,
   tui: (config) =>
     Effect.gen(function*() {
