@@ -1,7 +1,9 @@
 /**
- * What every `orch` command shares: the options accepted after any command's own name
- * (`--config`, `--data-dir`, logging), opening core's services for a command, and
- * printing tables. Plugins build their `orch <plugin> …` subcommands with `command`.
+ * What every `orch` command shares: the options accepted after any command's own name,
+ * the two kinds of command, and printing tables. A `command` talks to the running daemon
+ * over its HTTP API (`DaemonClient`) and never opens a database; a `databaseCommand`
+ * (`orch db …`) opens the configured file. Plugins build their `orch <plugin> …`
+ * subcommands with `command`.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -10,7 +12,9 @@ import * as Config from "./Config.js"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Database } from "./Database.js"
 import type { ConfigError, DatabaseError, MigrationError } from "./Errors.js"
-import type { CoreServices, Plugin } from "./Plugin.js"
+import * as DaemonClient from "./DaemonClient.js"
+import * as Logging from "./Logging.js"
+import type { CliServices, CoreServices, Plugin } from "./Plugin.js"
 import { Plugins } from "./Plugin.js"
 
 export const configOption = Options.text("config").pipe(
@@ -108,10 +112,11 @@ export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effe
   >
 
 /**
- * A subcommand whose handler runs with core's services; the common options are added
- * to its own. For `orch <plugin> …` and core's own commands alike.
+ * A subcommand that opens the configured database: its handler runs with core's
+ * services, the database opened and migrated. Only `orch db …` is one; anything that
+ * reads or changes the daemon's state is a `command` and asks the daemon.
  */
-export const command = <Name extends string, const C extends Command.Command.Config, E>(
+export const databaseCommand = <Name extends string, const C extends Command.Command.Config, E>(
   name: Name,
   config: C,
   handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CoreServices | Plugins>
@@ -140,6 +145,75 @@ export const urlOption = Options.text("url").pipe(
   Options.withDescription("The running daemon (default: $ORCH_URL, else core.http of the config, http://127.0.0.1:7600)"),
   Options.optional
 )
+
+/** `--token`, else $ORCH_TOKEN, else each of `fallbackEnv` in turn: the bearer token sent to the daemon. */
+export const tokenOption = (fallbackEnv: ReadonlyArray<string> = []) =>
+  Options.text("token").pipe(
+    Options.withDescription(`Bearer token for the daemon's API (default: $${["ORCH_TOKEN", ...fallbackEnv].join(", else $")})`),
+    Options.withFallbackConfig(
+      fallbackEnv.reduce((config, name) => EffectConfig.orElse(config, () => EffectConfig.string(name)), EffectConfig.string("ORCH_TOKEN"))
+    ),
+    Options.optional
+  )
+
+/** The options of a command that talks to the daemon: where it is, the token, and the common ones but `--data-dir`. */
+export const daemonOptions = (options: { readonly tokenEnv?: ReadonlyArray<string> | undefined } = {}) => ({
+  config: configOption,
+  logLevel: logLevelOption,
+  logFormat: logFormatOption,
+  logFile: logFileOption,
+  set: setOption,
+  url: urlOption,
+  token: tokenOption(options.tokenEnv)
+})
+
+export type DaemonOptions = Command.Command.ParseConfig<ReturnType<typeof daemonOptions>>
+
+/** What a `command`'s handler has: the daemon's client, the local config (for defaults), the platform. */
+export type CommandServices = DaemonClient.DaemonClient | Config.Config | CliServices
+
+/**
+ * Runs `effect` with a client of the daemon at --url / $ORCH_URL / core.http and the
+ * loaded config. Opens no database and creates no file (but a --log-file).
+ */
+export const withDaemon = <A, E, R>(options: DaemonOptions, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const plugins = yield* Plugins
+    const config = yield* Config.load(plugins, {
+      configFile: Option.getOrUndefined(options.config),
+      logLevel: Option.getOrUndefined(options.logLevel),
+      logFormat: Option.getOrUndefined(options.logFormat),
+      logFile: Option.getOrUndefined(options.logFile),
+      set: options.set
+    })
+    const url = yield* Effect.provideService(daemonUrl(options.url), Config.Config, config)
+    return yield* effect.pipe(
+      Effect.provide(DaemonClient.layer({ url, token: Option.getOrUndefined(options.token) })),
+      Effect.provideService(Config.Config, config),
+      Effect.provide(Logging.layer({
+        level: config.core.log.level,
+        format: config.core.log.format,
+        file: config.core.log.file,
+        secrets: config.secrets
+      }))
+    )
+  }) as Effect.Effect<A, E | ConfigError, Exclude<R, DaemonClient.DaemonClient | Config.Config> | Plugins>
+
+/**
+ * A subcommand that talks to the running daemon over its HTTP API: the handler gets a
+ * `DaemonClient` (and the local config) and no database. `--url`, `--token` and the
+ * common options are added to its own; `tokenEnv` names older variables for the token.
+ */
+export const command = <Name extends string, const C extends Command.Command.Config, E>(
+  name: Name,
+  config: C,
+  handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CommandServices>,
+  options: { readonly tokenEnv?: ReadonlyArray<string> } = {}
+) =>
+  Command.make(name, { ...config, daemon: daemonOptions(options) }, (args) => {
+    const { daemon, ...own } = args as unknown as { daemon: DaemonOptions } & Command.Command.ParseConfig<C>
+    return withDaemon(daemon, handler(own as unknown as Command.Command.ParseConfig<C>))
+  })
 
 /**
  * The running daemon's base URL, without a trailing slash: `url` when given, else

@@ -120,7 +120,10 @@ export const start = (options: DaemonOptions) =>
       const http = plugin.plugin.http(plugin.config)
       return [{ name: plugin.plugin.name, api: PluginRuntime.api(plugin.plugin.name, http), routes: PluginRuntime.routes(plugin, http) }]
     })
-    const http = Http.serve(config.core.http, mounted, options.version).pipe(
+    const panels = running.flatMap((plugin) =>
+      plugin.plugin.tui === undefined ? [] : [{ name: plugin.plugin.name, panels: plugin.plugin.tui(plugin.config) }]
+    )
+    const http = Http.serve(config.core.http, mounted, options.version, panels).pipe(
       Layer.provideMerge(Http.listen(config.core.http, {
         startedAt: Date.now(),
         plugins: selected.map((p) => p.name),

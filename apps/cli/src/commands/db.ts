@@ -4,7 +4,7 @@ import * as Cli from "@orch/core/Cli"
 import { Plugins } from "@orch/core/Plugin"
 import { Effect } from "effect"
 
-const migrate = Cli.command("migrate", {}, () =>
+const migrate = Cli.databaseCommand("migrate", {}, () =>
   Effect.gen(function*() {
     // opening core's services has applied every pending migration
     const Runtime = yield* Effect.promise(() => import("@orch/core/Runtime"))
