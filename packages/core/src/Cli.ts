@@ -224,5 +224,5 @@ export const daemonUrl = (url: Option.Option<string>): Effect.Effect<string, nev
     const { host, port } = config.core.http
     const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
     const configured = `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`
-    return Option.getOrElse(url, () => process.env.ORCH_URL ?? configured).replace(/\/+$/, "")
+    return Option.getOrElse(url, () => process.env.ORCH_URL || configured).replace(/\/+$/, "")
   })

@@ -43,9 +43,9 @@ export class DaemonError extends Data.TaggedError("DaemonError")<{
   readonly body: unknown
 }> {
   override get message() {
-    return `${this.method} ${this.path}: ${this.status} ${this.error}${
-      this.field !== undefined && !this.error.includes(this.field) ? ` (${this.field})` : ""
-    }${this.retryAfter !== undefined ? ` (retry after ${this.retryAfter} s)` : ""}`
+    const field = this.field !== undefined && !this.error.startsWith(this.field) ? `${this.field}: ` : ""
+    const retry = this.retryAfter !== undefined ? ` (retry after ${this.retryAfter} s)` : ""
+    return `${this.method} ${this.path}: ${this.status} ${field}${this.error}${retry}`
   }
 }
 
