@@ -1,10 +1,9 @@
 /**
  * `orch scheduler descriptors|run|data|log|config`, clients of the daemon's Neubot API
- * (core's `DaemonClient`, so the token goes along). `descriptors`, `run` and `config set`
- * go through the running daemon when one answers (so a run queues behind the daemon's
- * and the state is published), and work in-process otherwise, as Neubot's own commands
- * did; `data`, `log` and `config get` read the store files under --data-dir, which the
- * daemon shares.
+ * (core's `DaemonClient`, so the token goes along). Each goes through the running
+ * daemon when one answers (so a run queues behind the daemon's and the state is
+ * published), and works in-process over the store files under --data-dir otherwise, as
+ * Neubot's own commands did.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -176,14 +175,28 @@ const data = Cli.command(
       const until = Option.map(args.until, parseTime)
       if (Option.isSome(since) && since.value === undefined) return yield* fail(`--since ${Option.getOrThrow(args.since)}: not unix seconds nor a date`)
       if (Option.isSome(until) && until.value === undefined) return yield* fail(`--until ${Option.getOrThrow(args.until)}: not unix seconds nor a date`)
-      const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
-      const rows = yield* engine.stores.data.select({
-        test: Option.getOrUndefined(args.test),
-        since: Option.getOrUndefined(since) ?? undefined,
-        until: Option.getOrUndefined(until) ?? undefined,
-        limit: args.limit
-      })
-      const parsed = rows.map((row) => ({ ...JSON.parse(row.json), test_name: row.test_name, timestamp_msec: row.timestamp_msec }))
+      const test = Option.getOrUndefined(args.test)
+      const from = Option.getOrUndefined(since) ?? undefined
+      const to = Option.getOrUndefined(until) ?? undefined
+      let parsed: ReadonlyArray<Record<string, any>>
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        const rows = yield* client.get<ReadonlyArray<Record<string, any>>>(apiPath("data"), {
+          test,
+          since: from === undefined ? undefined : from / 1000,
+          until: to === undefined ? undefined : to / 1000
+        })
+        parsed = rows.slice(0, args.limit)
+      } else {
+        const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
+        const rows = yield* engine.stores.data.select({ test, since: from, until: to, limit: args.limit })
+        parsed = rows.map((row) => ({
+          ...JSON.parse(row.json),
+          test_name: row.test_name,
+          timestamp: Math.floor(row.timestamp_msec / 1000),
+          timestamp_msec: row.timestamp_msec
+        }))
+      }
       if (args.json) return yield* Cli.print(JSON.stringify(parsed, null, 2))
       yield* Cli.print(Cli.table(
         ["STARTED", "TEST", "RESULT", "DOWNLOAD", "UPLOAD", "LATENCY"],
@@ -200,7 +213,7 @@ const data = Cli.command(
         })
       ))
     }))
-).pipe(Command.withDescription("Results, newest first, failed runs included"))
+).pipe(Command.withDescription("Results, newest first, failed runs included (from the daemon when one runs)"))
 
 const log = Cli.command(
   "log",
@@ -212,26 +225,35 @@ const log = Cli.command(
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
-      const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
-      const verbosity = Number(args.verbosity)
-      const severities = ["ERR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
-      const rows = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
+      type Line = { timestamp: number; timestamp_msec: number; severity: string; message: string }
+      let rows: ReadonlyArray<Line>
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        rows = (yield* client.get<ReadonlyArray<Line>>(apiPath("log"), { verbosity: args.verbosity })).slice(0, args.limit)
+      } else {
+        const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
+        const verbosity = Number(args.verbosity)
+        const severities = ["ERR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
+        const stored = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
+        rows = stored.map((row) => ({ timestamp: Math.floor(row.timestamp / 1000), timestamp_msec: row.timestamp, severity: row.severity, message: row.message }))
+      }
       if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
-      for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp)} ${row.severity.padEnd(7)} ${row.message}`)
+      for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp_msec)} ${row.severity.padEnd(7)} ${row.message}`)
     }))
-).pipe(Command.withDescription("The scheduler's log store, oldest first (verbosity 0: warnings and errors; 2: debug too)"))
+).pipe(Command.withDescription("The scheduler's log store, oldest first (verbosity 0: warnings and errors; 2: debug too; from the daemon when one runs)"))
 
 const configGet = Cli.command("get", { name: Args.text({ name: "NAME" }).pipe(Args.optional), dataDir: dataDirOption, json: jsonOption }, (args) =>
   Effect.scoped(Effect.gen(function*() {
-    const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
-    const settings = yield* engine.settings
+    const settings: Readonly<Record<string, unknown>> = (yield* daemon)
+      ? yield* Effect.flatMap(DaemonClient, (client) => client.get<Record<string, unknown>>(apiPath("config")))
+      : yield* Effect.flatMap(localEngine(yield* context(args.dataDir), { checkIdentity: false }), (engine) => engine.settings)
     if (Option.isSome(args.name)) {
       if (!(args.name.value in settings)) return yield* fail(`No such property: ${args.name.value}`)
       return yield* Cli.print(args.json ? JSON.stringify(settings[args.name.value]) : String(settings[args.name.value]))
     }
     if (args.json) return yield* Cli.print(JSON.stringify(settings, null, 2))
     yield* Cli.print(Cli.table(["NAME", "VALUE"], Object.entries(settings).sort(([a], [b]) => a.localeCompare(b))))
-  }))).pipe(Command.withDescription("Print the scheduler's settings (or one)"))
+  }))).pipe(Command.withDescription("Print the scheduler's settings, or one (from the daemon when one runs)"))
 
 const configSet = Cli.command(
   "set",
