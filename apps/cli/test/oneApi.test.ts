@@ -103,6 +103,8 @@ describe("with a daemon", () => {
     expect((await orch("jobs", "retry", "1")).stdout).toBe("job 1 is now AWAITING, attempts reset\n")
     const missing = await orch("jobs", "show", "9999")
     expect(missing).toMatchObject({ code: 1, stderr: "orch: GET /jobs/9999: 404 no job 9999\n" })
+    const refused = await orch("jobs", "list", "--limit", "2000")
+    expect(refused).toMatchObject({ code: 1, stderr: "orch: GET /jobs: 400 limit: Expected a number between 1 and 1000, actual 2000\n" })
 
     expect(fs.readdirSync(elsewhere)).toEqual([])
     expect(fs.existsSync(path.join(dataDir, "orch.sqlite"))).toBe(true)

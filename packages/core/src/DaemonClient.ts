@@ -103,11 +103,21 @@ const transportReason = (cause: unknown): string => {
   return reason
 }
 
-/** The message of an error body: `{ error, field }` from core, `{ message }` from an API's tagged error, else its text. */
+/**
+ * The message of an error body: `{ error, field }` from core, the first of `issues` from
+ * an API's schema check (the path is the field), `{ message }` from an API's tagged
+ * error, else its text.
+ */
 const describeBody = (body: unknown, statusText: string): { error: string; field?: string | undefined } => {
   const oneLine = (text: string) => text.replace(/\s*\n\s*/g, "; ").trim()
   if (typeof body === "object" && body !== null) {
     const record = body as Record<string, unknown>
+    const issues = Array.isArray(record.issues) ? record.issues as Array<{ path?: unknown; message?: unknown }> : []
+    if (issues.length > 0 && typeof issues[0]!.message === "string") {
+      const path = Array.isArray(issues[0]!.path) ? issues[0]!.path.join(".") : ""
+      // the first issue is the one to read: the others are mostly the same value against `undefined`
+      return { error: oneLine(issues[0]!.message as string), field: path === "" ? undefined : path }
+    }
     const text = typeof record.error === "string" ? record.error : typeof record.message === "string" ? record.message : undefined
     if (text !== undefined) return { error: oneLine(text), field: typeof record.field === "string" ? record.field : undefined }
     return { error: oneLine(JSON.stringify(body)) }

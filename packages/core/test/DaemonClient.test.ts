@@ -35,6 +35,14 @@ const recordingServer = Effect.acquireRelease(
           response.writeHead(400, { "content-type": "application/json" })
           return response.end(JSON.stringify({ error: "must be a positive integer\nnot -1", field: "n" }))
         }
+        if (request.url === "/schema") {
+          response.writeHead(400, { "content-type": "application/json" })
+          return response.end(JSON.stringify({
+            _tag: "HttpApiDecodeError",
+            issues: [{ _tag: "Type", path: ["limit"], message: "Expected a number between 1 and 1000, actual 2000" }],
+            message: "{ readonly limit?: …\n└─ [\"limit\"]\n   └─ …"
+          }))
+        }
         if (request.url === "/busy") {
           response.writeHead(503, { "content-type": "text/plain", "retry-after": "2" })
           return response.end("draining")
@@ -95,6 +103,8 @@ describe("DaemonClient", () => {
       expect(bad).toBeInstanceOf(DaemonClient.DaemonError)
       expect(bad).toMatchObject({ status: 400, error: "must be a positive integer; not -1", field: "n" })
       expect(bad.message).toBe("POST /bad: 400 n: must be a positive integer; not -1")
+      const schema = yield* Effect.flip(daemon.get("/schema"))
+      expect(schema.message).toBe("GET /schema: 400 limit: Expected a number between 1 and 1000, actual 2000")
       const busy = yield* Effect.flip(daemon.get("/busy"))
       expect(busy.message).toBe("GET /busy: 503 draining (retry after 2 s)")
     }))
