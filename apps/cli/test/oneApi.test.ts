@@ -63,6 +63,34 @@ describe("without a daemon", () => {
   })
 })
 
+describe("the token", () => {
+  it("goes as Authorization: Bearer from --token, else ORCH_TOKEN (else ORCH_ALLOCATOR_TOKEN for the allocator's commands)", async () => {
+    const seen: Array<{ url: string; authorization: string | undefined }> = []
+    const server = http.createServer((request, response) => {
+      seen.push({ url: request.url!, authorization: request.headers.authorization })
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end("[]")
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const env = { ORCH_TOKEN: "", ORCH_ALLOCATOR_TOKEN: "" }
+      expect((await run(orchBin, ["jobs", "list", "--json", "--url", url, "--token", "from-flag"], { env })).stdout).toBe("[]\n")
+      await run(orchBin, ["resources", "list", "--url", url], { env: { ...env, ORCH_TOKEN: "from-env" } })
+      await run(orchBin, ["allocator", "devices", "--url", url], { env: { ...env, ORCH_ALLOCATOR_TOKEN: "allocator-env" } })
+      await run(orchBin, ["jobs", "list", "--url", url], { env })
+      expect(seen).toEqual([
+        { url: "/jobs?limit=50", authorization: "Bearer from-flag" },
+        { url: "/resources", authorization: "Bearer from-env" },
+        { url: "/allocator/devices", authorization: "Bearer allocator-env" },
+        { url: "/jobs?limit=50", authorization: undefined }
+      ])
+    } finally {
+      server.close()
+    }
+  })
+})
+
 describe("with a daemon", () => {
   let daemon: Daemon
   let dataDir: string

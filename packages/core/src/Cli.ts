@@ -7,7 +7,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Config as EffectConfig, Effect, type Layer, Option } from "effect"
+import { Config as EffectConfig, ConfigError as EffectConfigError, Effect, Either, type Layer, Option } from "effect"
 import * as Config from "./Config.js"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Database } from "./Database.js"
@@ -146,12 +146,18 @@ export const urlOption = Options.text("url").pipe(
   Options.optional
 )
 
+// an empty variable is no token (and lets the next one speak)
+const nonEmpty = (name: string) =>
+  EffectConfig.string(name).pipe(EffectConfig.mapOrFail((value) =>
+    value === "" ? Either.left(EffectConfigError.MissingData([name], `${name} is empty`)) : Either.right(value)
+  ))
+
 /** `--token`, else $ORCH_TOKEN, else each of `fallbackEnv` in turn: the bearer token sent to the daemon. */
 export const tokenOption = (fallbackEnv: ReadonlyArray<string> = []) =>
   Options.text("token").pipe(
     Options.withDescription(`Bearer token for the daemon's API (default: $${["ORCH_TOKEN", ...fallbackEnv].join(", else $")})`),
     Options.withFallbackConfig(
-      fallbackEnv.reduce((config, name) => EffectConfig.orElse(config, () => EffectConfig.string(name)), EffectConfig.string("ORCH_TOKEN"))
+      fallbackEnv.reduce((config, name) => EffectConfig.orElse(config, () => nonEmpty(name)), nonEmpty("ORCH_TOKEN"))
     ),
     Options.optional
   )
@@ -187,14 +193,16 @@ export const withDaemon = <A, E, R>(options: DaemonOptions, effect: Effect.Effec
       set: options.set
     })
     const url = yield* Effect.provideService(daemonUrl(options.url), Config.Config, config)
+    const token = Option.getOrUndefined(options.token) || undefined
     return yield* effect.pipe(
-      Effect.provide(DaemonClient.layer({ url, token: Option.getOrUndefined(options.token) })),
+      Effect.provide(DaemonClient.layer({ url, token })),
       Effect.provideService(Config.Config, config),
       Effect.provide(Logging.layer({
         level: config.core.log.level,
         format: config.core.log.format,
         file: config.core.log.file,
-        secrets: config.secrets
+        // the token is a secret too: never in a log line
+        secrets: token === undefined ? config.secrets : [...config.secrets, token]
       }))
     )
   }) as Effect.Effect<A, E | ConfigError, Exclude<R, DaemonClient.DaemonClient | Config.Config> | Plugins>
