@@ -1,9 +1,19 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import packageJson from "../package.json" with { type: "json" }
-import { orchBin, run, tempDir } from "@orch/testing"
+import { type Daemon, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 import { demoBin } from "./support.js"
+
+/** A demo daemon whose tasks stay queued (no workers), for the commands that ask it. */
+let demo: Daemon
+beforeAll(async () => {
+  demo = await startDaemon(demoBin, ["--data-dir", tempDir(), "--plugins", "demo", "--set", "demo.workers=0"])
+})
+afterAll(async () => {
+  await demo?.stop("SIGKILL")
+})
+const demoOrch = (...args: Array<string>) => run(demoBin, [...args, "--url", demo.url])
 
 describe("orch binary", () => {
   it("--version prints the version and exits 0", async () => {
@@ -17,18 +27,19 @@ describe("orch binary", () => {
     for (const command of ["run", "config", "db", "jobs", "resources"]) expect(root.stdout).toContain(command)
     const jobs = await run(orchBin, ["jobs", "list", "--help"])
     expect(jobs.code).toBe(0)
-    expect(jobs.stdout).toContain("--data-dir")
+    expect(jobs.stdout).toContain("--url")
+    expect(jobs.stdout).toContain("--token")
     expect(jobs.stdout).toContain("--state")
+    expect(jobs.stdout).not.toContain("--data-dir")
   })
 
-  it("a plugin's subcommands appear under its name", async () => {
+  it("a plugin's subcommands appear under its name, and ask the daemon", async () => {
     const help = await run(demoBin, ["demo", "--help"])
     expect(help.stdout).toContain("enqueue")
-    const dir = tempDir()
-    const enqueued = await run(demoBin, ["demo", "enqueue", "21", "--data-dir", dir])
-    expect(enqueued.stdout).toMatch(/enqueued \d+/)
-    const listed = await run(demoBin, ["jobs", "list", "--data-dir", dir, "--json"])
-    expect(JSON.parse(listed.stdout)).toMatchObject([{ plugin: "demo", kind: "task", state: "queued", payload: { n: 21 } }])
+    const enqueued = await demoOrch("demo", "enqueue", "21")
+    const id = Number(enqueued.stdout.match(/enqueued (\d+)/)![1])
+    const listed = await demoOrch("jobs", "list", "--json", "--plugin", "demo")
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ id, plugin: "demo", kind: "task", state: "queued", payload: { n: 21 } }))
   })
 
   it("config init writes a commented file that config check accepts", async () => {
@@ -93,31 +104,36 @@ describe("orch binary", () => {
   })
 
   it("jobs show, cancel and retry by id", async () => {
-    const dir = tempDir()
-    const enqueued = await run(demoBin, ["demo", "enqueue", "5", "--data-dir", dir])
+    const enqueued = await demoOrch("demo", "enqueue", "5")
     const id = enqueued.stdout.match(/enqueued (\d+)/)![1]!
-    const cancelled = await run(demoBin, ["jobs", "cancel", id, "--reason", "not needed", "--data-dir", dir])
+    const cancelled = await demoOrch("jobs", "cancel", id, "--reason", "not needed")
     expect(cancelled.stdout).toContain("cancelled")
-    const again = await run(demoBin, ["jobs", "cancel", id, "--data-dir", dir])
+    const again = await demoOrch("jobs", "cancel", id)
     expect(again.code).toBe(1)
-    const retried = await run(demoBin, ["jobs", "retry", id, "--data-dir", dir])
+    const retried = await demoOrch("jobs", "retry", id)
     expect(retried.stdout).toContain("queued")
-    const shown = await run(demoBin, ["jobs", "show", id, "--data-dir", dir])
+    const shown = await demoOrch("jobs", "show", id)
     expect(shown.stdout).toContain("not needed")
-    const missing = await run(demoBin, ["jobs", "show", "9999", "--data-dir", dir])
+    const missing = await demoOrch("jobs", "show", "9999")
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain("9999")
   })
 })
 
 describe("orch tui", () => {
-  it("--once prints one frame with the queue by plugin, kind and state", async () => {
-    const dir = tempDir()
-    await run(demoBin, ["demo", "enqueue", "1", "--data-dir", dir])
-    await run(demoBin, ["demo", "enqueue", "2", "--data-dir", dir])
-    const frame = await run(demoBin, ["tui", "--once", "--data-dir", dir, "--url", "http://127.0.0.1:9"])
+  it("--once prints one frame with the queue by plugin, kind and state, from the daemon", async () => {
+    const before = JSON.parse((await demoOrch("jobs", "list", "--json", "--state", "queued")).stdout) as Array<unknown>
+    await demoOrch("demo", "enqueue", "1")
+    await demoOrch("demo", "enqueue", "2")
+    const frame = await demoOrch("tui", "--once")
     expect(frame.code).toBe(0)
-    expect(frame.stdout).toMatch(/demo\s+task\s+queued\s+2/)
-    expect(frame.stdout).toContain("not running")
+    expect(frame.stdout).toMatch(new RegExp(`demo\\s+task\\s+queued\\s+${before.length + 2}`))
+    expect(frame.stdout).toContain(`daemon ${demo.url} ready`)
+  })
+
+  it("--once without a daemon says so in one line and exits 1", async () => {
+    const frame = await run(demoBin, ["tui", "--once", "--url", "http://127.0.0.1:9"])
+    expect(frame.code).toBe(1)
+    expect(frame.stderr).toBe("orch: no orch daemon answers at http://127.0.0.1:9 (bad port); start one with `orch run`, or give its address with --url or ORCH_URL\n")
   })
 })

@@ -1,16 +1,20 @@
 /**
- * What every `orch` command shares: the options accepted after any command's own name
- * (`--config`, `--data-dir`, logging), opening core's services for a command, and
- * printing tables. Plugins build their `orch <plugin> …` subcommands with `command`.
+ * What every `orch` command shares: the options accepted after any command's own name,
+ * the two kinds of command, and printing tables. A `command` talks to the running daemon
+ * over its HTTP API (`DaemonClient`) and never opens a database; a `databaseCommand`
+ * (`orch db …`) opens the configured file. Plugins build their `orch <plugin> …`
+ * subcommands with `command`.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Config as EffectConfig, Effect, type Layer, Option } from "effect"
+import { Config as EffectConfig, ConfigError as EffectConfigError, Effect, Either, type Layer, Option } from "effect"
 import * as Config from "./Config.js"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Database } from "./Database.js"
 import type { ConfigError, DatabaseError, MigrationError } from "./Errors.js"
-import type { CoreServices, Plugin } from "./Plugin.js"
+import * as DaemonClient from "./DaemonClient.js"
+import * as Logging from "./Logging.js"
+import type { CliServices, CoreServices, Plugin } from "./Plugin.js"
 import { Plugins } from "./Plugin.js"
 
 export const configOption = Options.text("config").pipe(
@@ -108,10 +112,11 @@ export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effe
   >
 
 /**
- * A subcommand whose handler runs with core's services; the common options are added
- * to its own. For `orch <plugin> …` and core's own commands alike.
+ * A subcommand that opens the configured database: its handler runs with core's
+ * services, the database opened and migrated. Only `orch db …` is one; anything that
+ * reads or changes the daemon's state is a `command` and asks the daemon.
  */
-export const command = <Name extends string, const C extends Command.Command.Config, E>(
+export const databaseCommand = <Name extends string, const C extends Command.Command.Config, E>(
   name: Name,
   config: C,
   handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CoreServices | Plugins>
@@ -141,6 +146,83 @@ export const urlOption = Options.text("url").pipe(
   Options.optional
 )
 
+// an empty variable is no token (and lets the next one speak)
+const nonEmpty = (name: string) =>
+  EffectConfig.string(name).pipe(EffectConfig.mapOrFail((value) =>
+    value === "" ? Either.left(EffectConfigError.MissingData([name], `${name} is empty`)) : Either.right(value)
+  ))
+
+/** `--token`, else $ORCH_TOKEN, else each of `fallbackEnv` in turn: the bearer token sent to the daemon. */
+export const tokenOption = (fallbackEnv: ReadonlyArray<string> = []) =>
+  Options.text("token").pipe(
+    Options.withDescription(`Bearer token for the daemon's API (default: $${["ORCH_TOKEN", ...fallbackEnv].join(", else $")})`),
+    Options.withFallbackConfig(
+      fallbackEnv.reduce((config, name) => EffectConfig.orElse(config, () => nonEmpty(name)), nonEmpty("ORCH_TOKEN"))
+    ),
+    Options.optional
+  )
+
+/** The options of a command that talks to the daemon: where it is, the token, and the common ones but `--data-dir`. */
+export const daemonOptions = (options: { readonly tokenEnv?: ReadonlyArray<string> | undefined } = {}) => ({
+  config: configOption,
+  logLevel: logLevelOption,
+  logFormat: logFormatOption,
+  logFile: logFileOption,
+  set: setOption,
+  url: urlOption,
+  token: tokenOption(options.tokenEnv)
+})
+
+export type DaemonOptions = Command.Command.ParseConfig<ReturnType<typeof daemonOptions>>
+
+/** What a `command`'s handler has: the daemon's client, the local config (for defaults), the platform. */
+export type CommandServices = DaemonClient.DaemonClient | Config.Config | CliServices
+
+/**
+ * Runs `effect` with a client of the daemon at --url / $ORCH_URL / core.http and the
+ * loaded config. Opens no database and creates no file (but a --log-file).
+ */
+export const withDaemon = <A, E, R>(options: DaemonOptions, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const plugins = yield* Plugins
+    const config = yield* Config.load(plugins, {
+      configFile: Option.getOrUndefined(options.config),
+      logLevel: Option.getOrUndefined(options.logLevel),
+      logFormat: Option.getOrUndefined(options.logFormat),
+      logFile: Option.getOrUndefined(options.logFile),
+      set: options.set
+    })
+    const url = yield* Effect.provideService(daemonUrl(options.url), Config.Config, config)
+    const token = Option.getOrUndefined(options.token) || undefined
+    return yield* effect.pipe(
+      Effect.provide(DaemonClient.layer({ url, token })),
+      Effect.provideService(Config.Config, config),
+      Effect.provide(Logging.layer({
+        level: config.core.log.level,
+        format: config.core.log.format,
+        file: config.core.log.file,
+        // the token is a secret too: never in a log line
+        secrets: token === undefined ? config.secrets : [...config.secrets, token]
+      }))
+    )
+  }) as Effect.Effect<A, E | ConfigError, Exclude<R, DaemonClient.DaemonClient | Config.Config> | Plugins>
+
+/**
+ * A subcommand that talks to the running daemon over its HTTP API: the handler gets a
+ * `DaemonClient` (and the local config) and no database. `--url`, `--token` and the
+ * common options are added to its own; `tokenEnv` names older variables for the token.
+ */
+export const command = <Name extends string, const C extends Command.Command.Config, E>(
+  name: Name,
+  config: C,
+  handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CommandServices>,
+  options: { readonly tokenEnv?: ReadonlyArray<string> } = {}
+) =>
+  Command.make(name, { ...config, daemon: daemonOptions(options) }, (args) => {
+    const { daemon, ...own } = args as unknown as { daemon: DaemonOptions } & Command.Command.ParseConfig<C>
+    return withDaemon(daemon, handler(own as unknown as Command.Command.ParseConfig<C>))
+  })
+
 /**
  * The running daemon's base URL, without a trailing slash: `url` when given, else
  * $ORCH_URL, else core.http's address, a wildcard host (0.0.0.0, ::) read as loopback.
@@ -150,5 +232,5 @@ export const daemonUrl = (url: Option.Option<string>): Effect.Effect<string, nev
     const { host, port } = config.core.http
     const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
     const configured = `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`
-    return Option.getOrElse(url, () => process.env.ORCH_URL ?? configured).replace(/\/+$/, "")
+    return Option.getOrElse(url, () => process.env.ORCH_URL || configured).replace(/\/+$/, "")
   })

@@ -1,6 +1,7 @@
 /**
  * Core's own JSON API: the job queue and the resources of every plugin, read and
- * steered over HTTP (the TUI and remote tools use it; the CLI reads the database).
+ * steered over HTTP, and an overview of both with each plugin's panels. The CLI, the
+ * TUI and remote tools all use it (see `DaemonClient`).
  * Declared with `HttpApi`, so bodies are validated and it appears in `/openapi.json`.
  * Roles (core's gate): GETs need `read`, cancel and retry `operate`.
  */
@@ -13,6 +14,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Layer, Schema } from "effect"
 import * as Auth from "./Auth.js"
 import { type Job, JobQueue } from "./Jobs.js"
+import type { CoreServices, TuiPanel } from "./Plugin.js"
 import { Resources } from "./Resources.js"
 
 export class NotFound extends Schema.TaggedError<NotFound>()(
@@ -143,7 +145,37 @@ export class ResourcesGroup extends HttpApiGroup.make("resources")
   )
 {}
 
-export class CoreApi extends HttpApi.make("core").add(JobsGroup).add(ResourcesGroup) {}
+const Panel = Schema.Struct({
+  title: Schema.String,
+  columns: Schema.Array(Schema.String),
+  rows: Schema.Array(Schema.Array(Schema.String))
+}).annotations({ identifier: "Panel" })
+
+export const OverviewView = Schema.Struct({
+  jobs: Schema.Array(Schema.Struct({ plugin: Schema.String, kind: Schema.String, state: Schema.String, count: Schema.Int })),
+  resources: Schema.Array(Schema.Struct({
+    plugin: Schema.String,
+    kind: Schema.String,
+    state: Schema.String,
+    count: Schema.Int,
+    leased: Schema.Int
+  })),
+  plugins: Schema.Array(Schema.Struct({ name: Schema.String, panels: Schema.Array(Panel) }))
+}).annotations({ identifier: "Overview" })
+
+export class OverviewGroup extends HttpApiGroup.make("overview")
+  .add(
+    HttpApiEndpoint.get("get", "/overview").addSuccess(OverviewView)
+  )
+{}
+
+export class CoreApi extends HttpApi.make("core").add(JobsGroup).add(ResourcesGroup).add(OverviewGroup) {}
+
+/** A running plugin's panels for `/overview` (and so the TUI): `Plugin.tui` over its config. */
+export interface PluginPanels {
+  readonly name: string
+  readonly panels: Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>
+}
 
 const notFound = (error: { readonly message: string }) => new NotFound({ message: error.message })
 const conflict = (error: { readonly message: string }) => new Conflict({ message: error.message })
@@ -184,7 +216,29 @@ const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) 
     }).pipe(Effect.orDie))
 )
 
-/** Core's API routes, for the one server. */
-export const routes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
-  Layer.provide(Layer.mergeAll(JobsHandlers, ResourcesHandlers))
-)
+/** Counts by state of jobs and resources, and each running plugin's panels (one that fails says so in its panel). */
+const OverviewHandlers = (plugins: ReadonlyArray<PluginPanels>) =>
+  HttpApiBuilder.group(CoreApi, "overview", (handlers) =>
+    handlers.handle("get", () =>
+      Effect.gen(function*() {
+        const queue = yield* JobQueue
+        const resources = yield* Resources
+        const [jobs, resourceCounts, panels] = yield* Effect.all([
+          queue.countByState(),
+          resources.countByState(),
+          Effect.forEach(plugins, (plugin) =>
+            plugin.panels.pipe(
+              Effect.map((panels) => ({ name: plugin.name, panels })),
+              Effect.catchAllCause(() =>
+                Effect.succeed({ name: plugin.name, panels: [{ title: "unavailable", columns: [], rows: [] }] })
+              )
+            ))
+        ], { concurrency: "unbounded" })
+        return { jobs, resources: resourceCounts, plugins: panels.filter((p) => p.panels.length > 0) }
+      }).pipe(Effect.orDie)))
+
+/** Core's API routes, for the one server; `plugins` are the running plugins' panels. */
+export const routes = (plugins: ReadonlyArray<PluginPanels> = []) =>
+  HttpLayerRouter.addHttpApi(CoreApi).pipe(
+    Layer.provide(Layer.mergeAll(JobsHandlers, ResourcesHandlers, OverviewHandlers(plugins)))
+  )

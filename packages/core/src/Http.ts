@@ -184,7 +184,12 @@ ${plugins.map((name) => link(`${name}/`, name, "")).join("")}    </ul>
 `
 }
 
-const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string, plugins: ReadonlyArray<string>) =>
+const coreRoutes = (
+  apis: ReadonlyArray<HttpApi.HttpApi.Any>,
+  version: string,
+  plugins: ReadonlyArray<string>,
+  panels: ReadonlyArray<CoreApi.PluginPanels>
+) =>
   Layer.mergeAll(
     // served before the Effect router: the probe of every load balancer and supervisor
     HotRoutes.add({ method: "GET", path: "/healthz", handle: () => Effect.succeed(HotRoutes.json({ status: "ok" })) }),
@@ -228,7 +233,7 @@ const coreRoutes = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string, p
           Effect.catchAll((error) => Effect.succeed(jsonError(404, `the API viewer is not installed: ${String(error)}`)))
         )
       ))),
-    CoreApi.routes
+    CoreApi.routes(panels)
   )
 
 /**
@@ -372,11 +377,16 @@ export interface Mounted {
   readonly access?: ReadonlyArray<Access.Rule> | undefined
 }
 
-/** Serves core's routes and every plugin's mounted routes on the server from `listen`. */
-export const serve = (options: HttpOptions, mounted: ReadonlyArray<Mounted>, version: string) => {
+/** Serves core's routes and every plugin's mounted routes on the server from `listen`; `panels` feed `/overview`. */
+export const serve = (
+  options: HttpOptions,
+  mounted: ReadonlyArray<Mounted>,
+  version: string,
+  panels: ReadonlyArray<CoreApi.PluginPanels> = []
+) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
   const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
-  const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name)), ...mounted.map((p) => p.routes))
+  const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name), panels), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
 }

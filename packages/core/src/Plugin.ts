@@ -212,9 +212,9 @@ export interface Plugin<C = any, S = any, Provided = never> {
    */
   readonly workers?: ((config: C) => ReadonlyArray<JobWorker.JobWorker<any, any, any, any, PluginServices<S>>>) | undefined
   readonly http?: ((config: C) => PluginHttp<S>) | undefined
-  /** Subcommands under `orch <name>`; build them with core's `Cli.command`. */
+  /** Subcommands under `orch <name>`; build them with core's `Cli.command` (they talk to the daemon over HTTP). */
   readonly commands?: ReadonlyArray<Command.Command<any, CliServices, unknown, any>> | undefined
-  /** What the TUI shows for this plugin, read from the shared database. */
+  /** What the TUI shows for this plugin: read by the daemon from the shared database, served in `GET /overview`. */
   readonly tui?: ((config: C) => Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>) | undefined
 }
 
@@ -230,7 +230,17 @@ const validName = /^[a-z][a-z0-9-]*$/
  * Names no plugin may take: core's config section and the paths core serves at the root
  * of the HTTP server (a plugin's routes are mounted at `/<name>/`).
  */
-export const reservedNames: ReadonlyArray<string> = ["core", "healthz", "readyz", "metrics", "openapi.json", "docs", "jobs", "resources"]
+export const reservedNames: ReadonlyArray<string> = [
+  "core",
+  "healthz",
+  "readyz",
+  "metrics",
+  "openapi.json",
+  "docs",
+  "jobs",
+  "resources",
+  "overview"
+]
 
 /** Checks a plugin's shape once, where it is defined. */
 export const make = <C, S = never>(plugin: Plugin<C, NoInfer<S>, S>): Plugin<C, S, S> => {

@@ -126,7 +126,10 @@ export const start = (options: DaemonOptions) =>
         access: Access.prefixRules(Plugin.basePath(plugin.plugin.name), http.access ?? [])
       }]
     })
-    const http = Http.serve(config.core.http, mounted, options.version).pipe(
+    const panels = running.flatMap((plugin) =>
+      plugin.plugin.tui === undefined ? [] : [{ name: plugin.plugin.name, panels: plugin.plugin.tui(plugin.config) }]
+    )
+    const http = Http.serve(config.core.http, mounted, options.version, panels).pipe(
       Layer.provideMerge(Http.listen(config.core.http, {
         startedAt: Date.now(),
         plugins: selected.map((p) => p.name),

@@ -1,23 +1,19 @@
-/** `orch allocator …`: the CLI, a client of the running daemon's HTTP API. */
+/** `orch allocator …`: the CLI, a client of the running daemon's HTTP API (core's `DaemonClient`). */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import { Config as EffectConfig, Deferred, Duration, Effect, Fiber, HashMap, Option, Schedule } from "effect"
+import { DaemonClient, type DaemonClientError, type DaemonClientService, DaemonError } from "@orch/core/DaemonClient"
+import { Config as EffectConfig, Data, Deferred, Duration, Effect, Fiber, HashMap, Option, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import * as os from "node:os"
 import type * as Api from "./Api.js"
-import * as Client from "./Client.js"
 import { deviceEnvironment } from "./Environment.js"
 
-const connection = {
-  url: Cli.urlOption,
-  token: Options.text("token").pipe(
-    Options.withDescription("Bearer token when the allocator has tokens on"),
-    Options.withFallbackConfig(EffectConfig.string("ORCH_ALLOCATOR_TOKEN")),
-    Options.optional
-  )
-}
+/** The allocator's commands take the token from $ORCH_ALLOCATOR_TOKEN too, as they did before core's $ORCH_TOKEN. */
+const command: typeof Cli.command = (name, config, handler) => Cli.command(name, config, handler, { tokenEnv: ["ORCH_ALLOCATOR_TOKEN"] })
+
+class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly message: string }> {}
 
 /** "90", "90s", "1500ms", "5m", "2h" → ms. */
 export const parseDuration = (text: string): number | undefined => {
@@ -69,18 +65,22 @@ const log = (line: string) => Effect.sync(() => process.stderr.write(`orch alloc
  * keepalive hears that the lease is gone.
  */
 const withLease = <A, E>(
-  client: Client.Client,
+  client: DaemonClientService,
   args: RequestArgs,
   use: (lease: typeof Api.LeaseGranted.Type, lost: Deferred.Deferred<string>) => Effect.Effect<A, E>
 ) =>
   Effect.acquireUseRelease(
-    client.request("POST", "/allocator/leases", allocateBody(args)) as Effect.Effect<typeof Api.LeaseGranted.Type, Client.ClientError>,
+    // a waiting allocation answers within its wait: the timeout is on top of it
+    client.request<typeof Api.LeaseGranted.Type>("POST", "/allocator/leases", {
+      body: allocateBody(args),
+      timeout: Duration.millis(args.wait + 30_000)
+    }),
     (lease) =>
       Effect.gen(function*() {
         const lost = yield* Deferred.make<string>()
-        const keepalive = client.request("POST", `/allocator/leases/${lease.id}/keepalive`, {}).pipe(
-          Effect.catchAll((error) =>
-            error.status === 410 || error.status === 404
+        const keepalive = client.post(`/allocator/leases/${lease.id}/keepalive`, {}).pipe(
+          Effect.catchAll((error: DaemonClientError) =>
+            error instanceof DaemonError && (error.status === 410 || error.status === 404)
               ? Effect.zipRight(Deferred.succeed(lost, error.message), Effect.interrupt)
               : log(`keepalive failed (will retry): ${error.message}`)
           ),
@@ -97,10 +97,12 @@ const withLease = <A, E>(
       )
   )
 
-const devices = Cli.command("devices", { ...connection, json: Options.boolean("json") }, (args) =>
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+
+const devices = command("devices", { json }, (args) =>
   Effect.gen(function*() {
-    const client = yield* Client.make(args)
-    const rows = (yield* client.request("GET", "/allocator/devices")) as ReadonlyArray<typeof Api.DeviceView.Type>
+    const client = yield* DaemonClient
+    const rows = yield* client.get<ReadonlyArray<typeof Api.DeviceView.Type>>("/allocator/devices")
     if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
     yield* Cli.print(Cli.table(
       ["NAME", "TYPE", "STATUS", "HOLDER", "EXPIRES", "LABELS"],
@@ -115,10 +117,10 @@ const devices = Cli.command("devices", { ...connection, json: Options.boolean("j
     ))
   })).pipe(Command.withDescription("List devices with their status and holder"))
 
-const leases = Cli.command("leases", { ...connection, all: Options.boolean("all").pipe(Options.withDescription("Ended leases too")), json: Options.boolean("json") }, (args) =>
+const leases = command("leases", { all: Options.boolean("all").pipe(Options.withDescription("Ended leases too")), json }, (args) =>
   Effect.gen(function*() {
-    const client = yield* Client.make(args)
-    const rows = (yield* client.request("GET", `/allocator/leases${args.all ? "?all=true" : ""}`)) as ReadonlyArray<typeof Api.LeaseView.Type>
+    const client = yield* DaemonClient
+    const rows = yield* client.get<ReadonlyArray<typeof Api.LeaseView.Type>>("/allocator/leases", { all: args.all ? "true" : undefined })
     if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
     yield* Cli.print(Cli.table(
       ["ID", "DEVICE", "HOLDER", "TOKEN", "GRANTED", "EXPIRES", "ENDED"],
@@ -126,24 +128,24 @@ const leases = Cli.command("leases", { ...connection, all: Options.boolean("all"
     ))
   })).pipe(Command.withDescription("List open leases (--all: ended ones too)"))
 
-const allocate = Cli.command("allocate", { ...connection, ...request }, (args) =>
+const allocate = command("allocate", { ...request }, (args) =>
   Effect.gen(function*() {
-    const client = yield* Client.make(args)
+    const client = yield* DaemonClient
     yield* withLease(client, args, (lease, lost) =>
       Effect.gen(function*() {
         yield* Cli.print(JSON.stringify(lease, null, 2))
         yield* log(`holding ${lease.device.name} (lease ${lease.id}); Ctrl-C releases it`)
         const reason = yield* Deferred.await(lost)
-        return yield* Effect.fail(new Client.ClientError({ status: 410, message: `lost the lease: ${reason}`, body: undefined }))
+        return yield* new LeaseLost({ message: `lost the lease: ${reason}` })
       }))
   })).pipe(Command.withDescription("Lease a device, print it and keep the lease alive until Ctrl-C"))
 
-const runCommand = Cli.command(
+const runCommand = command(
   "run",
-  { ...connection, ...request, command: Args.text({ name: "command" }).pipe(Args.atLeast(1)) },
+  { ...request, command: Args.text({ name: "command" }).pipe(Args.atLeast(1)) },
   (args) =>
     Effect.gen(function*() {
-      const client = yield* Client.make(args)
+      const client = yield* DaemonClient
       const code = yield* withLease(client, args, (lease, lost) =>
         Effect.gen(function*() {
           const env = {
@@ -179,18 +181,18 @@ const runCommand = Cli.command(
     })
 ).pipe(Command.withDescription("Run a command while holding a device, with its details in ORCH_DEVICE_* variables; releases it on exit"))
 
-const release = Cli.command("release", { ...connection, id: Args.text({ name: "lease-id" }) }, (args) =>
+const release = command("release", { id: Args.text({ name: "lease-id" }) }, (args) =>
   Effect.gen(function*() {
-    const client = yield* Client.make(args)
-    const lease = (yield* client.request("DELETE", `/allocator/leases/${encodeURIComponent(args.id)}`)) as typeof Api.LeaseView.Type
+    const client = yield* DaemonClient
+    const lease = yield* client.request<typeof Api.LeaseView.Type>("DELETE", `/allocator/leases/${encodeURIComponent(args.id)}`)
     yield* Cli.print(`released ${lease.device} (lease ${lease.id})`)
   })).pipe(Command.withDescription("Release a lease"))
 
 const steer = (verb: "drain" | "undrain", description: string) =>
-  Cli.command(verb, { ...connection, device: Args.text({ name: "device" }) }, (args) =>
+  command(verb, { device: Args.text({ name: "device" }) }, (args) =>
     Effect.gen(function*() {
-      const client = yield* Client.make(args)
-      const device = (yield* client.request("POST", `/allocator/devices/${encodeURIComponent(args.device)}/${verb}`)) as typeof Api.DeviceView.Type
+      const client = yield* DaemonClient
+      const device = yield* client.request<typeof Api.DeviceView.Type>("POST", `/allocator/devices/${encodeURIComponent(args.device)}/${verb}`)
       yield* Cli.print(`${device.name}: ${device.status}${device.lease ? ` (leased to ${device.lease.holder} until ${device.lease.expiresAt})` : ""}`)
     })).pipe(Command.withDescription(description))
 

@@ -1,15 +1,17 @@
 /**
- * `orch scheduler descriptors|run|data|log|config`. `run` and `config set` go through the
- * running daemon when one answers at the configured address (so the run queues behind
- * the daemon's and the state is published), and work in-process otherwise; the others
- * read the store files, which the daemon shares.
+ * `orch scheduler descriptors|run|data|log|config`, clients of the daemon's Neubot API
+ * (core's `DaemonClient`, so the token goes along). Each goes through the running
+ * daemon when one answers (so a run queues behind the daemon's and the state is
+ * published), and works in-process over the store files under --data-dir otherwise, as
+ * Neubot's own commands did.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import * as Config from "@orch/core/Config"
-import { Effect, Either, Option, type Scope } from "effect"
+import { DaemonClient, DaemonError } from "@orch/core/DaemonClient"
+import { Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import * as Descriptor from "./Descriptor.js"
 import * as Scheduler from "./Scheduler.js"
 import type { SchedulerConfig } from "./Settings.js"
@@ -18,9 +20,9 @@ class CommandError extends Error {}
 
 const fail = (message: string) => Effect.fail(new CommandError(message))
 
-// when no daemon answers there, commands run in-process
-const urlOption = Cli.urlOption
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+// the stores live under the data dir: read when no daemon answers, and by data, log and config get
+const dataDirOption = Cli.dataDirOption
 
 interface Context {
   readonly config: SchedulerConfig
@@ -30,28 +32,29 @@ interface Context {
   readonly speedTestUrl: string
 }
 
-const context = (url: Option.Option<string>) =>
+const context = (dataDir: Option.Option<string>) =>
   Effect.gen(function*() {
     const orch = yield* Config.Config
     const http = orch.core.http
     return {
       config: orch.plugins[Scheduler.pluginName] as SchedulerConfig,
-      dataDir: orch.core.dataDir,
-      base: (yield* Cli.daemonUrl(url)) + `/${Scheduler.pluginName}`,
+      dataDir: Option.getOrElse(dataDir, () => orch.core.dataDir),
+      base: `${(yield* DaemonClient).url}/${Scheduler.pluginName}`,
       speedTestUrl: Scheduler.ownSpeedTestUrl(http.host, http.port)
     } satisfies Context
   })
 
-/** The daemon's scheduler API base when one answers with our version, else undefined. */
-const daemon = (ctx: Context) =>
-  Effect.promise(async () => {
-    try {
-      const response = await fetch(`${ctx.base}/api/version`, { signal: AbortSignal.timeout(1500) })
-      return response.ok && (await response.text()).trim() === Scheduler.version ? ctx.base : undefined
-    } catch {
-      return undefined
-    }
-  })
+const apiPath = (path: string) => `/${Scheduler.pluginName}/api/${path}`
+
+/**
+ * Whether the daemon runs the scheduler, of our version: false when nothing answers (the
+ * command then works in-process); a refusal (a missing token …) is the command's failure.
+ */
+const daemon = Effect.flatMap(DaemonClient, (client) =>
+  client.request<unknown>("GET", apiPath("version"), { timeout: Duration.millis(1500) }).pipe(
+    Effect.map((version) => String(version).trim() === Scheduler.version),
+    Effect.catchIf((error) => !(error instanceof DaemonError) || error.status === 404 || error.status === 503, () => Effect.succeed(false))
+  ))
 
 /** The engine over the local stores, for commands that only read or write them. */
 const localEngine = (ctx: Context, options: { readonly checkIdentity: boolean }) =>
@@ -86,13 +89,13 @@ const describeSchedule = (choice: Descriptor.ScheduleChoice) =>
     ? `every ${choice.everyMs / 1000} s${choice.jitterMs ? ` + up to ${choice.jitterMs / 1000} s` : ""}`
     : `Neubot's 23-27 min, first after ${choice.firstDelayMs / 1000} s`
 
-const descriptors = Cli.command("descriptors", { url: urlOption, json: jsonOption }, (args) =>
+const descriptors = Cli.command("descriptors", { dataDir: dataDirOption, json: jsonOption }, (args) =>
   Effect.scoped(Effect.gen(function*() {
-    const ctx = yield* context(args.url)
-    const remote = yield* daemon(ctx)
+    const ctx = yield* context(args.dataDir)
+    const remote = yield* daemon
     let body: { descriptors: ReadonlyArray<Record<string, any>>; invalid: ReadonlyArray<Descriptor.InvalidDescriptor> }
-    if (remote !== undefined) {
-      body = yield* Effect.promise(() => fetch(`${remote}/api/descriptors`).then((r) => r.json() as Promise<typeof body>))
+    if (remote) {
+      body = yield* Effect.flatMap(DaemonClient, (client) => client.get<typeof body>(apiPath("descriptors")))
     } else {
       const engine = yield* localEngine(ctx, { checkIdentity: false })
       const catalog = yield* engine.catalog
@@ -107,7 +110,7 @@ const descriptors = Cli.command("descriptors", { url: urlOption, json: jsonOptio
       body.descriptors.map((d) => [
         d.name,
         describeSchedule(d.schedule),
-        d.next_run_at ?? (remote === undefined ? "(no daemon)" : "-"),
+        d.next_run_at ?? (remote ? "-" : "(no daemon)"),
         Object.entries(d.parameters as Record<string, Descriptor.Parameter>).map(([k, p]) => `${k}=${p.default ?? "?"}`).join(" "),
         d.file ?? "bundled"
       ])
@@ -120,28 +123,30 @@ const run = Cli.command(
   {
     test: Args.text({ name: "TEST" }),
     param: Options.text("param").pipe(Options.withDescription("A parameter, name=value (repeatable)"), Options.repeated),
-    url: urlOption
+    dataDir: dataDirOption
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
       const params = parseParams(args.param)
       if (Either.isLeft(params)) return yield* fail(params.left)
-      const ctx = yield* context(args.url)
-      const remote = yield* daemon(ctx)
-      if (remote !== undefined) {
-        const query = new URLSearchParams({ ...params.right, test: args.test, streaming: "1" })
-        const failed = yield* Effect.promise(async () => {
-          const response = await fetch(`${remote}/api/runner?${query}`)
-          if (!response.ok) return `the daemon refused: ${response.statusText}`
-          let last = ""
-          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-            const text = Buffer.from(chunk).toString("utf8")
-            process.stdout.write(text.replace(/\r\n/g, "\n"))
-            last = (last + text).split("\r\n").filter((l) => l !== "").at(-1) ?? last
-          }
-          return last.startsWith("ERROR runner: done") ? "the test failed" : undefined
+      const ctx = yield* context(args.dataDir)
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        // the run's log lines stream back for as long as the test runs
+        const response = yield* client.stream("GET", apiPath("runner"), {
+          query: { ...params.right, test: args.test, streaming: "1" },
+          timeout: "none"
         })
-        if (failed !== undefined) return yield* fail(failed)
+        const last = yield* response.stream.pipe(
+          Stream.decodeText(),
+          Stream.runFoldEffect("", (last, text) =>
+            Effect.sync(() => {
+              process.stdout.write(text.replace(/\r\n/g, "\n"))
+              return (last + text).split("\r\n").filter((l) => l !== "").at(-1) ?? last
+            })),
+          Effect.mapError((error) => new CommandError(`the run's log broke off: ${error.message}`))
+        )
+        if (last.startsWith("ERROR runner: done")) return yield* fail("the test failed")
         return
       }
       const engine = yield* localEngine(ctx, { checkIdentity: true })
@@ -161,6 +166,7 @@ const data = Cli.command(
     since: Options.text("since").pipe(Options.withDescription("Unix seconds or an ISO date (inclusive)"), Options.optional),
     until: Options.text("until").pipe(Options.withDescription("Unix seconds or an ISO date (exclusive)"), Options.optional),
     limit: Options.integer("limit").pipe(Options.withDefault(20)),
+    dataDir: dataDirOption,
     json: jsonOption
   },
   (args) =>
@@ -169,14 +175,28 @@ const data = Cli.command(
       const until = Option.map(args.until, parseTime)
       if (Option.isSome(since) && since.value === undefined) return yield* fail(`--since ${Option.getOrThrow(args.since)}: not unix seconds nor a date`)
       if (Option.isSome(until) && until.value === undefined) return yield* fail(`--until ${Option.getOrThrow(args.until)}: not unix seconds nor a date`)
-      const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
-      const rows = yield* engine.stores.data.select({
-        test: Option.getOrUndefined(args.test),
-        since: Option.getOrUndefined(since) ?? undefined,
-        until: Option.getOrUndefined(until) ?? undefined,
-        limit: args.limit
-      })
-      const parsed = rows.map((row) => ({ ...JSON.parse(row.json), test_name: row.test_name, timestamp_msec: row.timestamp_msec }))
+      const test = Option.getOrUndefined(args.test)
+      const from = Option.getOrUndefined(since) ?? undefined
+      const to = Option.getOrUndefined(until) ?? undefined
+      let parsed: ReadonlyArray<Record<string, any>>
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        const rows = yield* client.get<ReadonlyArray<Record<string, any>>>(apiPath("data"), {
+          test,
+          since: from === undefined ? undefined : from / 1000,
+          until: to === undefined ? undefined : to / 1000
+        })
+        parsed = rows.slice(0, args.limit)
+      } else {
+        const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
+        const rows = yield* engine.stores.data.select({ test, since: from, until: to, limit: args.limit })
+        parsed = rows.map((row) => ({
+          ...JSON.parse(row.json),
+          test_name: row.test_name,
+          timestamp: Math.floor(row.timestamp_msec / 1000),
+          timestamp_msec: row.timestamp_msec
+        }))
+      }
       if (args.json) return yield* Cli.print(JSON.stringify(parsed, null, 2))
       yield* Cli.print(Cli.table(
         ["STARTED", "TEST", "RESULT", "DOWNLOAD", "UPLOAD", "LATENCY"],
@@ -193,38 +213,51 @@ const data = Cli.command(
         })
       ))
     }))
-).pipe(Command.withDescription("Results, newest first, failed runs included"))
+).pipe(Command.withDescription("Results, newest first, failed runs included (from the daemon when one runs)"))
 
 const log = Cli.command(
   "log",
   {
     verbosity: Options.choice("verbosity", ["0", "1", "2"]).pipe(Options.withDefault("1" as const)),
-    limit: Options.integer("limit").pipe(Options.withDefault(50))
+    limit: Options.integer("limit").pipe(Options.withDefault(50)),
+    dataDir: dataDirOption,
+    json: jsonOption
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
-      const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
-      const verbosity = Number(args.verbosity)
-      const severities = ["ERROR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
-      const rows = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
-      for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp)} ${row.severity.padEnd(7)} ${row.message}`)
+      type Line = { timestamp: number; timestamp_msec: number; severity: string; message: string }
+      let rows: ReadonlyArray<Line>
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        rows = (yield* client.get<ReadonlyArray<Line>>(apiPath("log"), { verbosity: args.verbosity })).slice(0, args.limit)
+      } else {
+        const engine = yield* localEngine(yield* context(args.dataDir), { checkIdentity: false })
+        const verbosity = Number(args.verbosity)
+        const severities = ["ERROR", "WARNING", ...(verbosity >= 1 ? ["INFO"] : []), ...(verbosity >= 2 ? ["DEBUG"] : [])]
+        const stored = yield* engine.stores.log.select({ severities, newestFirst: false, limit: args.limit })
+        rows = stored.map((row) => ({ timestamp: Math.floor(row.timestamp / 1000), timestamp_msec: row.timestamp, severity: row.severity, message: row.message }))
+      }
+      if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
+      for (const row of rows) yield* Cli.print(`${Cli.time(row.timestamp_msec)} ${row.severity.padEnd(7)} ${row.message}`)
     }))
-).pipe(Command.withDescription("The scheduler's log store, oldest first (verbosity 0: warnings and errors; 2: debug too)"))
+).pipe(Command.withDescription("The scheduler's log store, oldest first (verbosity 0: warnings and errors; 2: debug too; from the daemon when one runs)"))
 
-const configGet = Cli.command("get", { name: Args.text({ name: "NAME" }).pipe(Args.optional) }, (args) =>
+const configGet = Cli.command("get", { name: Args.text({ name: "NAME" }).pipe(Args.optional), dataDir: dataDirOption, json: jsonOption }, (args) =>
   Effect.scoped(Effect.gen(function*() {
-    const engine = yield* localEngine(yield* context(Option.none()), { checkIdentity: false })
-    const settings = yield* engine.settings
+    const settings: Readonly<Record<string, unknown>> = (yield* daemon)
+      ? yield* Effect.flatMap(DaemonClient, (client) => client.get<Record<string, unknown>>(apiPath("config")))
+      : yield* Effect.flatMap(localEngine(yield* context(args.dataDir), { checkIdentity: false }), (engine) => engine.settings)
     if (Option.isSome(args.name)) {
       if (!(args.name.value in settings)) return yield* fail(`No such property: ${args.name.value}`)
-      return yield* Cli.print(String(settings[args.name.value]))
+      return yield* Cli.print(args.json ? JSON.stringify(settings[args.name.value]) : String(settings[args.name.value]))
     }
+    if (args.json) return yield* Cli.print(JSON.stringify(settings, null, 2))
     yield* Cli.print(Cli.table(["NAME", "VALUE"], Object.entries(settings).sort(([a], [b]) => a.localeCompare(b))))
-  }))).pipe(Command.withDescription("Print the scheduler's settings (or one)"))
+  }))).pipe(Command.withDescription("Print the scheduler's settings, or one (from the daemon when one runs)"))
 
 const configSet = Cli.command(
   "set",
-  { pairs: Args.text({ name: "NAME=VALUE" }).pipe(Args.repeated), url: urlOption },
+  { pairs: Args.text({ name: "NAME=VALUE" }).pipe(Args.repeated), dataDir: dataDirOption },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
       const pairs: Array<[string, string]> = []
@@ -234,18 +267,10 @@ const configSet = Cli.command(
         pairs.push([pair.slice(0, eq), pair.slice(eq + 1)])
       }
       if (pairs.length === 0) return yield* fail("nothing to set: give NAME=VALUE")
-      const ctx = yield* context(args.url)
-      const remote = yield* daemon(ctx)
-      if (remote !== undefined) {
-        const refused = yield* Effect.promise(async () => {
-          const response = await fetch(`${remote}/api/config`, {
-            method: "POST",
-            body: new URLSearchParams(pairs).toString(),
-            headers: { "content-type": "application/x-www-form-urlencoded" }
-          })
-          return response.ok ? undefined : response.statusText
-        })
-        if (refused !== undefined) return yield* fail(refused)
+      const ctx = yield* context(args.dataDir)
+      if (yield* daemon) {
+        const client = yield* DaemonClient
+        yield* client.request("POST", apiPath("config"), { form: pairs })
       } else {
         const engine = yield* localEngine(ctx, { checkIdentity: false })
         yield* Effect.mapError(engine.updateSettings(pairs), (error) => new CommandError(error.message))

@@ -1,14 +1,42 @@
-/** The watchdog's JSON API (core mounts it under /watchdog/): create, list and cancel jobs; list instances. */
+/**
+ * The watchdog's JSON API (core mounts it under /watchdog/): create, list, cancel and
+ * retry jobs; list instances; each location as WPT reports it with the jobs orch holds.
+ * `orch watchdog …` is a client of it.
+ */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Conflict, IdPath, NotFound, strict } from "@orch/core/CoreApi"
 import { Effect, Layer, Schema } from "effect"
 import type { WatchdogConfig } from "./Config.js"
 import * as Watchdog from "./Watchdog.js"
+import { WptClient } from "./Wpt.js"
 import { states, TestRequest } from "./WptJob.js"
+
+/** The WPT server could not be asked, or refused (502: the daemon is fine, its upstream is not). */
+export class WptUnavailable extends Schema.TaggedError<WptUnavailable>()(
+  "WptUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 502 })
+) {}
+
+export const LocationView = Schema.Struct({
+  location: Schema.String,
+  status: Schema.String,
+  browsers: Schema.Array(Schema.String),
+  queued: Schema.Number,
+  testing: Schema.Number,
+  idle: Schema.Number,
+  total: Schema.Number,
+  jobs: Schema.Record({ key: Schema.String, value: Schema.Number }).annotations({
+    description: "orch's jobs for the location, by state"
+  })
+}).annotations({ identifier: "WptLocation" })
+
+const Reason = strict(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))) }))
 
 export class WatchdogGroup extends HttpApiGroup.make("watchdog")
   .add(
@@ -32,12 +60,21 @@ export class WatchdogGroup extends HttpApiGroup.make("watchdog")
   .add(
     HttpApiEndpoint.post("cancelJob", "/jobs/:id/cancel")
       .setPath(IdPath)
-      .setPayload(strict(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))) })))
+      .setPayload(Reason)
+      .addSuccess(Watchdog.JobView)
+      .addError(NotFound)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.post("retryJob", "/jobs/:id/retry")
+      .setPath(IdPath)
+      .setPayload(Reason)
       .addSuccess(Watchdog.JobView)
       .addError(NotFound)
       .addError(Conflict)
   )
   .add(HttpApiEndpoint.get("listInstances", "/instances").addSuccess(Schema.Array(Watchdog.InstanceView)))
+  .add(HttpApiEndpoint.get("listLocations", "/locations").addSuccess(Schema.Array(LocationView)).addError(WptUnavailable))
 {}
 
 export class WatchdogApi extends HttpApi.make("watchdog").add(WatchdogGroup) {}
@@ -56,6 +93,24 @@ const handlers = (config: WatchdogConfig) =>
           }),
           Effect.catchTag("SqlError", Effect.die)
         ))
-      .handle("listInstances", () => Effect.orDie(Watchdog.instances)))
+      .handle("retryJob", ({ path, payload }) =>
+        Watchdog.retry(path.id, payload.reason ?? "retried over HTTP").pipe(
+          Effect.catchTags({
+            JobNotFound: (e) => Effect.fail(new NotFound({ message: e.message })),
+            IllegalTransition: (e) => Effect.fail(new Conflict({ message: e.message })),
+            UnknownJobKind: (e) => Effect.fail(new Conflict({ message: e.message }))
+          }),
+          Effect.catchTag("SqlError", Effect.die)
+        ))
+      .handle("listInstances", () => Effect.orDie(Watchdog.instances))
+      .handle("listLocations", () =>
+        Effect.gen(function*() {
+          const wpt = yield* WptClient
+          const locations = yield* wpt.locations.pipe(
+            Effect.mapError((e) => new WptUnavailable({ message: `WPT ${e.endpoint}: ${e.message}` }))
+          )
+          const local = new Map((yield* Effect.orDie(Watchdog.jobsByLocation)).map((l) => [l.location, l.counts]))
+          return locations.map((l) => ({ ...l, jobs: local.get(l.location) ?? {} }))
+        })))
 
 export const routes = (config: WatchdogConfig) => HttpLayerRouter.addHttpApi(WatchdogApi).pipe(Layer.provide(handlers(config)))

@@ -1,19 +1,19 @@
-/** `orch watchdog create|check-idle|jobs|instances|cancel|retry`. */
+/** `orch watchdog create|check-idle|jobs|instances|cancel|retry`: clients of the daemon's /watchdog/ API. */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import { Config } from "@orch/core/Config"
+import { DaemonClient } from "@orch/core/DaemonClient"
 import { ConfigError } from "@orch/core/Errors"
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
-import type { WatchdogConfig } from "./Config.js"
+import type { LocationView } from "./Api.js"
 import * as JobsFile from "./JobsFile.js"
-import * as Watchdog from "./Watchdog.js"
-import * as Wpt from "./Wpt.js"
+import type * as Watchdog from "./Watchdog.js"
 import { states, TestRequest } from "./WptJob.js"
 
-const section = Effect.map(Config, (config) => config.plugins["watchdog"] as WatchdogConfig)
+type JobView = typeof Watchdog.JobView.Type
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 
 const jobId = Args.integer({ name: "job" }).pipe(Args.withDescription("The job's id"))
 
@@ -66,23 +66,21 @@ const create = Cli.command(
       } else {
         return yield* new ConfigError({ message: "give a URL (or a script file) to test, or --file with many jobs" })
       }
-      const ids = yield* Watchdog.create(tests)
+      const daemon = yield* DaemonClient
+      const { ids } = yield* daemon.post<{ ids: ReadonlyArray<number> }>("/watchdog/jobs", { jobs: tests })
       yield* Cli.print(ids.length === 1 ? `created job ${ids[0]}` : `created ${ids.length} jobs (${ids[0]}…${ids[ids.length - 1]})`)
     })
 ).pipe(Command.withDescription("Queue WebPageTest jobs (the seed's creator)"))
 
-const checkIdle = Cli.command("check-idle", { json: Options.boolean("json") }, (args) =>
+const checkIdle = Cli.command("check-idle", { json }, (args) =>
   Effect.gen(function*() {
-    const config = yield* section
-    if (config.wpt.server === undefined) return yield* new ConfigError({ key: "watchdog.wpt.server", message: "is not set" })
-    const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
-    const locations = yield* wpt.locations
-    const local = new Map((yield* Watchdog.jobsByLocation).map((l) => [l.location, l.counts]))
-    if (args.json) return yield* Cli.print(JSON.stringify(locations.map((l) => ({ ...l, jobs: local.get(l.location) ?? {} })), null, 2))
+    const daemon = yield* DaemonClient
+    const locations = yield* daemon.get<ReadonlyArray<typeof LocationView.Type>>("/watchdog/locations")
+    if (args.json) return yield* Cli.print(JSON.stringify(locations, null, 2))
     if (locations.length === 0) return yield* Cli.print("No testers active")
     yield* Cli.print(Cli.table(
       ["LOCATION", "STATUS", "PENDING", "TESTING", "IDLE", "AWAITING", "SUBMITTED"],
-      locations.map((l) => [l.location, l.status, l.queued, l.testing, l.idle, local.get(l.location)?.AWAITING ?? 0, local.get(l.location)?.SUBMITTED ?? 0])
+      locations.map((l) => [l.location, l.status, l.queued, l.testing, l.idle, l.jobs.AWAITING ?? 0, l.jobs.SUBMITTED ?? 0])
     ))
     const fewer = (n: number) => locations.filter((l) => l.total < n).length
     yield* Cli.print(`${fewer(2)} of ${locations.length} locations have fewer than 2 tests pending or running; ${fewer(1)} have none`)
@@ -93,11 +91,12 @@ const jobs = Cli.command(
   {
     state: Options.choice("state", states).pipe(Options.optional),
     limit: Options.integer("limit").pipe(Options.withDefault(100)),
-    json: Options.boolean("json")
+    json
   },
   (args) =>
     Effect.gen(function*() {
-      const rows = yield* Watchdog.list({ state: Option.getOrUndefined(args.state), limit: args.limit })
+      const daemon = yield* DaemonClient
+      const rows = yield* daemon.get<ReadonlyArray<JobView>>("/watchdog/jobs", { state: Option.getOrUndefined(args.state), limit: args.limit })
       if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
       yield* Cli.print(Cli.table(
         ["ID", "STATE", "LOCATION", "URL/SCRIPT", "RUNS", "TEST", "LOAD MS", "ERROR"],
@@ -115,9 +114,10 @@ const jobs = Cli.command(
     })
 ).pipe(Command.withDescription("List the watchdog's jobs, newest first"))
 
-const instances = Cli.command("instances", { json: Options.boolean("json") }, (args) =>
+const instances = Cli.command("instances", { json }, (args) =>
   Effect.gen(function*() {
-    const rows = yield* Watchdog.instances
+    const daemon = yield* DaemonClient
+    const rows = yield* daemon.get<ReadonlyArray<typeof Watchdog.InstanceView.Type>>("/watchdog/instances")
     if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
     yield* Cli.print(Cli.table(
       ["NAME", "ZONE", "STATE", "SINCE", "LAST WORK", "LAST DECISION"],
@@ -127,14 +127,15 @@ const instances = Cli.command("instances", { json: Options.boolean("json") }, (a
 
 const cancel = Cli.command("cancel", { job: jobId, reason: Options.text("reason").pipe(Options.withDefault("cancelled from the command line")) }, (args) =>
   Effect.gen(function*() {
-    const config = yield* section
-    const job = yield* Watchdog.cancel(config, args.job, args.reason).pipe(Effect.provideService(Wpt.WptClient, Watchdog.wptClient(config)))
+    const daemon = yield* DaemonClient
+    const job = yield* daemon.post<JobView>(`/watchdog/jobs/${args.job}/cancel`, { reason: args.reason })
     yield* Cli.print(`job ${job.id} is ${job.state}`)
   })).pipe(Command.withDescription("Cancel a job (and its test at WPT if still queued there)"))
 
 const retry = Cli.command("retry", { job: jobId, reason: Options.text("reason").pipe(Options.withDefault("retried from the command line")) }, (args) =>
   Effect.gen(function*() {
-    const job = yield* Watchdog.retry(args.job, args.reason)
+    const daemon = yield* DaemonClient
+    const job = yield* daemon.post<JobView>(`/watchdog/jobs/${args.job}/retry`, { reason: args.reason })
     yield* Cli.print(`job ${job.id} is ${job.state}`)
   })).pipe(Command.withDescription("Queue a job that ended in an error or was cancelled again"))
 

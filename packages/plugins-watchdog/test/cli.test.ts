@@ -1,7 +1,7 @@
-/** `orch watchdog …` and `orch config init` through the built binary, and the HTTP API's cancel. */
+/** `orch watchdog …` (clients of a daemon's /watchdog/ API) and `orch config init` through the built binary, and the HTTP API. */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
 import { FakeWpt } from "./fakes/FakeWpt.js"
 
@@ -12,18 +12,28 @@ const daemons: Array<Daemon> = []
 beforeAll(async () => {
   await fake.start()
 })
+// one daemon at a time talks to the fake WPT server, as each test expects
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.stop("SIGKILL")))
+})
 afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.stop("SIGKILL")))
   await fake.close()
 })
 
-/** A data dir with an orch.yaml pointing at the fake WPT server. */
-const workspace = (extra = "") => {
+/**
+ * A data dir with an orch.yaml pointing at the fake WPT server, and a daemon over it whose
+ * job_starter waits an hour between rounds (jobs stay AWAITING); `orch` asks that daemon
+ * from a folder of its own.
+ */
+const workspace = async (extra = "") => {
   const dir = tempDir("orch-watchdog-cli-")
   const config = path.join(dir, "orch.yaml")
-  fs.writeFileSync(config, `watchdog:\n  wpt:\n    server: ${fake.url}\n${extra}`)
-  const orch = (...args: Array<string>) => run(orchBin, [...args, "--config", config, "--data-dir", dir])
-  return { dir, config, orch }
+  fs.writeFileSync(config, `watchdog:\n  wpt:\n    server: ${fake.url}\n  starter: { intervalMs: 3600000 }\n${extra}`)
+  const daemon = await startDaemon(orchBin, ["--config", config, "--data-dir", dir, "--plugins", "watchdog"])
+  daemons.push(daemon)
+  const elsewhere = tempDir("orch-watchdog-cli-elsewhere-")
+  const orch = (...args: Array<string>) => run(orchBin, [...args, "--url", daemon.url], { cwd: elsewhere })
+  return { dir, config, orch, daemon, elsewhere }
 }
 
 describe("orch config init", () => {
@@ -46,7 +56,7 @@ describe("orch config init", () => {
 
 describe("orch watchdog", () => {
   it("creates jobs from flags, a script file, YAML (urls × locations) and CSV, lists, cancels and retries them", async () => {
-    const w = workspace()
+    const w = await workspace()
     const one = await w.orch("watchdog", "create", "--zone", "us-central1-a", "--browser", "tor", "--agent", "agent1", "--runs", "2", "--label", "first", "https://example.org/")
     expect(one.code).toBe(0)
     expect(one.stdout.trim()).toBe("created job 1")
@@ -83,11 +93,14 @@ describe("orch watchdog", () => {
     expect(again.stderr).toContain("CANCELLED is final")
     expect((await w.orch("watchdog", "retry", "1")).stdout.trim()).toBe("job 1 is AWAITING")
     const missing = await w.orch("watchdog", "retry", "999")
-    expect(missing.stderr).toContain("no job 999")
+    expect(missing.stderr).toBe("orch: POST /watchdog/jobs/999/retry: 404 no job 999\n")
+    // every job went to the daemon's database; nothing was written where orch ran
+    expect(((await (await fetch(`${w.daemon.url}/jobs?plugin=watchdog`)).json()) as Array<unknown>)).toHaveLength(8)
+    expect(fs.readdirSync(w.elsewhere)).toEqual([])
   })
 
   it("refuses bad job files with the file, line and key, storing nothing", async () => {
-    const w = workspace()
+    const w = await workspace()
     const yaml = path.join(w.dir, "bad.yaml")
     fs.writeFileSync(yaml, "jobs:\n  - zone: us-central1-a\n    browser: tor\n    agent: agent1\n    url: https://x.example/\n    runs: 50\n")
     const bad = await w.orch("watchdog", "create", "--file", yaml)
@@ -106,7 +119,7 @@ describe("orch watchdog", () => {
   })
 
   it("check-idle shows per location what WPT reports, with the jobs orch holds", async () => {
-    const w = workspace()
+    const w = await workspace()
     await fetch(`${fake.url}/work/getwork.php?location=${A}&pc=agent1&key=`)
     await w.orch("watchdog", "create", "--zone", "us-central1-a", "--browser", "tor", "--agent", "agent1", "https://example.org/")
     const out = await w.orch("watchdog", "check-idle")
@@ -116,14 +129,30 @@ describe("orch watchdog", () => {
     expect(lines.find((l) => l.startsWith(A))).toMatch(new RegExp(`^${A}\\s+OK\\s+0\\s+0\\s+1\\s+1\\s+0$`))
     expect(lines.find((l) => l.startsWith("europe-west1-b"))).toMatch(/OFFLINE\s+0\s+0\s+0\s+0\s+0$/)
     expect(lines.at(-1)).toBe("2 of 2 locations have fewer than 2 tests pending or running; 2 have none")
+    const json = JSON.parse((await w.orch("watchdog", "check-idle", "--json")).stdout) as Array<any>
+    expect(json.find((l) => l.location === A)).toMatchObject({ status: "OK", idle: 1, jobs: { AWAITING: 1 } })
     expect((await w.orch("watchdog", "instances")).stdout.trim()).toMatch(/^NAME\s+ZONE\s+STATE/)
+    expect(JSON.parse((await w.orch("watchdog", "instances", "--json")).stdout)).toEqual([])
+  })
+
+  it("check-idle without a WPT server says so, from the daemon (502)", async () => {
+    const dir = tempDir("orch-watchdog-cli-nowpt-")
+    const daemon = await startDaemon(orchBin, ["--data-dir", dir, "--plugins", "watchdog"])
+    daemons.push(daemon)
+    const out = await run(orchBin, ["watchdog", "check-idle", "--url", daemon.url])
+    expect(out.code).toBe(1)
+    expect(out.stderr).toBe("orch: GET /watchdog/locations: 502 WPT getLocations.php: wpt.server is not set\n")
   })
 })
 
 describe("/watchdog/ HTTP API", () => {
-  it("creates and lists jobs, cancels one queued at WPT there too, and answers 404 and 409 with a message", async () => {
-    const w = workspace("  starter: { intervalMs: 100 }\n  finisher: { intervalMs: 100, recheckMs: 100 }\n")
-    const daemon = await startDaemon(orchBin, ["--config", w.config, "--data-dir", w.dir, "--plugins", "watchdog"])
+  it("creates and lists jobs, cancels one queued at WPT there too, retries it, and answers 404 and 409 with a message", async () => {
+    const dir = tempDir("orch-watchdog-api-")
+    const config = path.join(dir, "orch.yaml")
+    // job_finisher rechecks a submitted test after a minute: were it to see the test cancelled at WPT
+    // between the cancel's two steps, it would end the job (ERROR_TESTING) before the cancel does
+    fs.writeFileSync(config, `watchdog:\n  wpt:\n    server: ${fake.url}\n  starter: { intervalMs: 100 }\n  finisher: { intervalMs: 100, recheckMs: 60000 }\n`)
+    const daemon = await startDaemon(orchBin, ["--config", config, "--data-dir", dir, "--plugins", "watchdog"])
     daemons.push(daemon)
     await fetch(`${fake.url}/work/getwork.php?location=${A}&pc=agent1&key=`)
     const created = await fetch(`${daemon.url}/watchdog/jobs`, {
@@ -156,7 +185,15 @@ describe("/watchdog/ HTTP API", () => {
     const unknown = await fetch(`${daemon.url}/watchdog/jobs/4242/cancel`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
     expect(unknown.status).toBe(404)
     const history = (await (await fetch(`${daemon.url}/jobs/${id}`)).json()) as any
-    expect(history.history.at(-1).reason).toBe(`cancelled over HTTP; test ${submitted.testId} cancelled at WPT`)
+    // (followed by "(lease of … revoked)" when job_finisher was checking the job right then)
+    expect(history.history.at(-1).reason.startsWith(`cancelled over HTTP; test ${submitted.testId} cancelled at WPT`)).toBe(true)
+    const retry = (path: string, body: string) => fetch(`${daemon.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body })
+    const retried = await retry(`/watchdog/jobs/${id}/retry`, JSON.stringify({ reason: "once more" }))
+    expect(retried.status).toBe(200)
+    expect(await retried.json()).toMatchObject({ id, state: "AWAITING" })
+    expect(((await (await fetch(`${daemon.url}/jobs/${id}`)).json()) as any).history.some((h: any) => h.reason === "once more")).toBe(true)
+    expect((await retry("/watchdog/jobs/4242/retry", "{}")).status).toBe(404)
+    expect((await retry(`/watchdog/jobs/${id}/retry`, JSON.stringify({ bogus: 1 }))).status).toBe(400)
     expect(await daemon.stop()).toBe(0)
     daemons.splice(daemons.indexOf(daemon), 1)
   })

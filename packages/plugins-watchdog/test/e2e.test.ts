@@ -176,15 +176,15 @@ describe("watchdog end to end", () => {
     // the key is a secret: never in a log line
     expect(JSON.stringify(logs)).not.toContain(apiKey)
 
-    expect(await daemon.stop("SIGTERM")).toBe(0)
-    daemons.splice(daemons.indexOf(daemon), 1)
-
-    // the CLI reads the same database
-    const listed = await run(orchBin, ["watchdog", "jobs", "--state", "ERROR_TESTING", "--config", configFile, "--data-dir", dir], { env })
+    // the CLI asks the same daemon
+    const listed = await run(orchBin, ["watchdog", "jobs", "--state", "ERROR_TESTING", "--config", configFile, "--url", daemon.url], { env })
     expect(listed.code).toBe(0)
     expect(listed.stdout).toContain("https://example.org/fail/")
-    const resources = await run(orchBin, ["resources", "list", "--plugin", "watchdog", "--config", configFile, "--data-dir", dir], { env })
+    const resources = await run(orchBin, ["resources", "list", "--plugin", "watchdog", "--config", configFile, "--url", daemon.url], { env })
     expect(resources.stdout).toContain(L3)
     expect(resources.stdout).toContain("TERMINATED")
+
+    expect(await daemon.stop("SIGTERM")).toBe(0)
+    daemons.splice(daemons.indexOf(daemon), 1)
   }, 180_000)
 })

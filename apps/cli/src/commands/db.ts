@@ -1,10 +1,11 @@
-/** `orch db migrate|status`. */
+/** `orch db migrate|status`: with `orch run`, the only commands that open the database file. */
 import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import { Plugins } from "@orch/core/Plugin"
 import { Effect } from "effect"
 
-const migrate = Cli.command("migrate", {}, () =>
+const migrate = Cli.databaseCommand("migrate", {}, () =>
   Effect.gen(function*() {
     // opening core's services has applied every pending migration
     const Runtime = yield* Effect.promise(() => import("@orch/core/Runtime"))
@@ -13,11 +14,14 @@ const migrate = Cli.command("migrate", {}, () =>
     yield* Cli.print(`database is up to date: ${status.length} migrations applied`)
   })).pipe(Command.withDescription("Apply every pending migration of core and the plugins"))
 
-const status = Command.make("status", { common: Cli.commonOptions }, ({ common }) =>
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+
+const status = Command.make("status", { json, common: Cli.commonOptions }, ({ common, json }) =>
   Cli.withDatabase(common, Effect.gen(function*() {
     const Runtime = yield* Effect.promise(() => import("@orch/core/Runtime"))
     const plugins = yield* Plugins
     const rows = yield* Runtime.migrationStatus(plugins)
+    if (json) return yield* Cli.print(JSON.stringify(rows, null, 2))
     yield* Cli.print(Cli.table(
       ["OWNER", "ID", "NAME", "APPLIED"],
       rows.map((row) => [row.owner, row.id, row.name, row.appliedAt === undefined ? "pending" : Cli.time(row.appliedAt) + (row.changed ? " (script changed since)" : "")])

@@ -1,10 +1,13 @@
-/** `orch jobs list|show|cancel|retry`: the durable queue, across every plugin. */
+/** `orch jobs list|show|cancel|retry`: the durable queue, across every plugin, through the daemon's API. */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import { type Job, JobQueue } from "@orch/core/Jobs"
+import type { JobHistoryView, JobView } from "@orch/core/CoreApi"
+import { DaemonClient } from "@orch/core/DaemonClient"
 import { Effect, Option } from "effect"
+
+type Job = typeof JobView.Type
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 const id = Args.integer({ name: "id" }).pipe(Args.withDescription("Job id"))
@@ -24,8 +27,8 @@ const list = Cli.command(
   },
   (args) =>
     Effect.gen(function*() {
-      const queue = yield* JobQueue
-      const jobs = yield* queue.list({
+      const daemon = yield* DaemonClient
+      const jobs = yield* daemon.get<ReadonlyArray<Job>>("/jobs", {
         plugin: Option.getOrUndefined(args.plugin),
         kind: Option.getOrUndefined(args.kind),
         state: Option.getOrUndefined(args.state),
@@ -50,9 +53,8 @@ const list = Cli.command(
 
 const show = Cli.command("show", { id, json }, (args) =>
   Effect.gen(function*() {
-    const queue = yield* JobQueue
-    const job = yield* queue.get(args.id)
-    const history = yield* queue.history(args.id)
+    const daemon = yield* DaemonClient
+    const { history, job } = yield* daemon.get<{ job: Job; history: ReadonlyArray<typeof JobHistoryView.Type> }>(`/jobs/${args.id}`)
     if (args.json) return yield* Cli.print(JSON.stringify({ ...job, history }, null, 2))
     yield* Cli.print([
       `job ${job.id}  ${job.plugin}/${job.kind}  ${job.state}`,
@@ -72,15 +74,19 @@ const show = Cli.command("show", { id, json }, (args) =>
 
 const cancel = Cli.command("cancel", { id, reason }, (args) =>
   Effect.gen(function*() {
-    const queue = yield* JobQueue
-    const job = yield* queue.cancel(args.id, Option.getOrElse(args.reason, () => "cancelled from the command line"))
+    const daemon = yield* DaemonClient
+    const job = yield* daemon.post<Job>(`/jobs/${args.id}/cancel`, {
+      reason: Option.getOrElse(args.reason, () => "cancelled from the command line")
+    })
     yield* Cli.print(`job ${job.id} is now ${job.state}`)
   })).pipe(Command.withDescription("Cancel a job that has not finished"))
 
 const retry = Cli.command("retry", { id, reason }, (args) =>
   Effect.gen(function*() {
-    const queue = yield* JobQueue
-    const job = yield* queue.retry(args.id, Option.getOrElse(args.reason, () => "retried from the command line"))
+    const daemon = yield* DaemonClient
+    const job = yield* daemon.post<Job>(`/jobs/${args.id}/retry`, {
+      reason: Option.getOrElse(args.reason, () => "retried from the command line")
+    })
     yield* Cli.print(`job ${job.id} is now ${job.state}, attempts reset`)
   })).pipe(Command.withDescription("Run a dead or cancelled job again"))
 

@@ -1,8 +1,9 @@
-/** `orch resources list`: devices, instances, runners … across every plugin. */
+/** `orch resources list`: devices, instances, runners … across every plugin, through the daemon's API. */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import { Resources } from "@orch/core/Resources"
+import type { ResourceView } from "@orch/core/CoreApi"
+import { DaemonClient } from "@orch/core/DaemonClient"
 import { Effect, HashMap, Option } from "effect"
 
 const list = Cli.command(
@@ -16,13 +17,15 @@ const list = Cli.command(
   },
   (args) =>
     Effect.gen(function*() {
-      const resources = yield* Resources
-      const rows = yield* resources.list({
+      const daemon = yield* DaemonClient
+      const all = yield* daemon.get<ReadonlyArray<typeof ResourceView.Type>>("/resources", {
         plugin: Option.getOrUndefined(args.plugin),
         kind: Option.getOrUndefined(args.kind),
-        state: Option.getOrUndefined(args.state),
-        labels: Option.match(args.label, { onNone: () => undefined, onSome: (map) => Object.fromEntries(HashMap.toEntries(map)) })
+        state: Option.getOrUndefined(args.state)
       })
+      // the route has no label filter: every given label must be on the resource
+      const labels = Option.match(args.label, { onNone: () => [], onSome: (map) => HashMap.toEntries(map) })
+      const rows = all.filter((r) => labels.every(([key, value]) => r.labels[key] === value))
       if (args.json) return yield* Cli.print(JSON.stringify(rows, null, 2))
       yield* Cli.print(Cli.table(
         ["PLUGIN", "KIND", "NAME", "STATE", "LABELS", "LEASE", "LAST SEEN"],

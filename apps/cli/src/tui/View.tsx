@@ -23,7 +23,7 @@ const Section = ({ title, children }: { title: string; children: React.ReactNode
 export const View = ({ snapshot }: { snapshot: Snapshot }) => (
   <Box flexDirection="column">
     <Text>
-      <Text bold>orch</Text> {snapshot.database} · daemon {snapshot.daemon.url}{" "}
+      <Text bold>orch</Text> daemon {snapshot.daemon.url}{" "}
       <Text color={snapshot.daemon.status === "ready" ? "green" : "yellow"}>{snapshot.daemon.status}</Text>
       <Text dimColor> · {new Date(snapshot.at).toISOString().slice(11, 19)}</Text>
     </Text>
