@@ -1,0 +1,173 @@
+/**
+ * Retention's SQL: the indexes that let pruning find old rows without a scan, and one
+ * query per step. A pass picks a batch's ids with a `select…` query and removes them
+ * with the `delete…` queries, all in one short transaction (`Database.transaction`,
+ * which under SQLite takes the write lock first, so what was selected is what is
+ * deleted; under PostgreSQL the select locks its rows, skipping those a writer holds).
+ *
+ * What may go, and nothing else: jobs in a final state of their kind with no lease,
+ * leases with `ended_at` set, resource events older than their resource's newest.
+ * Children go before their parent, since `orch_job_history` references `orch_jobs`.
+ * Standard SQL, which PostgreSQL runs too; `cutoff` is an epoch-ms bound, rows older
+ * than it (strictly) go.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import { Effect } from "effect"
+
+/** Migration 0006. */
+export const indexes = `
+-- a kind's finished jobs by when they finished (their last change), so the oldest are found first
+CREATE INDEX orch_jobs_finished ON orch_jobs (plugin, kind, state, updated_at);
+
+-- ended leases of a kind by when they ended; open leases cost no entry
+CREATE INDEX orch_resource_leases_ended ON orch_resource_leases (plugin, kind, ended_at) WHERE ended_at IS NOT NULL;
+
+-- a kind's resource events by time
+CREATE INDEX orch_resource_events_by_time ON orch_resource_events (plugin, kind, at);
+`
+
+/** Under PostgreSQL a batch locks what it picks and skips rows a writer holds; SQLite holds the write lock already. */
+const lockPicked = (sql: SqlClient.SqlClient): Statement.Fragment =>
+  sql.onDialectOrElse({ pg: () => sql` FOR UPDATE SKIP LOCKED`, orElse: () => sql`` })
+
+const count = (statement: Effect.Effect<ReadonlyArray<{ readonly n: unknown }>, SqlError>) =>
+  Effect.map(statement, (rows) => Number(rows[0]?.n ?? 0))
+
+const time = (statement: Effect.Effect<ReadonlyArray<{ readonly t: unknown }>, SqlError>) =>
+  Effect.map(statement, (rows) => (rows.length === 0 ? undefined : Number(rows[0]!.t)))
+
+/** A table of a plugin whose rows belong to jobs or leases: `column` holds the id. */
+export interface ChildTable {
+  readonly table: string
+  readonly column: string
+}
+
+// -- jobs ---------------------------------------------------------------------
+
+export interface JobScope {
+  readonly plugin: string
+  readonly kind: string
+  /** The kind's final states: only jobs in one of these are ever touched. */
+  readonly final: ReadonlyArray<string>
+}
+
+const finishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
+  sql`plugin = ${scope.plugin} AND kind = ${scope.kind} AND state IN ${sql.in(scope.final)} AND lease_owner IS NULL`
+
+/** How many finished jobs the kind has (a prefix of `orch_jobs_finished`). */
+export const countFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)}`)
+
+/** When the `offset`+1-th newest finished job finished: it and older ones are over a count of `offset`. */
+export const finishedJobTimeAt = (sql: SqlClient.SqlClient, scope: JobScope, offset: number) =>
+  time(sql<{ t: unknown }>`SELECT updated_at AS t FROM orch_jobs WHERE ${finishedJobs(sql, scope)}
+    ORDER BY updated_at DESC LIMIT 1 OFFSET ${offset}`)
+
+/** Up to `limit` finished jobs that finished before `cutoff` (no ORDER BY: all of them go, the index finds them in a range per state). */
+export const selectFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: number, limit: number) =>
+  Effect.map(
+    sql<{ id: unknown }>`SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff}
+      LIMIT ${limit}${lockPicked(sql)}`,
+    (rows) => rows.map((row) => Number(row.id))
+  )
+
+/** What a dry run reports: the finished jobs before `cutoff`, their history rows and a child table's rows. */
+export const countFinishedJobsBefore = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: number) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff}`)
+
+export const countJobChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: JobScope, cutoff: number) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
+    (SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff})`)
+
+/** The jobs' rows in a child table (history or a plugin's); returns how many went. */
+export const deleteJobChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<number>) =>
+  Effect.map(
+    sql<{ x: unknown }>`DELETE FROM ${sql(child.table)} WHERE ${sql(child.column)} IN ${sql.in(ids)} RETURNING 1 AS x`,
+    (rows) => rows.length
+  )
+
+/** The jobs themselves, re-checked as finished and unleased; returns how many went. */
+export const deleteJobs = (sql: SqlClient.SqlClient, scope: JobScope, ids: ReadonlyArray<number>) =>
+  Effect.map(
+    sql<{ id: unknown }>`DELETE FROM orch_jobs WHERE id IN ${sql.in(ids)} AND ${finishedJobs(sql, scope)} RETURNING id`,
+    (rows) => rows.length
+  )
+
+export const jobHistory: ChildTable = { table: "orch_job_history", column: "job_id" }
+
+// -- leases -------------------------------------------------------------------
+
+export interface KindScope {
+  readonly plugin: string
+  readonly kind: string
+}
+
+/** The resource kinds that have resources (leases and events go with their resource, so no others have any). */
+export const resourceKinds = (sql: SqlClient.SqlClient) =>
+  sql<KindScope>`SELECT DISTINCT plugin, kind FROM orch_resources ORDER BY plugin, kind`
+
+const endedLeases = (sql: SqlClient.SqlClient, scope: KindScope) =>
+  sql`plugin = ${scope.plugin} AND kind = ${scope.kind} AND ended_at IS NOT NULL`
+
+export const countEndedLeases = (sql: SqlClient.SqlClient, scope: KindScope) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ${endedLeases(sql, scope)}`)
+
+export const endedLeaseTimeAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
+  time(sql<{ t: unknown }>`SELECT ended_at AS t FROM orch_resource_leases WHERE ${endedLeases(sql, scope)}
+    ORDER BY ended_at DESC LIMIT 1 OFFSET ${offset}`)
+
+export const selectEndedLeases = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number, limit: number) =>
+  Effect.map(
+    sql<{ id: string }>`SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff}
+      LIMIT ${limit}${lockPicked(sql)}`,
+    (rows) => rows.map((row) => row.id)
+  )
+
+export const countEndedLeasesBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff}`)
+
+export const countLeaseChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: KindScope, cutoff: number) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
+    (SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff})`)
+
+export const deleteLeaseChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<string>) =>
+  Effect.map(
+    sql<{ x: unknown }>`DELETE FROM ${sql(child.table)} WHERE ${sql(child.column)} IN ${sql.in(ids)} RETURNING 1 AS x`,
+    (rows) => rows.length
+  )
+
+/** The leases, re-checked as ended (an open lease is never removed). */
+export const deleteLeases = (sql: SqlClient.SqlClient, scope: KindScope, ids: ReadonlyArray<string>) =>
+  Effect.map(
+    sql<{ id: string }>`DELETE FROM orch_resource_leases WHERE id IN ${sql.in(ids)} AND ${endedLeases(sql, scope)} RETURNING id`,
+    (rows) => rows.length
+  )
+
+// -- resource events ----------------------------------------------------------
+
+/** A kind's events but each resource's newest (found through `orch_resource_events_by_resource`). */
+const oldEvents = (sql: SqlClient.SqlClient, scope: KindScope) =>
+  sql`e.plugin = ${scope.plugin} AND e.kind = ${scope.kind} AND e.id < (SELECT MAX(l.id) FROM orch_resource_events l
+    WHERE l.plugin = e.plugin AND l.kind = e.kind AND l.resource = e.resource)`
+
+export const countEvents = (sql: SqlClient.SqlClient, scope: KindScope) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_events e WHERE ${oldEvents(sql, scope)}`)
+
+export const eventTimeAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
+  time(sql<{ t: unknown }>`SELECT e.at AS t FROM orch_resource_events e WHERE ${oldEvents(sql, scope)}
+    ORDER BY e.at DESC LIMIT 1 OFFSET ${offset}`)
+
+export const selectEvents = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number, limit: number) =>
+  Effect.map(
+    sql<{ id: unknown }>`SELECT e.id FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND e.at < ${cutoff}
+      LIMIT ${limit}${lockPicked(sql)}`,
+    (rows) => rows.map((row) => Number(row.id))
+  )
+
+export const countEventsBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND e.at < ${cutoff}`)
+
+export const deleteEvents = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>) =>
+  Effect.map(sql<{ id: unknown }>`DELETE FROM orch_resource_events WHERE id IN ${sql.in(ids)} RETURNING id`, (rows) => rows.length)
