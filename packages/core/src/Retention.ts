@@ -76,23 +76,21 @@ export const tablesOf = (target: Target): ReadonlyArray<string> => [
   ...new Set(target.children.map((child) => child.table))
 ]
 
-/** The newest time that goes: older than maxAge, or past the maxCount newest. Undefined: nothing goes. */
+/** What goes: older than maxAge, or past the maxCount newest (whichever reaches further). Undefined: nothing. */
 const cutoffOf = (
   settings: RetentionSection,
   category: Category,
   scope: Sql.KindScope,
   now: number,
   count: Effect.Effect<number, SqlError>,
-  timeAt: (offset: number) => Effect.Effect<number | undefined, SqlError>
+  boundaryAt: (offset: number) => Effect.Effect<Sql.Cutoff | undefined, SqlError>
 ) =>
   Effect.gen(function*() {
     const limits = limitsFor(settings, category, scope.plugin, scope.kind)
-    let cutoff = limits.maxAgeMs === undefined ? undefined : now - limits.maxAgeMs
-    if (limits.maxCount !== undefined && (yield* count) > limits.maxCount) {
-      const newestOver = yield* timeAt(limits.maxCount)
-      if (newestOver !== undefined) cutoff = Math.max(cutoff ?? -Infinity, newestOver + 1)
-    }
-    return cutoff
+    const byAge: Sql.Cutoff | undefined = limits.maxAgeMs === undefined ? undefined : { time: now - limits.maxAgeMs }
+    if (limits.maxCount === undefined || (yield* count) <= limits.maxCount) return byAge
+    const byCount = yield* boundaryAt(limits.maxCount)
+    return byCount === undefined || (byAge !== undefined && byAge.time > byCount.time) ? byAge : byCount
   })
 
 export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect<PruneReport, SqlError, SqlClient.SqlClient> =>
@@ -115,8 +113,13 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
      * stopped. A step picks one row more than a batch and removes a batch: the extra row
      * says whether another transaction is needed, so 2,500 rows take 5, not 6.
      */
-    const inBatches = (step: Effect.Effect<boolean, SqlError, SqlClient.SqlClient>) =>
+    const inBatches = (
+      due: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
+      step: Effect.Effect<boolean, SqlError, SqlClient.SqlClient>
+    ) =>
       Effect.gen(function*() {
+        // a read first: a kind with nothing due never takes the write lock
+        if ((yield* due).length === 0) return
         while (true) {
           const started = performance.now()
           const more = yield* transaction(step)
@@ -133,7 +136,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
     for (const scope of target.jobKinds) {
       if (scope.final.length === 0) continue
       const cutoff = yield* cutoffOf(target.settings, "jobs", scope, now, Sql.countFinishedJobs(sql, scope), (offset) =>
-        Sql.finishedJobTimeAt(sql, scope, offset))
+        Sql.finishedJobAt(sql, scope, offset))
       if (cutoff === undefined) continue
       const children = [Sql.jobHistory, ...target.children.filter((c) => c.plugin === scope.plugin && c.belongsTo === "job")]
       if (dryRun) {
@@ -141,7 +144,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         for (const child of children) yield* add(child.table, yield* Sql.countJobChildrenBefore(sql, child, scope, cutoff))
         continue
       }
-      yield* inBatches(Effect.gen(function*() {
+      yield* inBatches(Sql.selectFinishedJobs(sql, scope, cutoff, 1), Effect.gen(function*() {
         const picked = yield* Sql.selectFinishedJobs(sql, scope, cutoff, batch + 1)
         const ids = picked.slice(0, batch)
         if (ids.length === 0) return false
@@ -155,7 +158,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
     const kinds = yield* Sql.resourceKinds(sql)
     for (const scope of kinds) {
       const cutoff = yield* cutoffOf(target.settings, "leases", scope, now, Sql.countEndedLeases(sql, scope), (offset) =>
-        Sql.endedLeaseTimeAt(sql, scope, offset))
+        Sql.endedLeaseAt(sql, scope, offset))
       if (cutoff === undefined) continue
       const children = target.children.filter((c) => c.plugin === scope.plugin && c.belongsTo === "lease")
       if (dryRun) {
@@ -163,7 +166,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         for (const child of children) yield* add(child.table, yield* Sql.countLeaseChildrenBefore(sql, child, scope, cutoff))
         continue
       }
-      yield* inBatches(Effect.gen(function*() {
+      yield* inBatches(Sql.selectEndedLeases(sql, scope, cutoff, 1), Effect.gen(function*() {
         const picked = yield* Sql.selectEndedLeases(sql, scope, cutoff, batch + 1)
         const ids = picked.slice(0, batch)
         if (ids.length === 0) return false
@@ -176,13 +179,13 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
 
     for (const scope of kinds) {
       const cutoff = yield* cutoffOf(target.settings, "events", scope, now, Sql.countEvents(sql, scope), (offset) =>
-        Sql.eventTimeAt(sql, scope, offset))
+        Sql.eventAt(sql, scope, offset))
       if (cutoff === undefined) continue
       if (dryRun) {
         yield* add("orch_resource_events", yield* Sql.countEventsBefore(sql, scope, cutoff))
         continue
       }
-      yield* inBatches(Effect.gen(function*() {
+      yield* inBatches(Sql.selectEvents(sql, scope, cutoff, 1), Effect.gen(function*() {
         const picked = yield* Sql.selectEvents(sql, scope, cutoff, batch + 1)
         const ids = picked.slice(0, batch)
         if (ids.length === 0) return false

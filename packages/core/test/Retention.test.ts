@@ -115,6 +115,14 @@ describe("Retention", () => {
       expect(yield* jobIds("kind = 'other'")).toEqual(other)
     })))
 
+  it.effect("maxCount is exact when many jobs finished in the same millisecond: ties are cut by id", () =>
+    withDatabase(Effect.gen(function*() {
+      const ids = yield* seedJobs({ plugin: "demo", kind: "work", state: "succeeded", count: 100, updatedAt: now - 1000, step: 0 })
+      const report = yield* Retention.prune(target({ jobs: { maxCount: 30 } }))
+      expect(rowsOf(report).orch_jobs).toBe(70)
+      expect(yield* jobIds("1 = 1")).toEqual(ids.slice(70))
+    })))
+
   it.effect("removes in transactions of batchSize rows: 2,500 rows with a batch of 500 take 5", () =>
     withDatabase(Effect.gen(function*() {
       yield* seedJobs({ plugin: "demo", kind: "work", state: "succeeded", count: 2500, updatedAt: now - 30 * day, history: 1 })

@@ -8,8 +8,7 @@
  * What may go, and nothing else: jobs in a final state of their kind with no lease,
  * leases with `ended_at` set, resource events older than their resource's newest.
  * Children go before their parent, since `orch_job_history` references `orch_jobs`.
- * Standard SQL, which PostgreSQL runs too; `cutoff` is an epoch-ms bound, rows older
- * than it (strictly) go.
+ * Standard SQL, which PostgreSQL runs too; a `Cutoff` says which rows are old enough.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -32,11 +31,29 @@ CREATE INDEX orch_resource_events_by_time ON orch_resource_events (plugin, kind,
 const lockPicked = (sql: SqlClient.SqlClient): Statement.Fragment =>
   sql.onDialectOrElse({ pg: () => sql` FOR UPDATE SKIP LOCKED`, orElse: () => sql`` })
 
+/**
+ * What goes: rows older than `time`, and when `id` is set (a count limit) also those at
+ * `time` up to `id`, so ties at the boundary are cut by id and a count is kept exactly.
+ */
+export interface Cutoff {
+  readonly time: number
+  readonly id?: number | string | undefined
+}
+
+const before = (sql: SqlClient.SqlClient, timeColumn: string, idColumn: string, cutoff: Cutoff): Statement.Fragment => {
+  const [t, id] = [sql.literal(timeColumn), sql.literal(idColumn)]
+  return cutoff.id === undefined
+    ? sql`${t} < ${cutoff.time}`
+    : sql`${t} <= ${cutoff.time} AND (${t} < ${cutoff.time} OR ${id} <= ${cutoff.id})`
+}
+
 const count = (statement: Effect.Effect<ReadonlyArray<{ readonly n: unknown }>, SqlError>) =>
   Effect.map(statement, (rows) => Number(rows[0]?.n ?? 0))
 
-const time = (statement: Effect.Effect<ReadonlyArray<{ readonly t: unknown }>, SqlError>) =>
-  Effect.map(statement, (rows) => (rows.length === 0 ? undefined : Number(rows[0]!.t)))
+/** The boundary row of a count limit, as a `Cutoff` that includes it. */
+const boundary = (statement: Effect.Effect<ReadonlyArray<{ readonly t: unknown; readonly id: unknown }>, SqlError>) =>
+  Effect.map(statement, (rows): Cutoff | undefined =>
+    rows.length === 0 ? undefined : { time: Number(rows[0]!.t), id: typeof rows[0]!.id === "string" && !/^\d+$/.test(rows[0]!.id) ? rows[0]!.id : Number(rows[0]!.id) })
 
 /** A table of a plugin whose rows belong to jobs or leases: `column` holds the id. */
 export interface ChildTable {
@@ -60,26 +77,26 @@ const finishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
 export const countFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)}`)
 
-/** When the `offset`+1-th newest finished job finished: it and older ones are over a count of `offset`. */
-export const finishedJobTimeAt = (sql: SqlClient.SqlClient, scope: JobScope, offset: number) =>
-  time(sql<{ t: unknown }>`SELECT updated_at AS t FROM orch_jobs WHERE ${finishedJobs(sql, scope)}
-    ORDER BY updated_at DESC LIMIT 1 OFFSET ${offset}`)
+/** The `offset`+1-th newest finished job: it and older ones are over a count of `offset`. */
+export const finishedJobAt = (sql: SqlClient.SqlClient, scope: JobScope, offset: number) =>
+  boundary(sql<{ t: unknown; id: unknown }>`SELECT updated_at AS t, id FROM orch_jobs WHERE ${finishedJobs(sql, scope)}
+    ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET ${offset}`)
 
 /** Up to `limit` finished jobs that finished before `cutoff` (no ORDER BY: all of them go, the index finds them in a range per state). */
-export const selectFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: number, limit: number) =>
+export const selectFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: Cutoff, limit: number) =>
   Effect.map(
-    sql<{ id: unknown }>`SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff}
+    sql<{ id: unknown }>`SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND ${before(sql, "updated_at", "id", cutoff)}
       LIMIT ${limit}${lockPicked(sql)}`,
     (rows) => rows.map((row) => Number(row.id))
   )
 
 /** What a dry run reports: the finished jobs before `cutoff`, their history rows and a child table's rows. */
-export const countFinishedJobsBefore = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: number) =>
-  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff}`)
+export const countFinishedJobsBefore = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: Cutoff) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND ${before(sql, "updated_at", "id", cutoff)}`)
 
-export const countJobChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: JobScope, cutoff: number) =>
+export const countJobChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: JobScope, cutoff: Cutoff) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
-    (SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND updated_at < ${cutoff})`)
+    (SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND ${before(sql, "updated_at", "id", cutoff)})`)
 
 /** The jobs' rows in a child table (history or a plugin's); returns how many went. */
 export const deleteJobChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<number>) =>
@@ -114,23 +131,23 @@ const endedLeases = (sql: SqlClient.SqlClient, scope: KindScope) =>
 export const countEndedLeases = (sql: SqlClient.SqlClient, scope: KindScope) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ${endedLeases(sql, scope)}`)
 
-export const endedLeaseTimeAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
-  time(sql<{ t: unknown }>`SELECT ended_at AS t FROM orch_resource_leases WHERE ${endedLeases(sql, scope)}
-    ORDER BY ended_at DESC LIMIT 1 OFFSET ${offset}`)
+export const endedLeaseAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
+  boundary(sql<{ t: unknown; id: unknown }>`SELECT ended_at AS t, id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)}
+    ORDER BY ended_at DESC, id DESC LIMIT 1 OFFSET ${offset}`)
 
-export const selectEndedLeases = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number, limit: number) =>
+export const selectEndedLeases = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: Cutoff, limit: number) =>
   Effect.map(
-    sql<{ id: string }>`SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff}
+    sql<{ id: string }>`SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ${before(sql, "ended_at", "id", cutoff)}
       LIMIT ${limit}${lockPicked(sql)}`,
     (rows) => rows.map((row) => row.id)
   )
 
-export const countEndedLeasesBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number) =>
-  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff}`)
+export const countEndedLeasesBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: Cutoff) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ${before(sql, "ended_at", "id", cutoff)}`)
 
-export const countLeaseChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: KindScope, cutoff: number) =>
+export const countLeaseChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: KindScope, cutoff: Cutoff) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
-    (SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ended_at < ${cutoff})`)
+    (SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ${before(sql, "ended_at", "id", cutoff)})`)
 
 export const deleteLeaseChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<string>) =>
   Effect.map(
@@ -155,19 +172,19 @@ const oldEvents = (sql: SqlClient.SqlClient, scope: KindScope) =>
 export const countEvents = (sql: SqlClient.SqlClient, scope: KindScope) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_events e WHERE ${oldEvents(sql, scope)}`)
 
-export const eventTimeAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
-  time(sql<{ t: unknown }>`SELECT e.at AS t FROM orch_resource_events e WHERE ${oldEvents(sql, scope)}
-    ORDER BY e.at DESC LIMIT 1 OFFSET ${offset}`)
+export const eventAt = (sql: SqlClient.SqlClient, scope: KindScope, offset: number) =>
+  boundary(sql<{ t: unknown; id: unknown }>`SELECT e.at AS t, e.id AS id FROM orch_resource_events e WHERE ${oldEvents(sql, scope)}
+    ORDER BY e.at DESC, e.id DESC LIMIT 1 OFFSET ${offset}`)
 
-export const selectEvents = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number, limit: number) =>
+export const selectEvents = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: Cutoff, limit: number) =>
   Effect.map(
-    sql<{ id: unknown }>`SELECT e.id FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND e.at < ${cutoff}
+    sql<{ id: unknown }>`SELECT e.id FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND ${before(sql, "e.at", "e.id", cutoff)}
       LIMIT ${limit}${lockPicked(sql)}`,
     (rows) => rows.map((row) => Number(row.id))
   )
 
-export const countEventsBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: number) =>
-  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND e.at < ${cutoff}`)
+export const countEventsBefore = (sql: SqlClient.SqlClient, scope: KindScope, cutoff: Cutoff) =>
+  count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_resource_events e WHERE ${oldEvents(sql, scope)} AND ${before(sql, "e.at", "e.id", cutoff)}`)
 
 export const deleteEvents = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>) =>
   Effect.map(sql<{ id: unknown }>`DELETE FROM orch_resource_events WHERE id IN ${sql.in(ids)} RETURNING id`, (rows) => rows.length)
