@@ -126,8 +126,8 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
           longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started)
           transactions++
           if (!more || (yield* stop)) return
-          // let writers waiting on the lock in between
-          yield* Effect.yieldNow()
+          // a turn of the event loop in between: requests and other writers get in
+          yield* nextTurn
         }
       })
 
@@ -149,7 +149,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         const ids = picked.slice(0, batch)
         if (ids.length === 0) return false
         for (const child of children) yield* add(child.table, yield* Sql.deleteJobChildren(sql, child, ids))
-        yield* add("orch_jobs", yield* Sql.deleteJobs(sql, scope, ids))
+        yield* add("orch_jobs", yield* Sql.deleteJobs(sql, ids))
         return picked.length > batch
       }))
       if (yield* stop) break
@@ -171,7 +171,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         const ids = picked.slice(0, batch)
         if (ids.length === 0) return false
         for (const child of children) yield* add(child.table, yield* Sql.deleteLeaseChildren(sql, child, ids))
-        yield* add("orch_resource_leases", yield* Sql.deleteLeases(sql, scope, ids))
+        yield* add("orch_resource_leases", yield* Sql.deleteLeases(sql, ids))
         return picked.length > batch
       }))
       if (yield* stop) break
@@ -202,6 +202,12 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
       longestTransactionMs
     }
   })
+
+/** Resumes after pending I/O callbacks have run (not a clock sleep: the test clock would hold it). */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 /** "orch_jobs 2500, orch_job_history 7500": the tables that lost rows. */
 export const describe = (report: PruneReport): string =>

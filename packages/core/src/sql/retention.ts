@@ -105,12 +105,13 @@ export const deleteJobChildren = (sql: SqlClient.SqlClient, child: ChildTable, i
     (rows) => rows.length
   )
 
-/** The jobs themselves, re-checked as finished and unleased; returns how many went. */
-export const deleteJobs = (sql: SqlClient.SqlClient, scope: JobScope, ids: ReadonlyArray<number>) =>
-  Effect.map(
-    sql<{ id: unknown }>`DELETE FROM orch_jobs WHERE id IN ${sql.in(ids)} AND ${finishedJobs(sql, scope)} RETURNING id`,
-    (rows) => rows.length
-  )
+/**
+ * The jobs themselves, by id alone: the select in the same transaction picked them as
+ * finished under the write lock (SQLite) or locked them (PostgreSQL), and re-checking
+ * the state here would let SQLite walk `orch_jobs_finished` instead of the ids.
+ */
+export const deleteJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>) =>
+  Effect.map(sql<{ id: unknown }>`DELETE FROM orch_jobs WHERE id IN ${sql.in(ids)} RETURNING id`, (rows) => rows.length)
 
 export const jobHistory: ChildTable = { table: "orch_job_history", column: "job_id" }
 
@@ -155,12 +156,9 @@ export const deleteLeaseChildren = (sql: SqlClient.SqlClient, child: ChildTable,
     (rows) => rows.length
   )
 
-/** The leases, re-checked as ended (an open lease is never removed). */
-export const deleteLeases = (sql: SqlClient.SqlClient, scope: KindScope, ids: ReadonlyArray<string>) =>
-  Effect.map(
-    sql<{ id: string }>`DELETE FROM orch_resource_leases WHERE id IN ${sql.in(ids)} AND ${endedLeases(sql, scope)} RETURNING id`,
-    (rows) => rows.length
-  )
+/** The leases, by id: picked as ended in the same transaction (see `deleteJobs`). */
+export const deleteLeases = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>) =>
+  Effect.map(sql<{ id: string }>`DELETE FROM orch_resource_leases WHERE id IN ${sql.in(ids)} RETURNING id`, (rows) => rows.length)
 
 // -- resource events ----------------------------------------------------------
 
