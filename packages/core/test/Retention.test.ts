@@ -250,6 +250,15 @@ describe("core.retention config", () => {
       expect(count.message).toContain("unlimited")
     }))
 
+  it("a plugin may name only its own tables for retention", () => {
+    const bad = Plugin.make({ ...demo, retention: [{ table: "orch_jobs", column: "id", belongsTo: "job" }, { table: "demo_x", column: "a; DROP", belongsTo: "lease" }] })
+    expect(Plugin.problems(bad)).toEqual([
+      `its retention names the table "orch_jobs" (column "id"), which is not a table demo_… with a plain column name`,
+      `its retention names the table "demo_x" (column "a; DROP"), which is not a table demo_… with a plain column name`
+    ])
+    expect(Plugin.problems(demo)).toEqual([])
+  })
+
   it("an override that names no plugin or kind is reported", () => {
     expect(Retention.unknownOverrides(target({ jobs: { overrides: { "demo/wrok": {}, demo: {}, nope: {} } } }), [demo]))
       .toEqual([`core.retention.jobs.overrides "demo/wrok"`, `core.retention.jobs.overrides "nope"`])
