@@ -72,7 +72,7 @@ describe("allocator history under retention", () => {
     const left = await eventually(async () => {
       const now = counts(dir)
       return now.cleanJobs === 0 && now.leases === 1 && now.events === 2 && now.ttls === 1 ? now : undefined
-    }, { timeoutMs: 20_000 })
+    }, 20_000)
     expect(left).toMatchObject({ cleanJobs: 0, history: 0, leases: 1, openLeases: 1, ttls: 1, events: 2 })
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
     expect(Number(/orch_pruned_rows_total\{table="orch_jobs"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(10)
