@@ -204,6 +204,17 @@ describe("Retention", () => {
       const status = (yield* supervisor.status).find((s) => s.name === "core:retention")
       expect(status).toMatchObject({ running: true, consecutiveFailures: 0 })
     }).pipe(Effect.provide(Layer.merge(Supervisor.layer, database()))))
+
+  it.scoped("enabled: false starts no loop and removes nothing", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const supervisor = yield* Supervisor.Supervisor
+      yield* seedJobs({ plugin: "demo", kind: "work", state: "succeeded", count: 10, updatedAt: now - 30 * day })
+      yield* Retention.run(target({ enabled: false }), [demo], supervisor)
+      yield* TestClock.adjust("1 hour")
+      expect((yield* supervisor.status).some((s) => s.name === "core:retention")).toBe(false)
+      expect(yield* countRows("orch_jobs")).toBe(10)
+    }).pipe(Effect.provide(Layer.merge(Supervisor.layer, database()))))
 })
 
 describe("core.retention config", () => {
