@@ -17,8 +17,10 @@ import { Effect } from "effect"
 
 /** Migration 0006. */
 export const indexes = `
--- a kind's finished jobs by when they finished (their last change), so the oldest are found first
-CREATE INDEX orch_jobs_finished ON orch_jobs (plugin, kind, state, updated_at);
+-- a kind's jobs by their last change (when a finished one finished), oldest first. Without
+-- state, so it never looks better than orch_jobs_claim to a claim over several states;
+-- the few unfinished jobs untouched for longer than maxAge are skipped by a row lookup
+CREATE INDEX orch_jobs_by_change ON orch_jobs (plugin, kind, updated_at);
 
 -- ended leases of a kind by when they ended; open leases cost no entry
 CREATE INDEX orch_resource_leases_ended ON orch_resource_leases (plugin, kind, ended_at) WHERE ended_at IS NOT NULL;
@@ -73,7 +75,7 @@ export interface JobScope {
 const finishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
   sql`plugin = ${scope.plugin} AND kind = ${scope.kind} AND state IN ${sql.in(scope.final)} AND lease_owner IS NULL`
 
-/** How many finished jobs the kind has (a prefix of `orch_jobs_finished`). */
+/** How many finished jobs the kind has (a prefix of `orch_jobs_claim`). */
 export const countFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE ${finishedJobs(sql, scope)}`)
 
@@ -82,7 +84,7 @@ export const finishedJobAt = (sql: SqlClient.SqlClient, scope: JobScope, offset:
   boundary(sql<{ t: unknown; id: unknown }>`SELECT updated_at AS t, id FROM orch_jobs WHERE ${finishedJobs(sql, scope)}
     ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET ${offset}`)
 
-/** Up to `limit` finished jobs that finished before `cutoff` (no ORDER BY: all of them go, the index finds them in a range per state). */
+/** Up to `limit` finished jobs that finished before `cutoff` (no ORDER BY: all of them go; `orch_jobs_by_change` finds them in one range). */
 export const selectFinishedJobs = (sql: SqlClient.SqlClient, scope: JobScope, cutoff: Cutoff, limit: number) =>
   Effect.map(
     sql<{ id: unknown }>`SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND ${before(sql, "updated_at", "id", cutoff)}
@@ -108,7 +110,7 @@ export const deleteJobChildren = (sql: SqlClient.SqlClient, child: ChildTable, i
 /**
  * The jobs themselves, by id alone: the select in the same transaction picked them as
  * finished under the write lock (SQLite) or locked them (PostgreSQL), and re-checking
- * the state here would let SQLite walk `orch_jobs_finished` instead of the ids.
+ * the state here could let SQLite walk an index of the kind instead of the ids.
  */
 export const deleteJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>) =>
   Effect.map(sql<{ id: unknown }>`DELETE FROM orch_jobs WHERE id IN ${sql.in(ids)} RETURNING id`, (rows) => rows.length)
