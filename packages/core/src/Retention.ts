@@ -109,32 +109,42 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
       })
 
     /**
-     * Runs `step` (one batch, one transaction) until nothing more is due or the pass is
-     * stopped. A step picks one row more than a batch and removes a batch: the extra row
-     * says whether another transaction is needed, so 2,500 rows take 5, not 6.
+     * Removes what `pick` finds, a batch per transaction, until nothing more is due or the
+     * pass is stopped. Each transaction picks one row more than a batch and removes a
+     * batch (with `remove`, children first): the extra row says whether another is
+     * needed, so 2,500 rows take 5 transactions, not 6. Counted once committed.
      */
-    const inBatches = (
-      due: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
-      step: Effect.Effect<boolean, SqlError, SqlClient.SqlClient>
+    const inBatches = <Id>(
+      pick: (limit: number) => Effect.Effect<ReadonlyArray<Id>, SqlError>,
+      remove: (ids: ReadonlyArray<Id>) => Effect.Effect<ReadonlyArray<readonly [string, number]>, SqlError>
     ) =>
       Effect.gen(function*() {
         // a read first: a kind with nothing due never takes the write lock
-        if ((yield* due).length === 0) return
+        if ((yield* pick(1)).length === 0) return
         while (true) {
           const started = performance.now()
-          const more = yield* transaction(step)
+          const { more, counts } = yield* transaction(Effect.gen(function*() {
+            const picked = yield* pick(batch + 1)
+            const ids = picked.slice(0, batch)
+            return { more: picked.length > batch, counts: ids.length === 0 ? [] : yield* remove(ids) }
+          }))
           longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started)
           transactions++
+          for (const [table, rows] of counts) yield* add(table, rows)
           if (!more || (yield* stop)) return
           // a turn of the event loop in between: requests and other writers get in
           yield* nextTurn
         }
       })
 
+    /** `[table, rows]` for each statement of `deletes`, run in order. */
+    const each = <Id>(ids: ReadonlyArray<Id>, deletes: ReadonlyArray<readonly [string, (ids: ReadonlyArray<Id>) => Effect.Effect<number, SqlError>]>) =>
+      Effect.forEach(deletes, ([table, run]) => Effect.map(run(ids), (rows) => [table, rows] as const))
+
     const now = yield* Clock.currentTimeMillis
 
     for (const scope of target.jobKinds) {
-      if (scope.final.length === 0) continue
+      if (scope.final.length === 0 || (yield* stop)) continue
       const cutoff = yield* cutoffOf(target.settings, "jobs", scope, now, Sql.countFinishedJobs(sql, scope), (offset) =>
         Sql.finishedJobAt(sql, scope, offset))
       if (cutoff === undefined) continue
@@ -144,19 +154,16 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         for (const child of children) yield* add(child.table, yield* Sql.countJobChildrenBefore(sql, child, scope, cutoff))
         continue
       }
-      yield* inBatches(Sql.selectFinishedJobs(sql, scope, cutoff, 1), Effect.gen(function*() {
-        const picked = yield* Sql.selectFinishedJobs(sql, scope, cutoff, batch + 1)
-        const ids = picked.slice(0, batch)
-        if (ids.length === 0) return false
-        for (const child of children) yield* add(child.table, yield* Sql.deleteJobChildren(sql, child, ids))
-        yield* add("orch_jobs", yield* Sql.deleteJobs(sql, ids))
-        return picked.length > batch
-      }))
-      if (yield* stop) break
+      yield* inBatches((limit) => Sql.selectFinishedJobs(sql, scope, cutoff, limit), (ids) =>
+        each(ids, [
+          ...children.map((child) => [child.table, (ids: ReadonlyArray<number>) => Sql.deleteJobChildren(sql, child, ids)] as const),
+          ["orch_jobs", (ids) => Sql.deleteJobs(sql, ids)]
+        ]))
     }
 
     const kinds = yield* Sql.resourceKinds(sql)
     for (const scope of kinds) {
+      if (yield* stop) break
       const cutoff = yield* cutoffOf(target.settings, "leases", scope, now, Sql.countEndedLeases(sql, scope), (offset) =>
         Sql.endedLeaseAt(sql, scope, offset))
       if (cutoff === undefined) continue
@@ -166,18 +173,15 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         for (const child of children) yield* add(child.table, yield* Sql.countLeaseChildrenBefore(sql, child, scope, cutoff))
         continue
       }
-      yield* inBatches(Sql.selectEndedLeases(sql, scope, cutoff, 1), Effect.gen(function*() {
-        const picked = yield* Sql.selectEndedLeases(sql, scope, cutoff, batch + 1)
-        const ids = picked.slice(0, batch)
-        if (ids.length === 0) return false
-        for (const child of children) yield* add(child.table, yield* Sql.deleteLeaseChildren(sql, child, ids))
-        yield* add("orch_resource_leases", yield* Sql.deleteLeases(sql, ids))
-        return picked.length > batch
-      }))
-      if (yield* stop) break
+      yield* inBatches((limit) => Sql.selectEndedLeases(sql, scope, cutoff, limit), (ids) =>
+        each(ids, [
+          ...children.map((child) => [child.table, (ids: ReadonlyArray<string>) => Sql.deleteLeaseChildren(sql, child, ids)] as const),
+          ["orch_resource_leases", (ids) => Sql.deleteLeases(sql, ids)]
+        ]))
     }
 
     for (const scope of kinds) {
+      if (yield* stop) break
       const cutoff = yield* cutoffOf(target.settings, "events", scope, now, Sql.countEvents(sql, scope), (offset) =>
         Sql.eventAt(sql, scope, offset))
       if (cutoff === undefined) continue
@@ -185,14 +189,8 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
         yield* add("orch_resource_events", yield* Sql.countEventsBefore(sql, scope, cutoff))
         continue
       }
-      yield* inBatches(Sql.selectEvents(sql, scope, cutoff, 1), Effect.gen(function*() {
-        const picked = yield* Sql.selectEvents(sql, scope, cutoff, batch + 1)
-        const ids = picked.slice(0, batch)
-        if (ids.length === 0) return false
-        yield* add("orch_resource_events", yield* Sql.deleteEvents(sql, ids))
-        return picked.length > batch
-      }))
-      if (yield* stop) break
+      yield* inBatches((limit) => Sql.selectEvents(sql, scope, cutoff, limit), (ids) =>
+        each(ids, [["orch_resource_events", (ids) => Sql.deleteEvents(sql, ids)]]))
     }
 
     return {

@@ -132,10 +132,12 @@ describe("Retention", () => {
       expect(yield* countRows("orch_jobs")).toBe(0)
     })))
 
-  it.effect("a pass stops between batches once told to (shutdown)", () =>
+  it.effect("a pass stops between batches once told to (shutdown), and starts no kind after", () =>
     withDatabase(Effect.gen(function*() {
       yield* seedJobs({ plugin: "demo", kind: "work", state: "succeeded", count: 1000, updatedAt: now - 30 * day })
-      const report = yield* Retention.prune(target({ batchSize: 100 }), { stop: Effect.succeed(true) })
+      // asked before the first kind (no), then after each batch (yes from then on)
+      let asked = 0
+      const report = yield* Retention.prune(target({ batchSize: 100 }), { stop: Effect.sync(() => ++asked > 1) })
       expect(rowsOf(report).orch_jobs).toBe(100)
       expect(yield* countRows("orch_jobs")).toBe(900)
     })))
