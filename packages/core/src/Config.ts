@@ -9,6 +9,7 @@ import * as path from "node:path"
 import * as Auth from "./Auth.js"
 import { ConfigError } from "./Errors.js"
 import type { Plugin } from "./Plugin.js"
+import { RetentionSection } from "./RetentionPolicy.js"
 import * as Yaml from "./Yaml.js"
 
 export const LogLevel = Schema.Literal("trace", "debug", "info", "warning", "error", "none")
@@ -41,6 +42,9 @@ export const CoreSection = Schema.Struct({
     }),
     { default: () => ({ busyTimeoutMs: 10_000, synchronous: "normal" as const }) }
   ),
+  retention: Schema.optionalWith(RetentionSection, { default: () => Schema.decodeSync(RetentionSection)({}) }).annotations({
+    description: "How long finished jobs, ended leases and resource history are kept (see README, Retention)"
+  }),
   http: Schema.optionalWith(
     Schema.Struct({
       host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),

@@ -18,7 +18,7 @@
  *   with `plugin: <name>` and adds metric collectors that go when their scope closes.
  * - At daemon start core checks that every kind's `plugin` is the plugin's name and that
  *   its migrations create, alter and drop only tables and indexes named `<name>_…` (a
- *   dash in the name is an underscore there).
+ *   dash in the name is an underscore there), as must the tables its `retention` names.
  */
 import type * as Command from "@effect/cli/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -40,6 +40,7 @@ import { type Collector, Collectors } from "./Metrics.js"
 import type { Rule as AccessRule } from "./Access.js"
 import type { Migrations } from "./Migrations.js"
 import type { ResourceKind, Resources } from "./Resources.js"
+import type { ChildTable } from "./Retention.js"
 import type { Schedules } from "./Schedules.js"
 import { PluginError } from "./Errors.js"
 import type { Backoff, Supervisor } from "./Supervisor.js"
@@ -198,6 +199,12 @@ export interface Plugin<C = any, S = any, Provided = never> {
   readonly jobKinds?: ReadonlyArray<JobKind.Any> | undefined
   readonly resourceKinds?: ReadonlyArray<ResourceKind.Any> | undefined
   /**
+   * The plugin's tables whose rows belong to core's jobs or leases (`{ table, column,
+   * belongsTo: "job" | "lease" }`): retention removes them with their job or lease.
+   * Tables of its own that grow otherwise, the plugin caps itself.
+   */
+  readonly retention?: ReadonlyArray<ChildTable> | undefined
+  /**
    * What the plugin's loops and routes need (its own service, a client …), built under the
    * supervisor after the database is open and rebuilt with backoff when it fails. Log,
    * add collectors and hold resources in it: everything it acquires is released when it stops.
@@ -296,6 +303,11 @@ export const problems = (plugin: Plugin): ReadonlyArray<string> => {
     }
   }
   const prefix = `${plugin.name.replace(/-/g, "_")}_`
+  for (const child of plugin.retention ?? []) {
+    if (!child.table.startsWith(prefix) || !/^\w+$/.test(child.table) || !/^\w+$/.test(child.column)) {
+      found.push(`its retention names the table "${child.table}" (column "${child.column}"), which is not a table ${prefix}… with a plain column name`)
+    }
+  }
   for (const [key, script] of Object.entries(plugin.migrations ?? {})) {
     const text = typeof script === "string" ? script : script.join(";\n")
     for (const { kind, name } of objectNames(text)) {

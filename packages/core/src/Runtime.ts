@@ -17,6 +17,7 @@ import * as Plugin from "./Plugin.js"
 import { DaemonInfo, type Plugin as AnyPlugin } from "./Plugin.js"
 import * as PluginRuntime from "./PluginRuntime.js"
 import * as Resources from "./Resources.js"
+import * as Retention from "./Retention.js"
 import * as Schedules from "./Schedules.js"
 import * as Fencing from "./sql/fencing.js"
 import { coreMigrations } from "./sql/migrations.js"
@@ -151,6 +152,8 @@ export const start = (options: DaemonOptions) =>
         every: "5 seconds",
         backoff: { initial: "1 second", max: "5 seconds" }
       })
+      // history of every plugin this build knows, whichever run: their rows share the file
+      yield* Retention.run(Retention.targetOf(options.available, config.core.retention), options.available, supervisor)
       yield* Effect.forEach(running, (plugin) => plugin.start, { discard: true })
       // registered last so it runs first when the scope closes: drain before anything stops
       yield* Effect.addFinalizer(() =>

@@ -18,6 +18,8 @@ const Work = JobKind.simple({ plugin: "test", name: "work", payload: Schema.Stru
 const Device = ResourceKind.make({ plugin: "test", name: "device", states: ["ready", "broken"], initial: "ready", leasable: ["ready"] })
 
 const before = Object.fromEntries(Object.entries(coreMigrations).filter(([key]) => key < "0005"))
+// later migrations (0006 adds indexes) are not this test's subject
+const through0005 = Object.fromEntries(Object.entries(coreMigrations).filter(([key]) => key < "0006"))
 
 const tables = ["orch_jobs", "orch_job_history", "orch_fencing", "orch_migrations", "orch_resources", "orch_resource_leases"]
 
@@ -65,7 +67,7 @@ describe("migration 0005_bigint_times", () => {
       const was = yield* snapshot(sql)
       expect((was.rows.orch_job_history as Array<unknown>).length).toBe(5)
 
-      const applied = yield* Migrations.apply("core", coreMigrations)
+      const applied = yield* Migrations.apply("core", through0005)
       expect(applied.map((migration) => migration.name)).toEqual(["bigint_times"])
 
       const now = yield* snapshot(sql)

@@ -29,6 +29,8 @@ export const plugin = Plugin.make({
   migrations,
   jobKinds: [CleanJob],
   resourceKinds: [Device],
+  // a lease's TTL goes with the lease when retention removes it
+  retention: [{ table: "allocator_lease_ttls", column: "lease_id", belongsTo: "lease" }],
   services: Daemon.services,
   loops: Daemon.loops,
   workers: Daemon.workers,

@@ -97,6 +97,8 @@ export const plugin = Plugin.make({
   migrations,
   jobKinds: [WptTest],
   resourceKinds: [InstanceKind],
+  // a job's submissions to WPT go with the job when retention removes it
+  retention: [{ table: "watchdog_submissions", column: "job_id", belongsTo: "job" }],
   services,
   loops,
   workers,

@@ -2,6 +2,7 @@
 export * from "./Database.js"
 export * from "./Fixture.js"
 export * from "./FixtureProcess.js"
+export * from "./History.js"
 export * from "./Orch.js"
 export * from "./TempDir.js"
 export * from "./Wait.js"

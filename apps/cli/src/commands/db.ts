@@ -1,7 +1,8 @@
-/** `orch db migrate|status`: with `orch run`, the only commands that open the database file. */
+/** `orch db migrate|status|prune`: with `orch run`, the only commands that open the database file. */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
+import * as Config from "@orch/core/Config"
 import { Plugins } from "@orch/core/Plugin"
 import { Effect } from "effect"
 
@@ -28,7 +29,26 @@ const status = Command.make("status", { json, common: Cli.commonOptions }, ({ co
     ))
   }))).pipe(Command.withDescription("Show every migration and when it was applied"))
 
+const prune = Cli.databaseCommand("prune", {
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Count what would be removed; remove nothing")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+}, ({ dryRun, json }) =>
+  Effect.gen(function*() {
+    const Retention = yield* Effect.promise(() => import("@orch/core/Retention"))
+    const plugins = yield* Plugins
+    const config = yield* Config.Config
+    const report = yield* Retention.prune(Retention.targetOf(plugins, config.core.retention), { dryRun })
+    if (json) return yield* Cli.print(JSON.stringify(report))
+    const total = report.tables.reduce((sum, t) => sum + t.rows, 0)
+    yield* Cli.print(Cli.table(["TABLE", dryRun ? "WOULD REMOVE" : "REMOVED"], report.tables.map((t) => [t.table, t.rows])))
+    yield* Cli.print(
+      dryRun
+        ? `would remove ${total} rows (dry run: nothing removed)`
+        : `removed ${total} rows in ${report.transactions} transactions (longest ${report.longestTransactionMs.toFixed(1)} ms)`
+    )
+  })).pipe(Command.withDescription("Remove history older or more plentiful than core.retention allows, once, in small batches"))
+
 export const dbCommand = Command.make("db").pipe(
   Command.withDescription("The shared SQLite database"),
-  Command.withSubcommands([migrate, status])
+  Command.withSubcommands([migrate, status, prune])
 )
