@@ -77,24 +77,6 @@ export const apiPaths = [
 ]
 
 /**
- * Why a browser request is refused as cross-site, or undefined. Neubot's `/api/exit` took
- * any method, so a GET from any web page could stop it; a browser says where a request
- * comes from (`Sec-Fetch-Site`, or `Origin` on older ones), and only the page's own origin
- * or a typed-in address (`none`) may. A client that is not a browser sends neither.
- */
-export const crossSite = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
-  const site = request.headers["sec-fetch-site"]
-  if (site !== undefined && site !== "same-origin" && site !== "none") return `a ${site} request may not stop orch`
-  const origin = request.headers["origin"]
-  if (origin === undefined) return undefined
-  try {
-    return new URL(origin).host === request.headers["host"] ? undefined : `a request from ${origin} may not stop orch`
-  } catch {
-    return `a request from ${origin} may not stop orch`
-  }
-}
-
-/**
  * Makes a streamed answer end by closing the connection, as Neubot's did (`up_to_eof`):
  * no chunked encoding and `Connection: close`, so a client that reads to EOF (Neubot's
  * command line) sees the lines as they are and is done when orch is.
@@ -275,11 +257,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
   version: Effect.succeed(HttpServerResponse.text(version)),
 
   exit: (request: HttpServerRequest.HttpServerRequest) => Effect.gen(function*() {
-    const refused = crossSite(request)
-    if (refused !== undefined) {
-      yield* service.engine.log("WARNING", `scheduler: /api/exit refused: ${refused}`)
-      return HttpServerResponse.unsafeJson({ error: refused }, { status: 403 })
-    }
+    // core's gate has refused a browser request from another origin, on both listeners
     yield* service.engine.log("INFO", "scheduler: exit asked through /api/exit")
     // answer first, then stop
     yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep("100 millis"), service.exit))
