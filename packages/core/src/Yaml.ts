@@ -93,16 +93,15 @@ export const substituteEnv = (
   document: YamlDocument,
   env: Readonly<Record<string, string | undefined>>
 ): Either.Either<YamlDocument, ConfigError> => {
-  let failure: ConfigError | undefined
+  const problems: Array<ConfigProblem> = []
   const visit = (value: unknown, path: Array<PropertyKey>): unknown => {
-    if (failure) return value
     if (typeof value === "string") {
       const replaced = value.replace(/\$\$\{/g, "\u0000").replace(envPattern, (match, name: string, fallback?: string) => {
         const found = env[name]
         if (found !== undefined) return found
         if (fallback !== undefined) return fallback
         const position = document.locate(path)
-        failure ??= new ConfigError({
+        problems.push({
           file: document.file,
           line: position?.line,
           column: position?.column,
@@ -120,7 +119,7 @@ export const substituteEnv = (
     return value
   }
   const value = visit(document.value, [])
-  return failure ? Either.left(failure) : Either.right({ ...document, value })
+  return problems.length > 0 ? Either.left(problemsError(problems)) : Either.right({ ...document, value })
 }
 
 /**
