@@ -4,7 +4,6 @@
  * kept in the config store as strings, read and written through `/api/config` and
  * `orch scheduler config`: integers are cast back when read, as the spec says.
  */
-import * as Config from "@orch/core/Config"
 import { Schema } from "effect"
 
 const Port = Schema.Int.pipe(Schema.between(0, 65535))
@@ -13,8 +12,7 @@ export const defaultMaxDatabaseSize = 10 * 1024 * 1024
 
 export const SchedulerConfig = Schema.Struct({
   descriptors: Schema.optionalWith(Schema.String, { default: () => "./descriptors" }).annotations({
-    description: "Folder of test descriptors (<test name>.json); read again whenever tests are listed or an automatic test starts",
-    [Config.ExistingPathId]: "folder"
+    description: "Folder of test descriptors (<test name>.json); read again whenever tests are listed or an automatic test starts"
   }),
   bundled: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
     description: "Also offer the bundled tests (speedtest); a descriptor file of the same name replaces one"
