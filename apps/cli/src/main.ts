@@ -88,16 +88,19 @@ export const main = (plugins: ReadonlyArray<Plugin>, argv: ReadonlyArray<string>
     return
   }
   const command = ["orch", ...checked.path].join(" ")
-  const cli = Command.run(root, { name: "orch", version })
   // --log-level reaches the option through its environment variable (see Cli.logLevelOption)
   const configProvider = checked.logLevel === undefined
     ? ConfigProvider.fromEnv()
     : ConfigProvider.fromMap(new Map([["ORCH_LOG_LEVEL", checked.logLevel]])).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-  Effect.flatMap(Effect.console, (console) =>
-    cli([argv[0]!, argv[1]!, ...checked.args]).pipe(
+  // @effect/cli prints its parse errors (in colour) to Console.error: silenced while it
+  // parses, orch prints them below; the commands get the console back
+  Effect.flatMap(Effect.console, (console) => {
+    const cli = Command.run(Command.transformHandler(root, (effect) => Effect.withConsole(effect, console)), { name: "orch", version })
+    return cli([argv[0]!, argv[1]!, ...checked.args]).pipe(
       Effect.withConsole({ ...console, error: () => Effect.void }),
       Effect.withConfigProvider(configProvider)
-    )).pipe(
+    )
+  }).pipe(
     Effect.provide(Layer.merge(NodeContext.layer, Layer.succeed(Plugins, plugins))),
     Effect.catchAllCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void

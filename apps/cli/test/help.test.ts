@@ -25,7 +25,7 @@ describe("orch help", () => {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"))
     }
     for (const variable of ["ORCH_CONFIG", "ORCH_DATA_DIR", "ORCH_URL", "ORCH_LOG_LEVEL", "NO_COLOR"]) expect(help.stdout).toContain(variable)
-    for (const builtIn of ["--wizard", "--completions", "$ "]) expect(help.stdout).not.toContain(builtIn)
+    for (const builtIn of ["--wizard", "$ "]) expect(help.stdout).not.toContain(builtIn)
     const bare = await run(orchBin, [], piped)
     expect(bare).toMatchObject({ code: 0, stdout: help.stdout })
   })
@@ -81,6 +81,7 @@ describe("orch's errors", () => {
       [["run", "--plugns", "all"], "orch run: unknown option --plugns; did you mean --plugins?"],
       [["config", "check", "--log-format", "xml"], "orch config check: --log-format: 'xml' is not one of auto, pretty, json"],
       [["jobs", "lst"], "orch jobs: unknown command 'lst'; did you mean list?"],
+      [["jobs", "list", "--wizard"], "orch jobs list: unknown option --wizard (see `orch help jobs list`)"],
       [["watchdog", "cancel", "abc"], "orch watchdog cancel: <job>: 'abc' is not an integer"]
     ]
     for (const [args, message] of cases) {

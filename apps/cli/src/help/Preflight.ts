@@ -22,12 +22,12 @@ export type Preflight =
     readonly logLevel: string | undefined
   }
 
-/** @effect/cli's own flags, still accepted but not listed (--wizard, --completions). */
-const builtIns = new Set(["--help", "-h", "--version", "--wizard", "--completions"])
+/** @effect/cli's own flags that orch keeps (its interactive --wizard is refused as unknown). */
+const builtIns = new Set(["--help", "-h", "--version", "--completions"])
 
 const commandName = (path: ReadonlyArray<string>) => ["orch", ...path].join(" ")
 
-const seeHelp = (path: ReadonlyArray<string>) => ` (\`orch help${path.length > 0 ? ` ${path.join(" ")}` : ""}\` lists them)`
+const seeHelp = (path: ReadonlyArray<string>) => ` (see \`orch help${path.length > 0 ? ` ${path.join(" ")}` : ""}\`)`
 
 const kindName: Record<ValueKind, string> = {
   bool: "true or false",

@@ -153,7 +153,7 @@ export const render = (
     const column = Math.max(...environment.map(([variable]) => variable.length)) + 3
     for (const [variable, text] of environment) out.push(...twoColumns(2, column, width, variable, text))
     out.push("")
-    out.push(...wrap("`orch help <command>` (or `orch <command> --help`) shows a command's options; `orch --version` prints the version.", width))
+    out.push(...wrap("`orch help <command>` (or `orch <command> --help`) shows a command's options; `orch --version` prints the version; `orch --completions bash|zsh|fish` prints a shell completion script.", width))
   } else if (command.children.length > 0) {
     out.push(...wrap(`\`orch help ${path.join(" ")} <command>\` shows a command's options.`, width))
   } else {
