@@ -82,7 +82,9 @@ describe("orch's errors", () => {
       [["config", "check", "--log-format", "xml"], "orch config check: --log-format: 'xml' is not one of auto, pretty, json"],
       [["jobs", "lst"], "orch jobs: unknown command 'lst'; did you mean list?"],
       [["jobs", "list", "--wizard"], "orch jobs list: unknown option --wizard (see `orch help jobs list`)"],
-      [["watchdog", "cancel", "abc"], "orch watchdog cancel: <job>: 'abc' is not an integer"]
+      [["watchdog", "cancel", "abc"], "orch watchdog cancel: <job>: 'abc' is not an integer"],
+      [["resources", "list", "--label", "nokv"], "orch resources list: --label: 'nokv' is not key=value"],
+      [["allocator", "allocate", "--ttl", "soon"], "orch allocator allocate: --ttl: \"soon\" is not a duration like 90s, 5m or 1h (`orch help allocator allocate` shows the usage)"]
     ]
     for (const [args, message] of cases) {
       const result = await run(orchBin, args, piped)

@@ -1,5 +1,5 @@
 /**
- * "Did you mean …?": the known name closest to a misspelt one, for config keys,
+ * "Did you mean …?": the known name closest to a misspelt one (of three letters or more), for config keys,
  * commands and flags alike. The edit distance is @effect/cli's (already a dependency).
  */
 import * as AutoCorrect from "@effect/cli/AutoCorrect"
@@ -15,6 +15,7 @@ export const distance = (a: string, b: string): number => AutoCorrect.levenstein
  * at most a third of the word's length in edits (and at least 1, at most 3).
  */
 export const closest = (word: string, candidates: Iterable<string>): string | undefined => {
+  if (word.length < 3) return undefined
   const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)))
   let best: string | undefined
   let bestDistance = Infinity

@@ -132,7 +132,7 @@ export const preflight = (root: CommandInfo, args: ReadonlyArray<string>): Prefl
       value = next
       i++
     }
-    const problem = badValue(option, value)
+    const problem = option.keyValue && !value.includes("=") ? `'${value}' is not key=value` : badValue(option, value)
     if (problem) return { _tag: "Fail", message: `${commandName(path)}: ${name}: ${problem}` }
     // @effect/cli has a built-in --log-level that would swallow orch's: it travels apart
     if (option.names[0] === "--log-level") logLevel = value
