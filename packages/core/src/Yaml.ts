@@ -158,6 +158,9 @@ export const toConfigError = (
     error.message
   )
 
+/** Every problem of a schema failure, one per key, worded for people (for values that come from flags). */
+export const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<Issues.Problem> => Issues.problems(error.issue)
+
 /** The problem at `path`, placed on the flag that set it or on its line in the document. */
 export const locateProblem = (
   document: YamlDocument,
