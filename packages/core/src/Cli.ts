@@ -18,19 +18,29 @@ import type { CliServices, CoreServices, Plugin } from "./Plugin.js"
 import { Plugins } from "./Plugin.js"
 
 export const configOption = Options.text("config").pipe(
-  Options.withDescription("Config file (default: ./orch.yaml when present)"),
+  Options.withPseudoName("file"),
+  Options.withDescription("Config file (default: ./orch.yaml when present; env ORCH_CONFIG)"),
   Options.withFallbackConfig(EffectConfig.string("ORCH_CONFIG")),
   Options.optional
 )
 
 export const dataDirOption = Options.text("data-dir").pipe(
-  Options.withDescription("Folder for orch's database and state (default ./.orch)"),
+  Options.withPseudoName("folder"),
+  Options.withDescription("Folder for orch's database and state (default ./.orch; env ORCH_DATA_DIR)"),
   Options.withFallbackConfig(EffectConfig.string("ORCH_DATA_DIR")),
   Options.optional
 )
 
-export const logLevelOption = Options.choice("log-level", ["trace", "debug", "info", "warning", "error", "none"]).pipe(
-  Options.withDescription("Least severe level logged (default info)"),
+export const logLevels = ["trace", "debug", "info", "warning", "error", "none"] as const
+
+/**
+ * `--log-level`. @effect/cli has a built-in option of the same name that would swallow
+ * it, so `orch`'s entry takes the flag out of the arguments and hands it over as
+ * ORCH_LOG_LEVEL, which is also the environment variable.
+ */
+export const logLevelOption = Options.choice("log-level", logLevels).pipe(
+  Options.withDescription("Least severe level logged (default info; env ORCH_LOG_LEVEL)"),
+  Options.withFallbackConfig(EffectConfig.literal(...logLevels)("ORCH_LOG_LEVEL")),
   Options.optional
 )
 
@@ -40,11 +50,13 @@ export const logFormatOption = Options.choice("log-format", ["auto", "pretty", "
 )
 
 export const logFileOption = Options.text("log-file").pipe(
+  Options.withPseudoName("file"),
   Options.withDescription("Also append JSON log lines to this file"),
   Options.optional
 )
 
 export const setOption = Options.text("set").pipe(
+  Options.withPseudoName("key=value"),
   Options.withDescription("Override one config key, e.g. --set core.http.port=0 (repeatable)"),
   Options.repeated
 )
@@ -142,6 +154,7 @@ export const time = (ms: number | null | undefined): string => (ms === null || m
 
 /** `--url` for commands that talk to a running daemon over HTTP. */
 export const urlOption = Options.text("url").pipe(
+  Options.withPseudoName("url"),
   Options.withDescription("The running daemon (default: $ORCH_URL, else core.http of the config, http://127.0.0.1:7600)"),
   Options.optional
 )

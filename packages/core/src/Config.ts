@@ -3,14 +3,22 @@
  * Schema. Precedence, lowest first: defaults, the file (with `${ENV}` substituted),
  * `--set key.path=value` overrides, then dedicated flags (`--data-dir`, `--http-port` …).
  */
-import { Context, Effect, Either, Redacted, Schema } from "effect"
+import { Context, Effect, Either, Redacted, Schema, type SchemaAST } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Auth from "./Auth.js"
 import { ConfigError } from "./Errors.js"
+import { structOf } from "./internal/schemaWalk.js"
 import type { Plugin } from "./Plugin.js"
 import { RetentionSection } from "./RetentionPolicy.js"
 import * as Yaml from "./Yaml.js"
+
+/**
+ * Annotation on a config key (or its schema) whose value is a path that must exist when
+ * given: `"file"` or `"folder"`. `orch run` and `orch config check` refuse a missing one.
+ */
+export const ExistingPathId: unique symbol = Symbol.for("@orch/core/Config/ExistingPath")
+export type ExistingPath = "file" | "folder"
 
 export const LogLevel = Schema.Literal("trace", "debug", "info", "warning", "error", "none")
 export type LogLevel = typeof LogLevel.Type
@@ -102,6 +110,8 @@ export interface Overrides {
   readonly logFile?: string | undefined
   /** `--set a.b.c=value` pairs; values are parsed as YAML scalars (numbers, booleans). */
   readonly set?: ReadonlyArray<string> | undefined
+  /** Refuse a missing file or folder named by a key marked with `ExistingPathId` (`orch run`, `config check`). */
+  readonly checkPaths?: boolean | undefined
 }
 
 export const defaultConfigFile = "orch.yaml"
@@ -133,7 +143,7 @@ const setPath = (target: Record<string, unknown>, keys: ReadonlyArray<string>, v
 const parseSetting = (setting: string): Either.Either<readonly [ReadonlyArray<string>, unknown], ConfigError> => {
   const eq = setting.indexOf("=")
   if (eq <= 0) {
-    return Either.left(new ConfigError({ key: setting, message: "--set expects key.path=value" }))
+    return Either.left(new ConfigError({ flag: `--set ${setting}`, message: "expects key.path=value, e.g. --set core.http.port=0" }))
   }
   const keys = setting.slice(0, eq).split(".")
   const raw = setting.slice(eq + 1)
@@ -176,21 +186,32 @@ export const load = (
       }
     }
     const raw = structuredClone(document.value) as Record<string, unknown>
+    // where a value came from the command line, its problems are blamed on the flag
+    const origins: Array<Yaml.Origin> = []
     for (const setting of overrides.set ?? []) {
       const [keys, value] = yield* parseSetting(setting)
       setPath(raw, keys, value)
+      origins.push({ keys, flag: `--set ${setting}` })
     }
-    const flag = (keys: ReadonlyArray<string>, value: unknown) => {
-      if (value !== undefined) setPath(raw, keys, value)
+    const flag = (keys: ReadonlyArray<string>, name: string, value: unknown) => {
+      if (value === undefined) return
+      setPath(raw, keys, value)
+      origins.push({ keys, flag: `${name} ${String(value)}` })
     }
-    flag(["core", "dataDir"], overrides.dataDir)
-    flag(["core", "http", "host"], overrides.httpHost)
-    flag(["core", "http", "port"], overrides.httpPort)
-    flag(["core", "log", "level"], overrides.logLevel)
-    flag(["core", "log", "format"], overrides.logFormat)
-    flag(["core", "log", "file"], overrides.logFile)
+    flag(["core", "dataDir"], "--data-dir", overrides.dataDir)
+    flag(["core", "http", "host"], "--http-host", overrides.httpHost)
+    flag(["core", "http", "port"], "--http-port", overrides.httpPort)
+    flag(["core", "log", "level"], "--log-level", overrides.logLevel)
+    flag(["core", "log", "format"], "--log-format", overrides.logFormat)
+    flag(["core", "log", "file"], "--log-file", overrides.logFile)
 
-    const decoded = yield* Yaml.decode(fileSchema(plugins), document, raw)
+    const decoded = yield* Yaml.decode(fileSchema(plugins), document, raw, origins)
+    if (overrides.checkPaths) {
+      const missing = missingPaths(plugins, decoded as Record<string, unknown>, raw).map(({ keys, message }) =>
+        Yaml.locateProblem(document, origins, keys, message)
+      )
+      if (missing.length > 0) return yield* Yaml.problemsError(missing)
+    }
     const { core, ...sections } = decoded as { core: CoreSection } & Record<string, unknown>
     return {
       file,
@@ -200,6 +221,54 @@ export const load = (
       secrets: collectSecrets(decoded, [])
     }
   })
+
+/** Keys marked with `ExistingPathId` in one decoded section, with their values. */
+const markedPaths = (
+  ast: SchemaAST.AST,
+  value: unknown,
+  keys: ReadonlyArray<string>,
+  out: Array<{ keys: ReadonlyArray<string>; kind: ExistingPath; value: string }>
+) => {
+  const struct = structOf(ast)
+  if (!struct || value === null || typeof value !== "object") return out
+  for (const signature of struct.propertySignatures) {
+    if (typeof signature.name !== "string") continue
+    const item = (value as Record<string, unknown>)[signature.name]
+    const kind = (signature.annotations[ExistingPathId] ?? signature.type.annotations[ExistingPathId]) as ExistingPath | undefined
+    if (kind && typeof item === "string") out.push({ keys: [...keys, signature.name], kind, value: item })
+    else markedPaths(signature.type, item, [...keys, signature.name], out)
+  }
+  return out
+}
+
+const given = (raw: unknown, keys: ReadonlyArray<string>): boolean =>
+  keys.reduce<unknown>((node, key) => (node !== null && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), raw) !== undefined
+
+/**
+ * Every marked file or folder that the file or a flag names and that does not exist
+ * (relative paths: from the working directory). A default that is missing is not an error.
+ */
+const missingPaths = (plugins: ReadonlyArray<Plugin>, decoded: Record<string, unknown>, raw: unknown) => {
+  const sections: Array<readonly [string, SchemaAST.AST]> = [
+    ["core", CoreSection.ast],
+    ...plugins.map((plugin) => [plugin.name, plugin.config.ast] as const)
+  ]
+  return sections.flatMap(([name, ast]) =>
+    markedPaths(ast, decoded[name], [name], []).filter(({ keys }) => given(raw, keys)).flatMap(({ keys, kind, value }): Array<{ keys: ReadonlyArray<string>; message: string }> => {
+      const absolute = path.resolve(value)
+      const shown = absolute === value ? value : `${value} (${absolute})`
+      let stat: fs.Stats | undefined
+      try {
+        stat = fs.statSync(absolute)
+      } catch {
+        return [{ keys, message: `${kind} not found: ${shown}` }]
+      }
+      if (kind === "file" && stat.isDirectory()) return [{ keys, message: `is a folder, not a file: ${shown}` }]
+      if (kind === "folder" && !stat.isDirectory()) return [{ keys, message: `is not a folder: ${shown}` }]
+      return []
+    })
+  )
+}
 
 /** The decoded section of one plugin. */
 export const section = <C>(plugin: Plugin<C>): Effect.Effect<C, never, Config> =>

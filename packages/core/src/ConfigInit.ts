@@ -4,9 +4,11 @@
  * settings also become flags (`--<plugin>-<key-path>`), so a plugin's essentials (a
  * server URL, a key) can be given on the command line.
  */
-import { Option, Redacted, Schema, SchemaAST } from "effect"
+import { Either, Option, Redacted, Schema, SchemaAST } from "effect"
 import * as YAML from "yaml"
 import * as Config from "./Config.js"
+import * as Issues from "./internal/configIssues.js"
+import { structOf } from "./internal/schemaWalk.js"
 import type { Plugin } from "./Plugin.js"
 
 /** A setting that a flag can carry: a string, number or boolean at a key path. */
@@ -15,28 +17,6 @@ export interface Leaf {
   readonly path: ReadonlyArray<string>
   readonly flag: string
   readonly description: string | undefined
-}
-
-/** The decoded side of a schema's AST, where descriptions and nested structs live. */
-const typeSide = (ast: SchemaAST.AST): SchemaAST.AST => {
-  switch (ast._tag) {
-    case "Transformation":
-      return typeSide(ast.to)
-    case "Suspend":
-      return typeSide(ast.f())
-    default:
-      return ast
-  }
-}
-
-const structOf = (ast: SchemaAST.AST): SchemaAST.TypeLiteral | undefined => {
-  const side = typeSide(ast)
-  if (side._tag === "TypeLiteral" && side.propertySignatures.length > 0) return side
-  if (side._tag === "Union") {
-    const structs = side.types.map(structOf).filter((s): s is SchemaAST.TypeLiteral => s !== undefined)
-    return structs.length === 1 ? structs[0] : undefined
-  }
-  return undefined
 }
 
 /** Whether a flag's text can carry the value: judged on the encoded side (Redacted is a string). */
@@ -185,6 +165,26 @@ export const render = (plugins: ReadonlyArray<Plugin>, values: InitValues = {}):
     }
   }
   return lines.join("\n") + "\n"
+}
+
+/**
+ * What is wrong with `values`, every problem with its key path from the section name
+ * (`["core", "http", "port"]`), so that `orch config init` can name the flag that set it.
+ */
+export const problems = (plugins: ReadonlyArray<Plugin>, values: InitValues = {}): ReadonlyArray<Issues.Problem> => {
+  const check = (section: string, schema: Schema.Schema<any, any, never>, raw: unknown) =>
+    Either.match(Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(raw), {
+      onLeft: (error) => Issues.problems(error.issue).map((problem) => ({ ...problem, path: [section, ...problem.path] })),
+      onRight: () => []
+    })
+  return [
+    ...check("core", Config.CoreSection, values.core ?? {}),
+    ...plugins.flatMap((plugin) => {
+      const raw: Record<string, unknown> = {}
+      for (const [path, value] of values.plugins?.[plugin.name] ?? []) setIn(raw, path, value)
+      return check(plugin.name, plugin.config as Schema.Schema<any, any, never>, raw)
+    })
+  ]
 }
 
 /** Parses a flag's text as a YAML scalar (so `3` is a number and `true` a boolean). */

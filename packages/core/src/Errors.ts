@@ -18,22 +18,44 @@ export class MigrationError extends Data.TaggedError("MigrationError")<{
   readonly cause?: unknown
 }> {}
 
-/** A configuration file or flag is invalid. `location` is "file:line:col" when known. */
-export class ConfigError extends Data.TaggedError("ConfigError")<{
+/** Where one configuration problem is: a flag (`--set a.b=c`), or a file's line and column; and the key. */
+export interface ConfigProblem {
   readonly message: string
   readonly file?: string | undefined
   readonly line?: number | undefined
   readonly column?: number | undefined
   readonly key?: string | undefined
+  /** The flag that set the value, when it came from the command line rather than a file. */
+  readonly flag?: string | undefined
+}
+
+const locationOf = (problem: ConfigProblem): string => {
+  const where = problem.flag ?? [problem.file, problem.line, problem.column].filter((part) => part !== undefined).join(":")
+  const key = problem.key ? `${where ? " " : ""}at ${problem.key}` : ""
+  return `${where}${key}`
+}
+
+const lineOf = (problem: ConfigProblem): string => {
+  const location = locationOf(problem)
+  return location ? `${location}: ${problem.message}` : problem.message
+}
+
+/**
+ * A configuration file or flag is invalid. The fields describe the first problem;
+ * `problems`, when given, holds every problem found in the same pass (the first included).
+ */
+export class ConfigError extends Data.TaggedError("ConfigError")<ConfigProblem & {
+  readonly problems?: ReadonlyArray<ConfigProblem> | undefined
 }> {
+  /** "file:line:col at key", or "--flag at key". */
   get location(): string {
-    const where = [this.file, this.line, this.column].filter((part) => part !== undefined).join(":")
-    const key = this.key ? `${where ? " " : ""}at ${this.key}` : ""
-    return `${where}${key}`
+    return locationOf(this)
   }
+  /** One line per problem. */
   override toString(): string {
-    const location = this.location
-    return location ? `${location}: ${this.message}` : this.message
+    const problems = this.problems ?? []
+    if (problems.length <= 1) return lineOf(this)
+    return [`${problems.length} problems in the configuration:`, ...problems.map((problem) => `  ${lineOf(problem)}`)].join("\n")
   }
 }
 

@@ -6,7 +6,8 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as YAML from "yaml"
-import { ConfigError } from "./Errors.js"
+import { ConfigError, type ConfigProblem } from "./Errors.js"
+import * as Issues from "./internal/configIssues.js"
 
 export type Path = ReadonlyArray<PropertyKey>
 
@@ -92,16 +93,15 @@ export const substituteEnv = (
   document: YamlDocument,
   env: Readonly<Record<string, string | undefined>>
 ): Either.Either<YamlDocument, ConfigError> => {
-  let failure: ConfigError | undefined
+  const problems: Array<ConfigProblem> = []
   const visit = (value: unknown, path: Array<PropertyKey>): unknown => {
-    if (failure) return value
     if (typeof value === "string") {
       const replaced = value.replace(/\$\$\{/g, "\u0000").replace(envPattern, (match, name: string, fallback?: string) => {
         const found = env[name]
         if (found !== undefined) return found
         if (fallback !== undefined) return fallback
         const position = document.locate(path)
-        failure ??= new ConfigError({
+        problems.push({
           file: document.file,
           line: position?.line,
           column: position?.column,
@@ -119,43 +119,69 @@ export const substituteEnv = (
     return value
   }
   const value = visit(document.value, [])
-  return failure ? Either.left(failure) : Either.right({ ...document, value })
+  return problems.length > 0 ? Either.left(problemsError(problems)) : Either.right({ ...document, value })
+}
+
+/**
+ * Where a value did not come from the document: a command-line flag that set `keys`
+ * (`--set core.http.port=0`, `--http-port`). A problem under those keys is blamed on
+ * the flag, not on a line of the file.
+ */
+export interface Origin {
+  readonly keys: ReadonlyArray<string>
+  readonly flag: string
 }
 
 /**
  * Decodes `value` (usually `document.value`, possibly with overrides applied) with
- * `schema`. Unknown keys are errors. The first problem becomes a `ConfigError` with its
- * key path and the line of that key in the document.
+ * `schema`. Unknown keys are errors. Every problem becomes part of one `ConfigError`,
+ * each with its key path and the line of that key in the document (or the flag that set it).
  */
 export const decode = <A, I>(
   schema: Schema.Schema<A, I, never>,
   document: YamlDocument,
-  value: unknown = document.value
+  value: unknown = document.value,
+  origins: ReadonlyArray<Origin> = []
 ): Either.Either<A, ConfigError> =>
   Schema.decodeUnknownEither(schema, { onExcessProperty: "error", errors: "all" })(value).pipe(
-    Either.mapLeft((error) => toConfigError(error, document))
+    Either.mapLeft((error) => toConfigError(error, document, origins))
   )
 
-/** Turns a schema failure into a `ConfigError` pointing at the offending key. */
-export const toConfigError = (error: ParseResult.ParseError, document: YamlDocument): ConfigError => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const issue = issues[0]
-  const path = issue?.path ?? []
+/** Turns a schema failure into a `ConfigError` listing every problem where it is. */
+export const toConfigError = (
+  error: ParseResult.ParseError,
+  document: YamlDocument,
+  origins: ReadonlyArray<Origin> = []
+): ConfigError =>
+  problemsError(
+    Issues.problems(error.issue).map(({ message, path }) => locateProblem(document, origins, path, message)),
+    error.message
+  )
+
+/** Every problem of a schema failure, one per key, worded for people (for values that come from flags). */
+export const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<Issues.Problem> => Issues.problems(error.issue)
+
+/** The problem at `path`, placed on the flag that set it or on its line in the document. */
+export const locateProblem = (
+  document: YamlDocument,
+  origins: ReadonlyArray<Origin>,
+  path: Path,
+  message: string
+): ConfigProblem => {
+  const key = path.length > 0 ? formatPath(path) : undefined
+  // the flag that set this key, a key under it, or (for an unknown key) a key above it
+  const origin = [...origins].reverse().find((origin) =>
+    origin.keys.slice(0, path.length).every((part, i) => path[i] === part)
+  )
+  if (origin) return { flag: origin.flag, key, message }
   const position = document.locate(path)
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : ""
-  return new ConfigError({
-    file: document.file,
-    line: position?.line,
-    column: position?.column,
-    key: path.length > 0 ? formatPath(path) : undefined,
-    message: `${issue ? describeIssue(issue) : error.message}${more}`
-  })
+  return { file: document.file, line: position?.line, column: position?.column, key, message }
 }
 
-const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
-  if (issue._tag === "Unexpected") return "unknown key (not allowed here)"
-  if (issue._tag === "Missing") return "is required"
-  return issue.message
+/** One `ConfigError` for a list of problems: the first in its fields, all of them in `problems`. */
+export const problemsError = (problems: ReadonlyArray<ConfigProblem>, fallback = "invalid configuration"): ConfigError => {
+  const sorted = [...problems].sort((a, b) => (a.flag ? 0 : 1) - (b.flag ? 0 : 1) || (a.line ?? 0) - (b.line ?? 0))
+  return new ConfigError({ ...(sorted[0] ?? { message: fallback }), problems: sorted })
 }
 
 /** Reads a YAML file and decodes it in one go (for plugins' own files). */

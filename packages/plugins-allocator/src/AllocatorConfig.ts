@@ -1,4 +1,5 @@
 /** The `allocator:` section of orch.yaml. Every key has a default, so `{}` is valid. */
+import * as Config from "@orch/core/Config"
 import { Schema } from "effect"
 
 const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
@@ -6,7 +7,8 @@ const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "mus
 
 export const AllocatorConfig = Schema.Struct({
   inventory: Schema.optional(Schema.String).annotations({
-    description: "YAML file listing device types and devices; without it the built-in example inventory is served"
+    description: "YAML file listing device types and devices; without it the built-in example inventory is served",
+    [Config.ExistingPathId]: "file"
   }),
   inventoryPollSeconds: Schema.optionalWith(PositiveSeconds, { default: () => 2 }).annotations({
     description: "How often the inventory file is checked for changes (SIGHUP re-reads it at once)"

@@ -1,7 +1,9 @@
 /** `orch allocator …`: the CLI, a client of the running daemon's HTTP API (core's `DaemonClient`). */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cli from "@orch/core/Cli"
 import { DaemonClient, type DaemonClientError, type DaemonClientService, DaemonError } from "@orch/core/DaemonClient"
 import { Config as EffectConfig, Data, Deferred, Duration, Effect, Fiber, HashMap, Option, Schedule } from "effect"
@@ -30,7 +32,7 @@ const durationOption = (name: string, description: string, fallback: string) =>
     Options.mapEffect((text) => {
       const ms = parseDuration(text)
       return ms === undefined
-        ? Effect.fail(`--${name}: ${JSON.stringify(text)} is not a duration like 90s, 5m or 1h` as any)
+        ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: ${JSON.stringify(text)} is not a duration like 90s, 5m or 1h`)))
         : Effect.succeed(ms)
     })
   )

@@ -256,7 +256,7 @@ const handlers = (service: SchedulerService, config: Settings.SchedulerConfig, p
 
   version: Effect.succeed(HttpServerResponse.text(version)),
 
-  exit: (request: HttpServerRequest.HttpServerRequest) => Effect.gen(function*() {
+  exit: (_request: HttpServerRequest.HttpServerRequest) => Effect.gen(function*() {
     // core's gate has refused a browser request from another origin, on both listeners
     yield* service.engine.log("INFO", "scheduler: exit asked through /api/exit")
     // answer first, then stop

@@ -5,7 +5,8 @@ import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import { DaemonClient } from "@orch/core/DaemonClient"
 import { ConfigError } from "@orch/core/Errors"
-import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import * as Yaml from "@orch/core/Yaml"
+import { Effect, Either, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import type { LocationView } from "./Api.js"
 import * as JobsFile from "./JobsFile.js"
@@ -60,7 +61,11 @@ const create = Cli.command(
           ...(isScript ? { script: fs.readFileSync(target, "utf8") } : { url: target })
         })
         if (Either.isLeft(decoded)) {
-          return yield* new ConfigError({ message: `invalid job: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}` })
+          // each problem named by the flag (or the argument) that gave the value
+          return yield* Yaml.problemsError(Yaml.problemsOf(decoded.left).map(({ message, path }) => {
+            const key = path.length > 0 ? String(path[0]) : undefined
+            return { flag: key === undefined ? "invalid job" : key === "url" || key === "script" ? "<url-or-script>" : `--${key}`, message }
+          }))
         }
         tests = [decoded.right]
       } else {

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from "@orch/core/Errors"
 import * as Yaml from "@orch/core/Yaml"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs"
 import * as Location from "./Location.js"
 import { Instant, TestRequest } from "./WptJob.js"
@@ -58,7 +58,7 @@ export const readYaml = (file: string): Effect.Effect<ReadonlyArray<TestRequest>
             line: position?.line,
             key: "urls",
             message: `${url} at ${typeof location === "string" ? location : Location.id(location)}: ${
-              ParseResult.TreeFormatter.formatErrorSync(request.left)
+              Yaml.problemsOf(request.left).map(({ message, path }) => (path.length > 0 ? `${Yaml.formatPath(path)} ${message}` : message)).join("; ")
             }`
           })
         }
@@ -115,11 +115,11 @@ export const readCsv = (
       })
       const decoded = decodeRequest(raw)
       if (Either.isLeft(decoded)) {
-        const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+        const issue = Yaml.problemsOf(decoded.left)[0]
         return yield* new ConfigError({
           file,
           line: row.line,
-          key: issue?.path.join(".") || undefined,
+          key: issue && issue.path.length > 0 ? Yaml.formatPath(issue.path) : undefined,
           message: issue?.message ?? "invalid job"
         })
       }

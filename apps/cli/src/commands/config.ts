@@ -4,6 +4,7 @@ import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import * as ConfigInit from "@orch/core/ConfigInit"
 import { ConfigError } from "@orch/core/Errors"
+import * as Yaml from "@orch/core/Yaml"
 import { type Plugin, Plugins } from "@orch/core/Plugin"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
@@ -29,8 +30,8 @@ const initCommand = (plugins: ReadonlyArray<Plugin>) => {
       ),
       force: Options.boolean("force").pipe(Options.withDescription("Overwrite an existing file")),
       dataDir: Cli.dataDirOption,
-      httpHost: Options.text("http-host").pipe(Options.optional),
-      httpPort: Options.integer("http-port").pipe(Options.optional),
+      httpHost: Options.text("http-host").pipe(Options.withDescription("core.http.host: address the daemon listens on"), Options.optional),
+      httpPort: Options.integer("http-port").pipe(Options.withDescription("core.http.port: port the daemon listens on"), Options.optional),
       plugins: Options.text("plugins").pipe(Options.withDescription("Default plugins for orch run"), Options.optional),
       pluginFlags
     },
@@ -52,10 +53,23 @@ const initCommand = (plugins: ReadonlyArray<Plugin>) => {
             ;(values[leaf.section] ??= []).push([leaf.path, ConfigInit.parseScalar(given.value)])
           }
         }
-        const text = yield* Effect.try({
-          try: () => ConfigInit.render(plugins, { core, plugins: values }),
-          catch: (cause) => new ConfigError({ file: args.output, message: `invalid setting: ${String((cause as Error).message ?? cause)}` })
-        })
+        // a bad value is named by its flag, one line each, before anything is written
+        const flagOf = new Map<string, string>([
+          ["core.dataDir", "--data-dir"],
+          ["core.http.host", "--http-host"],
+          ["core.http.port", "--http-port"],
+          ["core.plugins", "--plugins"],
+          ...leaves.map((leaf) => [[leaf.section, ...leaf.path].join("."), `--${leaf.flag}`] as const)
+        ])
+        const problems = ConfigInit.problems(plugins, { core, plugins: values })
+        if (problems.length > 0) {
+          return yield* Yaml.problemsError(problems.map(({ message, path }) => {
+            const key = Yaml.formatPath(path)
+            const flag = [...flagOf].find(([prefix]) => key === prefix || key.startsWith(`${prefix}.`) || key.startsWith(`${prefix}[`))?.[1]
+            return flag ? { flag, message } : { flag: "config init", key, message }
+          }))
+        }
+        const text = ConfigInit.render(plugins, { core, plugins: values })
         if (args.output === "-") return yield* Cli.print(text)
         if (fs.existsSync(args.output) && !args.force) {
           return yield* new ConfigError({ file: args.output, message: "already exists; pass --force to overwrite it" })
@@ -69,7 +83,7 @@ const initCommand = (plugins: ReadonlyArray<Plugin>) => {
 const checkCommand = Command.make("check", { common: Cli.commonOptions }, ({ common }) =>
   Effect.gen(function*() {
     const plugins = yield* Plugins
-    const config = yield* Cli.loadConfig(common)
+    const config = yield* Cli.loadConfig(common, { checkPaths: true })
     yield* Cli.print(
       `${config.file ?? "(no config file: defaults)"} is valid: ${plugins.length} plugin section${plugins.length === 1 ? "" : "s"} checked; database ${config.databaseFile}; http ${config.core.http.host}:${config.core.http.port}`
     )

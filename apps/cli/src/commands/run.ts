@@ -27,7 +27,8 @@ export const runCommand = Command.make(
       const available = yield* Plugin.Plugins
       const config = yield* Cli.loadConfig(args.common, {
         httpHost: Option.getOrUndefined(args.httpHost),
-        httpPort: Option.getOrUndefined(args.httpPort)
+        httpPort: Option.getOrUndefined(args.httpPort),
+        checkPaths: true
       })
       const selection = Plugin.select(available, Option.getOrElse(args.plugins, () => config.core.plugins))
       if (selection._tag === "Left") return yield* Effect.fail(new Error(selection.message))
