@@ -136,9 +136,12 @@ export const routes = (config: AllocatorConfig) => {
       ttlMs: request.ttlSeconds * 1000,
       waitMs: (request.waitSeconds ?? 0) * 1000
     }).pipe(Effect.catchTag("AllocationDenied", (denied) =>
-      fail(409, denied.message, { reason: denied.reason, counts: denied.counts, retryAfterSeconds: retryAfter }, {
-        "retry-after": String(retryAfter)
-      })))
+      // nothing in the inventory fits: asking again later would not help, so no Retry-After
+      denied.reason === "no_match"
+        ? fail(404, denied.message, { reason: denied.reason, counts: denied.counts })
+        : fail(409, denied.message, { reason: denied.reason, counts: denied.counts, retryAfterSeconds: retryAfter }, {
+          "retry-after": String(retryAfter)
+        })))
     return json({
       id: grant.lease.id,
       token: grant.lease.token,
