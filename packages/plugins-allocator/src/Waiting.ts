@@ -119,18 +119,31 @@ export const make = (options: {
         return gauge
       })
 
+    // A pass looks only when devices may have come free (a wake), not at each new waiter:
+    // with nothing free, 2,000 waiters arriving would otherwise read the devices 2,000 times.
+    // A waiter arriving after a pass left a device nobody fitted does ask for one.
+    let arrivals = 0
+    let leftFree = false
     const pass = Effect.gen(function*() {
+      leftFree = false
       if (line.size === 0) return
       const free = yield* options.freeDevices
       if (free.length === 0) return
+      const seen = arrivals
+      const assigned = line.assign(free)
       yield* Effect.forEach(
-        line.assign(free),
+        assigned,
         ([waiter, device]) =>
           Effect.flatMap(options.lease(waiter.request, device.name), (granted) =>
             // not granted: another process took the device; the waiter keeps its place
             Option.isSome(granted) ? handOver(waiter, granted.value) : Effect.void),
         { concurrency: "unbounded", discard: true }
       )
+      if (assigned.length < free.length) {
+        leftFree = true
+        // waiters that came while the leases were made did not see the device left over
+        if (arrivals !== seen) following ??= Deferred.unsafeMake(FiberId.none)
+      }
     })
 
     // the pass under way, and the one asked for while it runs (completed when they end)
@@ -185,18 +198,19 @@ export const make = (options: {
             gone: false
           }
           line.add(waiter)
+          arrivals++
           if (Number.isFinite(waiter.deadline) && (sleepingUntil === undefined || waiter.deadline < sleepingUntil)) {
             yield* Queue.offer(earlier, undefined)
           }
           yield* gauge
-          const served = yield* askPass
+          const served = leftFree || current !== undefined ? yield* askPass : undefined
           if (request.waitMs > 0) {
             const answered = yield* Effect.exit(restore(Deferred.await(waiter.done)))
             if (Exit.isInterrupted(answered)) yield* leave(waiter)
             return yield* answered
           }
           // not waiting: served by that pass or not at all
-          const passed = yield* Effect.exit(restore(Deferred.await(served)))
+          const passed = yield* Effect.exit(restore(served === undefined ? Effect.void : Deferred.await(served)))
           if (Exit.isFailure(passed) && Exit.isInterrupted(passed)) {
             yield* leave(waiter)
             return yield* Effect.failCause(passed.cause)

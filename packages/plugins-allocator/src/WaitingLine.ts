@@ -8,7 +8,7 @@
  * Order across lines is kept by one sequence number: when a device comes free, the oldest
  * waiter it fits gets it, whatever line that waiter is in.
  */
-import { Data, Option, Order, RedBlackTree } from "effect"
+import { Option, Order, RedBlackTree } from "effect"
 
 /** What the line needs of a waiter; the allocator's waiters carry more. */
 export interface Entry {
@@ -46,8 +46,13 @@ const fits = (criteria: Readonly<Record<string, string>>, labels: Readonly<Recor
   return true
 }
 
-// keys are `Data.tuple`s: the tree finds the one to remove by structural equality
-const byDeadline = Order.tuple(Order.number, Order.number)
+/** A waiter's key in the deadline tree: by deadline, then arrival. */
+interface DeadlineKey {
+  readonly deadline: number
+  readonly seq: number
+}
+// the tree finds the key to remove by `Equal.equals`, which for plain objects is identity: one key object per waiter
+const byDeadline = Order.combine(Order.mapInput(Order.number, (key: DeadlineKey) => key.deadline), Order.mapInput(Order.number, (key: DeadlineKey) => key.seq))
 
 export class WaitingLine<W extends Entry> {
   private nextSeq = 0
@@ -55,7 +60,8 @@ export class WaitingLine<W extends Entry> {
   /** Lines by the type they ask for; those that ask for no type fit devices of any. */
   private readonly byType = new Map<string, Set<Line<W>>>()
   private readonly untyped = new Set<Line<W>>()
-  private deadlines = RedBlackTree.empty<readonly [number, number], W>(byDeadline)
+  private deadlines = RedBlackTree.empty<DeadlineKey, W>(byDeadline)
+  private readonly deadlineKeys = new WeakMap<W, DeadlineKey>()
   private count = 0
 
   constructor(private readonly typeLabel: string) {}
@@ -75,7 +81,11 @@ export class WaitingLine<W extends Entry> {
       this.indexOf(line).add(line)
     }
     line.waiters = RedBlackTree.insert(line.waiters, waiter.seq, waiter)
-    if (Number.isFinite(waiter.deadline)) this.deadlines = RedBlackTree.insert(this.deadlines, Data.tuple(waiter.deadline, waiter.seq), waiter)
+    if (Number.isFinite(waiter.deadline)) {
+      const key = { deadline: waiter.deadline, seq: waiter.seq }
+      this.deadlineKeys.set(waiter, key)
+      this.deadlines = RedBlackTree.insert(this.deadlines, key, waiter)
+    }
     this.count++
   }
 
@@ -90,14 +100,15 @@ export class WaitingLine<W extends Entry> {
       index.delete(line)
       if (index.size === 0 && index !== this.untyped) this.byType.delete(line.criteria[this.typeLabel]!)
     }
-    if (Number.isFinite(waiter.deadline)) this.deadlines = RedBlackTree.removeFirst(this.deadlines, Data.tuple(waiter.deadline, waiter.seq))
+    const key = this.deadlineKeys.get(waiter)
+    if (key !== undefined) this.deadlines = RedBlackTree.removeFirst(this.deadlines, key)
     this.count--
     return true
   }
 
   /** The earliest deadline of any waiter. */
   nextDeadline(): number | undefined {
-    return Option.getOrUndefined(Option.map(RedBlackTree.first(this.deadlines), ([[deadline]]) => deadline))
+    return Option.getOrUndefined(Option.map(RedBlackTree.first(this.deadlines), ([key]) => key.deadline))
   }
 
   /** Takes out and returns the waiters whose deadline is `now` or earlier, earliest first. */
@@ -105,7 +116,7 @@ export class WaitingLine<W extends Entry> {
     const expired: Array<W> = []
     for (;;) {
       const first = RedBlackTree.first(this.deadlines)
-      if (Option.isNone(first) || first.value[0][0] > now) return expired
+      if (Option.isNone(first) || first.value[0].deadline > now) return expired
       this.remove(first.value[1])
       expired.push(first.value[1])
     }

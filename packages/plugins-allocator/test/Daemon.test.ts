@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { percentile, waiters } from "./waiters.js"
 
 const running: Array<Daemon> = []
 afterEach(async () => {
@@ -49,6 +50,10 @@ const call = async (url: string, method: string, body?: unknown, token?: string)
 }
 
 const allocate = (url: string, body: Record<string, unknown>, token?: string) => call(`${url}/allocator/leases`, "POST", body, token)
+
+/** The daemon's count of waiting allocations, from /metrics. */
+const waitingNow = async (url: string) =>
+  Number(/orch_allocator_waiting_allocations (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)
 
 describe("allocator HTTP API", () => {
   it("validates bodies, checks tokens and holders, answers 409 with Retry-After and 410 after expiry", async () => {
@@ -160,7 +165,7 @@ describe("waiting allocations over HTTP", () => {
     const { config } = setup(1)
     const daemon = await start(["--config", config])
     const url = daemon.url
-    const waiting = async () => Number(/orch_allocator_waiting_allocations (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)
+    const waiting = () => waitingNow(url)
     const held = (await allocate(url, { type: "board", holder: "holder", ttlSeconds: 60 })).body
     const aborted = new AbortController()
     const leaving = fetch(`${url}/allocator/leases`, {
@@ -182,6 +187,57 @@ describe("waiting allocations over HTTP", () => {
     await call(`${url}/allocator/leases/${got.body.id}`, "DELETE")
     expect((await second).body.holder).toBe("second")
   })
+})
+
+describe("waiting allocations at scale over HTTP", () => {
+  it("2,000 waiters on a type with nothing free are each answered when their wait runs out, in bounded memory; then served in order", async () => {
+    const { config } = setup(2)
+    const daemon = await start(["--config", config])
+    const url = daemon.url
+    const pid = daemon.process.pid!
+    const held = await Promise.all(["holder-0", "holder-1"].map(async (holder) => (await allocate(url, { type: "board", holder, ttlSeconds: 600 })).body))
+    expect(held.map((lease) => lease.device.type)).toEqual(["board", "board"])
+
+    const run = await waiters({ url, pid, count: 2000, type: "board", waitSeconds: 2 })
+    const maxLate = Math.max(...run.lateness)
+    console.log(`2,000 waiters, waitSeconds 2: answered ${(maxLate + 2000).toFixed(0)} ms after sending at most ` +
+      `(late p99 ${percentile(run.lateness, 99).toFixed(0)} ms, max ${maxLate.toFixed(0)} ms); daemon max RSS ${(run.maxRssBytes / 2 ** 20).toFixed(0)} MB`)
+    expect(new Set(run.answers.map((answer) => `${answer.status} ${answer.body.reason}`))).toEqual(new Set(["409 all_leased"]))
+    // none before its time
+    expect(Math.min(...run.lateness)).toBeGreaterThanOrEqual(-5)
+    // 2.1 s on a quiet machine (see bench/waiters.ts for the figures); generous for a loaded one
+    expect(maxLate + 2000).toBeLessThan(3000)
+    expect(run.maxRssBytes).toBeLessThan(300 * 2 ** 20)
+    expect(await waitingNow(url)).toBe(0)
+
+    // an unknown type is answered at once, whatever the wait, and says so
+    const sent = performance.now()
+    const unknown = await allocate(url, { type: "no-such-type", holder: "x", ttlSeconds: 60, waitSeconds: 60 })
+    expect(performance.now() - sent).toBeLessThan(5000)
+    expect(unknown.status).toBe(404)
+    expect(unknown.body).toMatchObject({ reason: "no_match", error: "no device of type \"no-such-type\" in the inventory" })
+    expect(unknown.headers.get("retry-after")).toBe(null)
+
+    // releases serve the waiters first come, first served: each released device goes to the oldest one left
+    const count = 6
+    const answers: Array<Awaited<ReturnType<typeof allocate>> | undefined> = []
+    for (let i = 0; i < count; i++) {
+      void allocate(url, { type: "board", holder: `queued-${i}`, ttlSeconds: 600, waitSeconds: 120 }).then((answer) => (answers[i] = answer))
+      await eventually(async () => ((await waitingNow(url)) === i + 1 ? true : undefined))
+    }
+    const served: Array<string> = []
+    const leases = [...held]
+    while (served.length < count) {
+      await call(`${url}/allocator/leases/${leases.shift()!.id}`, "DELETE")
+      await eventually(() => (answers.filter(Boolean).length === served.length + 1 ? true : undefined))
+      const answer = answers.find((a) => a !== undefined && !served.includes(a.body.holder))!
+      expect(answer.status).toBe(200)
+      served.push(answer.body.holder)
+      leases.push(answer.body)
+    }
+    expect(await waitingNow(url)).toBe(0)
+    expect(served).toEqual(Array.from({ length: count }, (_, i) => `queued-${i}`))
+  }, 60_000)
 })
 
 describe("allocator across processes", () => {
