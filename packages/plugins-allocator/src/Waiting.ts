@@ -119,9 +119,11 @@ export const make = (options: {
         return gauge
       })
 
-    // A pass looks only when devices may have come free (a wake), not at each new waiter:
-    // with nothing free, 2,000 waiters arriving would otherwise read the devices 2,000 times.
-    // A waiter arriving after a pass left a device nobody fitted does ask for one.
+    // A pass looks when devices may have come free (a wake), not at each new waiter: with
+    // nothing free, 2,000 waiters arriving would read the devices 2,000 times. No free device
+    // fits a line that has waiters (a pass would have given it to its first), so only a
+    // waiter that opens a line of its own asks for a pass, or one that comes after a pass
+    // left a device nobody fitted.
     let arrivals = 0
     let leftFree = false
     const pass = Effect.gen(function*() {
@@ -197,13 +199,13 @@ export const make = (options: {
             done: Deferred.unsafeMake(FiberId.none),
             gone: false
           }
-          line.add(waiter)
+          const opened = line.add(waiter)
           arrivals++
           if (Number.isFinite(waiter.deadline) && (sleepingUntil === undefined || waiter.deadline < sleepingUntil)) {
             yield* Queue.offer(earlier, undefined)
           }
           yield* gauge
-          const served = leftFree || current !== undefined ? yield* askPass : undefined
+          const served = opened || leftFree ? yield* askPass : undefined
           if (request.waitMs > 0) {
             const answered = yield* Effect.exit(restore(Deferred.await(waiter.done)))
             if (Exit.isInterrupted(answered)) yield* leave(waiter)

@@ -70,11 +70,12 @@ export class WaitingLine<W extends Entry> {
     return this.count
   }
 
-  /** Puts `waiter` at the end of its line. */
-  add(waiter: W): void {
+  /** Puts `waiter` at the end of its line; true when it is the first of its criteria. */
+  add(waiter: W): boolean {
     waiter.seq = this.nextSeq++
     const key = keyOf(waiter.criteria)
     let line = this.lines.get(key)
+    const opened = line === undefined
     if (line === undefined) {
       line = { key, criteria: waiter.criteria, waiters: RedBlackTree.empty(Order.number) }
       this.lines.set(key, line)
@@ -87,6 +88,7 @@ export class WaitingLine<W extends Entry> {
       this.deadlines = RedBlackTree.insert(this.deadlines, key, waiter)
     }
     this.count++
+    return opened
   }
 
   /** Takes `waiter` out of the line (served, gone or expired); false if it was not in it. */
