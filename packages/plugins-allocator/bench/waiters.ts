@@ -5,6 +5,9 @@
  * answered "none free" (409) when its wait runs out; the figures are how late (after
  * `waitSeconds`, from when the client sent the request) and the daemon's largest resident
  * memory meanwhile (VmRSS from /proc). `--rounds` repeats the run on the same daemon.
+ * Beside it, from the daemon's /metrics (orch_allocator_wait_overrun_seconds), how late its
+ * one timer answered the waits after their deadlines: what a loaded machine adds before
+ * the daemon reads a request and after it writes the answer is not in that figure.
  *
  *   node --import tsx packages/plugins-allocator/bench/waiters.ts [--waiters 2000] [--wait 2] [--rounds 2]
  *
@@ -53,9 +56,23 @@ try {
     if (held.status !== 200) throw new Error(`cannot lease a board: ${held.status} ${JSON.stringify(held.body)}`)
   }
   console.log(`daemon pid ${pid}, rss before: ${((residentBytes(pid) ?? 0) / 2 ** 20).toFixed(0)} MB`)
+  /** The waits' overruns the daemon measured so far: cumulative bucket counts by upper bound (s). */
+  const overruns = async () => {
+    const text = await (await fetch(`${daemon.url}/metrics`)).text()
+    return [...text.matchAll(/^orch_allocator_wait_overrun_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)]
+      .map((m) => [m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2])] as const)
+  }
+  /** The smallest bucket bound (ms) under which `share` of this round's overruns fell. */
+  const overrunBound = (before: ReadonlyArray<readonly [number, number]>, after: ReadonlyArray<readonly [number, number]>, share: number) => {
+    const total = after.at(-1)![1] - (before.at(-1)?.[1] ?? 0)
+    const found = after.find(([, n], i) => n - (before[i]?.[1] ?? 0) >= share * total)
+    return found === undefined ? NaN : found[0] * 1000
+  }
   let last = ""
   for (let round = 1; round <= rounds; round++) {
+    const before = await overruns()
     const run = await waiters({ url: daemon.url, pid, count, type: "board", waitSeconds })
+    const after = await overruns()
     const statuses = new Map<string, number>()
     for (const answer of run.answers) {
       const what = `${answer.status}${answer.body?.reason === undefined ? "" : ` ${answer.body.reason}`}`
@@ -68,7 +85,8 @@ try {
     const rssMb = run.maxRssBytes / 2 ** 20
     console.log(
       `round ${round}: answers ${[...statuses].map(([what, n]) => `${what}×${n}`).join(", ")}; ` +
-        `late p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${max.toFixed(0)} ms; answered early: ${early}; max rss ${rssMb.toFixed(0)} MB`
+        `late p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${max.toFixed(0)} ms; answered early: ${early}; max rss ${rssMb.toFixed(0)} MB; ` +
+        `daemon's timer: p99 ≤ ${overrunBound(before, after, 0.99)} ms, all ≤ ${overrunBound(before, after, 1)} ms after the deadline`
     )
     last = `allocator-waiters: n=${count} wait=${waitSeconds}s max_late_ms=${max.toFixed(0)} p99_late_ms=${p99.toFixed(0)} rss_mb=${rssMb.toFixed(0)}`
   }

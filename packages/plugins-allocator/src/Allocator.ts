@@ -22,7 +22,7 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Cause, Context, Data, Effect, Either, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, Data, Effect, Either, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
@@ -216,6 +216,10 @@ export const make = (
     const allocate = (request: AllocateRequest): Effect.Effect<Grant, AllocationDenied | SqlError> =>
       Effect.gen(function*() {
         const criteria = criteriaOf(request)
+        // a burst asking for what the inventory does not have is answered without the database
+        if (request.waitMs > 0 && waiting.knownUnmatched(criteria, yield* Clock.currentTimeMillis)) {
+          return yield* yield* waiting.denial(request, criteria)
+        }
         // with nobody waiting who could want the same devices, it goes straight to the database
         if (!waiting.competesWith(criteria)) {
           const granted = yield* tryLease(request)

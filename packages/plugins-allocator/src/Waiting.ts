@@ -25,6 +25,15 @@ interface Waiter extends Entry {
   gone: boolean
 }
 
+/** A denial read for some criteria: shared by the callers that ask while it is read, kept a short while. */
+interface KeptDenial {
+  readonly generation: number
+  readonly at: number
+  readonly denial: Deferred.Deferred<AllocationDenied, SqlError>
+  /** Once read. */
+  read?: AllocationDenied
+}
+
 export interface Waiting {
   /** Whether a waiter could want a device these criteria fit, and so must be served first. */
   readonly competesWith: (criteria: Readonly<Record<string, string>>) => boolean
@@ -37,6 +46,8 @@ export interface Waiting {
   readonly wake: Effect.Effect<void>
   /** The denial for `request`'s criteria (kept a short while, see above). */
   readonly denial: (request: AllocateRequest, criteria: Readonly<Record<string, string>>) => Effect.Effect<AllocationDenied, SqlError>
+  /** Whether a denial read a moment ago (see above) said no device in the inventory fits these criteria. */
+  readonly knownUnmatched: (criteria: Readonly<Record<string, string>>, now: number) => boolean
   /** Answers at once the waiters whose criteria no device in the inventory fits any more. */
   readonly dropUnmatched: Effect.Effect<void, SqlError>
   readonly size: Effect.Effect<number>
@@ -59,7 +70,7 @@ export const make = (options: {
 
     // denials by criteria, read again after a wake or a second
     let generation = 0
-    const denials = new Map<string, { readonly generation: number; readonly at: number; readonly denial: Deferred.Deferred<AllocationDenied, SqlError> }>()
+    const denials = new Map<string, KeptDenial>()
     const denial = (request: AllocateRequest, criteria: Readonly<Record<string, string>>) =>
       Effect.gen(function*() {
         const key = keyOf(criteria)
@@ -67,13 +78,21 @@ export const make = (options: {
         const kept = denials.get(key)
         if (kept !== undefined && kept.generation === generation && now - kept.at < 1_000) return yield* Deferred.await(kept.denial)
         const reading = Deferred.unsafeMake<AllocationDenied, SqlError>(FiberId.none)
-        denials.set(key, { generation, at: now, denial: reading })
+        const entry: KeptDenial = { generation, at: now, denial: reading }
+        denials.set(key, entry)
         const read = yield* Effect.either(options.readDenial(request))
+        if (Either.isRight(read)) entry.read = read.right
         // concurrent callers wait on the one read; an error is not kept
         if (Either.isLeft(read) && denials.get(key)?.denial === reading) denials.delete(key)
         Deferred.unsafeDone(reading, Either.isRight(read) ? Exit.succeed(read.right) : Exit.fail(read.left))
         return yield* Deferred.await(reading)
       })
+
+    const knownUnmatched = (criteria: Readonly<Record<string, string>>, now: number) => {
+      const kept = denials.get(keyOf(criteria))
+      if (kept === undefined || kept.generation !== generation || now - kept.at >= 1_000) return false
+      return kept.read?.reason === "no_match"
+    }
 
     /** Answers waiters that are no longer in the line with the denial of their criteria. */
     const deny = (waiters: ReadonlyArray<Waiter>) =>
@@ -105,7 +124,10 @@ export const make = (options: {
         sleepingUntil = undefined
         return
       }
-      yield* deny(line.takeExpired(now))
+      const expired = line.takeExpired(now)
+      yield* deny(expired)
+      const answered = yield* Clock.currentTimeMillis
+      for (const waiter of expired) yield* Metric.update(AllocatorMetrics.waitOverrun, (answered - waiter.deadline) / 1000)
     })
     yield* Effect.forkIn(Effect.forever(Effect.catchAllCause(expire, (cause) => Effect.logError("ending waits failed", cause))), scope)
 
@@ -241,6 +263,7 @@ export const make = (options: {
       wait,
       wake,
       denial,
+      knownUnmatched,
       dropUnmatched,
       size: Effect.sync(() => line.size)
     } satisfies Waiting
