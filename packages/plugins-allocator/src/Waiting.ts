@@ -16,7 +16,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Deferred, Effect, Either, Exit, FiberId, Metric, Option, Queue, Scope } from "effect"
 import type { AllocateRequest, AllocationDenied, Grant } from "./Allocator.js"
 import * as AllocatorMetrics from "./Metrics.js"
-import { type Entry, type FreeDevice, keyOf, WaitingLine } from "./WaitingLine.js"
+import { type Entry, fits, type FreeDevice, keyOf, WaitingLine } from "./WaitingLine.js"
 
 interface Waiter extends Entry {
   readonly request: AllocateRequest
@@ -144,17 +144,23 @@ export const make = (options: {
     // A pass looks when devices may have come free (a wake), not at each new waiter: with
     // nothing free, 2,000 waiters arriving would read the devices 2,000 times. No free device
     // fits a line that has waiters (a pass would have given it to its first), so only a
-    // waiter that opens a line of its own asks for a pass, or one that comes after a pass
-    // left a device nobody fitted.
-    let arrivals = 0
-    let leftFree = false
+    // waiter that opens a line of its own asks for a pass, or one that a device the last
+    // pass left over (fitting nobody then) fits.
+    let leftover: ReadonlyArray<FreeDevice> = []
+    // while a pass makes its leases: the devices it leaves, and whether a waiter came that one fits
+    let leaving: ReadonlyArray<FreeDevice> | undefined
+    let missed = false
+    const fitsAny = (criteria: Readonly<Record<string, string>>, devices: ReadonlyArray<FreeDevice>) =>
+      devices.some((device) => fits(criteria, device.labels))
     const pass = Effect.gen(function*() {
-      leftFree = false
+      leftover = []
       if (line.size === 0) return
       const free = yield* options.freeDevices
       if (free.length === 0) return
-      const seen = arrivals
       const assigned = line.assign(free)
+      const given = new Set(assigned.map(([, device]) => device.name))
+      leaving = free.filter((device) => !given.has(device.name))
+      missed = false
       yield* Effect.forEach(
         assigned,
         ([waiter, device]) =>
@@ -162,12 +168,12 @@ export const make = (options: {
             // not granted: another process took the device; the waiter keeps its place
             Option.isSome(granted) ? handOver(waiter, granted.value) : Effect.void),
         { concurrency: "unbounded", discard: true }
-      )
-      if (assigned.length < free.length) {
-        leftFree = true
-        // waiters that came while the leases were made did not see the device left over
-        if (arrivals !== seen) following ??= Deferred.unsafeMake(FiberId.none)
-      }
+      ).pipe(Effect.ensuring(Effect.sync(() => {
+        leftover = leaving ?? []
+        leaving = undefined
+        // a waiter came meanwhile that a device left over fits: one more pass for it
+        if (missed) following ??= Deferred.unsafeMake(FiberId.none)
+      })))
     })
 
     // the pass under way, and the one asked for while it runs (completed when they end)
@@ -222,12 +228,12 @@ export const make = (options: {
             gone: false
           }
           const opened = line.add(waiter)
-          arrivals++
+          if (leaving !== undefined && fitsAny(criteria, leaving)) missed = true
           if (Number.isFinite(waiter.deadline) && (sleepingUntil === undefined || waiter.deadline < sleepingUntil)) {
             yield* Queue.offer(earlier, undefined)
           }
           yield* gauge
-          const served = opened || leftFree ? yield* askPass : undefined
+          const served = opened || fitsAny(criteria, leftover) ? yield* askPass : undefined
           if (request.waitMs > 0) {
             const answered = yield* Effect.exit(restore(Deferred.await(waiter.done)))
             if (Exit.isInterrupted(answered)) yield* leave(waiter)

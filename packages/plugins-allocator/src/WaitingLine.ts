@@ -41,7 +41,8 @@ const compatible = (a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return true
 }
 
-const fits = (criteria: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>) => {
+/** A device with `labels` has every label `criteria` asks for. */
+export const fits = (criteria: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>) => {
   for (const name in criteria) if (labels[name] !== criteria[name]) return false
   return true
 }
