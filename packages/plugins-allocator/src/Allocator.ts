@@ -216,8 +216,10 @@ export const make = (
     const allocate = (request: AllocateRequest): Effect.Effect<Grant, AllocationDenied | SqlError> =>
       Effect.gen(function*() {
         const criteria = criteriaOf(request)
+        // the wait counts from here, not from when the first look at the database ended
+        const started = yield* Clock.currentTimeMillis
         // a burst asking for what the inventory does not have is answered without the database
-        if (request.waitMs > 0 && waiting.knownUnmatched(criteria, yield* Clock.currentTimeMillis)) {
+        if (request.waitMs > 0 && waiting.knownUnmatched(criteria, started)) {
           return yield* yield* waiting.denial(request, criteria)
         }
         // with nobody waiting who could want the same devices, it goes straight to the database
@@ -231,7 +233,7 @@ export const make = (
           const denied = yield* waiting.denial(request, criteria)
           if (denied.reason === "no_match") return yield* denied
         }
-        return yield* waiting.wait(request, criteria)
+        return yield* waiting.wait(request, criteria, started)
       }).pipe(
         Effect.tapBoth({
           onFailure: (error) =>

@@ -38,10 +38,14 @@ export interface Waiting {
   /** Whether a waiter could want a device these criteria fit, and so must be served first. */
   readonly competesWith: (criteria: Readonly<Record<string, string>>) => boolean
   /**
-   * Queues `request` and returns its grant, or its denial once `waitMs` ran out (with
-   * `waitMs` 0: after one pass, so it gets a device no earlier waiter fits, or none).
+   * Queues `request` and returns its grant, or its denial once `waitMs` from `started` ran
+   * out (with `waitMs` 0: after one pass, so it gets a device no earlier waiter fits, or none).
    */
-  readonly wait: (request: AllocateRequest, criteria: Readonly<Record<string, string>>) => Effect.Effect<Grant, AllocationDenied | SqlError>
+  readonly wait: (
+    request: AllocateRequest,
+    criteria: Readonly<Record<string, string>>,
+    started: number
+  ) => Effect.Effect<Grant, AllocationDenied | SqlError>
   /** Devices may have come free or changed: a pass, and denials read afresh. */
   readonly wake: Effect.Effect<void>
   /** The denial for `request`'s criteria (kept a short while, see above). */
@@ -215,14 +219,13 @@ export const make = (options: {
         )
       })
 
-    const wait: Waiting["wait"] = (request, criteria) =>
+    const wait: Waiting["wait"] = (request, criteria, started) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
           const waiter: Waiter = {
             seq: 0,
             criteria,
-            deadline: request.waitMs > 0 ? now + request.waitMs : Infinity,
+            deadline: request.waitMs > 0 ? started + request.waitMs : Infinity,
             request,
             done: Deferred.unsafeMake(FiberId.none),
             gone: false
