@@ -1,14 +1,14 @@
 /**
  * The allocations waiting for a device, in memory: one first-come-first-served line per
- * set of criteria (type and labels), the lines indexed by type, and every deadline in one
- * ordered tree. Adding, leaving, expiring and serving a waiter cost O(log n) in the number
- * of waiters (plus the number of distinct criteria, which stays small); nothing here
- * scans every waiter or touches the database.
+ * set of criteria (type and labels, an insertion-ordered Map), the lines indexed by type,
+ * and every deadline in one heap (`DeadlineHeap`). Adding, leaving, expiring and serving a
+ * waiter cost O(log n) in the number of waiters at most (plus the number of distinct
+ * criteria, which stays small); nothing here scans every waiter or touches the database.
  *
  * Order across lines is kept by one sequence number: when a device comes free, the oldest
  * waiter it fits gets it, whatever line that waiter is in.
  */
-import { Option, Order, RedBlackTree } from "effect"
+import { DeadlineHeap } from "./DeadlineHeap.js"
 
 /** What the line needs of a waiter; the allocator's waiters carry more. */
 export interface Entry {
@@ -29,7 +29,8 @@ export interface FreeDevice {
 interface Line<W extends Entry> {
   readonly key: string
   readonly criteria: Readonly<Record<string, string>>
-  waiters: RedBlackTree.RedBlackTree<number, W>
+  /** By `seq`, in order of arrival (a Map iterates in insertion order). */
+  readonly waiters: Map<number, W>
 }
 
 /** Criteria written the same way whatever the order of their labels. */
@@ -47,22 +48,15 @@ export const fits = (criteria: Readonly<Record<string, string>>, labels: Readonl
   return true
 }
 
-/** A waiter's key in the deadline tree: by deadline, then arrival. */
-interface DeadlineKey {
-  readonly deadline: number
-  readonly seq: number
-}
-// the tree finds the key to remove by `Equal.equals`, which for plain objects is identity: one key object per waiter
-const byDeadline = Order.combine(Order.mapInput(Order.number, (key: DeadlineKey) => key.deadline), Order.mapInput(Order.number, (key: DeadlineKey) => key.seq))
-
 export class WaitingLine<W extends Entry> {
   private nextSeq = 0
   private readonly lines = new Map<string, Line<W>>()
   /** Lines by the type they ask for; those that ask for no type fit devices of any. */
   private readonly byType = new Map<string, Set<Line<W>>>()
   private readonly untyped = new Set<Line<W>>()
-  private deadlines = RedBlackTree.empty<DeadlineKey, W>(byDeadline)
-  private readonly deadlineKeys = new WeakMap<W, DeadlineKey>()
+  private readonly deadlines = new DeadlineHeap<W>()
+  /** Each waiter's line, so that leaving does not work its criteria out again. */
+  private readonly lineOf = new Map<W, Line<W>>()
   private count = 0
 
   constructor(private readonly typeLabel: string) {}
@@ -78,50 +72,47 @@ export class WaitingLine<W extends Entry> {
     let line = this.lines.get(key)
     const opened = line === undefined
     if (line === undefined) {
-      line = { key, criteria: waiter.criteria, waiters: RedBlackTree.empty(Order.number) }
+      line = { key, criteria: waiter.criteria, waiters: new Map() }
       this.lines.set(key, line)
       this.indexOf(line).add(line)
     }
-    line.waiters = RedBlackTree.insert(line.waiters, waiter.seq, waiter)
-    if (Number.isFinite(waiter.deadline)) {
-      const key = { deadline: waiter.deadline, seq: waiter.seq }
-      this.deadlineKeys.set(waiter, key)
-      this.deadlines = RedBlackTree.insert(this.deadlines, key, waiter)
-    }
+    line.waiters.set(waiter.seq, waiter)
+    this.lineOf.set(waiter, line)
+    if (Number.isFinite(waiter.deadline)) this.deadlines.add(waiter)
     this.count++
     return opened
   }
 
   /** Takes `waiter` out of the line (served, gone or expired); false if it was not in it. */
   remove(waiter: W): boolean {
-    const line = this.lines.get(keyOf(waiter.criteria))
-    if (line === undefined || !RedBlackTree.has(line.waiters, waiter.seq)) return false
-    line.waiters = RedBlackTree.removeFirst(line.waiters, waiter.seq)
-    if (RedBlackTree.size(line.waiters) === 0) {
+    const line = this.lineOf.get(waiter)
+    if (line === undefined) return false
+    this.lineOf.delete(waiter)
+    line.waiters.delete(waiter.seq)
+    if (line.waiters.size === 0) {
       this.lines.delete(line.key)
       const index = this.indexOf(line)
       index.delete(line)
       if (index.size === 0 && index !== this.untyped) this.byType.delete(line.criteria[this.typeLabel]!)
     }
-    const key = this.deadlineKeys.get(waiter)
-    if (key !== undefined) this.deadlines = RedBlackTree.removeFirst(this.deadlines, key)
+    this.deadlines.remove(waiter)
     this.count--
     return true
   }
 
   /** The earliest deadline of any waiter. */
   nextDeadline(): number | undefined {
-    return Option.getOrUndefined(Option.map(RedBlackTree.first(this.deadlines), ([key]) => key.deadline))
+    return this.deadlines.first()?.deadline
   }
 
   /** Takes out and returns the waiters whose deadline is `now` or earlier, earliest first. */
   takeExpired(now: number): Array<W> {
     const expired: Array<W> = []
     for (;;) {
-      const first = RedBlackTree.first(this.deadlines)
-      if (Option.isNone(first) || first.value[0].deadline > now) return expired
-      this.remove(first.value[1])
-      expired.push(first.value[1])
+      const first = this.deadlines.first()
+      if (first === undefined || first.deadline > now) return expired
+      this.remove(first)
+      expired.push(first)
     }
   }
 
@@ -141,7 +132,7 @@ export class WaitingLine<W extends Entry> {
   /** The waiters of the line for `criteria`, oldest first. */
   waitersOf(criteria: Readonly<Record<string, string>>): Array<W> {
     const line = this.lines.get(keyOf(criteria))
-    return line === undefined ? [] : [...RedBlackTree.values(line.waiters)]
+    return line === undefined ? [] : [...line.waiters.values()]
   }
 
   /**
@@ -163,7 +154,7 @@ export class WaitingLine<W extends Entry> {
     }
     const heads = new Map<Line<W>, { readonly rest: Iterator<W>; current: W }>()
     for (const line of candidates.keys()) {
-      const rest = RedBlackTree.values(line.waiters)
+      const rest = line.waiters.values()
       heads.set(line, { rest, current: rest.next().value as W })
     }
     const given = new Set<string>()

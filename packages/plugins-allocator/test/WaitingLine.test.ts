@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
+import { DeadlineHeap } from "../src/DeadlineHeap.js"
 import { type Entry, WaitingLine } from "../src/WaitingLine.js"
 
 interface Waiter extends Entry {
@@ -77,5 +79,35 @@ describe("WaitingLine", () => {
     }
     expect(line.takeExpired(10_000 + 49_999)).toHaveLength(49_000)
     expect(line.size).toBe(50_000)
+  })
+
+  it("DeadlineHeap: whatever comes and goes, the first is always the earliest deadline, then the earliest arrival", () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(fc.record({ add: fc.integer({ min: 0, max: 50 }) }), fc.record({ remove: fc.nat() }), fc.constant({ pop: true })), { maxLength: 300 }),
+      (ops) => {
+        const heap = new DeadlineHeap<{ deadline: number; seq: number }>()
+        let model: Array<{ deadline: number; seq: number }> = []
+        let seq = 0
+        for (const op of ops) {
+          if ("add" in op) {
+            const item = { deadline: op.add, seq: seq++ }
+            heap.add(item)
+            model.push(item)
+          } else if ("remove" in op && model.length > 0) {
+            const item = model[op.remove % model.length]!
+            expect(heap.remove(item)).toBe(true)
+            expect(heap.remove(item)).toBe(false)
+            model = model.filter((other) => other !== item)
+          } else if ("pop" in op && model.length > 0) {
+            const first = heap.first()!
+            heap.remove(first)
+            model = model.filter((other) => other !== first)
+          }
+          const earliest = [...model].sort((a, b) => a.deadline - b.deadline || a.seq - b.seq)[0]
+          expect(heap.first()).toBe(earliest)
+          expect(heap.size).toBe(model.length)
+        }
+      }
+    ), { numRuns: 200 })
   })
 })
