@@ -286,6 +286,29 @@ describe("allocator across processes", () => {
   })
 })
 
+describe("waiting across processes", () => {
+  it("a device released through another daemon goes to the waiters of this one, in order, each device to one holder", async () => {
+    const { config } = setup(2, "  waiterPollSeconds: 0.2\n")
+    const a = await start(["--config", config])
+    const b = await start(["--config", config])
+    const held = await Promise.all(["h0", "h1"].map(async (holder) => (await allocate(b.url, { type: "board", holder, ttlSeconds: 600 })).body))
+    const answers: Array<Awaited<ReturnType<typeof allocate>> | undefined> = []
+    for (let i = 0; i < 3; i++) {
+      void allocate(a.url, { type: "board", holder: `w${i}`, ttlSeconds: 600, waitSeconds: 60 }).then((answer) => (answers[i] = answer))
+      await eventually(async () => ((await waitingNow(a.url)) === i + 1 ? true : undefined))
+    }
+    // b knows nothing of a's waiters: a's next look finds the devices b freed
+    await Promise.all(held.map((lease) => call(`${b.url}/allocator/leases/${lease.id}`, "DELETE")))
+    await eventually(() => (answers.filter(Boolean).length === 2 ? true : undefined))
+    expect([answers[0]?.status, answers[1]?.status, answers[2]]).toEqual([200, 200, undefined])
+    expect(new Set(answers.slice(0, 2).map((answer) => answer!.body.device.name)).size).toBe(2)
+    expect(await waitingNow(a.url)).toBe(1)
+    await call(`${b.url}/allocator/leases/${answers[0]!.body.id}`, "DELETE")
+    await eventually(() => answers[2])
+    expect(answers[2]!.body.holder).toBe("w2")
+  })
+})
+
 describe("cleaning in the daemon", () => {
   it("runs on the allocator's job worker: two daemons on one data dir clean each released device once, then it is free", async () => {
     const { config, dir, inventory } = setup(0)
