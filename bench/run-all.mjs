@@ -16,7 +16,7 @@ const benches = ["packages", "apps"].flatMap((group) =>
       .filter((file) => /\.(ts|mts|mjs)$/.test(file) && !file.startsWith("_"))
       .map((file) => path.join(dir, file))
   })
-).filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
+).filter((file) => only.length === 0 || only.some((name) => path.relative(root, file).includes(name)))
 
 let failed = 0
 for (const file of benches) {

@@ -313,7 +313,10 @@ const nodeServer = (
 ) =>
   NodeHttpServer.layer(create, {
     host: options.host,
-    port: options.port
+    port: options.port,
+    // Node's default (511) drops the connections of a burst (2,000 waiting allocations at
+    // once): their clients retry after 1, 3, 7 s. The kernel caps it at net.core.somaxconn.
+    backlog: 4096
   }).pipe(Layer.mapError((error) => {
     const cause = (error as { cause?: NodeJS.ErrnoException }).cause
     const reason = cause?.code === "EADDRINUSE"

@@ -22,12 +22,13 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Cause, Context, Data, Deferred, Effect, Either, Exit, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, Data, Effect, Either, Metric, Option, Ref, Schema, type Scope } from "effect"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
 import * as AllocatorMetrics from "./Metrics.js"
 import * as Sql from "./sql.js"
+import * as Waiting from "./Waiting.js"
 
 /** A device to clean after a lease ended; worked by the cleaning job worker (see Cleaning.ts). */
 export const CleanJob = JobKind.make({
@@ -100,14 +101,6 @@ export class DeviceNotDrained extends Data.TaggedError("DeviceNotDrained")<{
 
 export class Allocator extends Context.Tag("@orch/plugins-allocator/Allocator")<Allocator, AllocatorService>() {}
 
-interface Waiter {
-  readonly request: AllocateRequest
-  readonly key: string
-  readonly done: Deferred.Deferred<Grant>
-  /** Set when its caller gave up (timed out, disconnected): a lease granted meanwhile is released. */
-  gone: boolean
-}
-
 const criteriaOf = (request: AllocateRequest): Record<string, string> => ({
   ...request.labels,
   ...(request.type === undefined ? {} : { [typeLabel]: request.type })
@@ -140,8 +133,6 @@ export const make = (
       gather: "turn"
     })
     const inventoryRef = yield* Ref.make(initial)
-    const waiters: Array<Waiter> = []
-    const serving = yield* Effect.makeSemaphore(1)
 
     const typeOf = (name: string) => Effect.map(Ref.get(inventoryRef), (inventory) => inventory.types[name])
 
@@ -164,12 +155,14 @@ export const make = (
 
     // allocations arriving together are one transaction: one query per kind of request, one insert
     const leaseBatch = yield* GroupCommit.batcher(
-      (requests: ReadonlyArray<AllocateRequest>) =>
+      (asks: ReadonlyArray<{ readonly request: AllocateRequest; readonly device: string | undefined }>) =>
         Database.transaction(Effect.gen(function*() {
-          const granted = yield* resources.leaseMany(Device, requests.map((request) => ({
+          const requests = asks.map((ask) => ask.request)
+          const granted = yield* resources.leaseMany(Device, asks.map(({ device, request }) => ({
             holder: request.holder,
             ttlMs: request.ttlMs,
-            labels: criteriaOf(request)
+            labels: criteriaOf(request),
+            name: device
           })))
           const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: requests[i]!.ttlMs }] : [])
           yield* Sql.insertLeaseTtls(sql, ttls)
@@ -179,9 +172,12 @@ export const make = (
       { maxGroupSize: 128, gather: "turn", closedMessage: "the allocator is shutting down" }
     )
 
-    const tryLease = (request: AllocateRequest): Effect.Effect<Option.Option<Grant>, SqlError> => leaseBatch(request)
+    /** A grant for `request` (of the device named, if one is): a compare-and-set in the next group commit. */
+    const tryLease = (request: AllocateRequest, device?: string): Effect.Effect<Option.Option<Grant>, SqlError> =>
+      leaseBatch({ request, device })
 
-    const denial = (request: AllocateRequest) =>
+    /** Why no device fitting `request` is free: what the devices that fit it are doing. */
+    const readDenial = (request: AllocateRequest) =>
       Effect.gen(function*() {
         const matching = yield* resources.list({ kind: Device, labels: criteriaOf(request), retired: false })
         const counts: Partial<Record<Status, number>> = {}
@@ -196,7 +192,7 @@ export const make = (
           : counts.unhealthy === total
           ? ["all_unhealthy", `every ${what} is unhealthy (${summary})`]
           : ["none_free", `no ${what} is free (${summary})`]
-        return yield* new AllocationDenied({ reason, counts, message })
+        return new AllocationDenied({ reason, counts, message })
       })
 
     const releaseUnused = (grant: Grant) =>
@@ -205,80 +201,39 @@ export const make = (
         (lease) => afterLeaseEnded(lease, { used: false })
       )).pipe(Effect.ignoreLogged)
 
-    /**
-     * Gives a waiter its grant unless it has left: the check and the hand-over are one step,
-     * so a waiter that leaves (and then looks for a grant) either finds it or it goes back.
-     */
-    const handOver = (waiter: Waiter, grant: Grant) =>
-      Effect.sync(() => {
-        if (waiter.gone) return false
-        Deferred.unsafeDone(waiter.done, Exit.succeed(grant))
-        return true
-      })
-
-    /** One pass over the waiters, oldest first; a request that found nothing spares the identical ones after it. */
-    const serve = serving.withPermits(1)(Effect.gen(function*() {
-      const unmatched = new Set<string>()
-      for (const waiter of [...waiters]) {
-        if (waiter.gone || unmatched.has(waiter.key)) continue
-        const granted = yield* tryLease(waiter.request)
-        if (Option.isNone(granted)) {
-          unmatched.add(waiter.key)
-          continue
-        }
-        const index = waiters.indexOf(waiter)
-        if (index >= 0) waiters.splice(index, 1)
-        if (!(yield* handOver(waiter, granted.value))) yield* releaseUnused(granted.value)
-      }
-      yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
-    }))
-
-    const wake = Effect.suspend(() => waiters.length === 0 ? Effect.void : Effect.asVoid(Effect.forkDaemon(Effect.ignoreLogged(serve))))
-
-    /** The grant a waiter was handed, if any. */
-    const pollGrant = (waiter: Waiter): Effect.Effect<Option.Option<Grant>> =>
-      Effect.flatMap(Deferred.poll(waiter.done), (polled) => Option.isSome(polled) ? Effect.asSome(polled.value) : Effect.succeedNone)
-
-    const leave = (waiter: Waiter) =>
-      Effect.suspend(() => {
-        waiter.gone = true
-        const index = waiters.indexOf(waiter)
-        if (index >= 0) waiters.splice(index, 1)
-        return Metric.set(AllocatorMetrics.waiting, waiters.length)
-      })
+    const waiting = yield* Waiting.make({
+      typeLabel,
+      lease: tryLease,
+      freeDevices: Effect.map(
+        resources.list({ kind: Device, state: "free", leased: false, retired: false }),
+        (free) => free.map((device) => ({ name: device.name, labels: device.labels }))
+      ),
+      readDenial,
+      releaseUnused
+    })
+    const wake = waiting.wake
 
     const allocate = (request: AllocateRequest): Effect.Effect<Grant, AllocationDenied | SqlError> =>
       Effect.gen(function*() {
-        // with nobody waiting, an allocation goes straight to the database; otherwise it queues behind them
-        if (waiters.length === 0) {
+        const criteria = criteriaOf(request)
+        // the wait counts from here, not from when the first look at the database ended
+        const started = yield* Clock.currentTimeMillis
+        // a burst asking for what the inventory does not have is answered without the database
+        if (request.waitMs > 0 && waiting.knownUnmatched(criteria, started)) {
+          return yield* yield* waiting.denial(request, criteria)
+        }
+        // with nobody waiting who could want the same devices, it goes straight to the database
+        if (!waiting.competesWith(criteria)) {
           const granted = yield* tryLease(request)
           if (Option.isSome(granted)) return granted.value
-          if (request.waitMs <= 0) return yield* denial(request)
+          if (request.waitMs <= 0) return yield* yield* readDenial(request)
         }
-        const waiter: Waiter = {
-          request,
-          key: JSON.stringify(Object.entries(criteriaOf(request)).sort()),
-          done: yield* Deferred.make<Grant>(),
-          gone: false
+        // no device in the inventory fits: waiting would not help
+        if (request.waitMs > 0) {
+          const denied = yield* waiting.denial(request, criteria)
+          if (denied.reason === "no_match") return yield* denied
         }
-        waiters.push(waiter)
-        yield* Metric.set(AllocatorMetrics.waiting, waiters.length)
-        const outcome = yield* Effect.gen(function*() {
-          yield* serve
-          // not waiting: served by that one pass or not at all
-          return request.waitMs <= 0 ? yield* pollGrant(waiter) : yield* Effect.timeoutOption(Deferred.await(waiter.done), request.waitMs)
-        }).pipe(Effect.onInterrupt(() =>
-          Effect.zipRight(
-            leave(waiter),
-            // granted while its client went away: give the device back
-            Effect.flatMap(pollGrant(waiter), (grant) => Option.isSome(grant) ? releaseUnused(grant.value) : Effect.void)
-          )
-        ))
-        if (Option.isSome(outcome)) return outcome.value
-        yield* leave(waiter)
-        // a grant that landed as the wait ran out still counts
-        const late = yield* pollGrant(waiter)
-        return Option.isSome(late) ? late.value : yield* denial(request)
+        return yield* waiting.wait(request, criteria, started)
       }).pipe(
         Effect.tapBoth({
           onFailure: (error) =>
@@ -415,6 +370,7 @@ export const make = (
         }
         yield* Ref.set(inventoryRef, inventory)
         yield* wake
+        yield* waiting.dropUnmatched
       })
 
     return {
@@ -430,6 +386,6 @@ export const make = (
       useInventory,
       typeOf,
       wake,
-      waitingCount: Effect.sync(() => waiters.length)
+      waitingCount: waiting.size
     } satisfies AllocatorService
   })

@@ -75,13 +75,23 @@ const error = (identifier: string, status: number, description: string) =>
 
 export const Denied = Schema.Struct({
   error: Schema.String,
-  reason: Schema.Literal("no_match", "all_leased", "all_unhealthy", "none_free"),
+  reason: Schema.Literal("all_leased", "all_unhealthy", "none_free"),
   counts: Schema.Record({ key: Schema.String, value: Schema.Number }),
   retryAfterSeconds: Schema.Number
 }).annotations({
   identifier: "AllocationDenied",
   description: "No matching device is free; the Retry-After header says when to ask again",
   ...HttpApiSchema.annotations({ status: 409 })
+})
+
+export const NoMatch = Schema.Struct({
+  error: Schema.String,
+  reason: Schema.Literal("no_match"),
+  counts: Schema.Record({ key: Schema.String, value: Schema.Number })
+}).annotations({
+  identifier: "NoDeviceMatches",
+  description: "No device in the inventory has this type and these labels: waiting or asking again would not help (answered at once, waitSeconds or not)",
+  ...HttpApiSchema.annotations({ status: 404 })
 })
 
 const BadRequest = error("BadRequest", 400, "The body or a parameter is invalid; error names the field")
@@ -96,7 +106,7 @@ const NamePath = Schema.Struct({ name: Schema.String })
 export class LeasesGroup extends HttpApiGroup.make("allocator-leases")
   .add(
     HttpApiEndpoint.post("allocate", "/leases").setPayload(AllocateBody).addSuccess(LeaseGranted)
-      .addError(BadRequest).addError(Unauthorized).addError(Forbidden).addError(Denied)
+      .addError(BadRequest).addError(Unauthorized).addError(Forbidden).addError(NoMatch).addError(Denied)
   )
   .add(
     HttpApiEndpoint.post("keepalive", "/leases/:id/keepalive").setPath(IdPath).setPayload(KeepaliveBody)

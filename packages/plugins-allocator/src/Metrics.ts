@@ -1,7 +1,7 @@
 /** The allocator's counters (Effect metrics, exported by core at /metrics) and its device gauge. */
 import * as Metrics from "@orch/core/Metrics"
 import type { ResourcesService } from "@orch/core/Resources"
-import { Effect, Metric } from "effect"
+import { Effect, Metric, MetricBoundaries } from "effect"
 import { Device, statusOf } from "./Device.js"
 
 export const allocations = Metric.counter("orch_allocator_allocations_total", {
@@ -37,6 +37,12 @@ export const healthChecks = Metric.counter("orch_allocator_health_checks_total",
 export const waiting = Metric.gauge("orch_allocator_waiting_allocations", {
   description: "Allocations waiting for a device in this process"
 })
+
+export const waitOverrun = Metric.histogram(
+  "orch_allocator_wait_overrun_seconds",
+  MetricBoundaries.fromIterable([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
+  "How long after its deadline a wait that ran out was answered (the daemon's timer, before the answer is written)"
+)
 
 const tagged = new WeakMap<Metric.Metric.Counter<number>, Map<string, Metric.Metric.Counter<number>>>()
 

@@ -3,6 +3,8 @@
  * than `HttpApiBuilder` groups: on the keepalive path the builder's per-request work
  * cost as much as the lease change itself, and these answer errors in core's
  * `{ "error": … }` shape with the headers they need (Retry-After, WWW-Authenticate).
+ * Allocation and keepalive, the routes clients call most and all at once, are core's hot
+ * routes (served before the Effect router, with the same limits, checks and metrics).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -11,9 +13,10 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Access from "@orch/core/Access"
 import * as Auth from "@orch/core/Auth"
 import * as HotRoutes from "@orch/core/HotRoutes"
-import { jsonError, replyResponse } from "@orch/core/Http"
+import { jsonError } from "@orch/core/Http"
 import { type Lease, type Resource, Resources } from "@orch/core/Resources"
-import { Effect, Either, Layer, type Schema } from "effect"
+import { Effect, Either, Layer } from "effect"
+import type * as http from "node:http"
 import { Allocator } from "./Allocator.js"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import * as Api from "./Api.js"
@@ -53,24 +56,15 @@ const fail = (status: number, message: string, details?: Record<string, unknown>
     headers === undefined ? jsonError(status, message, details) : HttpServerResponse.setHeaders(jsonError(status, message, details), headers)
   ))
 
-/**
- * The request body as text. Core's server has read it before the route runs, with its
- * limit (`core.http.maxBodyBytes`: 413, chunked bodies too) and its JSON depth limit.
- */
-const bodyText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  request.text.pipe(Effect.mapError(() => new Reply(jsonError(400, "cannot read the request body")))))
-
-/** The body decoded by `schema`; a problem is a 400 that names the field (core's hot routes decode the same way). */
-const body = <A, I>(schema: Schema.Schema<A, I>, options: { readonly optional?: boolean } = {}) => {
-  const decode = HotRoutes.bodyDecoder(schema, options)
-  return Effect.flatMap(bodyText, (text) =>
-    Either.match(decode(text), {
-      onLeft: (refused) => Effect.fail(new Reply(replyResponse(refused))),
-      onRight: Effect.succeed
-    }))
-}
-
-const allocateBody = body(Api.AllocateBody)
+/** Fails (with nothing anyone will read) when the client's connection closes; racing it stops what the client no longer waits for. */
+const hangUp = (incoming: http.IncomingMessage) =>
+  Effect.async<never, HotRoutes.Reply>((resume) => {
+    const socket = incoming.socket
+    const closed = () => resume(HotRoutes.fail(499, "the client closed the connection"))
+    if (socket.destroyed) return closed()
+    socket.once("close", closed)
+    return Effect.sync(() => socket.off("close", closed))
+  })
 
 /** The holder whose leases a caller may touch: its token's name, or any (undefined) for an admin. */
 const holderOf = (caller: Auth.Caller) => caller.role === "admin" ? undefined : caller.name
@@ -123,36 +117,53 @@ export const routes = (config: AllocatorConfig) => {
   const maxTtl = config.maxTtlSeconds
   const retryAfter = config.retryAfterSeconds
 
-  const allocate = handle(Effect.gen(function*() {
-    const me = yield* who
-    const request = yield* allocateBody
-    const holder = holderOf(me)
-    if (holder !== undefined && holder !== request.holder) {
-      return yield* fail(403, `this token acts as holder ${JSON.stringify(holder)}, not ${JSON.stringify(request.holder)}`)
+  // a hot route too: 2,000 clients waiting at once each cost the Effect router's share (see HotRoutes)
+  const allocate = HotRoutes.add({
+    method: "POST",
+    path: "/leases",
+    body: { schema: Api.AllocateBody },
+    handle: ({ body: request, caller: me, incoming }) => {
+      const holder = holderOf(me)
+      if (holder !== undefined && holder !== request.holder) {
+        return HotRoutes.fail(403, `this token acts as holder ${JSON.stringify(holder)}, not ${JSON.stringify(request.holder)}`)
+      }
+      if (request.ttlSeconds > maxTtl) return HotRoutes.fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
+      const waitSeconds = request.waitSeconds ?? 0
+      if (waitSeconds > config.maxWaitSeconds) {
+        return HotRoutes.fail(400, `waitSeconds: at most ${config.maxWaitSeconds}`, { field: "waitSeconds" })
+      }
+      const allocation = Effect.flatMap(Allocator, (allocator) =>
+        allocator.allocate({
+          type: request.type,
+          labels: request.labels,
+          holder: request.holder,
+          ttlMs: request.ttlSeconds * 1000,
+          waitMs: waitSeconds * 1000
+        })).pipe(
+          Effect.map((grant) =>
+            HotRoutes.json({
+              id: grant.lease.id,
+              token: grant.lease.token,
+              holder: grant.lease.holder,
+              device: grant.device,
+              expiresAt: iso(grant.lease.expiresAt)
+            } satisfies typeof Api.LeaseGranted.Type)
+          ),
+          Effect.catchTags({
+            // nothing in the inventory fits: asking again later would not help, so no Retry-After
+            AllocationDenied: (denied) =>
+              denied.reason === "no_match"
+                ? HotRoutes.fail(404, denied.message, { reason: denied.reason, counts: denied.counts })
+                : HotRoutes.fail(409, denied.message, { reason: denied.reason, counts: denied.counts, retryAfterSeconds: retryAfter }, {
+                  "retry-after": String(retryAfter)
+                }),
+            SqlError: Effect.die
+          })
+        )
+      // a waiting client that hangs up leaves the line at once
+      return waitSeconds > 0 ? Effect.raceFirst(allocation, hangUp(incoming)) : allocation
     }
-    if (request.ttlSeconds > maxTtl) return yield* fail(400, `ttlSeconds: at most ${maxTtl}`, { field: "ttlSeconds" })
-    if ((request.waitSeconds ?? 0) > config.maxWaitSeconds) {
-      return yield* fail(400, `waitSeconds: at most ${config.maxWaitSeconds}`, { field: "waitSeconds" })
-    }
-    const allocator = yield* Allocator
-    const grant = yield* allocator.allocate({
-      type: request.type,
-      labels: request.labels,
-      holder: request.holder,
-      ttlMs: request.ttlSeconds * 1000,
-      waitMs: (request.waitSeconds ?? 0) * 1000
-    }).pipe(Effect.catchTag("AllocationDenied", (denied) =>
-      fail(409, denied.message, { reason: denied.reason, counts: denied.counts, retryAfterSeconds: retryAfter }, {
-        "retry-after": String(retryAfter)
-      })))
-    return json({
-      id: grant.lease.id,
-      token: grant.lease.token,
-      holder: grant.lease.holder,
-      device: grant.device,
-      expiresAt: iso(grant.lease.expiresAt)
-    } satisfies typeof Api.LeaseGranted.Type)
-  }))
+  })
 
   // the hottest route (every lease's client calls it every few seconds): served before the Effect router
   const keepalive = HotRoutes.add({
@@ -216,7 +227,7 @@ export const routes = (config: AllocatorConfig) => {
     }))
 
   return Layer.mergeAll(
-    HttpLayerRouter.add("POST", "/leases", allocate),
+    allocate,
     keepalive,
     HttpLayerRouter.add("DELETE", "/leases/:id", release),
     HttpLayerRouter.add("GET", "/leases", listLeases),

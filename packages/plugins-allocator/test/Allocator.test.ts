@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { Allocator, type AllocatorService, CleanJob } from "../src/Allocator.js"
 import { AllocatorConfig } from "../src/AllocatorConfig.js"
 import * as Cleaning from "../src/Cleaning.js"
+import * as Inventory from "../src/Inventory.js"
 import { Device, statusOf } from "../src/Device.js"
 import { inventoryText, makeAllocator, servicesLayer } from "./support.js"
 
@@ -146,6 +147,44 @@ describe("waiting allocations", () => {
       const grant = yield* Fiber.join(patient)
       expect(grant.lease.holder).toBe("patient")
       expect(grant.device.name).toBe(held.device.name)
+    }).pipe(Effect.provide(servicesLayer())))
+})
+
+describe("waiting allocations by criteria", () => {
+  it.scoped("a type no device has is denied at once, wait or not; so are the waiters of a type the inventory drops", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(inventoryText([{ type: "board", count: 1 }, { type: "phone", count: 1 }]))
+      // the test clock never moves here: an answer that waited would never come
+      expect(yield* Effect.flip(allocator.allocate(request("a", { type: "scope", waitMs: 60_000 })))).toMatchObject({ reason: "no_match" })
+      expect(yield* Effect.flip(allocator.allocate({ labels: { os: "none" }, holder: "a", ttlMs: 1000, waitMs: 60_000 }))).toMatchObject({ reason: "no_match" })
+      yield* allocator.allocate(request("holder", { type: "phone" }))
+      const waiting = yield* Effect.fork(Effect.flip(allocator.allocate(request("w", { type: "phone", waitMs: 60_000 }))))
+      while ((yield* allocator.waitingCount) < 1) yield* Effect.yieldNow()
+      yield* allocator.useInventory(yield* Effect.orDie(Inventory.parse(inventoryText([{ type: "board", count: 1 }]), "inventory.yaml")))
+      expect(yield* Fiber.join(waiting)).toMatchObject({ reason: "no_match" })
+      expect(yield* allocator.waitingCount).toBe(0)
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.scoped("a line for one type holds up no other; overlapping criteria share one order", () =>
+    Effect.gen(function*() {
+      const allocator = yield* makeAllocator(inventoryText([{ type: "board", count: 1, labels: { arch: "arm" } }, { type: "phone", count: 1 }]))
+      const held = yield* allocator.allocate(request("holder"))
+      const queue = (holder: string, criteria: { type?: string; labels?: Record<string, string> }) =>
+        Effect.gen(function*() {
+          const before = yield* allocator.waitingCount
+          const fiber = yield* Effect.fork(allocator.allocate({ ...criteria, holder, ttlMs: 10_000, waitMs: 60_000 }))
+          while ((yield* allocator.waitingCount) === before) yield* Effect.yieldNow()
+          return fiber
+        })
+      const anyBoard = yield* queue("any-board", { type: "board" })
+      const anyArm = yield* queue("any-arm", { labels: { arch: "arm" } })
+      // a phone is free and nobody waiting wants one: granted at once, without waiting
+      expect((yield* allocator.allocate(request("phone-user", { type: "phone" }))).device.type).toBe("phone")
+      yield* allocator.release(held.lease.id, {})
+      const first = yield* Fiber.join(anyBoard)
+      expect(first.lease.holder).toBe("any-board")
+      yield* allocator.release(first.lease.id, {})
+      expect((yield* Fiber.join(anyArm)).lease.holder).toBe("any-arm")
     }).pipe(Effect.provide(servicesLayer())))
 })
 

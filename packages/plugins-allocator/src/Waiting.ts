@@ -1,0 +1,279 @@
+/**
+ * Waiting allocations: the `WaitingLine` in memory, one fiber that ends waits at their
+ * deadlines, and passes that hand free devices to waiters when devices may have come free.
+ *
+ * A pass reads the free devices once (one query, whatever the number of waiters), lets the
+ * line say which waiter gets which (the oldest that fits), and asks for those leases by
+ * device name through the allocator's group commit: each grant is still the database's
+ * compare-and-set, so a device another process took meanwhile is simply not granted, and
+ * its waiter stays first in line. Passes do not overlap; wakes during one ask for one more.
+ *
+ * A wait that runs out is answered with the allocator's denial for its criteria, read
+ * once for all the waiters of those criteria that run out together (and kept up to a
+ * second, until devices change), not once per waiter.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Deferred, Effect, Either, Exit, FiberId, Metric, Option, Queue, Scope } from "effect"
+import type { AllocateRequest, AllocationDenied, Grant } from "./Allocator.js"
+import * as AllocatorMetrics from "./Metrics.js"
+import { type Entry, fits, type FreeDevice, keyOf, WaitingLine } from "./WaitingLine.js"
+
+interface Waiter extends Entry {
+  readonly request: AllocateRequest
+  readonly done: Deferred.Deferred<Grant, AllocationDenied | SqlError>
+  /** Answered, or its caller left: a lease granted to it now is released again. */
+  gone: boolean
+}
+
+/** A denial read for some criteria: shared by the callers that ask while it is read, kept a short while. */
+interface KeptDenial {
+  readonly generation: number
+  readonly at: number
+  readonly denial: Deferred.Deferred<AllocationDenied, SqlError>
+  /** Once read. */
+  read?: AllocationDenied
+}
+
+export interface Waiting {
+  /** Whether a waiter could want a device these criteria fit, and so must be served first. */
+  readonly competesWith: (criteria: Readonly<Record<string, string>>) => boolean
+  /**
+   * Queues `request` and returns its grant, or its denial once `waitMs` from `started` ran
+   * out (with `waitMs` 0: after one pass, so it gets a device no earlier waiter fits, or none).
+   */
+  readonly wait: (
+    request: AllocateRequest,
+    criteria: Readonly<Record<string, string>>,
+    started: number
+  ) => Effect.Effect<Grant, AllocationDenied | SqlError>
+  /** Devices may have come free or changed: a pass, and denials read afresh. */
+  readonly wake: Effect.Effect<void>
+  /** The denial for `request`'s criteria (kept a short while, see above). */
+  readonly denial: (request: AllocateRequest, criteria: Readonly<Record<string, string>>) => Effect.Effect<AllocationDenied, SqlError>
+  /** Whether a denial read a moment ago (see above) said no device in the inventory fits these criteria. */
+  readonly knownUnmatched: (criteria: Readonly<Record<string, string>>, now: number) => boolean
+  /** Answers at once the waiters whose criteria no device in the inventory fits any more. */
+  readonly dropUnmatched: Effect.Effect<void, SqlError>
+  readonly size: Effect.Effect<number>
+}
+
+export const make = (options: {
+  readonly typeLabel: string
+  /** Leases a device fitting `request` (the one named, if given) in the group commit. */
+  readonly lease: (request: AllocateRequest, device: string) => Effect.Effect<Option.Option<Grant>, SqlError>
+  readonly freeDevices: Effect.Effect<ReadonlyArray<FreeDevice>, SqlError>
+  /** Why nothing fits `request` now (one query). */
+  readonly readDenial: (request: AllocateRequest) => Effect.Effect<AllocationDenied, SqlError>
+  /** Gives back a lease granted to a waiter that left meanwhile. */
+  readonly releaseUnused: (grant: Grant) => Effect.Effect<void>
+}): Effect.Effect<Waiting, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const line = new WaitingLine<Waiter>(options.typeLabel)
+    const gauge = Effect.suspend(() => Metric.set(AllocatorMetrics.waiting, line.size))
+
+    // denials by criteria, read again after a wake or a second
+    let generation = 0
+    const denials = new Map<string, KeptDenial>()
+    const denial = (request: AllocateRequest, criteria: Readonly<Record<string, string>>) =>
+      Effect.gen(function*() {
+        const key = keyOf(criteria)
+        const now = yield* Clock.currentTimeMillis
+        const kept = denials.get(key)
+        if (kept !== undefined && kept.generation === generation && now - kept.at < 1_000) return yield* Deferred.await(kept.denial)
+        const reading = Deferred.unsafeMake<AllocationDenied, SqlError>(FiberId.none)
+        const entry: KeptDenial = { generation, at: now, denial: reading }
+        denials.set(key, entry)
+        const read = yield* Effect.either(options.readDenial(request))
+        if (Either.isRight(read)) entry.read = read.right
+        // concurrent callers wait on the one read; an error is not kept
+        if (Either.isLeft(read) && denials.get(key)?.denial === reading) denials.delete(key)
+        Deferred.unsafeDone(reading, Either.isRight(read) ? Exit.succeed(read.right) : Exit.fail(read.left))
+        return yield* Deferred.await(reading)
+      })
+
+    const knownUnmatched = (criteria: Readonly<Record<string, string>>, now: number) => {
+      const kept = denials.get(keyOf(criteria))
+      if (kept === undefined || kept.generation !== generation || now - kept.at >= 1_000) return false
+      return kept.read?.reason === "no_match"
+    }
+
+    /** Answers waiters that are no longer in the line with the denial of their criteria. */
+    const deny = (waiters: ReadonlyArray<Waiter>) =>
+      Effect.gen(function*() {
+        const byCriteria = new Map<string, Array<Waiter>>()
+        for (const waiter of waiters) {
+          waiter.gone = true
+          const key = keyOf(waiter.criteria)
+          const group = byCriteria.get(key)
+          if (group === undefined) byCriteria.set(key, [waiter])
+          else group.push(waiter)
+        }
+        for (const group of byCriteria.values()) {
+          const read = yield* Effect.either(denial(group[0]!.request, group[0]!.criteria))
+          for (const waiter of group) Deferred.unsafeDone(waiter.done, Exit.fail(Either.isRight(read) ? read.right : read.left))
+        }
+        yield* gauge
+      })
+
+    // one fiber ends every wait: it sleeps until the earliest deadline, or until an earlier one arrives
+    const earlier = yield* Queue.sliding<void>(1)
+    let sleepingUntil: number | undefined
+    const expire = Effect.gen(function*() {
+      const next = line.nextDeadline()
+      const now = yield* Clock.currentTimeMillis
+      if (next === undefined || next > now) {
+        sleepingUntil = next
+        yield* next === undefined ? Queue.take(earlier) : Effect.raceFirst(Effect.sleep(next - now), Queue.take(earlier))
+        sleepingUntil = undefined
+        return
+      }
+      const expired = line.takeExpired(now)
+      yield* deny(expired)
+      const answered = yield* Clock.currentTimeMillis
+      for (const waiter of expired) yield* Metric.update(AllocatorMetrics.waitOverrun, (answered - waiter.deadline) / 1000)
+    })
+    yield* Effect.forkIn(Effect.forever(Effect.catchAllCause(expire, (cause) => Effect.logError("ending waits failed", cause))), scope)
+
+    /** Hands `grant` to `waiter` unless it is gone; the check and the hand-over are one step. */
+    const handOver = (waiter: Waiter, grant: Grant) =>
+      Effect.suspend(() => {
+        if (waiter.gone) return Effect.zipRight(options.releaseUnused(grant), wake)
+        waiter.gone = true
+        line.remove(waiter)
+        Deferred.unsafeDone(waiter.done, Exit.succeed(grant))
+        return gauge
+      })
+
+    // A pass looks when devices may have come free (a wake), not at each new waiter: with
+    // nothing free, 2,000 waiters arriving would read the devices 2,000 times. No free device
+    // fits a line that has waiters (a pass would have given it to its first), so only a
+    // waiter that opens a line of its own asks for a pass, or one that a device the last
+    // pass left over (fitting nobody then) fits.
+    let leftover: ReadonlyArray<FreeDevice> = []
+    // while a pass makes its leases: the devices it leaves, and whether a waiter came that one fits
+    let leaving: ReadonlyArray<FreeDevice> | undefined
+    let missed = false
+    const fitsAny = (criteria: Readonly<Record<string, string>>, devices: ReadonlyArray<FreeDevice>) =>
+      devices.some((device) => fits(criteria, device.labels))
+    const pass = Effect.gen(function*() {
+      leftover = []
+      if (line.size === 0) return
+      const free = yield* options.freeDevices
+      if (free.length === 0) return
+      const assigned = line.assign(free)
+      const given = new Set(assigned.map(([, device]) => device.name))
+      leaving = free.filter((device) => !given.has(device.name))
+      missed = false
+      yield* Effect.forEach(
+        assigned,
+        ([waiter, device]) =>
+          Effect.flatMap(options.lease(waiter.request, device.name), (granted) =>
+            // not granted: another process took the device; the waiter keeps its place
+            Option.isSome(granted) ? handOver(waiter, granted.value) : Effect.void),
+        { concurrency: "unbounded", discard: true }
+      ).pipe(Effect.ensuring(Effect.sync(() => {
+        leftover = leaving ?? []
+        leaving = undefined
+        // a waiter came meanwhile that a device left over fits: one more pass for it
+        if (missed) following ??= Deferred.unsafeMake(FiberId.none)
+      })))
+    })
+
+    // the pass under way, and the one asked for while it runs (completed when they end)
+    let current: Deferred.Deferred<void, SqlError> | undefined
+    let following: Deferred.Deferred<void, SqlError> | undefined
+    const runPasses: Effect.Effect<void> = Effect.suspend(() =>
+      Effect.flatMap(Effect.exit(pass), (exit) => {
+        Deferred.unsafeDone(current!, exit)
+        current = following
+        following = undefined
+        return current === undefined ? Effect.void : runPasses
+      })
+    )
+    /** A pass that starts after this call; its completion. */
+    const askPass = Effect.suspend(() => {
+      if (current === undefined) {
+        current = Deferred.unsafeMake(FiberId.none)
+        return Effect.as(Effect.forkIn(runPasses, scope), current)
+      }
+      following ??= Deferred.unsafeMake(FiberId.none)
+      return Effect.succeed(following)
+    })
+
+    const wake = Effect.suspend(() => {
+      generation++
+      return line.size === 0 ? Effect.void : Effect.asVoid(askPass)
+    })
+
+    const leave = (waiter: Waiter) =>
+      Effect.suspend(() => {
+        waiter.gone = true
+        line.remove(waiter)
+        return Effect.zipRight(
+          gauge,
+          // granted while its caller went away: give the device back
+          Effect.flatMap(Deferred.poll(waiter.done), (polled) =>
+            Option.isNone(polled) ? Effect.void : Effect.flatMap(Effect.exit(polled.value), (exit) =>
+              Exit.isSuccess(exit) ? Effect.zipRight(options.releaseUnused(exit.value), wake) : Effect.void))
+        )
+      })
+
+    const wait: Waiting["wait"] = (request, criteria, started) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const waiter: Waiter = {
+            seq: 0,
+            criteria,
+            deadline: request.waitMs > 0 ? started + request.waitMs : Infinity,
+            request,
+            done: Deferred.unsafeMake(FiberId.none),
+            gone: false
+          }
+          const opened = line.add(waiter)
+          if (leaving !== undefined && fitsAny(criteria, leaving)) missed = true
+          if (Number.isFinite(waiter.deadline) && (sleepingUntil === undefined || waiter.deadline < sleepingUntil)) {
+            yield* Queue.offer(earlier, undefined)
+          }
+          yield* gauge
+          const served = opened || fitsAny(criteria, leftover) ? yield* askPass : undefined
+          if (request.waitMs > 0) {
+            const answered = yield* Effect.exit(restore(Deferred.await(waiter.done)))
+            if (Exit.isInterrupted(answered)) yield* leave(waiter)
+            return yield* answered
+          }
+          // not waiting: served by that pass or not at all
+          const passed = yield* Effect.exit(restore(served === undefined ? Effect.void : Deferred.await(served)))
+          if (Exit.isFailure(passed) && Exit.isInterrupted(passed)) {
+            yield* leave(waiter)
+            return yield* Effect.failCause(passed.cause)
+          }
+          const granted = yield* Deferred.poll(waiter.done)
+          if (Option.isSome(granted)) return yield* granted.value
+          waiter.gone = true
+          line.remove(waiter)
+          yield* gauge
+          if (Exit.isFailure(passed)) return yield* Effect.failCause(passed.cause)
+          return yield* Effect.flatMap(options.readDenial(request), Effect.fail)
+        })
+      )
+
+    const dropUnmatched = Effect.gen(function*() {
+      for (const criteria of line.criteria()) {
+        const waiters = line.waitersOf(criteria)
+        if (waiters.length === 0 || (yield* denial(waiters[0]!.request, criteria)).reason !== "no_match") continue
+        for (const waiter of waiters) line.remove(waiter)
+        yield* deny(waiters)
+      }
+    })
+
+    return {
+      competesWith: (criteria) => line.competesWith(criteria),
+      wait,
+      wake,
+      denial,
+      knownUnmatched,
+      dropUnmatched,
+      size: Effect.sync(() => line.size)
+    } satisfies Waiting
+  })
