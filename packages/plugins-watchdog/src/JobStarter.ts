@@ -68,13 +68,14 @@ export const round = (config: WatchdogConfig) =>
     // id), so a location without a live agent does not keep the others' jobs out of the batch
     // a round that failed (WPT unreachable, say) leaves its error on every job it held, so a
     // job stuck behind a dead WPT shows why in `orch jobs show`
-    // and a job left for want of a live agent or room says so in its history
+    // and a job left for want of a live agent or room says so as its last error (not in its
+    // history: that would be a row a round)
     const waitingFor = new Map<number, string>()
     const releaseAll = (error: string | undefined) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         // concurrently, so the queue's group commit writes them a few dozen per transaction
         Effect.forEach([...held.values()], (job) =>
-          Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs, error, reason: waitingFor.get(job.id) })), {
+          Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs, error: waitingFor.get(job.id) ?? error })), {
           discard: true,
           concurrency: "unbounded"
         }))

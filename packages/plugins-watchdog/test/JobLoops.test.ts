@@ -34,8 +34,7 @@ describe("job_starter", () => {
       const one = yield* t.take(A)
       yield* t.nextStarter
       expect(t.fake.submissions).toHaveLength(1)
-      const history = yield* Effect.flatMap(JobQueue, (q) => q.history(ids[1]!))
-      expect(history.at(-1)?.reason).toBe(`${A}'s 1 live agent(s) have 1 test(s) queued or running (maxTestsPerAgent 1)`)
+      expect((yield* t.get1(ids[1]!)).lastError).toBe(`${A}'s 1 live agent(s) have 1 test(s) queued or running (maxTestsPerAgent 1)`)
       // done, and idle again: room for the next
       yield* t.report(A, one["Test ID"], { 1: { result: 0, loadTime: 1 } })
       expect(yield* t.poll(A)).toBeUndefined()

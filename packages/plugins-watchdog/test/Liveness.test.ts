@@ -4,7 +4,6 @@
  * runs as N job files unless sharding is off.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { JobQueue } from "@orch/core/Jobs"
 import { Effect } from "effect"
 import * as Liveness from "../src/Liveness.js"
 import * as Wpt from "../src/Wpt.js"
@@ -28,8 +27,7 @@ describe("live agents", () => {
       expect(t.fake.submissions.map((s) => s.location)).toEqual([B])
       expect((yield* t.get1(b)).state).toBe("SUBMITTED")
       expect((yield* t.get1(a)).state).toBe("AWAITING")
-      const history = yield* Effect.flatMap(JobQueue, (q) => q.history(a))
-      expect(history.at(-1)?.reason).toBe(`no live agent at WPT for ${A} (${A} silent 3 min)`)
+      expect((yield* t.get1(a)).lastError).toBe(`no live agent at WPT for ${A} (${A} silent 3 min)`)
       yield* t.poll(A)
       yield* t.nextStarter
       expect((yield* t.get1(a)).state).toBe("SUBMITTED")
