@@ -78,14 +78,30 @@ const checkIdle = Cli.command("check-idle", { json: Options.boolean("json") }, (
     const wpt = Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
     const locations = yield* wpt.locations
     const local = new Map((yield* Watchdog.jobsByLocation).map((l) => [l.location, l.counts]))
-    if (args.json) return yield* Cli.print(JSON.stringify(locations.map((l) => ({ ...l, jobs: local.get(l.location) ?? {} })), null, 2))
-    if (locations.length === 0) return yield* Cli.print("No testers active")
+    // orch's jobs at locations WPT does not list at all (not configured there: they will fail)
+    const listed = new Set(locations.map((l) => l.location))
+    const unlisted = [...local].filter(([location, counts]) => !listed.has(location) && ((counts.AWAITING ?? 0) + (counts.SUBMITTED ?? 0)) > 0)
+    if (args.json) {
+      return yield* Cli.print(JSON.stringify(
+        [
+          ...locations.map((l) => ({ ...l, listed: true, jobs: local.get(l.location) ?? {} })),
+          ...unlisted.map(([location, jobs]) => ({ location, status: "NOT AT WPT", listed: false, jobs }))
+        ],
+        null,
+        2
+      ))
+    }
+    if (locations.length === 0 && unlisted.length === 0) return yield* Cli.print("No testers active")
     yield* Cli.print(Cli.table(
       ["LOCATION", "STATUS", "PENDING", "TESTING", "IDLE", "AWAITING", "SUBMITTED"],
-      locations.map((l) => [l.location, l.status, l.queued, l.testing, l.idle, local.get(l.location)?.AWAITING ?? 0, local.get(l.location)?.SUBMITTED ?? 0])
+      [
+        ...locations.map((l) => [l.location, l.status, l.queued, l.testing, l.idle, local.get(l.location)?.AWAITING ?? 0, local.get(l.location)?.SUBMITTED ?? 0]),
+        ...unlisted.map(([location, counts]) => [location, "NOT AT WPT", "-", "-", "-", counts.AWAITING ?? 0, counts.SUBMITTED ?? 0])
+      ]
     ))
     const fewer = (n: number) => locations.filter((l) => l.total < n).length
     yield* Cli.print(`${fewer(2)} of ${locations.length} locations have fewer than 2 tests pending or running; ${fewer(1)} have none`)
+    if (unlisted.length > 0) yield* Cli.print(`${unlisted.length} location(s) with jobs are not listed by WPT`)
   })).pipe(Command.withDescription("Per location: tests pending, testing and idle agents as WPT reports them"))
 
 const jobs = Cli.command(

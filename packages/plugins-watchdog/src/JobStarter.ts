@@ -25,13 +25,13 @@ import { transaction } from "@orch/core/Database"
 import { JobQueue } from "@orch/core/Jobs"
 import { ownerId } from "@orch/core/Plugin"
 import { describeCause } from "@orch/core/Supervisor"
-import { Cause, Clock, Effect, Either, Exit } from "effect"
+import { Cause, Clock, Effect, Either, Exit, Metric } from "effect"
 import type { WatchdogConfig } from "./Config.js"
 import * as Metrics from "./Metrics.js"
 import * as Liveness from "./Liveness.js"
 import * as Sql from "./sql.js"
 import * as TestLog from "./TestLog.js"
-import { WptClient, type WptRejected, type WptUnreachable } from "./Wpt.js"
+import { isKeyRejection, WptClient, type WptRejected, type WptUnreachable } from "./Wpt.js"
 import { type Job, locationOf, WptTest } from "./WptJob.js"
 
 /** Who holds the jobs the loops claim: core's owner id of the watchdog in this process. */
@@ -71,11 +71,13 @@ export const round = (config: WatchdogConfig) =>
     // and a job left for want of a live agent or room says so as its last error (not in its
     // history: that would be a row a round)
     const waitingFor = new Map<number, string>()
+    // set when WPT rejects the API key: nothing more is sent this round, and every job held says why
+    let keyRejected: string | undefined
     const releaseAll = (error: string | undefined) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         // concurrently, so the queue's group commit writes them a few dozen per transaction
         Effect.forEach([...held.values()], (job) =>
-          Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs, error: waitingFor.get(job.id) ?? error })), {
+          Effect.ignore(queue.release(job, { runAt: at + config.starter.intervalMs, error: keyRejected ?? waitingFor.get(job.id) ?? error })), {
           discard: true,
           concurrency: "unbounded"
         }))
@@ -136,9 +138,21 @@ export const round = (config: WatchdogConfig) =>
         if (Either.isRight(answer)) {
           yield* toSubmitted(job, label, answer.right.testId, `submitted to WPT as ${answer.right.testId}`)
           yield* Metrics.count(Metrics.submissions, { outcome: "accepted" })
+          yield* Metric.set(Metrics.submissionPaused, 0)
           return "accepted" as const
         }
         const error: WptRejected | WptUnreachable = answer.left
+        if (error._tag === "WptRejected" && isKeyRejection(error)) {
+          // the key, not the job: every job waits (this one too, its record closed: WPT made no
+          // test), and each round tries one again
+          const why = `WPT rejected the API key: ${error.message}; submissions are paused until it is accepted`
+          keyRejected = why
+          yield* resolve(label, "rejected", null, why)
+          yield* Metrics.count(Metrics.submissions, { outcome: "key_rejected" })
+          yield* Metric.set(Metrics.submissionPaused, 1)
+          yield* Effect.logError(`job_starter: ${why}`).pipe(Effect.annotateLogs({ job: job.id, location }))
+          return "paused" as const
+        }
         if (error._tag === "WptRejected") {
           yield* toError(job, `WPT rejected the test: ${error.message}`, label)
           yield* Metrics.count(Metrics.submissions, { outcome: "rejected" })
@@ -237,12 +251,13 @@ export const round = (config: WatchdogConfig) =>
           // there: submitting lets WPT say so, and the job ends with its message
           const room = rooms.get(location) ?? Liveness.unlisted
           for (const job of jobs) {
+            if (keyRejected !== undefined) break
             if (!room.take(Liveness.cost(config, job.payload.runs))) {
               for (const waiting of jobs) if (held.has(waiting.id)) waitingFor.set(waiting.id, room.why())
               break
             }
             const outcome = yield* submit(job, location)
-            if (outcome === "unreachable") break
+            if (outcome === "unreachable" || outcome === "paused") break
           }
         }), { concurrency: 4, discard: true })
     })

@@ -20,6 +20,12 @@ export class WptRejected extends Data.TaggedError("WptRejected")<{
   readonly message: string
 }> {}
 
+/**
+ * A rejection of the API key itself (runtest.php: "missing API key", "Invalid API key"):
+ * it would reject every test alike, so it says nothing about the job.
+ */
+export const isKeyRejection = (error: WptRejected): boolean => /\bAPI key\b/i.test(error.message)
+
 export interface SubmitRequest {
   readonly url?: string | undefined
   readonly script?: string | undefined
@@ -43,6 +49,8 @@ export interface TestStatus {
   readonly statusText: string
   /** Epoch ms when an agent took the test, when WPT says. */
   readonly startedAt: number | undefined
+  /** Epoch ms when it completed, when WPT says. */
+  readonly completedAt: number | undefined
   readonly behindCount: number | undefined
 }
 
@@ -253,18 +261,23 @@ export const parseTesters = (body: unknown): ReadonlyArray<LocationTesters> => {
 }
 
 /**
- * `strftime('%x %X')` in PHP's C locale, in UTC (testlog.php adds the `tzo` cookie's
- * offset, which the watchdog never sends): `12/01/26 03:29:32`. Anything else (another
- * locale) reads as unknown.
+ * A date as WPT writes it for people, in UTC: testlog.php's `strftime('%x %X')` in PHP's C
+ * locale (`12/01/26 03:29:32`; testlog.php adds the `tzo` cookie's offset, which the
+ * watchdog never sends) and testStatus.inc's `gmdate("m/d/y G:i:s")` (`12/01/26 3:29:32`).
+ * Anything else (another locale) reads as unknown.
  */
 export const parseLogDate = (text: string): number | undefined => {
-  const m = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text.trim())
+  const m = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{1,2}):(\d{2}):(\d{2})$/.exec(text.trim())
   if (m === null) return undefined
   const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number]
   // %y: 70 to 99 are the 1900s (PHP's dates start in 1970)
   const at = Date.UTC(year < 70 ? 2000 + year : 1900 + year, month - 1, day, hour, minute, second)
   return Number.isFinite(at) ? at : undefined
 }
+
+/** testStatus's times: unix seconds, or (testStatus.inc) `gmdate("m/d/y G:i:s")` text. */
+const statusTime = (value: unknown): number | undefined =>
+  epochMs(value) ?? (typeof value === "string" ? parseLogDate(value) : undefined)
 
 const testLogHeader = /^"Date\/Time","Location","Test ID","URL"/m
 
@@ -387,7 +400,8 @@ export const make = (options: WptOptions): WptClientService => {
       return {
         statusCode: num(body.statusCode) ?? 0,
         statusText: text(body.statusText),
-        startedAt: epochMs(data.startTime),
+        startedAt: statusTime(data.startTime),
+        completedAt: statusTime(data.completeTime),
         behindCount: num(data.behindCount)
       }
     })

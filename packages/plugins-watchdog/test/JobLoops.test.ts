@@ -5,7 +5,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
-import { Clock, Effect, Either } from "effect"
+import { Clock, Effect, Either, Metric } from "effect"
+import * as Metrics from "../src/Metrics.js"
 import * as Sql from "../src/sql.js"
 import { A, B, minute, setup, submitted } from "./loops.js"
 import { watchdogDatabase } from "./support.js"
@@ -53,7 +54,7 @@ describe("job_starter", () => {
       expect((yield* t.get1(id)).state).toBe("SUBMITTED")
     }).pipe(Effect.provide(watchdogDatabase())))
 
-  it.scoped("turns WPT's rejections into ERROR_SUBMITTING with its message: spam filter, unknown location, wrong key, closed window", () =>
+  it.scoped("turns WPT's rejections into ERROR_SUBMITTING with its message: spam filter, unknown location, closed window", () =>
     Effect.gen(function*() {
       const t = yield* setup()
       yield* t.poll(A)
@@ -67,11 +68,32 @@ describe("job_starter", () => {
       expect((yield* t.get1(unknown)).lastError).toBe("WPT rejected the test: Invalid Location, please try submitting your test request again.")
       expect((yield* t.get1(late)).state).toBe("ERROR_SUBMITTING")
       expect((yield* t.get1(late)).lastError).toMatch(/^not submitted before its not-after time 1970-01-01T00:00:00.001Z/)
-      const wrongKey = yield* setup({ apiKey: "another-key" })
-      yield* wrongKey.poll(A)
-      const id = yield* wrongKey.enqueue(A)
-      yield* wrongKey.starter
-      expect((yield* wrongKey.get1(id)).lastError).toBe("WPT rejected the test: Invalid API key. Please check your API key and try again.")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("a rejected API key pauses submission: every job stays AWAITING with the error, one is tried a round, and the gauge says so", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ apiKey: "another-key" })
+      yield* t.poll(A)
+      yield* t.poll(B)
+      const ids = [yield* t.enqueue(A), yield* t.enqueue(A), yield* t.enqueue(B)]
+      yield* t.starter
+      const why = "WPT rejected the API key: Invalid API key. Please check your API key and try again.; submissions are paused until it is accepted"
+      for (const id of ids) expect(yield* t.get1(id)).toMatchObject({ state: "AWAITING", lastError: why, attempts: 0 })
+      // the locations go side by side: at most one test each before the first rejection stops them
+      const tried = t.fake.hits.get("runtest.php")!
+      expect(tried).toBeLessThanOrEqual(2)
+      const gauge = (yield* Metric.value(Metrics.submissionPaused)).value
+      expect(gauge).toBe(1)
+      yield* t.nextStarter
+      expect(t.fake.hits.get("runtest.php")! - tried).toBeGreaterThanOrEqual(1)
+      expect(t.fake.hits.get("runtest.php")! - tried).toBeLessThanOrEqual(2)
+      for (const id of ids) expect((yield* t.get1(id)).state).toBe("AWAITING")
+      // the key is fixed at WPT: submission goes on
+      ;(t.fake.options as { apiKey?: string }).apiKey = "secret-key-1"
+      yield* t.poll(A)
+      yield* t.nextStarter
+      expect((yield* t.get1(ids[0]!)).state).toBe("SUBMITTED")
+      expect((yield* Metric.value(Metrics.submissionPaused)).value).toBe(0)
     }).pipe(Effect.provide(watchdogDatabase())))
 
   it.scoped("keeps jobs AWAITING when WPT cannot be reached, with the error as their last error, and fails the round so the supervisor backs off", () =>
@@ -138,7 +160,7 @@ describe("job_finisher", () => {
       yield* t.advance(61 * minute)
       yield* t.finisher
       const a = yield* t.get1(timedOut)
-      expect([a.state, a.lastError]).toEqual(["ERROR_TESTING", "test complete without a successful first-view run (0 of 1)"])
+      expect([a.state, a.lastError]).toEqual(["ERROR_TESTING", "timed out at WPT: no result within its run limit (max_run_minutes 60 min)"])
       expect(yield* t.get1(cancelled)).toMatchObject({ state: "ERROR_TESTING", lastError: "cancelled at WPT (402 Test Cancelled)" })
       expect((yield* t.get1(queuedForever)).state).toBe("SUBMITTED")
       yield* t.advance(120 * minute)

@@ -313,7 +313,7 @@ export class FakeWpt {
         return {
           statusCode: 100,
           statusText: seconds < 1 ? "Test just started" : `Test Started ${seconds} seconds ago`,
-          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), elapsed: -1795447106 }
+          data: { ...base, startTime: gmdate(test.startedAt ?? 0), elapsed: -1795447106 }
         }
       }
       case "cancelled":
@@ -322,7 +322,7 @@ export class FakeWpt {
         return {
           statusCode: 200,
           statusText: "Test Complete",
-          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), completeTime: Math.floor((test.completedAt ?? 0) / 1000) }
+          data: { ...base, startTime: gmdate(test.startedAt ?? 0), completeTime: gmdate(test.completedAt ?? 0) }
         }
     }
   }
@@ -638,6 +638,13 @@ export class FakeWpt {
     res.writeHead(200, { "content-type": "text/plain" })
     res.end(params.get("id") ?? "")
   }
+}
+
+/** testStatus.inc's times: gmdate("m/d/y G:i:s"), the hour without a leading zero. */
+const gmdate = (ms: number): string => {
+  const at = new Date(ms)
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return `${pad(at.getUTCMonth() + 1)}/${pad(at.getUTCDate())}/${String(at.getUTCFullYear()).slice(2)} ${at.getUTCHours()}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())}`
 }
 
 // -- simulated agents -------------------------------------------------------------
