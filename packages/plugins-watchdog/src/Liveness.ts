@@ -56,7 +56,7 @@ export const rooms = (
       },
       why: () =>
         live.length === 0
-          ? `no live agent at WPT for ${queue.location}${all.length === 0 ? "" : ` (${all.map((t) => `${t.pc || t.id} silent ${t.elapsed ?? "?"} min`).join(", ")})`}`
+          ? `no live agent at WPT for ${queue.location}${all.length === 0 ? "" : ` (${all.map((t) => `${t.id || t.pc} silent ${t.elapsed ?? "?"} min`).join(", ")})`}`
           : queued >= config.starter.maxQueueLength
           ? `WPT's queue for ${queue.location} holds ${queued} (maxQueueLength ${config.starter.maxQueueLength})`
           : `${queue.location}'s ${live.length} live agent(s) have ${inFlight} test(s) queued or running (maxTestsPerAgent ${config.starter.maxTestsPerAgent})`

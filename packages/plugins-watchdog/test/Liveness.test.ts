@@ -27,7 +27,7 @@ describe("live agents", () => {
       expect(t.fake.submissions.map((s) => s.location)).toEqual([B])
       expect((yield* t.get1(b)).state).toBe("SUBMITTED")
       expect((yield* t.get1(a)).state).toBe("AWAITING")
-      expect((yield* t.get1(a)).lastError).toBe(`no live agent at WPT for ${A} (${A} silent 3 min)`)
+      expect((yield* t.get1(a)).lastError).toBe(`no live agent at WPT for ${A} (${A}-127.0.0.1 silent 3 min)`)
       yield* t.poll(A)
       yield* t.nextStarter
       expect((yield* t.get1(a)).state).toBe("SUBMITTED")
