@@ -38,8 +38,8 @@ import { type Job, locationOf, WptTest } from "./WptJob.js"
 export const owner = ownerId(WptTest.plugin)
 
 /** The label WPT keeps for a submission: the user's label as WPT keeps it, then a tag unique to the job and try. */
-export const wptLabel = (job: Pick<Job, "id" | "payload">, attempt: number): string =>
-  TestLog.label(job.payload.label, job.id, attempt)
+export const wptLabel = (job: Pick<Job, "id" | "payload" | "createdAt">, attempt: number): string =>
+  TestLog.label(job.payload.label, job, attempt)
 
 /** How far WPT's clock may lag orch's: a logged test older than its submission by more is another's. */
 const clockSkewMs = 60 * 60_000

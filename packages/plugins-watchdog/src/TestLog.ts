@@ -8,7 +8,9 @@
  *   `[a-zA-Z0-9 @/:.()+-]` (an underscore goes: `watchdog_job_72` is looked up as
  *   `watchdogjob72`), and matches what is left case-insensitively anywhere in the log line.
  *
- * So the watchdog's tag uses only characters both keep (`orch-job-72-try-1`), is looked up
+ * So the watchdog's tag uses only characters both keep (`orch-job-72-mio2k9x4-try-1`: the
+ * job's id, its creation time in base 36, so that another orch database's job 72 has
+ * another tag, and the try), is looked up
  * alone (whatever the user's label holds), and a line counts only when its label column,
  * which runtest.php kept exactly as the watchdog sent it, is the whole label.
  */
@@ -17,16 +19,17 @@ import type { LoggedTest } from "./Wpt.js"
 /** What runtest.php keeps of a label (runtest.php: `preg_replace('/[^\w\d \-_\.]/', '', trim($label))`). */
 export const keptByWpt = (label: string): string => label.trim().replace(/[^A-Za-z0-9_ .-]/g, "")
 
-/** The part of a label unique to one job and try. */
-export const tag = (jobId: number, attempt: number): string => `orch-job-${jobId}-try-${attempt}`
+/** The part of a label unique to one job (of one orch database) and try. */
+export const tag = (job: { readonly id: number; readonly createdAt: number }, attempt: number): string =>
+  `orch-job-${job.id}-${job.createdAt.toString(36)}-try-${attempt}`
 
 /**
  * The label sent to WPT: the user's label as WPT would keep it, then the tag. It passes
  * runtest.php's filter unchanged, so the test log shows exactly this.
  */
-export const label = (userLabel: string | undefined, jobId: number, attempt: number): string => {
+export const label = (userLabel: string | undefined, job: { readonly id: number; readonly createdAt: number }, attempt: number): string => {
   const user = keptByWpt(userLabel ?? "").trim()
-  return user === "" ? tag(jobId, attempt) : `${user} ${tag(jobId, attempt)}`
+  return user === "" ? tag(job, attempt) : `${user} ${tag(job, attempt)}`
 }
 
 /** What testlog.php makes of a filter (testlog.php: lowercased, `[^a-zA-Z0-9 \@\/\:\.\(\))\-\+]` dropped, trimmed). */
@@ -39,7 +42,7 @@ export const asTestLogReadsIt = (filter: string): string =>
  * which finds more lines, sorted out by `isSubmission`.
  */
 export const filterFor = (sent: string): string => {
-  const own = /orch-job-\d+-try-\d+$/.exec(sent)
+  const own = /orch-job-\d+-(?:[0-9a-z]+-)?try-\d+$/.exec(sent)
   if (own !== null) return own[0]
   const runs = sent.split(/[^a-zA-Z0-9 @/:.()+-]+/).map((run) => run.trim())
   return runs.reduce((longest, run) => (run.length > longest.length ? run : longest), "")

@@ -323,16 +323,27 @@ export const make = (options: WptOptions): WptClientService => {
         if (key !== undefined) headers["X-WPT-API-KEY"] = key
         const method = init.method ?? "GET"
         const url = `${base}/${endpoint}`
-        const common = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), redirect: "manual" } as const
-        const response = method === "GET"
-          ? await fetch(`${url}?${query}`, { ...common, method, headers })
-          : await fetch(url, {
-            ...common,
-            method,
-            headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
-            body: query.toString()
-          })
-        return { status: response.status, body: await response.text() }
+        // a timer of our own: the timeout of AbortSignal.any([.., AbortSignal.timeout()]) can be
+        // lost to garbage collection (seen under load: a request waited for WPT's late answer)
+        const aborter = new AbortController()
+        const timer = setTimeout(() => aborter.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs)
+        const cancel = () => aborter.abort(signal.reason)
+        signal.addEventListener("abort", cancel)
+        try {
+          const common = { signal: aborter.signal, redirect: "manual" } as const
+          const response = method === "GET"
+            ? await fetch(`${url}?${query}`, { ...common, method, headers })
+            : await fetch(url, {
+              ...common,
+              method,
+              headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+              body: query.toString()
+            })
+          return { status: response.status, body: await response.text() }
+        } finally {
+          clearTimeout(timer)
+          signal.removeEventListener("abort", cancel)
+        }
       },
       catch: (cause) =>
         new WptUnreachable({

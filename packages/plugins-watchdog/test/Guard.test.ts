@@ -51,7 +51,7 @@ describe("the guard against a second submission", () => {
       yield* t.starter
       expect(t.fake.hits.get("testlog.php") ?? 0).toBe(0)
       expect(t.fake.hits.get("runtest.php")).toBe(labels.length)
-      expect((yield* t.get1(ids[0]!)).lastError).toMatch(/^submission orch-job-\d+-try-1 sent at .* had no answer; WPT's test log is read from /)
+      expect((yield* t.get1(ids[0]!)).lastError).toMatch(/^submission orch-job-\d+-[0-9a-z]+-try-1 sent at .* had no answer; WPT's test log is read from /)
       yield* waitUntil("WPT queued every test", Effect.sync(() => t.fake.submissions.length === labels.length))
       yield* t.advance(2_000)
       yield* t.starter
@@ -62,7 +62,7 @@ describe("the guard against a second submission", () => {
         expect(job.state).toBe("SUBMITTED")
         expect((job.result as any).testId).toBe(tests[0]!.id)
         // WPT kept the label exactly as it was sent
-        expect(tests[0]!.label).toBe(TestLog.label(labels[i], id, 1))
+        expect(tests[0]!.label).toBe(TestLog.label(labels[i], job, 1))
         expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual(["accepted"])
       }
       expect(t.fake.hits.get("runtest.php")).toBe(labels.length)
@@ -83,7 +83,8 @@ describe("the guard against a second submission", () => {
       // and a job whose request never reached WPT
       const sql = yield* SqlClient.SqlClient
       const lost = yield* t.enqueue(locations[0]!, { label: "lost" })
-      yield* Sql.insertSubmission(sql, { jobId: lost, try: 1, label: TestLog.label("lost", lost, 1), location: locations[0]!, now: 0 })
+      const lostJob = yield* t.get1(lost)
+      yield* Sql.insertSubmission(sql, { jobId: lost, try: 1, label: TestLog.label("lost", lostJob, 1), location: locations[0]!, now: 0 })
       // the jobs the dead round held come back after a round's interval (after a kill: their lease)
       yield* t.advance(t.config.starter.intervalMs)
       yield* t.starter
@@ -93,11 +94,11 @@ describe("the guard against a second submission", () => {
       }
       // its location's agent has a test queued: it waits for room, its lookup done
       const [absent] = yield* Sql.submissionsOf(sql, lost)
-      expect(absent).toMatchObject({ outcome: "absent", detail: `WPT's test log (filter "orch-job-${lost}-try-1", 1 day(s) back) showed no line` })
+      expect(absent).toMatchObject({ outcome: "absent", detail: `WPT's test log (filter "${TestLog.tag(lostJob, 1)}", 1 day(s) back) showed no line` })
       expect(t.fake.testsOfJob(lost)).toHaveLength(0)
     }).pipe(Effect.provide(watchdogDatabase())))
 
-  it.scoped("finds only its own line: not a longer try number, not another day's test of the same tag, not the tag in a URL", () =>
+  it.scoped("finds only its own line: not a longer try number, not a test of the same tag logged the day before it was sent, not the tag in a URL", () =>
     Effect.gen(function*() {
       const t = yield* setup({}, { starter: { maxQueueLength: 10 } })
       const sql = yield* SqlClient.SqlClient
@@ -110,18 +111,20 @@ describe("the guard against a second submission", () => {
             headers: { "X-WPT-API-KEY": "secret-key-1" }
           })
         )
-      // a test of another database with this job id and try, the day before
-      yield* send(`orch-job-${id}-try-1`)
+      const job = yield* t.get1(id)
+      const tag = TestLog.tag(job, 1)
+      // a test logged under the same tag the day before (by a copy of this database restored elsewhere, say)
+      yield* send(tag)
       yield* t.advance(86_400_000)
-      yield* Sql.insertSubmission(sql, { jobId: id, try: 1, label: `orch-job-${id}-try-1`, location: A, now: 86_400_000 })
-      yield* send(`orch-job-${id}-try-11`)
-      yield* send("someone else", `https://example.org/orch-job-${id}-try-1`)
+      yield* Sql.insertSubmission(sql, { jobId: id, try: 1, label: tag, location: A, now: 86_400_000 })
+      yield* send(`${tag}1`)
+      yield* send("someone else", `https://example.org/${tag}`)
       yield* t.advance(3_000)
       yield* t.poll(A)
       yield* t.starter
       // none of them: submitted again as try 2
-      expect(t.fake.submissions.at(-1)!.label).toBe(`orch-job-${id}-try-2`)
+      expect(t.fake.submissions.at(-1)!.label).toBe(TestLog.tag(job, 2))
       const [first] = yield* Sql.submissionsOf(sql, id)
-      expect(first!.detail).toMatch(/^WPT's test log \(filter "orch-job-\d+-try-1", 1 day\(s\) back\) showed 3 line\(s\): /)
+      expect(first!.detail).toMatch(/^WPT's test log \(filter "orch-job-\d+-[0-9a-z]+-try-1", 1 day\(s\) back\) showed 3 line\(s\): /)
     }).pipe(Effect.provide(watchdogDatabase())))
 })

@@ -8,6 +8,7 @@ import { JobQueue } from "@orch/core/Jobs"
 import { Clock, Effect, Either, Metric } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import * as Sql from "../src/sql.js"
+import * as TestLog from "../src/TestLog.js"
 import { A, B, minute, setup, submitted } from "./loops.js"
 import { watchdogDatabase } from "./support.js"
 
@@ -24,7 +25,7 @@ describe("job_starter", () => {
       yield* t.poll(A)
       yield* t.nextStarter
       // one live agent: one test
-      expect(t.fake.submissions.map((s) => s.label)).toEqual([`tor run orch-job-${ids[0]}-try-1`])
+      expect(t.fake.submissions.map((s) => s.label)).toEqual([TestLog.label("tor run", yield* t.get1(ids[0]!), 1)])
       const first = t.fake.submissions[0]!
       expect([first.location, first.browser, first.connectivity, first.runs, first.fvonly]).toEqual([A, "Tor Browser", "Native", 1, true])
       const job = yield* t.get1(ids[0]!)

@@ -129,7 +129,7 @@ export class FakeWpt {
 
   /** Tests created for a job: the watchdog's tag ends the label. */
   testsOfJob(jobId: number): Array<FakeTest> {
-    return this.submissions.filter((t) => new RegExp(`(^| )orch-job-${jobId}-try-\\d+$`).test(t.label))
+    return this.submissions.filter((t) => new RegExp(`(^| )orch-job-${jobId}-([0-9a-z]+-)?try-\\d+$`).test(t.label))
   }
 
   /** The tests queued at a location, one entry per job file (a sharded test has one per run). */
