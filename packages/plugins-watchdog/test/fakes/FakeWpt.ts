@@ -426,7 +426,8 @@ export class FakeWpt {
       }
       data[location.id] = {
         testers: testers.map((t) => ({
-          id: `${t.pc}-127.0.0.1`,
+          // work/getwork.php: the tester is its instance id when it gives one, else pc-address
+          id: t.ec2 || `${t.pc}-127.0.0.1`,
           pc: t.pc,
           ec2: t.ec2,
           ip: "127.0.0.1",
@@ -441,7 +442,8 @@ export class FakeWpt {
           cpu: 12,
           errors: 0,
           elapsed: this.minutesSince(t.lastPoll),
-          last: this.minutesSince(t.lastWork ?? t.lastPoll),
+          // common_lib.inc GetTesters: `last` only once it was given work
+          ...(t.lastWork === undefined ? {} : { last: this.minutesSince(t.lastWork) }),
           busy: t.busy ? 1 : 0,
           ...(admin && t.test !== undefined ? { test: t.test } : {})
         })),
