@@ -100,11 +100,11 @@ export const round = (config: WatchdogConfig) =>
         yield* done(job)
       })
 
-    const toError = (job: Job, error: string, label?: string) =>
+    const toError = (job: Job, error: string, label?: string, outcome: Sql.Outcome = "rejected") =>
       Effect.gen(function*() {
         yield* transaction(Effect.zipRight(
           queue.transition(job, "ERROR_SUBMITTING", { reason: error, error }),
-          label === undefined ? Effect.void : Effect.asVoid(resolve(label, "rejected", null, error))
+          label === undefined ? Effect.void : Effect.asVoid(resolve(label, outcome, null, error))
         ))
         yield* done(job)
         yield* Effect.logWarning(`job_starter: job ${job.id} ended in ERROR_SUBMITTING: ${error}`).pipe(
@@ -219,6 +219,14 @@ export const round = (config: WatchdogConfig) =>
           yield* Effect.logInfo(
             `job_starter: job ${job.id} adopted test ${test.testId}: its submission ${submission.label} (sent at ${sentAt}) had no answer, and ${shown}`
           ).pipe(Effect.annotateLogs({ job: job.id, testId: test.testId, label: submission.label }))
+        } else if (TestLog.hiddenFromLog(job.payload)) {
+          // the log cannot tell: sending again could make a second test
+          yield* toError(
+            job,
+            `its submission ${submission.label} (sent at ${sentAt}) had no answer, and WPT's test log shows private tests to WPT's admins only (${shown}): see whether WPT has the test, then retry the job if not`,
+            submission.label,
+            "unknown"
+          )
         } else {
           yield* resolve(submission.label, "absent", null, shown)
           yield* Effect.logWarning(

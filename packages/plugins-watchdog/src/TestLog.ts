@@ -57,6 +57,20 @@ export const isSubmission = (line: LoggedTest, sent: string, notBefore: number):
   line.label.trim().toLowerCase() === sent.trim().toLowerCase() &&
   (line.loggedAt === undefined || line.loggedAt >= notBefore)
 
+/**
+ * Whether testlog.php leaves the job's test out for the watchdog, as for anyone but WPT's
+ * admins: a private test, or one whose URL holds credentials (an `@` before any `?`,
+ * which testlog.php takes for private).
+ */
+export const hiddenFromLog = (test: { readonly url?: string | undefined; readonly options?: Readonly<Record<string, unknown>> | undefined }): boolean => {
+  const flag = test.options?.private
+  if (flag === true || flag === 1 || flag === "1") return true
+  const url = test.url ?? ""
+  const at = url.indexOf("@")
+  const query = url.indexOf("?")
+  return at >= 0 && (query < 0 || query > at)
+}
+
 /** Days testlog.php must look back from today (UTC, one log file a day) to reach `since`, one more for clock skew. */
 export const daysBack = (since: number, now: number): number =>
   Math.max(0, Math.floor(now / 86_400_000) - Math.floor(since / 86_400_000)) + 1

@@ -127,4 +127,29 @@ describe("the guard against a second submission", () => {
       const [first] = yield* Sql.submissionsOf(sql, id)
       expect(first!.detail).toMatch(/^WPT's test log \(filter "orch-job-\d+-[0-9a-z]+-try-1", 1 day\(s\) back\) showed 3 line\(s\): /)
     }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("a private test (private=1, or credentials in its URL) is not in the log WPT shows orch: its job ends asking to check, never sent twice", () =>
+    Effect.gen(function*() {
+      const t = yield* setup(fakeWith({ runtestDelayMs: 2_500 }), { starter: { maxTestsPerAgent: 1 } })
+      for (const location of locations.slice(0, 3)) yield* t.poll(location)
+      const ids = [
+        yield* t.enqueue(locations[0]!, { options: { private: 1 } }),
+        yield* t.enqueue(locations[1]!, { url: "https://user:secret@example.org/page" }),
+        yield* t.enqueue(locations[2]!, { url: "https://example.org/?to=a@b.org" })
+      ]
+      yield* t.starter
+      yield* waitUntil("WPT queued every test", Effect.sync(() => t.fake.submissions.length === 3))
+      yield* t.advance(3_000)
+      yield* t.starter
+      const sql = yield* SqlClient.SqlClient
+      for (const id of ids.slice(0, 2)) {
+        const job = yield* t.get1(id)
+        expect(job.state).toBe("ERROR_SUBMITTING")
+        expect(job.lastError).toMatch(/had no answer, and WPT's test log shows private tests to WPT's admins only \(WPT's test log .* showed no line\): see whether WPT has the test/)
+        expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual(["unknown"])
+      }
+      // an @ after the ? is not a credential: found and adopted
+      expect((yield* t.get1(ids[2]!)).state).toBe("SUBMITTED")
+      for (const id of ids) expect(t.fake.testsOfJob(id)).toHaveLength(1)
+    }).pipe(Effect.provide(watchdogDatabase())))
 })
