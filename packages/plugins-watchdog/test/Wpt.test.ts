@@ -74,6 +74,12 @@ describe("WPT answers as PHP writes them", () => {
     ])
     expect(Wpt.parseTestLog("<html>Test Log</html>")).toEqual([])
   })
+
+  it("reads testStatus's gmdate(\"m/d/y G:i:s\") times, an hour without its leading zero", () => {
+    expect(Wpt.parseLogDate("12/01/26 7:24:46")).toBe(Date.UTC(2026, 11, 1, 7, 24, 46))
+    expect(Wpt.parseLogDate("01/01/70 00:00:00")).toBe(0)
+    expect(Wpt.parseLogDate("01.12.2026 07:24:46")).toBeUndefined()
+  })
 })
 
 describe("WPT client", () => {
