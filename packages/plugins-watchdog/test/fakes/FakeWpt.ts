@@ -16,6 +16,7 @@
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { FakeTestLog } from "./FakeTestLog.js"
 import * as zip from "./zip.js"
 
 export interface FakeLocation {
@@ -96,8 +97,8 @@ export class FakeWpt {
   /** When true, every request's connection is dropped (WPT unreachable). */
   unreachable = false
   private readonly queues = new Map<string, Array<JobFile>>()
-  /** The test log: one file of lines per UTC day (runtest.php LogTest, `logs/Ymd.log`). */
-  readonly logs = new Map<string, Array<string>>()
+  /** The test log (runtest.php writes it, testlog.php reads it). */
+  readonly testLog = new FakeTestLog()
   private readonly serving = new Map<string, number>()
   private readonly stale = new Map<string, number>()
   private readonly everSubmitted = new Set<string>()
@@ -469,70 +470,19 @@ export class FakeWpt {
     res.end("<html><body><h3 align=\"center\">Test cancelled!</h3></body></html>")
   }
 
-  /**
-   * runtest.php LogTest: one line per test, appended to `logs/<UTC Ymd>.log` after the test
-   * is queued, as common_lib.inc makeLogLine writes it (tabs between 17 columns, the
-   * location as its label with the browser and connectivity in HTML).
-   */
+  /** runtest.php LogTest, after the test is queued: the location as its label with the browser and connectivity in HTML. */
   private log(test: FakeTest, isPrivate: boolean, location: FakeLocation) {
-    const at = new Date(this.now())
-    const pad = (n: number) => String(n).padStart(2, "0")
-    const day = `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}`
-    // gmdate("Y-m-d G:i:s"): the hour without a leading zero
-    const date = `${at.getUTCFullYear()}-${pad(at.getUTCMonth() + 1)}-${pad(at.getUTCDate())} ${at.getUTCHours()}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())}`
     const locationText = `${location.label ?? location.id} - <b>${test.browser}</b> - <b>${test.connectivity}</b>`
-    const columns = [date, "127.0.0.1", "0", "0", test.id, test.url, locationText, isPrivate ? "1" : "0", "", "", "0", test.label, "", "", String(test.runs), "7", "", "0"]
-    const lines = this.logs.get(day) ?? []
-    lines.push(columns.map((c) => c.replace(/\t/g, "")).join("\t"))
-    this.logs.set(day, lines)
+    this.testLog.append(this.now(), [test.id, test.url, locationText, isPrivate ? "1" : "0", "", "", "0", test.label, "", "", String(test.runs), "7", "", "0"])
   }
 
-  /**
-   * testlog.php with f=csv, as an API client without a WPT user or admin rights sees it.
-   * The filter is lowercased and loses every character outside `[a-zA-Z0-9 @/:.()+-]`, then
-   * matches case-insensitively anywhere in a line (grep -i -F, then stristr); an empty one
-   * matches every line. `days` (default 7) reads today's file and that many before, from
-   * the newest line back; `all` is needed to see anything without a user; private tests (and
-   * URLs with credentials) are left out; past 100 lines it stops unless `nolimit`. The date
-   * is strftime('%x %X') in the C locale, UTC; the label and location go out unescaped.
-   */
   private testlog(params: URLSearchParams, res: http.ServerResponse) {
-    const php = (value: string | null) => value !== null && value !== "" && value !== "0"
     if ((params.get("f") ?? "").toLowerCase() !== "csv") {
       res.writeHead(200, { "content-type": "text/html" })
       return res.end("<html><body><h1>Test History</h1></body></html>")
     }
-    const rawFilter = params.get("filter")
-    const filter = php(rawFilter)
-      ? rawFilter!.toLowerCase().replace(/[^a-zA-Z0-9 @/:.()+-]/g, "").replace(/["'\\]/g, "").trim()
-      : ""
-    const days = Number.parseInt(params.get("days") ?? "7", 10) || 0
-    const all = php(params.get("all"))
-    const nolimit = php(params.get("nolimit"))
-    const rows: Array<string> = []
-    const pad = (n: number) => String(n).padStart(2, "0")
-    let done = false
-    for (let offset = 0; offset <= days && !done; offset++) {
-      const at = new Date(this.now() - offset * 86_400_000)
-      const lines = this.logs.get(`${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}`) ?? []
-      for (const line of [...lines].reverse()) {
-        if (filter !== "" && !line.toLowerCase().includes(filter)) continue
-        const c = line.split("\t").map((token) => token.trim())
-        const [date, , , , guid, url, location, privateFlag] = c
-        if (!date || !guid || !url) continue
-        const withCredentials = url.includes("@") && (!url.includes("?") || url.indexOf("?") > url.indexOf("@"))
-        if (privateFlag === "1" || withCredentials || !all) continue
-        const logged = new Date(`${date.replace(" ", "T")}Z`.replace(/T(\d):/, "T0$1:"))
-        const shown = `${pad(logged.getUTCMonth() + 1)}/${pad(logged.getUTCDate())}/${String(logged.getUTCFullYear()).slice(2)} ${pad(logged.getUTCHours())}:${pad(logged.getUTCMinutes())}:${pad(logged.getUTCSeconds())}`
-        rows.push(`"${shown}","${location ?? ""}","${guid}","${url.replace(/"/g, "\"\"")}","${c[11] ?? ""}"`)
-        if (!nolimit && rows.length > 100) {
-          done = true
-          break
-        }
-      }
-    }
     res.writeHead(200, { "content-type": "text/csv" })
-    res.end(`"Date/Time","Location","Test ID","URL","Label"\r\n${rows.map((l) => `${l}\r\n`).join("")}`)
+    res.end(this.testLog.csv(params, this.now()))
   }
 
   private agentAuthorized(params: URLSearchParams) {
@@ -649,93 +599,4 @@ const gmdate = (ms: number): string => {
   return `${pad(at.getUTCMonth() + 1)}/${pad(at.getUTCDate())}/${String(at.getUTCFullYear()).slice(2)} ${at.getUTCHours()}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())}`
 }
 
-// -- simulated agents -------------------------------------------------------------
-
-export interface AgentBehavior {
-  /** How long one test takes, in real ms. */
-  readonly testMs?: number
-  readonly pollMs?: number
-  /** URLs whose tests fail (the agent reports result 404). */
-  readonly failing?: RegExp
-  /** Stops polling (hangs) after this many tests. */
-  readonly silentAfterTests?: number
-}
-
-/** A wptagent stand-in: polls getwork, runs the test, reports workdone with a zip of page data. */
-export class SimulatedAgent {
-  tests = 0
-  silent = false
-  private running = true
-  private timer: NodeJS.Timeout | undefined
-  private wake: (() => void) | undefined
-  private readonly done: Promise<void>
-
-  constructor(
-    readonly server: string,
-    readonly location: string,
-    readonly pc: string,
-    readonly instanceId: string,
-    readonly behavior: AgentBehavior,
-    readonly key = ""
-  ) {
-    this.done = this.loop()
-  }
-
-  private sleep(ms: number) {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve
-      this.timer = setTimeout(resolve, ms)
-    })
-  }
-
-  private query(extra: Record<string, string> = {}) {
-    return new URLSearchParams({ location: this.location, key: this.key, pc: this.pc, ec2: this.instanceId, version: "1", ...extra })
-  }
-
-  private async loop() {
-    const poll = this.behavior.pollMs ?? 20
-    while (this.running) {
-      if (this.silent) {
-        await this.sleep(poll)
-        continue
-      }
-      try {
-        const response = await fetch(`${this.server}/work/getwork.php?${this.query()}`)
-        const text = await response.text()
-        if (!this.running) break
-        if (text === "" || !text.startsWith("{")) {
-          await this.sleep(poll)
-          continue
-        }
-        const job = JSON.parse(text) as { "Test ID": string; url: string; runs: number; run?: number }
-        await this.sleep(this.behavior.testMs ?? 10)
-        if (!this.running) break
-        const fails = this.behavior.failing?.test(job.url) ?? false
-        const files: Record<string, string> = {}
-        // a sharded job is one run, reported on its own (wptagent: one workdone per run)
-        const runs = job.run !== undefined ? [job.run] : Array.from({ length: job.runs }, (_, i) => i + 1)
-        for (const run of runs) {
-          files[`${run}_page_data.json`] = JSON.stringify(
-            fails
-              ? { result: 404, URL: job.url, loadTime: 0 }
-              : { result: 0, URL: job.url, loadTime: 1000 + run * 10, TTFB: 200 + run, fullyLoaded: 1500 + run * 10, SpeedIndex: 900 }
-          )
-        }
-        const form = new FormData()
-        form.set("file", new Blob([zip.write(files)], { type: "application/zip" }), "result.zip")
-        await fetch(`${this.server}/work/workdone.php?${this.query({ id: job["Test ID"], done: "1", ...(job.run !== undefined ? { run: String(job.run) } : {}) })}`, { method: "POST", body: form })
-        this.tests++
-        if (this.behavior.silentAfterTests !== undefined && this.tests >= this.behavior.silentAfterTests) this.silent = true
-      } catch {
-        await this.sleep(poll)
-      }
-    }
-  }
-
-  async stop() {
-    this.running = false
-    clearTimeout(this.timer)
-    this.wake?.()
-    await this.done
-  }
-}
+export { type AgentBehavior, SimulatedAgent } from "./SimulatedAgent.js"
