@@ -25,7 +25,8 @@ const program = Effect.gen(function*() {
   const agents = locations.map((location, i) => new SimulatedAgent(fake.url, location, `agent${i}`, "", { testMs: 1, pollMs: 2 }))
   yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(agents.map((a) => a.stop()))))
   const config = configFor({ wptUrl: fake.url }, {
-    starter: { intervalMs: 5, maxQueueLength: 20 },
+    // a queue of up to 20 per agent, as before the one-test-per-agent default
+    starter: { intervalMs: 5, maxQueueLength: 20, maxTestsPerAgent: 20 },
     finisher: { intervalMs: 5, recheckMs: 20 }
   })
   const wpt = Wpt.make({ server: fake.url, timeout: 5_000 })
@@ -57,7 +58,7 @@ const program = Effect.gen(function*() {
   const requests = [...fake.hits.values()].reduce((a, b) => a + b, 0)
   const agentRequests = (fake.hits.get("work/getwork.php") ?? 0) + (fake.hits.get("work/workdone.php") ?? 0)
   console.log(`${jobs} jobs over ${locations.length} locations: ${seconds.toFixed(2)} s, ${(jobs / seconds).toFixed(0)} jobs/s end to end`)
-  console.log(`watchdog requests to WPT per job: ${((requests - agentRequests) / jobs).toFixed(2)} (runtest ${fake.hits.get("runtest.php")}, getLocations ${fake.hits.get("getLocations.php")}, testStatus ${fake.hits.get("testStatus.php")}, jsonResult ${fake.hits.get("jsonResult.php")})`)
+  console.log(`watchdog requests to WPT per job: ${((requests - agentRequests) / jobs).toFixed(2)} (runtest ${fake.hits.get("runtest.php")}, getLocations ${fake.hits.get("getLocations.php")}, getTesters ${fake.hits.get("getTesters.php")}, testStatus ${fake.hits.get("testStatus.php")}, jsonResult ${fake.hits.get("jsonResult.php")})`)
 })
 
 await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(watchdogDatabase()), Logger.withMinimumLogLevel(LogLevel.Warning)))

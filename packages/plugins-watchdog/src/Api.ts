@@ -31,6 +31,9 @@ export const LocationView = Schema.Struct({
   testing: Schema.Number,
   idle: Schema.Number,
   total: Schema.Number,
+  listed: Schema.Boolean.annotations({
+    description: "false for a location WPT does not list but orch has waiting or submitted jobs for (they will fail there); its counts are 0"
+  }),
   jobs: Schema.Record({ key: Schema.String, value: Schema.Number }).annotations({
     description: "orch's jobs for the location, by state"
   })
@@ -110,7 +113,25 @@ const handlers = (config: WatchdogConfig) =>
             Effect.mapError((e) => new WptUnavailable({ message: `WPT ${e.endpoint}: ${e.message}` }))
           )
           const local = new Map((yield* Effect.orDie(Watchdog.jobsByLocation)).map((l) => [l.location, l.counts]))
-          return locations.map((l) => ({ ...l, jobs: local.get(l.location) ?? {} }))
+          const listed = new Set(locations.map((l) => l.location))
+          // orch's jobs at locations WPT does not list at all (not configured there: they will fail)
+          const unlisted = [...local].filter(([location, counts]) =>
+            !listed.has(location) && (counts.AWAITING ?? 0) + (counts.SUBMITTED ?? 0) > 0
+          )
+          return [
+            ...locations.map((l) => ({ ...l, listed: true, jobs: local.get(l.location) ?? {} })),
+            ...unlisted.map(([location, jobs]) => ({
+              location,
+              status: "NOT AT WPT",
+              browsers: [],
+              queued: 0,
+              testing: 0,
+              idle: 0,
+              total: 0,
+              listed: false,
+              jobs
+            }))
+          ]
         })))
 
 export const routes = (config: WatchdogConfig) => HttpLayerRouter.addHttpApi(WatchdogApi).pipe(Layer.provide(handlers(config)))

@@ -85,10 +85,17 @@ const checkIdle = Cli.command("check-idle", { json }, (args) =>
     if (locations.length === 0) return yield* Cli.print("No testers active")
     yield* Cli.print(Cli.table(
       ["LOCATION", "STATUS", "PENDING", "TESTING", "IDLE", "AWAITING", "SUBMITTED"],
-      locations.map((l) => [l.location, l.status, l.queued, l.testing, l.idle, l.jobs.AWAITING ?? 0, l.jobs.SUBMITTED ?? 0])
+      locations.map((l) =>
+        l.listed
+          ? [l.location, l.status, l.queued, l.testing, l.idle, l.jobs.AWAITING ?? 0, l.jobs.SUBMITTED ?? 0]
+          : [l.location, l.status, "-", "-", "-", l.jobs.AWAITING ?? 0, l.jobs.SUBMITTED ?? 0]
+      )
     ))
-    const fewer = (n: number) => locations.filter((l) => l.total < n).length
-    yield* Cli.print(`${fewer(2)} of ${locations.length} locations have fewer than 2 tests pending or running; ${fewer(1)} have none`)
+    const atWpt = locations.filter((l) => l.listed)
+    const unlisted = locations.length - atWpt.length
+    const fewer = (n: number) => atWpt.filter((l) => l.total < n).length
+    yield* Cli.print(`${fewer(2)} of ${atWpt.length} locations have fewer than 2 tests pending or running; ${fewer(1)} have none`)
+    if (unlisted > 0) yield* Cli.print(`${unlisted} location(s) with jobs are not listed by WPT`)
   })).pipe(Command.withDescription("Per location: tests pending, testing and idle agents as WPT reports them"))
 
 const jobs = Cli.command(

@@ -24,14 +24,30 @@ export const WptSection = Schema.Struct({
     description: "The agents' location key, passed to new instances in metadata as wpt_key"
   }),
   requestTimeoutMs: withDefault(Ms, () => 30_000, "Timeout of one request to the WPT server"),
-  maxRunMinutes: withDefault(Minutes, () => 60, "WPT's max_run_minutes: how long one test may run on an agent")
+  maxRunMinutes: withDefault(Minutes, () => 60, "WPT's max_run_minutes: how long one test may run on an agent"),
+  sharding: withDefault(
+    Schema.Boolean,
+    () => true,
+    "WPT splits a test of N runs into N job files, each queued and run on its own (false: its disable_sharding setting is on)"
+  )
 })
 
 export const StarterSection = Schema.Struct({
   intervalMs: withDefault(Ms, () => 60_000, "Pause between job_starter rounds"),
   maxQueueLength: withDefault(Count, () => 100, "Submit to a location only while its WPT queue is shorter than this"),
   claimBatch: withDefault(Count, () => 500, "AWAITING jobs looked at per round"),
-  retryDelayMs: withDefault(Ms, () => 5_000, "First delay before a job whose submission met a network failure is tried again (doubles)")
+  retryDelayMs: withDefault(Ms, () => 5_000, "First delay before a job whose submission met a network failure is tried again (doubles)"),
+  lostAnswerWaitMs: withDefault(
+    Ms,
+    () => 300_000,
+    "A submission whose answer was lost is looked up in WPT's test log only this long after it was sent (WPT may still be working on it)"
+  ),
+  agentSilentSeconds: withDefault(
+    Count,
+    () => 120,
+    "An idle agent that has not polled WPT for this long (getTesters elapsed, in whole minutes) counts as dead and is sent nothing"
+  ),
+  maxTestsPerAgent: withDefault(Count, () => 1, "Tests (runs, when WPT shards them) queued or running per live agent of a location")
 })
 
 export const FinisherSection = Schema.Struct({

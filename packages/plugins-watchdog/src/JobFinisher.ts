@@ -3,7 +3,7 @@
  * and resolves it by the answer: 1xx is still running (never an error) and the job is
  * given back to be asked again `recheckMs` later; 200 with a successful first-view run is
  * FINISHED with its summary; 200 without one, 400 (asked once more: a timed-out test
- * answers 400 and then 200) or 402 is ERROR_TESTING. A job WPT never resolves is given up
+ * answers 400 and then 200, and is reported as timed out) or 402 is ERROR_TESTING. A job WPT never resolves is given up
  * after `giveUpMinutes`.
  *
  * One job per handler call fits: a check is that job's own one to three WPT requests and
@@ -33,12 +33,19 @@ const verdictOf = (config: WatchdogConfig, wpt: WptClientService, job: Job, now:
     const first = yield* Effect.either(wpt.status(testId))
     if (Either.isLeft(first)) return { _tag: "Unreachable", reason: first.left.message } as const
     let status: TestStatus = first.right
+    // a test WPT timed out (testStatus.inc: running past max_run_minutes) answers 400 once
+    // and 200 from then on; one whose 400 someone else saw ran (started to complete) that long
+    let timedOut = false
     if (status.statusCode === 400) {
-      // a test WPT timed out answers 400 once and 200 from then on
       const again = yield* Effect.either(wpt.status(testId))
       if (Either.isLeft(again)) return { _tag: "Unreachable", reason: again.left.message } as const
       status = again.right
+      timedOut = status.statusCode === 200
     }
+    if (
+      status.statusCode === 200 && status.startedAt !== undefined && status.completedAt !== undefined &&
+      status.completedAt - status.startedAt >= config.wpt.maxRunMinutes * 60_000
+    ) timedOut = true
     const code = status.statusCode
     if (code === 100 || code === 101 || code === 401) {
       const submittedMinutes = (now - job.result!.submittedAt) / 60_000
@@ -83,7 +90,9 @@ const verdictOf = (config: WatchdogConfig, wpt: WptClientService, job: Job, now:
       return {
         _tag: "Failed",
         reason: r.statusCode === 200
-          ? `test complete without a successful first-view run (0 of ${r.testRuns})`
+          ? timedOut
+            ? `timed out at WPT: no result within its run limit (max_run_minutes ${config.wpt.maxRunMinutes} min)`
+            : `test complete without a successful first-view run (0 of ${r.testRuns})`
           : `jsonResult answered ${r.statusCode} ${r.statusText}`
       } as const
     }

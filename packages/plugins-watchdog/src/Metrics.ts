@@ -2,8 +2,13 @@
 import { Effect, Metric } from "effect"
 
 export const submissions = Metric.counter("orch_watchdog_submissions_total", {
-  description: "Submissions to WPT by outcome (accepted, rejected, unreachable, recovered)",
+  description: "Submissions to WPT by outcome (accepted, rejected, key_rejected, unreachable, recovered)",
   incremental: true
+})
+
+/** 1 while WPT rejects the API key (job_starter submits nothing but one probe a round), else 0. */
+export const submissionPaused = Metric.gauge("orch_watchdog_submission_paused", {
+  description: "1 while WPT rejects the API key and job_starter's submissions are paused"
 })
 
 export const results = Metric.counter("orch_watchdog_results_total", {

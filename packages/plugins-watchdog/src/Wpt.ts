@@ -20,6 +20,12 @@ export class WptRejected extends Data.TaggedError("WptRejected")<{
   readonly message: string
 }> {}
 
+/**
+ * A rejection of the API key itself (runtest.php: "missing API key", "Invalid API key"):
+ * it would reject every test alike, so it says nothing about the job.
+ */
+export const isKeyRejection = (error: WptRejected): boolean => /\bAPI key\b/i.test(error.message)
+
 export interface SubmitRequest {
   readonly url?: string | undefined
   readonly script?: string | undefined
@@ -43,6 +49,8 @@ export interface TestStatus {
   readonly statusText: string
   /** Epoch ms when an agent took the test, when WPT says. */
   readonly startedAt: number | undefined
+  /** Epoch ms when it completed, when WPT says. */
+  readonly completedAt: number | undefined
   readonly behindCount: number | undefined
 }
 
@@ -94,10 +102,16 @@ export interface LocationTesters {
   readonly testers: ReadonlyArray<Tester>
 }
 
+/** One line of WPT's test log (testlog.php's CSV). */
 export interface LoggedTest {
   readonly testId: string
+  /** The location's label as WPT shows it, HTML included (`Tor agent 1 - <b>Tor Browser</b> - <b>Native</b>`), not its id. */
   readonly location: string
   readonly url: string
+  /** The label as runtest.php kept it. */
+  readonly label: string
+  /** When WPT logged it (epoch ms), when the date reads as WPT writes it. */
+  readonly loggedAt: number | undefined
 }
 
 export interface WptClientService {
@@ -110,8 +124,12 @@ export interface WptClientService {
   readonly testers: Effect.Effect<ReadonlyArray<LocationTesters>, WptRejected | WptUnreachable>
   /** Cancels a test not yet started; true when WPT now reports it cancelled. */
   readonly cancel: (testId: string) => Effect.Effect<boolean, WptUnreachable>
-  /** Tests of the last `days` (default 1) whose log line holds `label` (the test log's filter). */
-  readonly findByLabel: (label: string, days?: number) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
+  /**
+   * The test log's lines of today and the `days` before (WPT keeps one log file per UTC day)
+   * that hold `filter`, compared as testlog.php does: lowercased, without the characters it
+   * strips (see `TestLog.filterFor`), case-insensitively, anywhere in the line.
+   */
+  readonly testLog: (filter: string, days: number) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
 }
 
 export class WptClient extends Context.Tag("@orch/plugins-watchdog/WptClient")<WptClient, WptClientService>() {}
@@ -127,7 +145,7 @@ export const unconfigured: WptClientService = (() => {
     locations: unset("getLocations.php"),
     testers: unset("getTesters.php"),
     cancel: () => unset("cancelTest.php"),
-    findByLabel: () => unset("testlog.php")
+    testLog: () => unset("testlog.php")
   }
 })()
 
@@ -242,12 +260,48 @@ export const parseTesters = (body: unknown): ReadonlyArray<LocationTesters> => {
   })
 }
 
-/** The test log's CSV: `"Date/Time","Location","Test ID","URL"`, quotes doubled inside fields. */
-export const parseTestLog = (csv: string): ReadonlyArray<LoggedTest> =>
-  csv.split(/\r?\n/).slice(1).flatMap((line) => {
-    const fields = [...line.matchAll(/"((?:[^"]|"")*)"/g)].map((m) => m[1]!.replace(/""/g, "\""))
-    return fields.length >= 4 && fields[2] !== "" ? [{ location: fields[1]!, testId: fields[2]!, url: fields[3]! }] : []
+/**
+ * A date as WPT writes it for people, in UTC: testlog.php's `strftime('%x %X')` in PHP's C
+ * locale (`12/01/26 03:29:32`; testlog.php adds the `tzo` cookie's offset, which the
+ * watchdog never sends) and testStatus.inc's `gmdate("m/d/y G:i:s")` (`12/01/26 3:29:32`).
+ * Anything else (another locale) reads as unknown.
+ */
+export const parseLogDate = (text: string): number | undefined => {
+  const m = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{1,2}):(\d{2}):(\d{2})$/.exec(text.trim())
+  if (m === null) return undefined
+  const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+  // %y: 70 to 99 are the 1900s (PHP's dates start in 1970)
+  const at = Date.UTC(year < 70 ? 2000 + year : 1900 + year, month - 1, day, hour, minute, second)
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** testStatus's times: unix seconds, or (testStatus.inc) `gmdate("m/d/y G:i:s")` text. */
+const statusTime = (value: unknown): number | undefined =>
+  epochMs(value) ?? (typeof value === "string" ? parseLogDate(value) : undefined)
+
+const testLogHeader = /^"Date\/Time","Location","Test ID","URL"/m
+
+/**
+ * testlog.php's CSV: `"Date/Time","Location","Test ID","URL","Label"`. Only the URL has its
+ * quotes doubled: the location (a label with HTML, set by WPT's admin) and the label go out
+ * as they are, so a line is read from both ends around the test id. Lines before the header
+ * (PHP's warnings, e.g. strftime's deprecation) and lines that do not read are skipped.
+ */
+export const parseTestLog = (csv: string): ReadonlyArray<LoggedTest> => {
+  const header = testLogHeader.exec(csv)
+  if (header === null) return []
+  return csv.slice(header.index).split(/\r?\n/).slice(1).flatMap((line) => {
+    const m = /^"([^"]*)","(.*?)","(\d{6}_[A-Za-z0-9_]+)","((?:[^"]|"")*)"(?:,"(.*)")?\s*$/.exec(line)
+    if (m === null) return []
+    return [{
+      loggedAt: parseLogDate(m[1]!),
+      location: m[2]!,
+      testId: m[3]!,
+      url: m[4]!.replace(/""/g, "\""),
+      label: (m[5] ?? "").trim()
+    }]
   })
+}
 
 // -- the client ----------------------------------------------------------------
 
@@ -269,16 +323,27 @@ export const make = (options: WptOptions): WptClientService => {
         if (key !== undefined) headers["X-WPT-API-KEY"] = key
         const method = init.method ?? "GET"
         const url = `${base}/${endpoint}`
-        const common = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), redirect: "manual" } as const
-        const response = method === "GET"
-          ? await fetch(`${url}?${query}`, { ...common, method, headers })
-          : await fetch(url, {
-            ...common,
-            method,
-            headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
-            body: query.toString()
-          })
-        return { status: response.status, body: await response.text() }
+        // a timer of our own: the timeout of AbortSignal.any([.., AbortSignal.timeout()]) can be
+        // lost to garbage collection (seen under load: a request waited for WPT's late answer)
+        const aborter = new AbortController()
+        const timer = setTimeout(() => aborter.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs)
+        const cancel = () => aborter.abort(signal.reason)
+        signal.addEventListener("abort", cancel)
+        try {
+          const common = { signal: aborter.signal, redirect: "manual" } as const
+          const response = method === "GET"
+            ? await fetch(`${url}?${query}`, { ...common, method, headers })
+            : await fetch(url, {
+              ...common,
+              method,
+              headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+              body: query.toString()
+            })
+          return { status: response.status, body: await response.text() }
+        } finally {
+          clearTimeout(timer)
+          signal.removeEventListener("abort", cancel)
+        }
       },
       catch: (cause) =>
         new WptUnreachable({
@@ -346,7 +411,8 @@ export const make = (options: WptOptions): WptClientService => {
       return {
         statusCode: num(body.statusCode) ?? 0,
         statusText: text(body.statusText),
-        startedAt: epochMs(data.startTime),
+        startedAt: statusTime(data.startTime),
+        completedAt: statusTime(data.completeTime),
         behindCount: num(data.behindCount)
       }
     })
@@ -371,19 +437,21 @@ export const make = (options: WptOptions): WptClientService => {
     // cancelTest.php answers HTML whatever happened: ask testStatus what it did
     Effect.zipRight(request("cancelTest.php", { test: testId }), Effect.map(status(testId), (s) => s.statusCode === 402))
 
-  const findByLabel: WptClientService["findByLabel"] = (label, days = 1) =>
+  const testLog: WptClientService["testLog"] = (filter, days) =>
     Effect.flatMap(
-      request("testlog.php", { days: String(Math.max(1, Math.ceil(days))), f: "csv", filter: label, all: "1", private: "1", nolimit: "1" }),
+      // all=1: every user's tests (the watchdog has no WPT user); nolimit=1: past its first 100 lines;
+      // private=1: private tests too, which WPT shows only to its admins
+      request("testlog.php", { days: String(Math.max(0, Math.ceil(days))), f: "csv", filter, all: "1", nolimit: "1", private: "1" }),
       ({ body, status: code }) =>
         // anything but the log's CSV cannot tell "not there" from "cannot say": the caller must not resubmit on it
-        code === 200 && body.startsWith("\"Date/Time\"")
+        code === 200 && testLogHeader.test(body)
           ? Effect.succeed(parseTestLog(body))
           : Effect.fail(
             new WptUnreachable({ endpoint: "testlog.php", message: `testlog.php: HTTP ${code} without the test log's CSV` })
           )
     )
 
-  return { server: base, submit, status, result, locations, testers, cancel, findByLabel }
+  return { server: base, submit, status, result, locations, testers, cancel, testLog }
 }
 
 export const layer = (options: WptOptions): Layer.Layer<WptClient> => Layer.succeed(WptClient, make(options))

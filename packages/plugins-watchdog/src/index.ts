@@ -46,6 +46,11 @@ export const services = (config: Settings) =>
         `watchdog: leaseMs (${config.leaseMs}) should be well over twice wpt.requestTimeoutMs (${config.wpt.requestTimeoutMs}), so a lease never ends during a submission`
       )
     }
+    if (config.starter.lostAnswerWaitMs <= config.wpt.requestTimeoutMs) {
+      yield* Effect.logWarning(
+        `watchdog: starter.lostAnswerWaitMs (${config.starter.lostAnswerWaitMs}) should be well over wpt.requestTimeoutMs (${config.wpt.requestTimeoutMs}): WPT may still be working on a submission orch stopped waiting for, and a test it logs after the lookup is submitted twice`
+      )
+    }
     const wpt = Watchdog.wptClient(config)
     const provider = yield* Effect.acquireRelease(
       Effect.sync(() => config.provider === "gce" ? Gce.make(config) : Gce.staticProvider),

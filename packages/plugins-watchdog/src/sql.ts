@@ -77,8 +77,8 @@ export interface SubmissionRow {
   readonly resolved_at: number | null
 }
 
-/** Outcomes: accepted (WPT has the test), rejected (WPT said no), absent (WPT never got it). */
-export type Outcome = "accepted" | "rejected" | "absent"
+/** Outcomes: accepted (WPT has the test), rejected (WPT said no), absent (WPT never got it), unknown (WPT's log cannot say). */
+export type Outcome = "accepted" | "rejected" | "absent" | "unknown"
 
 export const openSubmissions = (sql: SqlClient.SqlClient, jobIds: ReadonlyArray<number>) =>
   Effect.map(

@@ -2,110 +2,21 @@
  * job_starter (a loop) and job_finisher (a job worker) against the fake WPT server, with
  * real SQLite and the TestClock (the fake's clock follows it).
  */
-import { waitUntil } from "@orch/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
-import * as JobWorker from "@orch/core/JobWorker"
-import { Clock, Effect, Either, TestClock } from "effect"
-import * as JobFinisher from "../src/JobFinisher.js"
-import * as JobStarter from "../src/JobStarter.js"
+import { Clock, Effect, Either, Metric } from "effect"
+import * as Metrics from "../src/Metrics.js"
 import * as Sql from "../src/sql.js"
-import * as Wpt from "../src/Wpt.js"
-import { type TestPayload, WptTest } from "../src/WptJob.js"
-import { FakeWpt, type FakeWptOptions } from "./fakes/FakeWpt.js"
-import * as zip from "./fakes/zip.js"
-import { configFor, watchdogDatabase } from "./support.js"
-
-const A = "us-central1-a--tor--agent1"
-const B = "us-central1-a--firefox--agent2"
-const minute = 60_000
-
-/** The SUBMITTED jobs, as they are now. */
-const submitted = Effect.flatMap(JobQueue, (q) => q.list({ plugin: WptTest.plugin, kind: WptTest.name, state: "SUBMITTED", limit: 1_000 }))
-
-/** No SUBMITTED job is held by the finisher or due: each one due has been checked. */
-const checked = Effect.gen(function*() {
-  const now = yield* Clock.currentTimeMillis
-  return (yield* submitted).every((job) => job.leaseOwner === undefined && job.runAt > now)
-})
-
-const setup = (wptOptions: Partial<FakeWptOptions> = {}, overrides: Record<string, Record<string, unknown>> = {}) =>
-  Effect.gen(function*() {
-    let now = 0
-    const fake = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        new FakeWpt({
-          locations: [{ id: A, browsers: ["Tor Browser"] }, { id: B, browsers: ["Firefox"] }],
-          now: () => now,
-          apiKey: "secret-key-1",
-          blocked: /blocked\.invalid/,
-          ...wptOptions
-        }).start()
-      ),
-      (fake) => Effect.promise(() => fake.close())
-    )
-    const config = configFor({ wptUrl: fake.url }, {
-      ...overrides,
-      wpt: { key: "secret-key-1", requestTimeoutMs: 1_000, ...overrides.wpt },
-      starter: { maxQueueLength: 2, retryDelayMs: 1_000, ...overrides.starter },
-      finisher: { recheckMs: minute, giveUpMinutes: 120, ...overrides.finisher }
-    })
-    const wpt = Wpt.make({ server: fake.url, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
-    const starter = Effect.provideService(JobStarter.round(config), Wpt.WptClient, wpt)
-    const worker = JobFinisher.worker(config)
-    /**
-     * A pass of job_finisher at the current (test) time: its worker runs until it has
-     * checked every job that is due, then stops, as it does when the daemon stops.
-     */
-    const finisher = Effect.scoped(Effect.gen(function*() {
-      yield* Effect.forkScoped(JobWorker.run(worker, { owner: JobStarter.owner }))
-      yield* waitUntil("job_finisher checked every due job", checked)
-    })).pipe(Effect.provideService(Wpt.WptClient, wpt))
-    const advance = (ms: number) => Effect.zipRight(Effect.sync(() => (now += ms)), TestClock.adjust(ms))
-    const enqueue = (location: string, test: Partial<TestPayload> = {}) =>
-      Effect.gen(function*() {
-        const [zone, browser, agent] = location.split("--") as [string, string, string]
-        const { job } = yield* Effect.flatMap(JobQueue, (q) =>
-          q.enqueue(WptTest, { zone, browser, agent, url: "https://example.org/", runs: 1, firstViewOnly: true, connectivity: "Native", options: {}, ...test }))
-        return job.id
-      })
-    const get1 = (id: number) => Effect.flatMap(JobQueue, (q) => q.get(id))
-    /** One agent poll; returns the test it was given, if any. */
-    const poll = (location: string) =>
-      Effect.promise(async () => {
-        const text = await (await fetch(`${fake.url}/work/getwork.php?location=${location}&pc=${location}&key=&version=1`)).text()
-        return text.startsWith("{") ? (JSON.parse(text) as { "Test ID": string; url: string }) : undefined
-      })
-    /** The agent reports a test done with these page data per run. */
-    const report = (location: string, testId: string, pages: Record<number, Record<string, unknown>> | undefined) =>
-      Effect.promise(async () => {
-        const form = new FormData()
-        if (pages !== undefined) {
-          const files = Object.fromEntries(Object.entries(pages).map(([run, page]) => [`${run}_page_data.json`, JSON.stringify(page)]))
-          form.set("file", new Blob([zip.write(files)]), "result.zip")
-        }
-        await fetch(`${fake.url}/work/workdone.php?id=${testId}&location=${location}&key=&pc=${location}&done=1`, { method: "POST", body: form })
-      })
-    /** Polls until the agent gets a test (the stale queue entry costs one empty answer). */
-    const take = (location: string) =>
-      Effect.gen(function*() {
-        for (let i = 0; i < 3; i++) {
-          const test = yield* poll(location)
-          if (test) return test
-        }
-        throw new Error(`no test for ${location}`)
-      })
-    /** The next starter round, one interval later (jobs it could not send wait that long). */
-    const nextStarter = Effect.zipRight(advance(config.starter.intervalMs), starter)
-    return { fake, config, starter, nextStarter, finisher, advance, enqueue, get1, poll, report, take }
-  })
+import * as TestLog from "../src/TestLog.js"
+import { A, B, minute, setup, submitted } from "./loops.js"
+import { watchdogDatabase } from "./support.js"
 
 describe("job_starter", () => {
-  it.scoped("submits only while the location has an idle agent and its queue is short, sending the key both ways and the job's label", () =>
+  it.scoped("submits while a live agent has room (one test in flight per agent) and the queue is short, sending the key both ways and the job's label", () =>
     Effect.gen(function*() {
-      const t = yield* setup()
-      const ids = [yield* t.enqueue(A, { runs: 3, label: "tor run" }), yield* t.enqueue(A), yield* t.enqueue(A)]
+      const t = yield* setup({}, { starter: { maxTestsPerAgent: 1 } })
+      const ids = [yield* t.enqueue(A, { label: "tor run" }), yield* t.enqueue(A), yield* t.enqueue(A)]
       // no agent has polled: nothing is submitted, nothing is an error
       yield* t.starter
       expect(t.fake.submissions).toHaveLength(0)
@@ -113,29 +24,26 @@ describe("job_starter", () => {
       expect((yield* t.get1(ids[0]!)).leaseOwner).toBeUndefined()
       yield* t.poll(A)
       yield* t.nextStarter
-      // maxQueueLength 2: two now
-      expect(t.fake.submissions.map((s) => s.label)).toEqual([`tor run watchdog_job_${ids[0]}_try_1_`, `watchdog_job_${ids[1]}_try_1_`])
+      // one live agent: one test
+      expect(t.fake.submissions.map((s) => s.label)).toEqual([TestLog.label("tor run", yield* t.get1(ids[0]!), 1)])
       const first = t.fake.submissions[0]!
-      expect([first.location, first.browser, first.connectivity, first.runs, first.fvonly]).toEqual([A, "Tor Browser", "Native", 3, true])
+      expect([first.location, first.browser, first.connectivity, first.runs, first.fvonly]).toEqual([A, "Tor Browser", "Native", 1, true])
       const job = yield* t.get1(ids[0]!)
       expect(job.state).toBe("SUBMITTED")
       expect((job.result as any).testId).toBe(first.id)
-      // WPT counts the stale index entry too: 3 queued, so no more this round
+      // queued at WPT: nothing more; the agent takes it and is busy: nothing more
       yield* t.nextStarter
-      expect(t.fake.submissions).toHaveLength(2)
-      // the agent's poll clears the stale entry and takes a test: busy, so still nothing
       const one = yield* t.take(A)
       yield* t.nextStarter
-      expect(t.fake.submissions).toHaveLength(2)
-      // it works through the queue and is idle again: room for the third
+      expect(t.fake.submissions).toHaveLength(1)
+      expect((yield* t.get1(ids[1]!)).lastError).toBe(`${A}'s 1 live agent(s) have 1 test(s) queued or running (maxTestsPerAgent 1)`)
+      // done, and idle again: room for the next
       yield* t.report(A, one["Test ID"], { 1: { result: 0, loadTime: 1 } })
-      const two = yield* t.take(A)
-      yield* t.report(A, two["Test ID"], { 1: { result: 0, loadTime: 1 } })
       expect(yield* t.poll(A)).toBeUndefined()
       yield* t.nextStarter
-      expect(t.fake.submissions).toHaveLength(3)
+      expect(t.fake.submissions).toHaveLength(2)
       const sql = yield* SqlClient.SqlClient
-      expect((yield* Sql.submissionsOf(sql, ids[2]!)).map((s) => s.outcome)).toEqual(["accepted"])
+      expect((yield* Sql.submissionsOf(sql, ids[1]!)).map((s) => s.outcome)).toEqual(["accepted"])
     }).pipe(Effect.provide(watchdogDatabase())))
 
   it.scoped("reaches servers that read the key from k= as well", () =>
@@ -147,7 +55,7 @@ describe("job_starter", () => {
       expect((yield* t.get1(id)).state).toBe("SUBMITTED")
     }).pipe(Effect.provide(watchdogDatabase())))
 
-  it.scoped("turns WPT's rejections into ERROR_SUBMITTING with its message: spam filter, unknown location, wrong key, closed window", () =>
+  it.scoped("turns WPT's rejections into ERROR_SUBMITTING with its message: spam filter, unknown location, closed window", () =>
     Effect.gen(function*() {
       const t = yield* setup()
       yield* t.poll(A)
@@ -161,11 +69,32 @@ describe("job_starter", () => {
       expect((yield* t.get1(unknown)).lastError).toBe("WPT rejected the test: Invalid Location, please try submitting your test request again.")
       expect((yield* t.get1(late)).state).toBe("ERROR_SUBMITTING")
       expect((yield* t.get1(late)).lastError).toMatch(/^not submitted before its not-after time 1970-01-01T00:00:00.001Z/)
-      const wrongKey = yield* setup({ apiKey: "another-key" })
-      yield* wrongKey.poll(A)
-      const id = yield* wrongKey.enqueue(A)
-      yield* wrongKey.starter
-      expect((yield* wrongKey.get1(id)).lastError).toBe("WPT rejected the test: Invalid API key. Please check your API key and try again.")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("a rejected API key pauses submission: every job stays AWAITING with the error, one is tried a round, and the gauge says so", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ apiKey: "another-key" })
+      yield* t.poll(A)
+      yield* t.poll(B)
+      const ids = [yield* t.enqueue(A), yield* t.enqueue(A), yield* t.enqueue(B)]
+      yield* t.starter
+      const why = "WPT rejected the API key: Invalid API key. Please check your API key and try again.; submissions are paused until it is accepted"
+      for (const id of ids) expect(yield* t.get1(id)).toMatchObject({ state: "AWAITING", lastError: why, attempts: 0 })
+      // the locations go side by side: at most one test each before the first rejection stops them
+      const tried = t.fake.hits.get("runtest.php")!
+      expect(tried).toBeLessThanOrEqual(2)
+      const gauge = (yield* Metric.value(Metrics.submissionPaused)).value
+      expect(gauge).toBe(1)
+      yield* t.nextStarter
+      expect(t.fake.hits.get("runtest.php")! - tried).toBeGreaterThanOrEqual(1)
+      expect(t.fake.hits.get("runtest.php")! - tried).toBeLessThanOrEqual(2)
+      for (const id of ids) expect((yield* t.get1(id)).state).toBe("AWAITING")
+      // the key is fixed at WPT: submission goes on
+      ;(t.fake.options as { apiKey?: string }).apiKey = "secret-key-1"
+      yield* t.poll(A)
+      yield* t.nextStarter
+      expect((yield* t.get1(ids[0]!)).state).toBe("SUBMITTED")
+      expect((yield* Metric.value(Metrics.submissionPaused)).value).toBe(0)
     }).pipe(Effect.provide(watchdogDatabase())))
 
   it.scoped("keeps jobs AWAITING when WPT cannot be reached, with the error as their last error, and fails the round so the supervisor backs off", () =>
@@ -177,53 +106,7 @@ describe("job_starter", () => {
       expect(Either.isLeft(outcome) && outcome.left._tag).toBe("WptUnreachable")
       const job = yield* t.get1(id)
       expect([job.state, job.leaseOwner, job.attempts]).toEqual(["AWAITING", undefined, 0])
-      expect(job.lastError).toMatch(/^job_starter round failed: getLocations\.php: /)
-    }).pipe(Effect.provide(watchdogDatabase())))
-
-  it.scoped("adopts the test WPT accepted when its answer was lost (timeout), instead of submitting a second one", () =>
-    Effect.gen(function*() {
-      const t = yield* setup({ runtestDelayMs: 1_500 })
-      yield* t.poll(A)
-      const id = yield* t.enqueue(A)
-      yield* t.starter
-      // WPT has the test; we never heard back: the job waits, with its submission open
-      expect(t.fake.testsOfJob(id)).toHaveLength(1)
-      expect((yield* t.get1(id)).state).toBe("AWAITING")
-      const sql = yield* SqlClient.SqlClient
-      expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual([null])
-      // not before its backoff
-      yield* t.starter
-      expect(t.fake.hits.get("testlog.php") ?? 0).toBe(0)
-      yield* t.advance(1_000)
-      yield* t.starter
-      const job = yield* t.get1(id)
-      expect(job.state).toBe("SUBMITTED")
-      expect((job.result as any).testId).toBe(t.fake.testsOfJob(id)[0]!.id)
-      expect(t.fake.testsOfJob(id)).toHaveLength(1)
-      expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual(["accepted"])
-    }).pipe(Effect.provide(watchdogDatabase())))
-
-  it.scoped("after a crash between runtest and the commit: adopts a test WPT has, resubmits one it never got", () =>
-    Effect.gen(function*() {
-      const t = yield* setup({}, { starter: { maxQueueLength: 10 } })
-      const sql = yield* SqlClient.SqlClient
-      yield* t.poll(A)
-      const reached = yield* t.enqueue(A)
-      const lost = yield* t.enqueue(A)
-      // what a process killed mid-submission leaves: open records, and for one a test at WPT
-      yield* Sql.insertSubmission(sql, { jobId: reached, try: 1, label: `watchdog_job_${reached}_try_1_`, location: A, now: 0 })
-      yield* Sql.insertSubmission(sql, { jobId: lost, try: 1, label: `watchdog_job_${lost}_try_1_`, location: A, now: 0 })
-      yield* Effect.promise(() =>
-        fetch(`${t.fake.url}/runtest.php?f=json&location=${A}:Tor%20Browser.Native&url=https://example.org/&label=watchdog_job_${reached}_try_1_`, {
-          headers: { "X-WPT-API-KEY": "secret-key-1" }
-        })
-      )
-      yield* t.starter
-      expect(t.fake.testsOfJob(reached)).toHaveLength(1)
-      expect((yield* t.get1(reached)).state).toBe("SUBMITTED")
-      expect(((yield* t.get1(reached)).result as any).testId).toBe(t.fake.testsOfJob(reached)[0]!.id)
-      expect(t.fake.testsOfJob(lost).map((s) => s.label)).toEqual([`watchdog_job_${lost}_try_2_`])
-      expect((yield* Sql.submissionsOf(sql, lost)).map((s) => s.outcome)).toEqual(["absent", "accepted"])
+      expect(job.lastError).toMatch(/^job_starter round failed: (getLocations|getTesters)\.php: /)
     }).pipe(Effect.provide(watchdogDatabase())))
 })
 
@@ -278,7 +161,7 @@ describe("job_finisher", () => {
       yield* t.advance(61 * minute)
       yield* t.finisher
       const a = yield* t.get1(timedOut)
-      expect([a.state, a.lastError]).toEqual(["ERROR_TESTING", "test complete without a successful first-view run (0 of 1)"])
+      expect([a.state, a.lastError]).toEqual(["ERROR_TESTING", "timed out at WPT: no result within its run limit (max_run_minutes 60 min)"])
       expect(yield* t.get1(cancelled)).toMatchObject({ state: "ERROR_TESTING", lastError: "cancelled at WPT (402 Test Cancelled)" })
       expect((yield* t.get1(queuedForever)).state).toBe("SUBMITTED")
       yield* t.advance(120 * minute)

@@ -56,10 +56,29 @@ describe("WPT answers as PHP writes them", () => {
     expect(Wpt.parseResult({ statusCode: 100, data: { successfulFVRuns: 1 } }).successfulFVRuns).toBe(0)
   })
 
-  it("reads the test log's CSV with doubled quotes", () => {
-    expect(Wpt.parseTestLog(`"Date/Time","Location","Test ID","URL"\r\n"x","${A}","261123_AB_1","https://e.org/?q=""a"""\r\n`)).toEqual([
-      { location: A, testId: "261123_AB_1", url: "https://e.org/?q=\"a\"" }
+  it("reads the test log's CSV as testlog.php writes it: C-locale dates, the location's label with HTML, quotes doubled in the URL only, PHP's warnings before it", () => {
+    const csv = `\nDeprecated: Function strftime() is deprecated in /www/testlog.php on line 306\n` +
+      `"Date/Time","Location","Test ID","URL","Label"\r\n` +
+      `"12/01/26 03:29:32","Tor "agent", 1 - <b>Tor Browser</b> - <b>Native</b>","261201_AB_1","https://e.org/?q=""a"",""b""","my run orch-job-72-try-1"\r\n` +
+      `"a date in another locale","x","261201_AB_2","https://e.org/",""\r\n` +
+      `not a line\r\n`
+    expect(Wpt.parseTestLog(csv)).toEqual([
+      {
+        loggedAt: Date.UTC(2026, 11, 1, 3, 29, 32),
+        location: "Tor \"agent\", 1 - <b>Tor Browser</b> - <b>Native</b>",
+        testId: "261201_AB_1",
+        url: "https://e.org/?q=\"a\",\"b\"",
+        label: "my run orch-job-72-try-1"
+      },
+      { loggedAt: undefined, location: "x", testId: "261201_AB_2", url: "https://e.org/", label: "" }
     ])
+    expect(Wpt.parseTestLog("<html>Test Log</html>")).toEqual([])
+  })
+
+  it("reads testStatus's gmdate(\"m/d/y G:i:s\") times, an hour without its leading zero", () => {
+    expect(Wpt.parseLogDate("12/01/26 7:24:46")).toBe(Date.UTC(2026, 11, 1, 7, 24, 46))
+    expect(Wpt.parseLogDate("01/01/70 00:00:00")).toBe(0)
+    expect(Wpt.parseLogDate("01.12.2026 07:24:46")).toBeUndefined()
   })
 })
 
@@ -99,12 +118,20 @@ describe("WPT client", () => {
       const bad = yield* Effect.either(behindProxy.locations)
       expect(Either.isLeft(bad) && bad.left).toMatchObject({ _tag: "WptUnreachable", message: "getLocations.php: HTTP 502" })
       // a test log that is not the CSV cannot say a test is absent
-      const log = yield* Effect.either(behindProxy.findByLabel("watchdog_job_1_try_1_"))
+      const log = yield* Effect.either(behindProxy.testLog("orch-job-1-try-1", 1))
       expect(Either.isLeft(log) && log.left).toMatchObject({ _tag: "WptUnreachable", message: "testlog.php: HTTP 200 without the test log's CSV" })
       // the real one finds the test by its label
       fake.unreachable = false
-      const labelled = yield* keyed.submit({ url: "https://e.org/x", location: A, runs: 1, firstViewOnly: true, label: "mine watchdog_job_12_try_1_" })
-      yield* keyed.submit({ url: "https://e.org/y", location: A, runs: 1, firstViewOnly: true, label: "watchdog_job_112_try_1_" })
-      expect(yield* keyed.findByLabel("watchdog_job_12_try_1_")).toEqual([{ testId: labelled.testId, location: A, url: "https://e.org/x" }])
+      const labelled = yield* keyed.submit({ url: "https://e.org/x", location: A, runs: 1, firstViewOnly: true, label: "Mine orch-job-12-try-1" })
+      yield* keyed.submit({ url: "https://e.org/y", location: A, runs: 1, firstViewOnly: true, label: "orch-job-12-try-11" })
+      // case aside, anywhere in the line: both; the label column tells them apart
+      const lines = yield* keyed.testLog("ORCH-job-12-try-1", 1)
+      expect(lines.map((l) => [l.testId, l.label, l.location, l.url])).toEqual([
+        [expect.any(String), "orch-job-12-try-11", `${A} - <b>Chrome</b> - <b>Cable</b>`, "https://e.org/y"],
+        [labelled.testId, "Mine orch-job-12-try-1", `${A} - <b>Chrome</b> - <b>Cable</b>`, "https://e.org/x"]
+      ])
+      // an underscore is dropped from the filter: an older watchdog's tag never matched
+      yield* keyed.submit({ url: "https://e.org/z", location: A, runs: 1, firstViewOnly: true, label: "watchdog_job_7_try_1_" })
+      expect(yield* keyed.testLog("watchdog_job_7_try_1_", 1)).toEqual([])
     }).pipe(Effect.scoped))
 })

@@ -118,19 +118,23 @@ describe("orch watchdog", () => {
     expect(JSON.parse((await w.orch("watchdog", "jobs", "--json")).stdout)).toEqual([])
   })
 
-  it("check-idle shows per location what WPT reports, with the jobs orch holds", async () => {
+  it("check-idle shows per location what WPT reports, with the jobs orch holds, at locations WPT does not list too", async () => {
     const w = await workspace()
     await fetch(`${fake.url}/work/getwork.php?location=${A}&pc=agent1&key=`)
     await w.orch("watchdog", "create", "--zone", "us-central1-a", "--browser", "tor", "--agent", "agent1", "https://example.org/")
+    await w.orch("watchdog", "create", "--zone", "asia-east1-a", "--browser", "tor", "--agent", "agent9", "https://example.org/")
     const out = await w.orch("watchdog", "check-idle")
     expect(out.code).toBe(0)
     const lines = out.stdout.trim().split("\n")
     expect(lines[0]).toMatch(/^LOCATION\s+STATUS\s+PENDING\s+TESTING\s+IDLE\s+AWAITING\s+SUBMITTED$/)
     expect(lines.find((l) => l.startsWith(A))).toMatch(new RegExp(`^${A}\\s+OK\\s+0\\s+0\\s+1\\s+1\\s+0$`))
     expect(lines.find((l) => l.startsWith("europe-west1-b"))).toMatch(/OFFLINE\s+0\s+0\s+0\s+0\s+0$/)
-    expect(lines.at(-1)).toBe("2 of 2 locations have fewer than 2 tests pending or running; 2 have none")
+    expect(lines.find((l) => l.startsWith("asia-east1-a--tor--agent9"))).toMatch(/NOT AT WPT\s+-\s+-\s+-\s+1\s+0$/)
+    expect(lines.at(-2)).toBe("2 of 2 locations have fewer than 2 tests pending or running; 2 have none")
+    expect(lines.at(-1)).toBe("1 location(s) with jobs are not listed by WPT")
     const json = JSON.parse((await w.orch("watchdog", "check-idle", "--json")).stdout) as Array<any>
-    expect(json.find((l) => l.location === A)).toMatchObject({ status: "OK", idle: 1, jobs: { AWAITING: 1 } })
+    expect(json.find((l) => l.location === A)).toMatchObject({ status: "OK", idle: 1, listed: true, jobs: { AWAITING: 1 } })
+    expect(json.find((l) => l.location === "asia-east1-a--tor--agent9")).toMatchObject({ location: "asia-east1-a--tor--agent9", status: "NOT AT WPT", listed: false, jobs: { AWAITING: 1 } })
     expect((await w.orch("watchdog", "instances")).stdout.trim()).toMatch(/^NAME\s+ZONE\s+STATE/)
     expect(JSON.parse((await w.orch("watchdog", "instances", "--json")).stdout)).toEqual([])
   })

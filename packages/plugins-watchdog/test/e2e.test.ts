@@ -47,7 +47,7 @@ watchdog:
     requestTimeoutMs: 2000
   provider: gce
   leaseMs: 5000
-  starter: { intervalMs: 100, maxQueueLength: 3, retryDelayMs: 200 }
+  starter: { intervalMs: 100, maxQueueLength: 3, retryDelayMs: 200, lostAnswerWaitMs: 2500 }
   finisher: { intervalMs: 100, recheckMs: 100 }
   controller: { intervalMs: 150, idleStopMs: 1500, bootGraceMs: 1000, agentSilentMinutes: 15, operationTimeoutMs: 1000 }
   gce:

@@ -5,12 +5,18 @@
  * agent poll that then comes back empty), a running test past `max_run_minutes` that
  * answers 400 once and 200 after, cancelTest.php answering HTML only.
  *
+ * Each behaviour follows the WPT file named beside it (catchpoint/WebPageTest, `www/`); none
+ * of WPT's code is here. The test log (testlog.php) is kept as WPT keeps it: one file of
+ * tab-separated lines per UTC day, written by runtest.php after the test is queued, read
+ * back through testlog.php's filter.
+ *
  * The agent side (work/getwork.php, work/workdone.php) is served too and driven by
  * `SimulatedAgent`s, which can be slow, failing or silent. `now` and `minuteMs` let a
  * test compress WPT's minutes (getTesters' `elapsed`) or drive them from its own clock.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { FakeTestLog } from "./FakeTestLog.js"
 import * as zip from "./zip.js"
 
 export interface FakeLocation {
@@ -31,8 +37,12 @@ export interface FakeWptOptions {
   /** Real ms per WPT minute, for elapsed/last/max_run_minutes. */
   readonly minuteMs?: number
   readonly maxRunMinutes?: number
-  /** runtest.php registers the test, then waits this long before answering. */
+  /** runtest.php works this long before it queues and logs the test (and answers). */
   readonly runtestDelayMs?: number
+  /** runtest.php waits this long after queuing and logging the test, before answering. */
+  readonly answerDelayMs?: number
+  /** WPT's disable_sharding setting: a test of N runs is one job file, not N. */
+  readonly disableSharding?: boolean
   /** testStatus.php waits this long before answering. */
   readonly statusDelayMs?: number
   /** URLs the spam filter rejects. */
@@ -57,6 +67,14 @@ export interface FakeTest {
   /** A timed-out test has answered its one 400. */
   timeoutAnswered?: boolean
   pages: Record<number, Record<string, unknown>>
+  /** Runs reported done one by one (a sharded test completes when all are). */
+  readonly runsDone: Set<number>
+}
+
+/** A job file in a location's work directory: a whole test, or one run of a sharded one. */
+interface JobFile {
+  readonly id: string
+  readonly run: number | undefined
 }
 
 interface TesterRecord {
@@ -78,7 +96,9 @@ export class FakeWpt {
   readonly peaks = new Map<string, number>()
   /** When true, every request's connection is dropped (WPT unreachable). */
   unreachable = false
-  private readonly queues = new Map<string, Array<string>>()
+  private readonly queues = new Map<string, Array<JobFile>>()
+  /** The test log (runtest.php writes it, testlog.php reads it). */
+  readonly testLog = new FakeTestLog()
   private readonly serving = new Map<string, number>()
   private readonly stale = new Map<string, number>()
   private readonly everSubmitted = new Set<string>()
@@ -108,13 +128,14 @@ export class FakeWpt {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
-  /** Tests created for a job: the watchdog's tag is in the label. */
+  /** Tests created for a job: the watchdog's tag ends the label. */
   testsOfJob(jobId: number): Array<FakeTest> {
-    return this.submissions.filter((t) => t.label.includes(`watchdog_job_${jobId}_try_`))
+    return this.submissions.filter((t) => new RegExp(`(^| )orch-job-${jobId}-([0-9a-z]+-)?try-\\d+$`).test(t.label))
   }
 
+  /** The tests queued at a location, one entry per job file (a sharded test has one per run). */
   queueOf(location: string): ReadonlyArray<string> {
-    return this.queues.get(location) ?? []
+    return (this.queues.get(location) ?? []).map((file) => file.id)
   }
 
   // -- HTTP ----------------------------------------------------------------------
@@ -210,6 +231,7 @@ export class FakeWpt {
       res.writeHead(302, { location: "/result/" })
       return res.end()
     }
+    if (this.options.runtestDelayMs) await new Promise((r) => setTimeout(r, this.options.runtestDelayMs))
     const date = new Date(this.now())
     const ymd = `${String(date.getUTCFullYear()).slice(2)}${String(date.getUTCMonth() + 1).padStart(2, "0")}${String(date.getUTCDate()).padStart(2, "0")}`
     const id = `${ymd}_${"ABCDEFGHJKMNPQRSTVWXYZ"[this.counter % 22]}${(this.counter % 9) + 1}_${++this.counter}`
@@ -218,24 +240,30 @@ export class FakeWpt {
       location: location.id,
       browser: browser || location.browsers?.[0] || "Chrome",
       connectivity: connectivity || "Cable",
-      label: (params.get("label") ?? "").replace(/[^\w\d \-_.]/g, ""),
+      // runtest.php: preg_replace('/[^\w\d \-_\.]/', '', trim($req_label)), byte by byte
+      label: Buffer.from((params.get("label") ?? "").trim(), "utf8").toString("latin1").replace(/[^A-Za-z0-9_ .-]/g, ""),
       url,
       script,
       runs: Math.min(10, Math.max(1, Number(params.get("runs") ?? 1) || 1)),
       fvonly: params.get("fvonly") === "1" || params.get("rv") === "0",
       state: "queued",
       submittedAt: this.now(),
-      pages: {}
+      pages: {},
+      runsDone: new Set()
     }
     this.tests.set(id, test)
     this.submissions.push(test)
-    this.queues.get(location.id)!.push(id)
+    // common_lib.inc AddTestJob: one job file per run, so the runs can go to several agents,
+    // unless disable_sharding
+    const files = this.options.disableSharding || test.runs === 1 ? 1 : test.runs
+    for (let run = 1; run <= files; run++) this.queues.get(location.id)!.push({ id, run: files > 1 ? run : undefined })
     // the file-based queue index keeps a stale entry after a location's first job
     if (!this.everSubmitted.has(location.id)) {
       this.everSubmitted.add(location.id)
       this.stale.set(location.id, 1)
     }
-    if (this.options.runtestDelayMs) await new Promise((r) => setTimeout(r, this.options.runtestDelayMs))
+    this.log(test, params.get("private") === "1", location)
+    if (this.options.answerDelayMs) await new Promise((r) => setTimeout(r, this.options.answerDelayMs))
     json({
       statusCode: 200,
       statusText: "Ok",
@@ -286,7 +314,7 @@ export class FakeWpt {
         return {
           statusCode: 100,
           statusText: seconds < 1 ? "Test just started" : `Test Started ${seconds} seconds ago`,
-          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), elapsed: -1795447106 }
+          data: { ...base, startTime: gmdate(test.startedAt ?? 0), elapsed: -1795447106 }
         }
       }
       case "cancelled":
@@ -295,7 +323,7 @@ export class FakeWpt {
         return {
           statusCode: 200,
           statusText: "Test Complete",
-          data: { ...base, startTime: Math.floor((test.startedAt ?? 0) / 1000), completeTime: Math.floor((test.completedAt ?? 0) / 1000) }
+          data: { ...base, startTime: gmdate(test.startedAt ?? 0), completeTime: gmdate(test.completedAt ?? 0) }
         }
     }
   }
@@ -399,7 +427,8 @@ export class FakeWpt {
       }
       data[location.id] = {
         testers: testers.map((t) => ({
-          id: `${t.pc}-127.0.0.1`,
+          // work/getwork.php: the tester is its instance id when it gives one, else pc-address
+          id: t.ec2 || `${t.pc}-127.0.0.1`,
           pc: t.pc,
           ec2: t.ec2,
           ip: "127.0.0.1",
@@ -414,7 +443,8 @@ export class FakeWpt {
           cpu: 12,
           errors: 0,
           elapsed: this.minutesSince(t.lastPoll),
-          last: this.minutesSince(t.lastWork ?? t.lastPoll),
+          // common_lib.inc GetTesters: `last` only once it was given work
+          ...(t.lastWork === undefined ? {} : { last: this.minutesSince(t.lastWork) }),
           busy: t.busy ? 1 : 0,
           ...(admin && t.test !== undefined ? { test: t.test } : {})
         })),
@@ -430,8 +460,9 @@ export class FakeWpt {
     const test = this.tests.get(id)
     if (test !== undefined && test.state === "queued") {
       test.state = "cancelled"
+      // cancelTest.php: every job file of the test is deleted
       const queue = this.queues.get(test.location)!
-      queue.splice(queue.indexOf(test.id), 1)
+      queue.splice(0, queue.length, ...queue.filter((file) => file.id !== test.id))
       // the queue index keeps counting it until the next agent poll
       this.stale.set(test.location, (this.stale.get(test.location) ?? 0) + 1)
     }
@@ -439,17 +470,19 @@ export class FakeWpt {
     res.end("<html><body><h3 align=\"center\">Test cancelled!</h3></body></html>")
   }
 
+  /** runtest.php LogTest, after the test is queued: the location as its label with the browser and connectivity in HTML. */
+  private log(test: FakeTest, isPrivate: boolean, location: FakeLocation) {
+    const locationText = `${location.label ?? location.id} - <b>${test.browser}</b> - <b>${test.connectivity}</b>`
+    this.testLog.append(this.now(), [test.id, test.url, locationText, isPrivate ? "1" : "0", "", "", "0", test.label, "", "", String(test.runs), "7", "", "0"])
+  }
+
   private testlog(params: URLSearchParams, res: http.ServerResponse) {
-    const filter = (params.get("filter") ?? "").toLowerCase()
-    const days = Number(params.get("days") ?? 1)
-    const since = this.now() - (days + 1) * 24 * 3600_000
-    const lines = this.submissions.filter((t) => t.submittedAt >= since).reverse().flatMap((t) => {
-      const logLine = [new Date(t.submittedAt).toISOString(), "127.0.0.1", "", "", t.id, t.url, t.location, "0", "", "", "0", t.label].join("\t")
-      if (filter !== "" && !logLine.toLowerCase().includes(filter)) return []
-      return [`"${new Date(t.submittedAt).toISOString()}","${t.location}","${t.id}","${t.url.replace(/"/g, "\"\"")}"`]
-    })
+    if ((params.get("f") ?? "").toLowerCase() !== "csv") {
+      res.writeHead(200, { "content-type": "text/html" })
+      return res.end("<html><body><h1>Test History</h1></body></html>")
+    }
     res.writeHead(200, { "content-type": "text/csv" })
-    res.end(`"Date/Time","Location","Test ID","URL"\r\n${lines.map((l) => `${l}\r\n`).join("")}`)
+    res.end(this.testLog.csv(params, this.now()))
   }
 
   private agentAuthorized(params: URLSearchParams) {
@@ -484,11 +517,15 @@ export class FakeWpt {
       this.stale.set(location, 0)
       return empty()
     }
-    const id = this.queues.get(location)!.shift()
-    if (id === undefined) return empty()
+    // work/getwork.php hands out one job file: a whole test, or one run of a sharded one
+    const file = this.queues.get(location)!.shift()
+    if (file === undefined) return empty()
+    const id = file.id
     const test = this.tests.get(id)!
-    test.state = "running"
-    test.startedAt = this.now()
+    if (test.state === "queued") {
+      test.state = "running"
+      test.startedAt = this.now()
+    }
     test.tester = pc
     tester.busy = true
     tester.test = id
@@ -499,6 +536,7 @@ export class FakeWpt {
       url: test.url,
       ...(test.script !== undefined ? { script: test.script } : {}),
       runs: test.runs,
+      ...(file.run !== undefined ? { run: file.run } : {}),
       fvonly: test.fvonly ? 1 : 0,
       browser: test.browser,
       priority: 7,
@@ -532,10 +570,21 @@ export class FakeWpt {
           }
         }
       }
+      // work/workdone.php: done=1 ends the test; with run=N it ends that run, and the test
+      // once every run has (run.complete.N files counted against runs)
       if (params.get("done") === "1") {
-        test.state = "complete"
-        test.completedAt = this.now()
-        this.releaseTester(test)
+        const run = Number(params.get("run") ?? NaN)
+        if (Number.isInteger(run) && run > 0) test.runsDone.add(run)
+        const whole = !Number.isInteger(run) || run <= 0
+        if (whole || test.runsDone.size >= test.runs) {
+          test.state = "complete"
+          test.completedAt = this.now()
+        }
+        const tester = this.testers.get(test.location)?.get(params.get("pc") ?? "")
+        if (tester !== undefined && tester.test === test.id) {
+          tester.busy = false
+          tester.test = undefined
+        }
       }
     }
     res.writeHead(200, { "content-type": "text/plain" })
@@ -543,91 +592,11 @@ export class FakeWpt {
   }
 }
 
-// -- simulated agents -------------------------------------------------------------
-
-export interface AgentBehavior {
-  /** How long one test takes, in real ms. */
-  readonly testMs?: number
-  readonly pollMs?: number
-  /** URLs whose tests fail (the agent reports result 404). */
-  readonly failing?: RegExp
-  /** Stops polling (hangs) after this many tests. */
-  readonly silentAfterTests?: number
+/** testStatus.inc's times: gmdate("m/d/y G:i:s"), the hour without a leading zero. */
+const gmdate = (ms: number): string => {
+  const at = new Date(ms)
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return `${pad(at.getUTCMonth() + 1)}/${pad(at.getUTCDate())}/${String(at.getUTCFullYear()).slice(2)} ${at.getUTCHours()}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())}`
 }
 
-/** A wptagent stand-in: polls getwork, runs the test, reports workdone with a zip of page data. */
-export class SimulatedAgent {
-  tests = 0
-  silent = false
-  private running = true
-  private timer: NodeJS.Timeout | undefined
-  private wake: (() => void) | undefined
-  private readonly done: Promise<void>
-
-  constructor(
-    readonly server: string,
-    readonly location: string,
-    readonly pc: string,
-    readonly instanceId: string,
-    readonly behavior: AgentBehavior,
-    readonly key = ""
-  ) {
-    this.done = this.loop()
-  }
-
-  private sleep(ms: number) {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve
-      this.timer = setTimeout(resolve, ms)
-    })
-  }
-
-  private query(extra: Record<string, string> = {}) {
-    return new URLSearchParams({ location: this.location, key: this.key, pc: this.pc, ec2: this.instanceId, version: "1", ...extra })
-  }
-
-  private async loop() {
-    const poll = this.behavior.pollMs ?? 20
-    while (this.running) {
-      if (this.silent) {
-        await this.sleep(poll)
-        continue
-      }
-      try {
-        const response = await fetch(`${this.server}/work/getwork.php?${this.query()}`)
-        const text = await response.text()
-        if (!this.running) break
-        if (text === "" || !text.startsWith("{")) {
-          await this.sleep(poll)
-          continue
-        }
-        const job = JSON.parse(text) as { "Test ID": string; url: string; runs: number }
-        await this.sleep(this.behavior.testMs ?? 10)
-        if (!this.running) break
-        const fails = this.behavior.failing?.test(job.url) ?? false
-        const files: Record<string, string> = {}
-        for (let run = 1; run <= job.runs; run++) {
-          files[`${run}_page_data.json`] = JSON.stringify(
-            fails
-              ? { result: 404, URL: job.url, loadTime: 0 }
-              : { result: 0, URL: job.url, loadTime: 1000 + run * 10, TTFB: 200 + run, fullyLoaded: 1500 + run * 10, SpeedIndex: 900 }
-          )
-        }
-        const form = new FormData()
-        form.set("file", new Blob([zip.write(files)], { type: "application/zip" }), "result.zip")
-        await fetch(`${this.server}/work/workdone.php?${this.query({ id: job["Test ID"], done: "1" })}`, { method: "POST", body: form })
-        this.tests++
-        if (this.behavior.silentAfterTests !== undefined && this.tests >= this.behavior.silentAfterTests) this.silent = true
-      } catch {
-        await this.sleep(poll)
-      }
-    }
-  }
-
-  async stop() {
-    this.running = false
-    clearTimeout(this.timer)
-    this.wake?.()
-    await this.done
-  }
-}
+export { type AgentBehavior, SimulatedAgent } from "./SimulatedAgent.js"
