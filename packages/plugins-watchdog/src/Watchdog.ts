@@ -81,23 +81,29 @@ export const wptClient = (config: WatchdogConfig): Wpt.WptClientService =>
     ? Wpt.unconfigured
     : Wpt.make({ server: config.wpt.server, key: config.wpt.key, timeout: config.wpt.requestTimeoutMs })
 
-/** Cancels a job; a test still queued at WPT is cancelled there first (best effort). */
+/**
+ * Cancels a job, then (best effort) its test still queued at WPT. In that order: a job
+ * cancelled in orch first is out of job_finisher's hands (its lease is revoked and its
+ * outcome dropped), so the finisher cannot see the test cancelled at WPT and end the job
+ * as ERROR_TESTING between the two steps.
+ */
 export const cancel = (config: WatchdogConfig, id: number, reason: string) =>
   Effect.gen(function*() {
     const queue = yield* JobQueue
     const job = yield* queue.get(id)
-    let note = ""
-    if (job.state === "SUBMITTED" && config.wpt.server !== undefined) {
-      const testId = Option.getOrUndefined(Option.map(decodeResult(job.result), (r) => r.testId))
-      if (testId !== undefined) {
-        const wpt = yield* Wpt.WptClient
-        const cancelled = yield* Effect.either(wpt.cancel(testId))
-        note = cancelled._tag === "Right" && cancelled.right
-          ? `; test ${testId} cancelled at WPT`
-          : `; test ${testId} could not be cancelled at WPT (already started, or WPT unreachable)`
-      }
+    const testId = job.state === "SUBMITTED" && config.wpt.server !== undefined
+      ? Option.getOrUndefined(Option.map(decodeResult(job.result), (r) => r.testId))
+      : undefined
+    const cancelled = yield* queue.cancel(id, testId === undefined ? reason : `${reason}; cancelling test ${testId} at WPT`)
+    if (testId !== undefined) {
+      const wpt = yield* Wpt.WptClient
+      const atWpt = yield* Effect.either(wpt.cancel(testId))
+      yield* (atWpt._tag === "Right" && atWpt.right
+        ? Effect.logInfo(`watchdog: job ${id} cancelled; test ${testId} cancelled at WPT`)
+        : Effect.logWarning(`watchdog: job ${id} cancelled; test ${testId} could not be cancelled at WPT (already started, or WPT unreachable)`))
+        .pipe(Effect.annotateLogs({ job: id, testId }))
     }
-    return toView(yield* queue.cancel(id, `${reason}${note}`))
+    return toView(cancelled)
   })
 
 export const retry = (id: number, reason: string) =>

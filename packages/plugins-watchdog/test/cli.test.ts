@@ -153,8 +153,6 @@ describe("/watchdog/ HTTP API", () => {
   it("creates and lists jobs, cancels one queued at WPT there too, retries it, and answers 404 and 409 with a message", async () => {
     const dir = tempDir("orch-watchdog-api-")
     const config = path.join(dir, "orch.yaml")
-    // job_finisher rechecks a submitted test after a minute: were it to see the test cancelled at WPT
-    // between the cancel's two steps, it would end the job (ERROR_TESTING) before the cancel does
     fs.writeFileSync(config, `watchdog:\n  wpt:\n    server: ${fake.url}\n  starter: { intervalMs: 100 }\n  finisher: { intervalMs: 100, recheckMs: 60000 }\n`)
     const daemon = await startDaemon(orchBin, ["--config", config, "--data-dir", dir, "--plugins", "watchdog"])
     daemons.push(daemon)
@@ -190,7 +188,7 @@ describe("/watchdog/ HTTP API", () => {
     expect(unknown.status).toBe(404)
     const history = (await (await fetch(`${daemon.url}/jobs/${id}`)).json()) as any
     // (followed by "(lease of … revoked)" when job_finisher was checking the job right then)
-    expect(history.history.at(-1).reason.startsWith(`cancelled over HTTP; test ${submitted.testId} cancelled at WPT`)).toBe(true)
+    expect(history.history.at(-1).reason.startsWith(`cancelled over HTTP; cancelling test ${submitted.testId} at WPT`)).toBe(true)
     const retry = (path: string, body: string) => fetch(`${daemon.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body })
     const retried = await retry(`/watchdog/jobs/${id}/retry`, JSON.stringify({ reason: "once more" }))
     expect(retried.status).toBe(200)
