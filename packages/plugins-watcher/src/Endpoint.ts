@@ -81,6 +81,9 @@ export const EndpointInput = Schema.Struct({
   headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   body: Schema.optional(Schema.Union(Schema.String, Schema.Record({ key: Schema.String, value: Schema.Unknown }), Schema.Array(Schema.Unknown))),
   timeout: Schema.optional(Duration),
+  insecure: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Accept any TLS certificate (a self-signed one); its expiry is still read"
+  }),
   response_json_values: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
   success_test: Schema.optional(Schema.Struct({ key: NonEmpty, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })),
   conditions: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.filter((text) => Either.getLeft(Conditions.parse(text)).pipe((o) => o._tag === "Some" ? o.value : true)))), { default: () => [] }),
@@ -112,6 +115,7 @@ export interface Endpoint {
   readonly cadence: Cadence
   readonly target: Target
   readonly timeoutMs: number
+  readonly insecure: boolean
   readonly jsonValues: ReadonlyArray<string>
   readonly successTest: { readonly key: string; readonly value: string | number | boolean } | undefined
   readonly conditions: ReadonlyArray<Conditions.Condition>
@@ -199,6 +203,7 @@ export const fromInput = (
       cadence,
       target,
       timeoutMs: input.timeout === undefined ? defaults.timeoutMs : durationOf(input.timeout),
+      insecure: input.insecure,
       jsonValues: input.response_json_values,
       successTest: input.success_test,
       conditions,
