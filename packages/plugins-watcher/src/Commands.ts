@@ -1,0 +1,87 @@
+/**
+ * `orch watcher validate [DIR]` lints the endpoint files (no check is run) and exits 2
+ * listing every problem; `orch watcher check KEY` checks one endpoint now and prints the
+ * verdict, the timings and the extracted values. Neither needs the daemon or the database.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Cli from "@orch/core/Cli"
+import { Effect, Option } from "effect"
+import * as path from "node:path"
+import * as EndpointFiles from "./EndpointFiles.js"
+import { pluginName } from "./Sinks.js"
+import { checkNow } from "./Watcher.js"
+import type { WatcherConfig } from "./WatcherConfig.js"
+
+const directoryArg = Args.directory({ name: "DIR", exists: "either" }).pipe(
+  Args.withDescription("The endpoints directory (default: watcher.endpoints of the config, ./endpoints)"),
+  Args.optional
+)
+
+/** The directory and defaults the daemon would use, from the config (and `dir` when given). */
+const loadAll = (common: Cli.CommonOptions, dir: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const orch = yield* Cli.loadConfig(common)
+    const config = orch.plugins[pluginName] as WatcherConfig
+    const directory = path.resolve(Option.getOrElse(dir, () => config.endpoints))
+    const defaults = {
+      timeoutMs: config.timeoutSeconds * 1000,
+      failureThreshold: config.failureThreshold,
+      successThreshold: config.successThreshold,
+      timeZone: orch.core.timeZone
+    }
+    return yield* EndpointFiles.loadDirectory(directory, defaults)
+  })
+
+const validate = Command.make("validate", { dir: directoryArg, common: Cli.commonOptions }, ({ common, dir }) =>
+  Effect.gen(function*() {
+    const load = yield* loadAll(common, dir)
+    if (load.missing) {
+      yield* Cli.print(`${load.directory}: no such directory (the watcher would check no endpoints)`)
+      process.exitCode = 2
+      return
+    }
+    const problems = EndpointFiles.problemsOf(load)
+    for (const problem of problems) process.stderr.write(`${load.directory}/${String(problem)}\n`)
+    const endpoints = EndpointFiles.endpointsOf(load).length
+    const bad = load.files.filter((file) => file.problems.length > 0).length
+    yield* Cli.print(
+      `${load.files.length} file(s), ${endpoints} endpoint(s) valid` +
+        (problems.length > 0 ? `; ${problems.length} problem(s) in ${bad} file(s), which the watcher would skip` : "")
+    )
+    if (problems.length > 0) process.exitCode = 2
+  })).pipe(Command.withDescription("Check the endpoint files without running any check; exit 2 listing every problem"))
+
+const check = Command.make("check", {
+  key: Args.text({ name: "KEY" }).pipe(Args.withDescription("The endpoint's key in its file")),
+  dir: Options.directory("dir").pipe(Options.withDescription("The endpoints directory (default: watcher.endpoints)"), Options.optional),
+  json: Options.boolean("json").pipe(Options.withDescription("Print JSON")),
+  common: Cli.commonOptions
+}, ({ common, dir, json, key }) =>
+  Effect.gen(function*() {
+    const load = yield* loadAll(common, dir)
+    const endpoint = EndpointFiles.endpointsOf(load).find((e) => e.key === key)
+    if (endpoint === undefined) {
+      const problems = EndpointFiles.problemsOf(load).filter((p) => p.key === key || p.key?.startsWith(`${key}.`))
+      process.stderr.write(`orch: no endpoint ${JSON.stringify(key)} in ${load.directory}${problems.length > 0 ? `: ${problems.map(String).join("; ")}` : ""}\n`)
+      process.exitCode = 2
+      return
+    }
+    const { result, verdict } = yield* checkNow(endpoint)
+    if (json) {
+      yield* Cli.print(JSON.stringify({ endpoint: key, ...verdict, status: result.status ?? null, totalMs: result.totalMs, phases: result.phases, certificateExpiresAt: result.certificateExpiresAt ?? null }, null, 2))
+    } else {
+      const phases = Object.entries(result.phases).filter(([, ms]) => ms !== undefined).map(([phase, ms]) => `${phase} ${ms!.toFixed(1)} ms`)
+      yield* Cli.print([
+        `${key}: ${verdict.success ? "success" : "failure"}${result.status === undefined ? "" : ` (status ${result.status})`} in ${result.totalMs.toFixed(1)} ms`,
+        ...(phases.length > 0 ? [`  phases: ${phases.join(", ")}`] : []),
+        ...verdict.reasons.map((reason) => `  failed: ${reason}`),
+        ...Object.entries(verdict.values).map(([name, value]) => `  ${name} = ${JSON.stringify(value)}`),
+        ...(result.certificateExpiresAt === undefined ? [] : [`  certificate expires ${new Date(result.certificateExpiresAt).toISOString()}`])
+      ].join("\n"))
+    }
+    if (!verdict.success) process.exitCode = 1
+  })).pipe(Command.withDescription("Check one endpoint now and print the verdict, the timings and the extracted values"))
+
+export const commands = [validate, check]
