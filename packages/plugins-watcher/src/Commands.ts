@@ -39,7 +39,8 @@ const validate = Command.make("validate", { dir: directoryArg, common: Cli.commo
     const load = yield* loadAll(common, dir)
     if (load.missing) {
       yield* Cli.print(`${load.directory}: no such directory (the watcher would check no endpoints)`)
-      process.exitCode = 2
+      // asked for by name, a missing directory is a mistake; the default one is simply not set up
+      if (Option.isSome(dir)) process.exitCode = 2
       return
     }
     const problems = EndpointFiles.problemsOf(load)
