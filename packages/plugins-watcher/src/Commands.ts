@@ -7,10 +7,12 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import { Effect, Option } from "effect"
+import * as Config from "@orch/core/Config"
+import { Data, Effect, Option } from "effect"
 import * as path from "node:path"
 import * as EndpointFiles from "./EndpointFiles.js"
 import { pluginName } from "./Sinks.js"
+import type { Overview } from "./Status.js"
 import { checkNow } from "./Watcher.js"
 import type { WatcherConfig } from "./WatcherConfig.js"
 
@@ -85,4 +87,36 @@ const check = Command.make("check", {
     if (!verdict.success) process.exitCode = 1
   })).pipe(Command.withDescription("Check one endpoint now and print the verdict, the timings and the extracted values"))
 
-export const commands = [validate, check]
+class DaemonError extends Data.TaggedError("DaemonError")<{ readonly message: string }> {}
+
+const percent = (value: number | null) => value === null ? "-" : `${(value * 100).toFixed(2)}%`
+
+const status = Command.make("status", {
+  url: Cli.urlOption,
+  json: Options.boolean("json").pipe(Options.withDescription("Print the daemon's JSON as it is")),
+  common: Cli.commonOptions
+}, ({ common, json, url }) =>
+  Effect.gen(function*() {
+    const orch = yield* Cli.loadConfig(common)
+    const base = yield* Cli.daemonUrl(url).pipe(Effect.provideService(Config.Config, orch))
+    const overview = yield* Effect.tryPromise({
+      try: async (signal) => {
+        const response = await fetch(`${base}/${pluginName}/api/endpoints`, { signal })
+        if (!response.ok) throw new Error(`${response.status} ${await response.text()}`)
+        return await response.json() as Overview
+      },
+      catch: (cause) => new DaemonError({ message: `cannot read the watcher's status from ${base}: ${String((cause as Error).message ?? cause)} (is orch run with the watcher plugin?)` })
+    })
+    if (json) return yield* Cli.print(JSON.stringify(overview, null, 2))
+    yield* Cli.print(Cli.table(
+      ["FILE", "ENDPOINT", "STATE", "SINCE", "24H", "7D", "LAST CHECK", "MS", "LAST FAILURE"],
+      overview.endpoints.map((e) => [
+        e.file, e.key, e.state, Cli.time(e.since), percent(e.uptime["24h"]), percent(e.uptime["7d"]), Cli.time(e.last?.at),
+        e.last === null ? "-" : Math.round(e.last.responseTimeMs), e.recentFailures[0]?.reasons.join("; ") ?? "-"
+      ])
+    ))
+    for (const file of overview.files) for (const problem of file.problems) yield* Cli.print(`skipped: ${problem}`)
+    if (overview.missing) yield* Cli.print(`no endpoints directory at ${overview.directory}`)
+  })).pipe(Command.withDescription("Every endpoint's state, uptime and last check, from the running daemon"))
+
+export const commands = [validate, check, status]

@@ -31,6 +31,8 @@ export interface EndpointStatus {
     readonly values: Record<string, unknown>
   } | null
   readonly recentFailures: ReadonlyArray<{ readonly at: number; readonly reasons: ReadonlyArray<string> }>
+  /** The newest checks' response times, oldest first, for a chart. */
+  readonly history: ReadonlyArray<{ readonly at: number; readonly ms: number; readonly success: boolean }>
 }
 
 export interface FileStatus {
@@ -48,6 +50,7 @@ export interface Overview {
 
 const day = 86_400_000
 const failuresShown = 5
+const historyShown = 40
 
 const ratio = (row: { checks: number; successes: number } | undefined) =>
   row === undefined || Number(row.checks) === 0 ? null : Number(row.successes) / Number(row.checks)
@@ -58,13 +61,20 @@ export const overview = (watcher: WatcherService) =>
     const now = yield* Clock.currentTimeMillis
     const load = yield* watcher.load
     const next = yield* watcher.timetable.nextRuns
-    const [states, latest, day1, day7, failures] = yield* Effect.all([
+    const [states, latest, day1, day7, failures, history] = yield* Effect.all([
       Sql.listStates(sql),
       Sql.latestResults(sql),
       Sql.uptimeSince(sql, now - day),
       Sql.uptimeSince(sql, now - 7 * day),
-      sql<Sql.ResultRow>`SELECT * FROM watcher_results WHERE success = 0 ORDER BY id DESC LIMIT 1000`
+      sql<Sql.ResultRow>`SELECT * FROM watcher_results WHERE success = 0 ORDER BY id DESC LIMIT 1000`,
+      Sql.responseHistory(sql, historyShown)
     ])
+    const historyOf = new Map<string, Array<{ at: number; ms: number; success: boolean }>>()
+    for (const row of history) {
+      const list = historyOf.get(row.endpoint) ?? []
+      list.unshift({ at: Number(row.started_at), ms: Number(row.duration_ms), success: Number(row.success) === 1 })
+      historyOf.set(row.endpoint, list)
+    }
     const stateOf = new Map(states.map((row) => [row.endpoint, row]))
     const latestOf = new Map(latest.map((row) => [row.endpoint, row]))
     const up1 = new Map(day1.map((row) => [row.endpoint, row]))
@@ -96,7 +106,8 @@ export const overview = (watcher: WatcherService) =>
           reasons: JSON.parse(last.reasons),
           values: JSON.parse(last.extracted)
         },
-        recentFailures: failuresOf.get(endpoint.key) ?? []
+        recentFailures: failuresOf.get(endpoint.key) ?? [],
+        history: historyOf.get(endpoint.key) ?? []
       }
     })
     return {

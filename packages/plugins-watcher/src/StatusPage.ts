@@ -15,6 +15,20 @@ const time = (ms: number | null) => ms === null ? "–" : new Date(ms).toISOStri
 
 export const refreshSeconds = 30
 
+/** An inline SVG chart of the newest response times: a line, failures as red dots. */
+export const chart = (history: Overview["endpoints"][number]["history"]): string => {
+  if (history.length === 0) return "–"
+  const width = 160
+  const height = 32
+  const max = Math.max(1, ...history.map((h) => h.ms))
+  const x = (i: number) => history.length === 1 ? width / 2 : (i / (history.length - 1)) * (width - 4) + 2
+  const y = (ms: number) => height - 2 - (ms / max) * (height - 4)
+  const points = history.map((h, i) => `${x(i).toFixed(1)},${y(h.ms).toFixed(1)}`).join(" ")
+  const failures = history.map((h, i) => h.success ? "" : `<circle cx="${x(i).toFixed(1)}" cy="${y(h.ms).toFixed(1)}" r="2" fill="#c62828"/>`).join("")
+  return `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="response times, up to ${Math.round(max)} ms">` +
+    `<polyline points="${points}" fill="none" stroke="#1565c0" stroke-width="1.5"/>${failures}</svg><br><small>max ${Math.round(max)} ms</small>`
+}
+
 export const render = (overview: Overview, now: number): string => {
   const byFile = new Map<string, Array<Overview["endpoints"][number]>>()
   for (const endpoint of overview.endpoints) byFile.set(endpoint.file, [...(byFile.get(endpoint.file) ?? []), endpoint])
@@ -25,7 +39,7 @@ export const render = (overview: Overview, now: number): string => {
 <section>
   <h2>${escapeHtml(file)}</h2>
   <table>
-    <thead><tr><th>Endpoint</th><th>State</th><th>Since</th><th>24 h</th><th>7 d</th><th>Last check</th><th>Response</th><th>Recent failures</th></tr></thead>
+    <thead><tr><th>Endpoint</th><th>State</th><th>Since</th><th>24 h</th><th>7 d</th><th>Last check</th><th>Response</th><th>Response times</th><th>Recent failures</th></tr></thead>
     <tbody>${endpoints.map((e) => `
       <tr class="${e.state}">
         <td><strong>${escapeHtml(e.key)}</strong><br><small>${escapeHtml(e.address)} · ${escapeHtml(e.schedule)}</small></td>
@@ -35,6 +49,7 @@ export const render = (overview: Overview, now: number): string => {
         <td>${percent(e.uptime["7d"])}</td>
         <td>${e.last === null ? "not yet" : `${time(e.last.at)}${e.last.status === null ? "" : ` · ${e.last.status}`}${e.last.success ? "" : `<br><small>${escapeHtml(e.last.reasons.join("; "))}</small>`}`}</td>
         <td>${e.last === null ? "–" : `${Math.round(e.last.responseTimeMs)} ms`}</td>
+        <td>${chart(e.history)}</td>
         <td>${e.recentFailures.length === 0 ? "none" : `<ul>${e.recentFailures.map((f) => `<li>${time(f.at)}: ${escapeHtml(f.reasons.join("; "))}</li>`).join("")}</ul>`}</td>
       </tr>`).join("")}
     </tbody>

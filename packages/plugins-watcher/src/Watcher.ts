@@ -48,6 +48,7 @@ export interface Latest {
   readonly endpoint: Endpoint
   readonly at: number
   readonly lagMs: number
+  /** Without its body. */
   readonly result: ProbeResult
   readonly verdict: Verdict
 }
@@ -99,7 +100,8 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       Effect.gen(function*() {
         const startedAt = scheduledAt + lagMs
         const { endedAt, result, verdict } = yield* checkNow(endpoint)
-        latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result, verdict })
+        // without the body: 20,000 endpoints' bodies would be kept for nothing
+        latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
         yield* Metric.increment(Metric.tagged(checks, "result", verdict.success ? "success" : "failure"))
         yield* Metric.update(lagSeconds, lagMs / 1000)
         const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict }))

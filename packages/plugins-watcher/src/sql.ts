@@ -129,6 +129,12 @@ export const recentFailures = (sql: SqlClient.SqlClient, endpoint: string, limit
 export const recentResults = (sql: SqlClient.SqlClient, endpoint: string, limit: number): Effect.Effect<ReadonlyArray<ResultRow>, SqlError> =>
   sql<ResultRow>`SELECT * FROM watcher_results WHERE endpoint = ${endpoint} ORDER BY id DESC LIMIT ${limit}`
 
+/** The newest `perEndpoint` response times and outcomes of every endpoint, newest first (for the status page's chart). */
+export const responseHistory = (sql: SqlClient.SqlClient, perEndpoint: number): Effect.Effect<ReadonlyArray<{ endpoint: string; duration_ms: number; success: number; started_at: number }>, SqlError> =>
+  sql<{ endpoint: string; duration_ms: number; success: number; started_at: number }>`SELECT endpoint, duration_ms, success, started_at FROM (
+    SELECT endpoint, duration_ms, success, started_at, ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY id DESC) AS n FROM watcher_results
+  ) ranked WHERE n <= ${perEndpoint} ORDER BY endpoint, started_at DESC`
+
 /** Checks and successes of every endpoint since `since`. */
 export const uptimeSince = (sql: SqlClient.SqlClient, since: number): Effect.Effect<ReadonlyArray<{ endpoint: string; checks: number; successes: number }>, SqlError> =>
   sql<{ endpoint: string; checks: number; successes: number }>`SELECT endpoint, SUM(checks) AS checks, SUM(successes) AS successes

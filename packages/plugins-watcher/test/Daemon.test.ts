@@ -95,6 +95,11 @@ describe("the daemon with every plugin", () => {
       expect(metrics).toMatch(/^orch_watcher_probe_http_duration_seconds\{endpoint="good",file="web.yml",phase="connect"\} /m)
       expect(metrics).toMatch(/^orch_watcher_file_errors_total 1$/m)
       expect(metrics).toMatch(/^orch_watcher_endpoint_files\{status="skipped"\} 1$/m)
+      const status = await run(orchBin, ["watcher", "status", "--url", daemon.url], { cwd: dir })
+      expect(status.code).toBe(0)
+      expect(status.stdout).toMatch(/^web\.yml\s+good\s+up\s/m)
+      expect(status.stdout).toMatch(/^web\.yml\s+bad\s+down\s.*\[STATUS\] \(500\) == 200$/m)
+      expect(status.stdout).toContain("skipped: seed.yml:2:18")
     } finally {
       expect(await daemon.stop()).toBe(0)
     }

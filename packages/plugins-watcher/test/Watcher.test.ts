@@ -124,6 +124,10 @@ describe("the watcher", () => {
       const page = StatusPage.render(overview, Date.now())
       expect(page).toContain("<h2>api.yml</h2>")
       expect(page).toContain(`<meta http-equiv="refresh" content="30">`)
+      expect(page).toContain(`<polyline points=`)
+      expect(overview.endpoints[0]!.history.length).toBeGreaterThanOrEqual(5)
+      expect(overview.endpoints[0]!.history.length).toBeLessThanOrEqual(5) // keepResults
+      expect(overview.endpoints[0]!.history.at(-1)!.success).toBe(true)
       const samples = yield* Metrics.collector(watcher)
       expect(samples.find((s) => s.name === "orch_watcher_probe_success")).toMatchObject({ labels: { endpoint: "api", file: "api.yml" } })
       expect(samples.filter((s) => s.name === "orch_watcher_probe_http_duration_seconds").map((s) => s.labels.phase)).toEqual(
