@@ -3,11 +3,9 @@
  * timetable in step with them, runs each check, records it and keeps the newest outcome
  * of each endpoint in memory for `/metrics`.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import type { ConfigError } from "@orch/core/Errors"
-import { JobQueue } from "@orch/core/Jobs"
 import { Schedules } from "@orch/core/Schedules"
-import { Clock, Context, Effect, Layer, Metric, MetricBoundaries, type Scope } from "effect"
+import { Clock, Context, Effect, Metric, MetricBoundaries } from "effect"
 import * as path from "node:path"
 import type { Endpoint } from "./Endpoint.js"
 import * as EndpointFiles from "./EndpointFiles.js"
@@ -153,6 +151,3 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       timetable
     } satisfies WatcherService
   })
-
-export const layer = (config: WatcherConfig): Layer.Layer<Watcher, ConfigError, SqlClient.SqlClient | JobQueue | Schedules | Scope.Scope> =>
-  Layer.scoped(Watcher, make(config)) as never

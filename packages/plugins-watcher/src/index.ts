@@ -13,7 +13,7 @@ import { commands } from "./Commands.js"
 import * as Metrics from "./Metrics.js"
 import { routes } from "./Routes.js"
 import * as Sinks from "./Sinks.js"
-import { migrations, pruneUptime } from "./sql.js"
+import { listStates, migrations, pruneUptime } from "./sql.js"
 import * as Watcher from "./Watcher.js"
 import { WatcherConfig } from "./WatcherConfig.js"
 
@@ -68,5 +68,18 @@ export const plugin = Plugin.make({
   loops,
   workers,
   http: () => ({ routes }),
-  commands
+  commands,
+  tui: () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const states = yield* listStates(sql)
+      const down = states.filter((row) => row.state === "down")
+      return [{
+        title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
+        columns: ["ENDPOINT", "STATE", "SINCE", "FAILURES IN A ROW"],
+        rows: [...down, ...states.filter((row) => row.state !== "down")].slice(0, 50).map((row) => [
+          row.endpoint, row.state, row.changed_at === null ? "-" : new Date(Number(row.changed_at)).toISOString(), String(row.failures)
+        ])
+      }]
+    })
 })
