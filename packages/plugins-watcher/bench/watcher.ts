@@ -77,6 +77,13 @@ const main = Effect.gen(function*() {
   const loaded = Date.now()
   // from here: reading the file is paid once, not per check
   const cpuBefore = process.cpuUsage()
+  // progress, so a run that falls behind shows where
+  yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+    yield* Effect.sleep("30 seconds")
+    const done = (yield* Metric.value(Watcher.checks.pipe(Metric.tagged("result", "success")))).count +
+      (yield* Metric.value(Watcher.checks.pipe(Metric.tagged("result", "failure")))).count
+    console.log(`  after ${Math.round((Date.now() - loaded) / 1000)} s: ${done} checks, ${yield* watcher.timetable.inFlight} in flight, ${(yield* Metric.value(Watcher.missedRuns)).count - missedBefore} missed`)
+  })))
   yield* Effect.sleep(`${seconds} seconds`)
   const cpu = process.cpuUsage(cpuBefore)
   const missed = (yield* Metric.value(Watcher.missedRuns)).count - missedBefore

@@ -52,7 +52,8 @@ const sendWorker = JobWorker.make({
   kind: Sinks.SendJob,
   handler: (job) => Effect.flatMap(Watcher.Watcher, (watcher) => Sinks.send(watcher.endpoint, job.payload)),
   concurrency: 4,
-  pollInterval: "100 millis"
+  pollInterval: "100 millis",
+  gracePeriod: "0 millis"
 })
 
 const endpointFile = (targetUrl: string, double: DatadogDouble) => `
@@ -154,6 +155,36 @@ describe("the watcher", () => {
       expect(yield* watcher.refresh).toBe(true)
       expect([...(yield* watcher.timetable.nextRuns).keys()]).toEqual(["c"])
     }).pipe(Effect.provide(servicesLayer())))
+
+  it.scopedLive("a sink that never answers does not hold up checks: its sends wait in the queue", () =>
+    Effect.gen(function*() {
+      const { url } = yield* target
+      const hung: Array<http.ServerResponse> = []
+      const sink = http.createServer((_, response) => void hung.push(response))
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void sink.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => sink.closeAllConnections())
+      )
+      const dir = tempDir()
+      fs.writeFileSync(path.join(dir, "a.yml"), [
+        "a:",
+        "  interval: 100ms",
+        `  url: ${url}/health`,
+        "  webhooks:",
+        `    - { url: "http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook", on: every_check }`
+      ].join("\n") + "\n")
+      const watcher = yield* Watcher.make(config(dir, { keepResults: 100 }))
+      yield* Effect.forkScoped(JobWorker.run(sendWorker, { owner: "test" }).pipe(Effect.provideService(Watcher.Watcher, watcher)))
+      const sql = yield* SqlClient.SqlClient
+      // the worker's 4 slots hang on the sink; checks go on, their sends queue up behind
+      yield* waitFor("20 checks while the sink hangs", Effect.map(
+        sql<{ n: number }>`SELECT COUNT(*) AS n FROM watcher_results`,
+        ([row]) => Number(row!.n) >= 20 || undefined
+      ), 20_000)
+      expect(hung.length).toBe(4)
+      const [queued] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE kind = 'send' AND state = 'queued'`
+      expect(Number(queued!.n)).toBeGreaterThanOrEqual(16)
+    }).pipe(Effect.provide(servicesLayer())), 30_000)
 
   it.scopedLive("no endpoints directory: no endpoints and no error", () =>
     Effect.gen(function*() {
