@@ -15,7 +15,7 @@
  *     post_json_info: { title: fabricsounds health, text: "health {status}", tags: ["status:{status}"] }
  * ```
  */
-import { Cron, Either, Schema } from "effect"
+import { Cron, DateTime, Either, Schema } from "effect"
 import * as Conditions from "./Conditions.js"
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
@@ -126,6 +126,10 @@ export interface Endpoint {
   readonly fingerprint: string
 }
 
+/** UTC as a fixed offset: a named zone costs an `Intl` lookup on every `Cron.next`. */
+const utc = DateTime.zoneMakeOffset(0)
+const zoneOf = (timeZone: string): DateTime.TimeZone | string => timeZone === "UTC" ? utc : timeZone
+
 export interface Defaults {
   readonly timeoutMs: number
   readonly failureThreshold: number
@@ -181,7 +185,7 @@ export const fromInput = (
       return yield* Either.left(at([])("give exactly one of cron_schedule (e.g. \"* * * * *\", quoted) and interval (e.g. 30s)"))
     }
     const cadence: Cadence = input.cron_schedule !== undefined
-      ? { _tag: "Cron", expression: input.cron_schedule, cron: Cron.unsafeParse(input.cron_schedule, defaults.timeZone) }
+      ? { _tag: "Cron", expression: input.cron_schedule, cron: Cron.unsafeParse(input.cron_schedule, zoneOf(defaults.timeZone)) }
       : { _tag: "Interval", everyMs: durationOf(input.interval!) }
     const target = yield* Either.mapLeft(targetOf(key, input), at([input.url === undefined ? "scheme" : "url"]))
     if (target._tag !== "Http" && (input.response_json_values.length > 0 || input.success_test !== undefined)) {
