@@ -97,7 +97,6 @@ export const make = <R>(options: Options, hooks: Hooks<R>): Effect.Effect<Timeta
     const running = new Set<string>()
     let generation = 0
     const wake = yield* Queue.sliding<void>(1)
-    const semaphore = yield* Effect.makeSemaphore(options.concurrency)
     const checks = yield* FiberSet.make<void>()
 
     const enqueue = (key: string, entry: Scheduled, slot: number) => {
@@ -124,12 +123,40 @@ export const make = <R>(options: Options, hooks: Hooks<R>): Effect.Effect<Timeta
         yield* Queue.offer(wake, undefined)
       })
 
+    // Checks waiting for a slot, first come first served. Not a semaphore: Effect's wakes
+    // every waiter on each release, which with thousands waiting stalls the process.
+    const waiting: Array<{ readonly entry: Scheduled; readonly at: number }> = []
+    let head = 0
+    let active = 0
+
+    const runCheck = (entry: Scheduled, at: number): Effect.Effect<void, never, R> =>
+      Effect.flatMap(Clock.currentTimeMillis, (startedAt) => hooks.check(entry.endpoint, at, startedAt - at)).pipe(
+        Effect.ensuring(Effect.suspend(() => {
+          active--
+          running.delete(entry.endpoint.key)
+          return startWaiting
+        }))
+      )
+
+    /** Starts waiting checks while there are free slots. */
+    const startWaiting: Effect.Effect<void, never, R> = Effect.suspend(() => {
+      const starts: Array<{ readonly entry: Scheduled; readonly at: number }> = []
+      while (active < options.concurrency && head < waiting.length) {
+        starts.push(waiting[head++]!)
+        active++
+      }
+      if (head > 1024 && head * 2 > waiting.length) {
+        waiting.splice(0, head)
+        head = 0
+      }
+      return Effect.forEach(starts, ({ at, entry }) => FiberSet.run(checks, runCheck(entry, at)), { discard: true })
+    })
+
     const start = (entry: Scheduled, at: number) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         running.add(entry.endpoint.key)
-        yield* FiberSet.run(checks, semaphore.withPermits(1)(
-          Effect.flatMap(Clock.currentTimeMillis, (startedAt) => hooks.check(entry.endpoint, at, startedAt - at))
-        ).pipe(Effect.ensuring(Effect.sync(() => running.delete(entry.endpoint.key)))))
+        waiting.push({ entry, at })
+        return startWaiting
       })
 
     /** Pops and acts on every entry due by `now`. */
