@@ -2,7 +2,7 @@
  * When each endpoint is checked: one heap of due times and one fiber that sleeps until
  * the earliest, for every endpoint (not a fiber per endpoint), so tens of thousands of
  * endpoints cost one timer. Runs are scheduled from the cron (or interval) times, never
- * from the end of the last check, each endpoint a fixed offset after them (its jitter, under half a period,
+ * from the end of the last check, each endpoint a fixed offset after them (its jitter, under 0.9 of a period,
  * from a hash of its key, so a minute's checks spread out and stay put across restarts);
  * at most `concurrency` checks run at once.
  *
@@ -79,9 +79,12 @@ const periodMs = (cadence: Cadence, at: number): number => {
   return slotAfter(cadence, first) - first
 }
 
-/** A fixed offset in [0, min(maxJitterMs, period / 2)) from a hash of the key. */
+/**
+ * A fixed offset in [0, min(maxJitterMs, 0.9 period)) from a hash of the key: a run always
+ * starts before the next one is due.
+ */
 export const offsetOf = (endpoint: Endpoint, maxJitterMs: number, now: number): number => {
-  const bound = Math.floor(Math.min(maxJitterMs, periodMs(endpoint.cadence, now) / 2))
+  const bound = Math.floor(Math.min(maxJitterMs, periodMs(endpoint.cadence, now) * 0.9))
   if (bound <= 0) return 0
   return crypto.createHash("sha1").update(endpoint.key).digest().readUInt32BE(0) % bound
 }

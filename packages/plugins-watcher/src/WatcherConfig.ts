@@ -14,7 +14,7 @@ export const WatcherConfig = Schema.Struct({
     description: "Checks run at once by this process; more wait (their lag grows)"
   }),
   maxJitterSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }).annotations({
-    description: "Each endpoint's checks start a fixed offset after the scheduled time, up to this (and half its period), so a minute's checks do not all start at :00"
+    description: "Each endpoint's checks start a fixed offset after the scheduled time, up to this (and 0.9 of its period), so a minute's checks do not all start at :00"
   }),
   timeoutSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 10 }).annotations({
     description: "Timeout of a check whose endpoint names none"
