@@ -1,0 +1,153 @@
+/**
+ * The running watcher: it reads the endpoint files (again when they change), keeps the
+ * timetable in step with them, runs each check, records it and keeps the newest outcome
+ * of each endpoint in memory for `/metrics`.
+ */
+import type { ConfigError } from "@orch/core/Errors"
+import { Schedules } from "@orch/core/Schedules"
+import { Clock, Context, Effect, Metric, MetricBoundaries } from "effect"
+import * as path from "node:path"
+import type { Endpoint } from "./Endpoint.js"
+import * as EndpointFiles from "./EndpointFiles.js"
+import { probe, type ProbeResult } from "./Probe.js"
+import * as Results from "./Results.js"
+import * as Timetable from "./Timetable.js"
+import { judge, type Verdict } from "./Verdict.js"
+import type { WatcherConfig } from "./WatcherConfig.js"
+
+export const checks = Metric.counter("orch_watcher_checks_total", {
+  description: "Checks run, by result (success, failure)",
+  incremental: true
+})
+
+export const missedRuns = Metric.counter("orch_watcher_missed_runs_total", {
+  description: "Scheduled runs not made, by reason (busy: the endpoint's previous check was still running; behind: the watcher fell a period behind)",
+  incremental: true
+})
+
+export const fileErrors = Metric.counter("orch_watcher_file_errors_total", {
+  description: "Endpoint files skipped because of a problem, counted each time a changed directory is read",
+  incremental: true
+})
+
+export const recordErrors = Metric.counter("orch_watcher_record_errors_total", {
+  description: "Checks whose result could not be recorded",
+  incremental: true
+})
+
+export const lagSeconds = Metric.histogram(
+  "orch_watcher_check_lag_seconds",
+  MetricBoundaries.fromIterable([0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]),
+  "How late checks started after their scheduled time, in seconds"
+)
+
+/** The newest outcome of an endpoint in this process. */
+export interface Latest {
+  readonly endpoint: Endpoint
+  readonly at: number
+  readonly lagMs: number
+  /** Without its body. */
+  readonly result: ProbeResult
+  readonly verdict: Verdict
+}
+
+export interface WatcherService {
+  readonly config: WatcherConfig
+  /** The endpoints directory, absolute. */
+  readonly directory: string
+  /** The last read of the directory. */
+  readonly load: Effect.Effect<EndpointFiles.DirectoryLoad>
+  readonly endpoint: (key: string) => Endpoint | undefined
+  /** Reads the directory again when a file was added, changed or removed; true when it did. */
+  readonly refresh: Effect.Effect<boolean, ConfigError>
+  readonly latest: Effect.Effect<ReadonlyMap<string, Latest>>
+  readonly timetable: Timetable.Timetable
+}
+
+export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watcher, WatcherService>() {}
+
+const listingKey = (directory: string) =>
+  JSON.stringify(EndpointFiles.listFiles(directory)?.map((file) => [file.name, file.mtimeMs, file.size]) ?? null)
+
+/** Runs one check of `endpoint` now: probe and verdict, never failing. */
+export const checkNow = (endpoint: Endpoint) =>
+  Effect.gen(function*() {
+    const result = yield* probe(endpoint.target, { timeoutMs: endpoint.timeoutMs, insecure: endpoint.insecure })
+    const endedAt = yield* Clock.currentTimeMillis
+    return { result, verdict: judge(endpoint, result, endedAt), endedAt }
+  })
+
+/** Starts the watcher in the current scope: reads the directory, schedules, checks. */
+export const make = (config: WatcherConfig, options: { readonly env?: Readonly<Record<string, string | undefined>> } = {}) =>
+  Effect.gen(function*() {
+    const schedules = yield* Schedules
+    const directory = path.resolve(config.endpoints)
+    const defaults = {
+      timeoutMs: config.timeoutSeconds * 1000,
+      failureThreshold: config.failureThreshold,
+      successThreshold: config.successThreshold,
+      timeZone: schedules.timeZone
+    }
+    const record = yield* Results.make({ keepResults: config.keepResults })
+    const latest = new Map<string, Latest>()
+    let load: EndpointFiles.DirectoryLoad = { directory, missing: true, files: [] }
+    let byKey = new Map<string, Endpoint>()
+    let listing: string | undefined
+
+    const check = (endpoint: Endpoint, scheduledAt: number, lagMs: number) =>
+      Effect.gen(function*() {
+        const startedAt = scheduledAt + lagMs
+        const { endedAt, result, verdict } = yield* checkNow(endpoint)
+        // without the body: 20,000 endpoints' bodies would be kept for nothing
+        latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
+        yield* Metric.increment(Metric.tagged(checks, "result", verdict.success ? "success" : "failure"))
+        yield* Metric.update(lagSeconds, lagMs / 1000)
+        const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict }))
+        if (recorded._tag === "Left") {
+          yield* Metric.increment(recordErrors)
+          yield* Effect.logWarning(`watcher: the check of ${endpoint.key} could not be recorded: ${String(recorded.left)}`)
+        } else if (recorded.right.change) {
+          const { from, to } = recorded.right.change
+          yield* Effect.logInfo(`watcher: ${endpoint.key} is ${to} (was ${from})${to === "down" ? `: ${verdict.reasons.join("; ")}` : ""}`)
+        }
+      })
+
+    const timetable = yield* Timetable.make({ concurrency: config.concurrency, maxJitterMs: config.maxJitterSeconds * 1000 }, {
+      check,
+      missed: (endpoint, runs, reason) => Metric.incrementBy(Metric.tagged(missedRuns, "reason", reason), runs).pipe(
+        Effect.zipRight(Effect.logDebug(`watcher: ${runs} run(s) of ${endpoint.key} missed (${reason})`))
+      )
+    })
+
+    const refresh = Effect.gen(function*() {
+      const key = listingKey(directory)
+      if (key === listing) return false
+      const next = yield* EndpointFiles.loadDirectory(directory, defaults, options.env)
+      const wasMissing = listing === undefined ? undefined : load.missing
+      listing = key
+      load = next
+      byKey = new Map(EndpointFiles.endpointsOf(next).map((endpoint) => [endpoint.key, endpoint]))
+      for (const gone of [...latest.keys()].filter((k) => !byKey.has(k))) latest.delete(gone)
+      if (next.missing && wasMissing !== true) yield* Effect.logInfo(`watcher: no endpoints directory at ${directory}, so no endpoints to check`)
+      const problems = EndpointFiles.problemsOf(next)
+      for (const problem of problems) yield* Effect.logError(`watcher: endpoint file skipped: ${String(problem)}`)
+      const badFiles = next.files.filter((file) => file.problems.length > 0).length
+      if (badFiles > 0) yield* Metric.incrementBy(fileErrors, badFiles)
+      if (!next.missing) {
+        yield* Effect.logInfo(`watcher: ${byKey.size} endpoint(s) from ${next.files.length - badFiles} file(s) in ${directory}${badFiles > 0 ? `; ${badFiles} file(s) skipped` : ""}`)
+      }
+      yield* timetable.set([...byKey.values()])
+      return true
+    })
+    yield* refresh
+
+    return {
+      config,
+      directory,
+      load: Effect.sync(() => load),
+      endpoint: (key) => byKey.get(key),
+      refresh,
+      latest: Effect.sync(() => latest as ReadonlyMap<string, Latest>),
+      timetable
+    } satisfies WatcherService
+  })

@@ -1,0 +1,85 @@
+/**
+ * The watcher plugin: endpoints checked on cron schedules from YAML files, the responses
+ * judged (extracted values, the seed's success test, Gatus conditions), states with
+ * thresholds, results and uptime stored, Datadog events and webhooks sent through a
+ * durable queue, blackbox_exporter-style series, a status page and a JSON API under
+ * /watcher/, and `orch watcher validate`.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as JobWorker from "@orch/core/JobWorker"
+import * as Plugin from "@orch/core/Plugin"
+import { Clock, Duration, Effect, Layer } from "effect"
+import { commands } from "./Commands.js"
+import * as Metrics from "./Metrics.js"
+import { routes } from "./Routes.js"
+import * as Sinks from "./Sinks.js"
+import { listStates, migrations, pruneUptime } from "./sql.js"
+import * as Watcher from "./Watcher.js"
+import { WatcherConfig } from "./WatcherConfig.js"
+
+export * as Conditions from "./Conditions.js"
+export * as Endpoint from "./Endpoint.js"
+export * as EndpointFiles from "./EndpointFiles.js"
+export * as Probe from "./Probe.js"
+export * as Sinks from "./Sinks.js"
+export * as Timetable from "./Timetable.js"
+export * as Verdict from "./Verdict.js"
+export { Watcher } from "./Watcher.js"
+export { WatcherConfig } from "./WatcherConfig.js"
+
+const services = (config: WatcherConfig) =>
+  Layer.scoped(
+    Watcher.Watcher,
+    Effect.gen(function*() {
+      const watcher = yield* Watcher.make(config)
+      const context = yield* Plugin.PluginContext
+      yield* context.addCollector(Metrics.collector(watcher))
+      return watcher
+    })
+  )
+
+const loops = (config: WatcherConfig) => ({
+  files: { iteration: Effect.flatMap(Watcher.Watcher, (watcher) => Effect.asVoid(watcher.refresh)), every: Duration.seconds(config.pollSeconds) },
+  prune: {
+    iteration: Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* pruneUptime(sql, yield* Clock.currentTimeMillis)
+    }),
+    every: Duration.hours(1)
+  }
+})
+
+const workers = (config: WatcherConfig) => [
+  JobWorker.make({
+    kind: Sinks.SendJob,
+    handler: (job) => Effect.flatMap(Watcher.Watcher, (watcher) => Sinks.send(watcher.endpoint, job.payload)),
+    concurrency: config.sendConcurrency,
+    leaseMs: 60_000
+  })
+]
+
+export const plugin = Plugin.make({
+  name: Sinks.pluginName,
+  description: "Check endpoints from YAML files on cron schedules; judge the responses; Datadog events, webhooks, a status page",
+  config: WatcherConfig,
+  migrations,
+  jobKinds: [Sinks.SendJob],
+  services,
+  loops,
+  workers,
+  http: () => ({ routes }),
+  commands,
+  tui: () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const states = yield* listStates(sql)
+      const down = states.filter((row) => row.state === "down")
+      return [{
+        title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
+        columns: ["ENDPOINT", "STATE", "SINCE", "FAILURES IN A ROW"],
+        rows: [...down, ...states.filter((row) => row.state !== "down")].slice(0, 50).map((row) => [
+          row.endpoint, row.state, row.changed_at === null ? "-" : new Date(Number(row.changed_at)).toISOString(), String(row.failures)
+        ])
+      }]
+    })
+})
