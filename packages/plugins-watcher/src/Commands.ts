@@ -7,8 +7,8 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
-import * as Config from "@orch/core/Config"
-import { Data, Effect, Option } from "effect"
+import { DaemonClient } from "@orch/core/DaemonClient"
+import { Effect, Option } from "effect"
 import * as path from "node:path"
 import * as EndpointFiles from "./EndpointFiles.js"
 import { pluginName } from "./Sinks.js"
@@ -87,26 +87,14 @@ const check = Command.make("check", {
     if (!verdict.success) process.exitCode = 1
   })).pipe(Command.withDescription("Check one endpoint now and print the verdict, the timings and the extracted values"))
 
-class DaemonError extends Data.TaggedError("DaemonError")<{ readonly message: string }> {}
-
 const percent = (value: number | null) => value === null ? "-" : `${(value * 100).toFixed(2)}%`
 
-const status = Command.make("status", {
-  url: Cli.urlOption,
-  json: Options.boolean("json").pipe(Options.withDescription("Print the daemon's JSON as it is")),
-  common: Cli.commonOptions
-}, ({ common, json, url }) =>
+const status = Cli.command("status", {
+  json: Options.boolean("json").pipe(Options.withDescription("Print the daemon's JSON as it is"))
+}, ({ json }) =>
   Effect.gen(function*() {
-    const orch = yield* Cli.loadConfig(common)
-    const base = yield* Cli.daemonUrl(url).pipe(Effect.provideService(Config.Config, orch))
-    const overview = yield* Effect.tryPromise({
-      try: async (signal) => {
-        const response = await fetch(`${base}/${pluginName}/api/endpoints`, { signal })
-        if (!response.ok) throw new Error(`${response.status} ${await response.text()}`)
-        return await response.json() as Overview
-      },
-      catch: (cause) => new DaemonError({ message: `cannot read the watcher's status from ${base}: ${String((cause as Error).message ?? cause)} (is orch run with the watcher plugin?)` })
-    })
+    const daemon = yield* DaemonClient
+    const overview = yield* daemon.get<Overview>(`/${pluginName}/api/endpoints`)
     if (json) return yield* Cli.print(JSON.stringify(overview, null, 2))
     yield* Cli.print(Cli.table(
       ["FILE", "ENDPOINT", "STATE", "SINCE", "24H", "7D", "LAST CHECK", "MS", "LAST FAILURE"],
