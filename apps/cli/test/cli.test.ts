@@ -78,8 +78,14 @@ describe("orch binary", () => {
     expect(check.stderr).toContain("custom.yaml:3:")
   })
 
-  it("db status shows pending migrations, db migrate applies them", async () => {
+  it("db status on no database says so and creates none; it shows pending migrations, db migrate applies them", async () => {
     const dir = tempDir()
+    const missing = await run(demoBin, ["db", "status", "--data-dir", dir])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(`no database at ${path.join(dir, "orch.sqlite")}`)
+    expect(fs.readdirSync(dir)).toEqual([])
+    // an empty file is an empty SQLite database
+    fs.writeFileSync(path.join(dir, "orch.sqlite"), "")
     const before = await run(demoBin, ["db", "status", "--data-dir", dir])
     expect(before.code).toBe(0)
     expect(before.stdout).toMatch(/core\s+1\s+fencing\s+pending/)

@@ -8,10 +8,11 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Config as EffectConfig, ConfigError as EffectConfigError, Effect, Either, type Layer, Option } from "effect"
+import * as fs from "node:fs"
 import * as Config from "./Config.js"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Database } from "./Database.js"
-import type { ConfigError, DatabaseError, MigrationError } from "./Errors.js"
+import { type ConfigError, DatabaseError, type MigrationError } from "./Errors.js"
 import * as DaemonClient from "./DaemonClient.js"
 import * as Logging from "./Logging.js"
 import type { CliServices, CoreServices, Plugin } from "./Plugin.js"
@@ -95,11 +96,17 @@ export const loadConfig = (common: CommonOptions, extra: Partial<Config.Override
 const withRuntime = <A, E, R>(
   common: CommonOptions,
   layerOf: (runtime: typeof import("./Runtime.js"), config: Config.OrchConfig, plugins: ReadonlyArray<Plugin>) => Layer.Layer<any, any, any>,
-  effect: Effect.Effect<A, E, R>
+  effect: Effect.Effect<A, E, R>,
+  options: DatabaseOptions = {}
 ) =>
   Effect.gen(function*() {
     const plugins = yield* Plugins
     const config = yield* Config.load(plugins, overrides(common))
+    if (options.existing === true && !fs.existsSync(config.databaseFile)) {
+      return yield* new DatabaseError({
+        message: `no database at ${config.databaseFile}: \`orch run\` or \`orch db migrate\` creates it (or give --data-dir / core.database.file)`
+      })
+    }
     const Runtime = yield* Effect.promise(() => import("./Runtime.js"))
     return yield* effect.pipe(
       Effect.provide(layerOf(Runtime, config, plugins)),
@@ -107,17 +114,22 @@ const withRuntime = <A, E, R>(
     ) as Effect.Effect<A, E, never>
   })
 
+export interface DatabaseOptions {
+  /** Refuse, rather than create, a database file that is not there (a command that only reads or trims it). */
+  readonly existing?: boolean | undefined
+}
+
 /** Runs `effect` with core's services over the configured database, opened and migrated. */
-export const withCore = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
-  withRuntime(common, (Runtime, config, plugins) => Runtime.coreLayer(config, plugins), effect) as Effect.Effect<
+export const withCore = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>, options: DatabaseOptions = {}) =>
+  withRuntime(common, (Runtime, config, plugins) => Runtime.coreLayer(config, plugins), effect, options) as Effect.Effect<
     A,
     E | ConfigError | DatabaseError | MigrationError,
     Exclude<R, CoreServices> | Plugins
   >
 
-/** Runs `effect` over the configured database, opened but not migrated (for `orch db status`). */
+/** Runs `effect` over the configured database, which must exist, opened but not migrated (for `orch db status`). */
 export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effect<A, E, R>) =>
-  withRuntime(common, (Runtime, config) => Runtime.databaseLayer(config), effect) as Effect.Effect<
+  withRuntime(common, (Runtime, config) => Runtime.databaseLayer(config), effect, { existing: true }) as Effect.Effect<
     A,
     E | ConfigError | DatabaseError,
     Exclude<R, SqlClient.SqlClient | Database | Config.Config> | Plugins
@@ -131,11 +143,12 @@ export const withDatabase = <A, E, R>(common: CommonOptions, effect: Effect.Effe
 export const databaseCommand = <Name extends string, const C extends Command.Command.Config, E>(
   name: Name,
   config: C,
-  handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CoreServices | Plugins>
+  handler: (args: Command.Command.ParseConfig<C>) => Effect.Effect<void, E, CoreServices | Plugins>,
+  options: DatabaseOptions = {}
 ) =>
   Command.make(name, { ...config, common: commonOptions }, (args) => {
     const { common, ...own } = args as unknown as { common: CommonOptions } & Command.Command.ParseConfig<C>
-    return withCore(common, handler(own as unknown as Command.Command.ParseConfig<C>))
+    return withCore(common, handler(own as unknown as Command.Command.ParseConfig<C>), options)
   })
 
 /** Formats rows as an aligned text table with a header. */

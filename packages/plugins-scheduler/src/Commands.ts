@@ -2,8 +2,9 @@
  * `orch scheduler descriptors|run|data|log|config`, clients of the daemon's Neubot API
  * (core's `DaemonClient`, so the token goes along). Each goes through the running
  * daemon when one answers (so a run queues behind the daemon's and the state is
- * published), and works in-process over the store files under --data-dir otherwise, as
- * Neubot's own commands did.
+ * published). When none answers, a command works in-process over the store files as
+ * Neubot's own commands did, but only when `--data-dir` names them: asked nothing, it says
+ * no daemon answers and creates nothing, as every other command does.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -27,6 +28,8 @@ const dataDirOption = Cli.dataDirOption
 interface Context {
   readonly config: SchedulerConfig
   readonly dataDir: string
+  /** Whether --data-dir (or ORCH_DATA_DIR) was given: only then may a command open the stores itself. */
+  readonly dataDirGiven: boolean
   readonly base: string
   /** The bundled speed test's default server: the daemon's own endpoint, as it would be. */
   readonly speedTestUrl: string
@@ -39,6 +42,7 @@ const context = (dataDir: Option.Option<string>) =>
     return {
       config: orch.plugins[Scheduler.pluginName] as SchedulerConfig,
       dataDir: Option.getOrElse(dataDir, () => orch.core.dataDir),
+      dataDirGiven: Option.isSome(dataDir),
       base: `${(yield* DaemonClient).url}/${Scheduler.pluginName}`,
       speedTestUrl: Scheduler.ownSpeedTestUrl(http.host, http.port)
     } satisfies Context
@@ -56,14 +60,21 @@ const daemon = Effect.flatMap(DaemonClient, (client) =>
     Effect.catchIf((error) => !(error instanceof DaemonError) || error.status === 404 || error.status === 503, () => Effect.succeed(false))
   ))
 
-/** The engine over the local stores, for commands that only read or write them. */
+/**
+ * The engine over the local stores, when no daemon answers and --data-dir names them;
+ * otherwise the command fails in one line, having created nothing.
+ */
 const localEngine = (ctx: Context, options: { readonly checkIdentity: boolean }) =>
-  Scheduler.makeEngine(ctx.config, {
-    dataDir: ctx.dataDir,
-    speedTestUrl: ctx.speedTestUrl,
-    // reading stores and listing descriptors runs no test: whoever runs the command may
-    ...(options.checkIdentity ? {} : { uid: -1 })
-  }) as Effect.Effect<Scheduler.Engine, unknown, Scope.Scope>
+  ctx.dataDirGiven
+    ? Scheduler.makeEngine(ctx.config, {
+      dataDir: ctx.dataDir,
+      speedTestUrl: ctx.speedTestUrl,
+      // reading stores and listing descriptors runs no test: whoever runs the command may
+      ...(options.checkIdentity ? {} : { uid: -1 })
+    }) as Effect.Effect<Scheduler.Engine, unknown, Scope.Scope>
+    : fail(
+      `no orch daemon answers at ${ctx.base.slice(0, -Scheduler.pluginName.length - 1)} (or it runs no scheduler); start one with \`orch run\`, give its address with --url or ORCH_URL, or pass --data-dir to work on the scheduler's stores in this process`
+    )
 
 const parseParams = (pairs: ReadonlyArray<string>) => {
   const params: Record<string, string> = {}

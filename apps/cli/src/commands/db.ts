@@ -46,7 +46,7 @@ const prune = Cli.databaseCommand("prune", {
         ? `would remove ${total} rows (dry run: nothing removed)`
         : `removed ${total} rows in ${report.transactions} transactions (longest ${report.longestTransactionMs.toFixed(1)} ms)`
     )
-  })).pipe(Command.withDescription("Remove history older or more plentiful than core.retention allows, once, in small batches"))
+  }), { existing: true }).pipe(Command.withDescription("Remove history older or more plentiful than core.retention allows, once, in small batches"))
 
 export const dbCommand = Command.make("db").pipe(
   Command.withDescription("The shared SQLite database"),
