@@ -9,7 +9,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Answer, type Daemon, eventually, orchBin, run, send, startDaemon, tempDir } from "@orch/testing"
 
 const tokens = { read: "reader-token-0000001", operate: "operator-token-00001", admin: "admin-token-00000001" } as const
 type Role = keyof typeof tokens
@@ -59,36 +59,18 @@ const setup = (coreLines: ReadonlyArray<string>, schedulerLines: ReadonlyArray<s
   return { dir, config }
 }
 
-interface Answer {
-  readonly status: number
-  readonly body: any
-  readonly headers: Headers
-}
 
-const request = async (
+const request = (
   base: string,
   route: string,
   options: { readonly method?: string; readonly role?: Role; readonly body?: unknown; readonly headers?: Record<string, string> } = {}
-): Promise<Answer> => {
-  const body = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body)
-  const response = await fetch(`${base}${route}`, {
-    method: options.method ?? "GET",
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(options.role === undefined ? {} : { authorization: `Bearer ${tokens[options.role]}` }),
-      ...options.headers
-    },
-    ...(body === undefined ? {} : { body })
+): Promise<Answer> =>
+  send(`${base}${route}`, {
+    method: options.method,
+    body: options.body,
+    token: options.role === undefined ? undefined : tokens[options.role],
+    headers: options.headers
   })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = text
-  }
-  return { status: response.status, body: json, headers: response.headers }
-}
 
 /** The status of a GET sent with this Host header. */
 const statusWithHost = (base: string, route: string, host: string, token?: string) =>

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, orchBin, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, orchBin, send, startDaemon, tempDir } from "@orch/testing"
 
 const maxBodyBytes = 64 * 1024
 let daemon: Daemon
@@ -35,21 +35,8 @@ afterAll(async () => {
   await daemon?.stop("SIGKILL")
 })
 
-const call = async (route: string, method: string, body?: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${daemon.url}${route}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-    ...(body === undefined ? {} : { body })
-  })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = text
-  }
-  return { status: response.status, body: json }
-}
+const call = (route: string, method: string, body?: string, headers: Record<string, string> = {}) =>
+  send(`${daemon.url}${route}`, { method, body, headers })
 
 const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
 const deepObject = (depth: number) => "{\"a\":".repeat(depth) + "1" + "}".repeat(depth)

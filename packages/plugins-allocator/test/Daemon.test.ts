@@ -3,7 +3,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, eventually, orchBin, run, send, startDaemon, tempDir } from "@orch/testing"
 import { percentile, waiters } from "./waiters.js"
 
 const running: Array<Daemon> = []
@@ -30,24 +30,7 @@ const setup = (count: number, extra = "", coreExtra = "") => {
   return { dir, inventory, config }
 }
 
-const call = async (url: string, method: string, body?: unknown, token?: string) => {
-  const response = await fetch(url, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-    },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) })
-  })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = text
-  }
-  return { status: response.status, body: json, headers: response.headers }
-}
+const call = (url: string, method: string, body?: unknown, token?: string) => send(url, { method, body, token })
 
 const allocate = (url: string, body: Record<string, unknown>, token?: string) => call(`${url}/allocator/leases`, "POST", body, token)
 
