@@ -67,8 +67,28 @@ export const WebhookSink = Schema.Struct({
   on: Schema.optionalWith(SendOn, { default: () => "state_change" as const })
 })
 
-const notYet = (what: string) =>
-  Schema.optional(Schema.Unknown.pipe(Schema.filter(() => `${what} is not supported by this version of orch's watcher yet; remove it`)))
+/**
+ * The seed's `post_service`: AWS, through the SDK v3 clients. `aws-eventbridge` puts an
+ * event (`PutEvents`) from the seed's `data_*` keys; `aws-cloudwatch` puts metrics
+ * (`PutMetricData`). Credentials are `aws_key` + `aws_secret` or else the SDK's standard
+ * chain (AWS_ACCESS_KEY_ID, ~/.aws, ...); `endpoint` points the client elsewhere (tests).
+ * Which keys go with which service is checked in `fromInput`, to say it plainly.
+ */
+export const AwsSink = Schema.Struct({
+  service: Schema.Literal("aws-eventbridge", "aws-cloudwatch"),
+  region: Schema.optional(NonEmpty),
+  endpoint: Schema.optional(NonEmpty),
+  aws_key: Schema.optional(NonEmpty),
+  aws_secret: Schema.optional(NonEmpty),
+  event_bus: Schema.optional(NonEmpty),
+  data_detail_type: Schema.optional(NonEmpty),
+  data_details_json: Schema.optional(Schema.Union(Schema.Record({ key: Schema.String, value: Schema.Unknown }), Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })))),
+  data_source: Schema.optional(NonEmpty),
+  data_resources: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
+  namespace: Schema.optional(NonEmpty),
+  dimensions: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  on: Schema.optionalWith(SendOn, { default: () => "every_check" as const })
+})
 
 export const EndpointInput = Schema.Struct({
   cron_schedule: Schema.optional(Schema.String.pipe(Schema.filter((expression) =>
@@ -91,7 +111,7 @@ export const EndpointInput = Schema.Struct({
   success_threshold: Schema.optional(PositiveInt),
   post_endpoint: Schema.optional(DatadogSink),
   webhooks: Schema.optionalWith(Schema.Array(WebhookSink), { default: () => [] }),
-  post_service: notYet("post_service (CloudWatch, EventBridge)")
+  post_service: Schema.optional(Schema.Union(AwsSink, Schema.Array(AwsSink)))
 })
 export type EndpointInput = typeof EndpointInput.Type
 
@@ -107,6 +127,8 @@ export type Cadence =
 export type Sink =
   | { readonly _tag: "Datadog"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof DatadogSink.Type }
   | { readonly _tag: "Webhook"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof WebhookSink.Type }
+  | { readonly _tag: "EventBridge"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof AwsSink.Type }
+  | { readonly _tag: "CloudWatch"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof AwsSink.Type }
 
 export interface Endpoint {
   readonly key: string
@@ -169,6 +191,30 @@ const targetOf = (key: string, input: EndpointInput): Either.Either<Target, stri
   return Either.right({ _tag: "Http", url: url.href, method: input.method, headers, body })
 }
 
+const eventKeys = ["event_bus", "data_detail_type", "data_details_json", "data_source"] as const
+const metricKeys = ["namespace"] as const
+
+/** What is wrong with a `post_service`: keys of the other service, half a key pair. */
+export const awsProblem = (sink: typeof AwsSink.Type): { readonly key: string; readonly message: string } | undefined => {
+  if ((sink.aws_key === undefined) !== (sink.aws_secret === undefined)) {
+    return { key: sink.aws_key === undefined ? "aws_secret" : "aws_key", message: "give aws_key and aws_secret together, or neither (then the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws, ...)" }
+  }
+  if (sink.service === "aws-cloudwatch") {
+    const key = eventKeys.find((k) => sink[k] !== undefined) ?? (sink.data_resources.length > 0 ? "data_resources" : undefined)
+    if (key !== undefined) {
+      return {
+        key,
+        message: `${key} describes an event (CloudWatch Events, now EventBridge): write service: aws-eventbridge to send it with PutEvents; ` +
+          "aws-cloudwatch sends metrics (PutMetricData) and takes namespace and dimensions"
+      }
+    }
+  } else {
+    const key = metricKeys.find((k) => sink[k] !== undefined) ?? (Object.keys(sink.dimensions).length > 0 ? "dimensions" : undefined)
+    if (key !== undefined) return { key, message: `${key} is for metrics: write service: aws-cloudwatch for PutMetricData` }
+  }
+  return undefined
+}
+
 /**
  * The endpoint `key` of `input`, or the problem and the key it is at (relative to the
  * endpoint). Checks what the schema cannot: one schedule, one address, sinks that can send.
@@ -178,9 +224,9 @@ export const fromInput = (
   file: string,
   input: EndpointInput,
   defaults: Defaults
-): Either.Either<Endpoint, { readonly path: ReadonlyArray<string>; readonly message: string }> =>
+): Either.Either<Endpoint, { readonly path: ReadonlyArray<string | number>; readonly message: string }> =>
   Either.gen(function*() {
-    const at = (path: ReadonlyArray<string>) => (message: string) => ({ path, message })
+    const at = (path: ReadonlyArray<string | number>) => (message: string) => ({ path, message })
     if ((input.cron_schedule === undefined) === (input.interval === undefined)) {
       return yield* Either.left(at([])("give exactly one of cron_schedule (e.g. \"* * * * *\", quoted) and interval (e.g. 30s)"))
     }
@@ -201,6 +247,14 @@ export const fromInput = (
       sinks.push({ _tag: "Datadog", name: "post_endpoint", on: post.on, config: post })
     }
     input.webhooks.forEach((webhook, index) => sinks.push({ _tag: "Webhook", name: `webhooks[${index}]`, on: webhook.on, config: webhook }))
+    const services = input.post_service === undefined ? [] : Array.isArray(input.post_service) ? input.post_service : [input.post_service]
+    for (const [index, service] of services.entries()) {
+      const name = Array.isArray(input.post_service) ? `post_service[${index}]` : "post_service"
+      const path = Array.isArray(input.post_service) ? ["post_service", index] : ["post_service"]
+      const problem = awsProblem(service)
+      if (problem !== undefined) return yield* Either.left(at([...path, problem.key])(problem.message))
+      sinks.push({ _tag: service.service === "aws-eventbridge" ? "EventBridge" : "CloudWatch", name, on: service.on, config: service })
+    }
     const endpoint = {
       key,
       file,

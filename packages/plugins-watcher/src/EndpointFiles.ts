@@ -72,7 +72,9 @@ export const seedMistakes = (text: string, file: string): ReadonlyArray<ConfigEr
         file, line: index + 1, column: indent!.length + 1, key,
         message: `${name} has both a value (${value}) and children (${childKey} at line ${index + 2 + next}): ` +
           `a YAML key has one or the other. Write "${name}:" alone and put the value under it as "${valueKey}: ${value}"` +
-          (name === "post_service" ? " (post_service, for CloudWatch and EventBridge, is not supported by this version yet)" : "")
+          (name === "post_service" && value === "aws-cloudwatch"
+            ? "; with data_* keys, which describe an event (CloudWatch Events, now EventBridge), write \"service: aws-eventbridge\" (PutEvents); aws-cloudwatch sends metrics (PutMetricData)"
+            : "")
       }))
     }
   })

@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as JobWorker from "@orch/core/JobWorker"
 import * as Plugin from "@orch/core/Plugin"
 import { Clock, Duration, Effect, Layer } from "effect"
+import * as Aws from "./Aws.js"
 import { commands } from "./Commands.js"
 import * as Metrics from "./Metrics.js"
 import { routes } from "./Routes.js"
@@ -49,18 +50,22 @@ const loops = (config: WatcherConfig) => ({
   }
 })
 
-const workers = (config: WatcherConfig) => [
+const workers = (config: WatcherConfig) => {
+  // the AWS clients and batches of this worker, made on first use
+  const aws = Aws.make()
+  return [
   JobWorker.make({
     kind: Sinks.SendJob,
-    handler: (job) => Effect.flatMap(Watcher.Watcher, (watcher) => Sinks.send(watcher.endpoint, job.payload)),
+    handler: (job) => Effect.flatMap(Watcher.Watcher, (watcher) => Sinks.send(watcher.endpoint, job.payload, aws)),
     concurrency: config.sendConcurrency,
     leaseMs: 60_000
   })
-]
+  ]
+}
 
 export const plugin = Plugin.make({
   name: Sinks.pluginName,
-  description: "Check endpoints from YAML files on cron schedules; judge the responses; Datadog events, webhooks, a status page",
+  description: "Check endpoints from YAML files on cron schedules; judge the responses; Datadog events, EventBridge events, CloudWatch metrics, webhooks, a status page",
   config: WatcherConfig,
   migrations,
   jobKinds: [Sinks.SendJob],

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
+import { startAwsDouble } from "./AwsDouble.js"
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname
 
@@ -59,7 +60,8 @@ describe("the daemon with every plugin", () => {
     }
   })
 
-  it("checks the endpoints of its files: state, uptime and failures in the API and the page; probe series at /metrics", async () => {
+  it("checks the endpoints of its files: state, uptime and failures in the API and the page; probe series at /metrics; AWS sends", async () => {
+    const aws = await startAwsDouble(["AKIDDAEMON"])
     const dir = tempDir()
     fs.mkdirSync(path.join(dir, "endpoints"))
     fs.writeFileSync(path.join(dir, "endpoints", "web.yml"), [
@@ -68,6 +70,9 @@ describe("the daemon with every plugin", () => {
       `  url: ${targetUrl}/health`,
       "  response_json_values: [status]",
       "  success_test: { key: status, value: ok }",
+      "  post_service:",
+      `    - { service: aws-eventbridge, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s, data_source: web }`,
+      `    - { service: aws-cloudwatch, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s }`,
       "bad:",
       "  interval: 300ms",
       `  url: ${targetUrl}/other`,
@@ -100,8 +105,13 @@ describe("the daemon with every plugin", () => {
       expect(status.stdout).toMatch(/^web\.yml\s+good\s+up\s/m)
       expect(status.stdout).toMatch(/^web\.yml\s+bad\s+down\s.*\[STATUS\] \(500\) == 200$/m)
       expect(status.stdout).toContain("skipped: seed.yml:2:18")
+      // the AWS clients, outside the bundle, loaded on the first send
+      await eventually(async () => aws.putEvents.length > 0 && aws.putMetricData.length > 0 || undefined)
+      expect(aws.putEvents[0]![0]).toMatchObject({ Source: "web", DetailType: expect.stringMatching(/^Endpoint (Check|State Change)$/) })
+      expect(aws.putMetricData[0]!.Namespace).toBe("Orch/Watcher")
     } finally {
       expect(await daemon.stop()).toBe(0)
+      await aws.close()
     }
   }, 40_000)
 })
