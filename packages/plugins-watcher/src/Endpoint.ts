@@ -22,11 +22,11 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 /** `30s`, `5m`, `500ms` or a number of seconds. */
-const Duration = Schema.Union(
+export const Duration = Schema.Union(
   Schema.Number.pipe(Schema.positive()),
   Schema.String.pipe(Schema.filter((text) => Conditions.durationMs(text) !== undefined || "write a duration such as 500ms, 30s, 5m or 1h"))
 )
-const durationOf = (value: number | string) => typeof value === "number" ? value * 1000 : Conditions.durationMs(value)!
+export const durationOf = (value: number | string) => typeof value === "number" ? value * 1000 : Conditions.durationMs(value)!
 
 const SendOn = Schema.Literal("every_check", "state_change")
 
@@ -90,6 +90,13 @@ export const AwsSink = Schema.Struct({
   on: Schema.optionalWith(SendOn, { default: () => "every_check" as const })
 })
 
+/** The sink keys of an endpoint, or of the `self:` block. */
+export const sinkKeys = {
+  post_endpoint: Schema.optional(DatadogSink),
+  webhooks: Schema.optionalWith(Schema.Array(WebhookSink), { default: () => [] }),
+  post_service: Schema.optional(Schema.Union(AwsSink, Schema.Array(AwsSink)))
+}
+
 export const EndpointInput = Schema.Struct({
   cron_schedule: Schema.optional(Schema.String.pipe(Schema.filter((expression) =>
     Either.isRight(Cron.parse(expression)) || `${JSON.stringify(expression)} is not a cron expression (5 fields, or 6 with seconds first)`
@@ -109,9 +116,7 @@ export const EndpointInput = Schema.Struct({
   conditions: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.filter((text) => Either.getLeft(Conditions.parse(text)).pipe((o) => o._tag === "Some" ? o.value : true)))), { default: () => [] }),
   failure_threshold: Schema.optional(PositiveInt),
   success_threshold: Schema.optional(PositiveInt),
-  post_endpoint: Schema.optional(DatadogSink),
-  webhooks: Schema.optionalWith(Schema.Array(WebhookSink), { default: () => [] }),
-  post_service: Schema.optional(Schema.Union(AwsSink, Schema.Array(AwsSink)))
+  ...sinkKeys
 })
 export type EndpointInput = typeof EndpointInput.Type
 
@@ -215,6 +220,31 @@ export const awsProblem = (sink: typeof AwsSink.Type): { readonly key: string; r
   return undefined
 }
 
+type SinkInput = Schema.Struct.Type<typeof sinkKeys>
+
+/** The sinks of `input` (an endpoint's or the `self:` block's), or the problem and its key. */
+export const sinksOf = (input: SinkInput): Either.Either<ReadonlyArray<Sink>, { readonly path: ReadonlyArray<string | number>; readonly message: string }> => {
+  const at = (path: ReadonlyArray<string | number>) => (message: string) => Either.left({ path, message })
+  const sinks: Array<Sink> = []
+  if (input.post_endpoint !== undefined) {
+    const post = input.post_endpoint
+    if (post.post_api_key !== undefined && post.api_key !== undefined) {
+      return at(["post_endpoint", "api_key"])("give the key once: api_key (sent as the DD-API-KEY header) or post_api_key (a URL parameter)")
+    }
+    sinks.push({ _tag: "Datadog", name: "post_endpoint", on: post.on, config: post })
+  }
+  input.webhooks.forEach((webhook, index) => sinks.push({ _tag: "Webhook", name: `webhooks[${index}]`, on: webhook.on, config: webhook }))
+  const services = input.post_service === undefined ? [] : Array.isArray(input.post_service) ? input.post_service : [input.post_service]
+  for (const [index, service] of services.entries()) {
+    const name = Array.isArray(input.post_service) ? `post_service[${index}]` : "post_service"
+    const path = Array.isArray(input.post_service) ? ["post_service", index] : ["post_service"]
+    const problem = awsProblem(service)
+    if (problem !== undefined) return at([...path, problem.key])(problem.message)
+    sinks.push({ _tag: service.service === "aws-eventbridge" ? "EventBridge" : "CloudWatch", name, on: service.on, config: service })
+  }
+  return Either.right(sinks)
+}
+
 /**
  * The endpoint `key` of `input`, or the problem and the key it is at (relative to the
  * endpoint). Checks what the schema cannot: one schedule, one address, sinks that can send.
@@ -238,23 +268,7 @@ export const fromInput = (
       return yield* Either.left(at(["response_json_values"])("a tcp or tls check has no body to read values from"))
     }
     const conditions = input.conditions.map((text) => Either.getOrThrow(Conditions.parse(text)))
-    const sinks: Array<Sink> = []
-    if (input.post_endpoint !== undefined) {
-      const post = input.post_endpoint
-      if (post.post_api_key !== undefined && post.api_key !== undefined) {
-        return yield* Either.left(at(["post_endpoint", "api_key"])("give the key once: api_key (sent as the DD-API-KEY header) or post_api_key (a URL parameter)"))
-      }
-      sinks.push({ _tag: "Datadog", name: "post_endpoint", on: post.on, config: post })
-    }
-    input.webhooks.forEach((webhook, index) => sinks.push({ _tag: "Webhook", name: `webhooks[${index}]`, on: webhook.on, config: webhook }))
-    const services = input.post_service === undefined ? [] : Array.isArray(input.post_service) ? input.post_service : [input.post_service]
-    for (const [index, service] of services.entries()) {
-      const name = Array.isArray(input.post_service) ? `post_service[${index}]` : "post_service"
-      const path = Array.isArray(input.post_service) ? ["post_service", index] : ["post_service"]
-      const problem = awsProblem(service)
-      if (problem !== undefined) return yield* Either.left(at([...path, problem.key])(problem.message))
-      sinks.push({ _tag: service.service === "aws-eventbridge" ? "EventBridge" : "CloudWatch", name, on: service.on, config: service })
-    }
+    const sinks = yield* sinksOf(input)
     const endpoint = {
       key,
       file,

@@ -37,7 +37,8 @@ export const sends = Metric.counter("orch_watcher_sends_total", {
 
 /** What a check says to its sinks. */
 export interface Report {
-  readonly endpoint: Endpoint
+  /** The endpoint, or the `self:` block as one (key `self`). */
+  readonly endpoint: Pick<Endpoint, "key" | "file" | "sinks">
   readonly at: number
   readonly success: boolean
   readonly state: State
@@ -47,6 +48,10 @@ export interface Report {
   readonly responseTimeMs: number
   readonly reasons: ReadonlyArray<string>
   readonly values: Readonly<Record<string, unknown>>
+  /** What happened, when it is not an endpoint's check (the self-monitor's "scaling limit hit"): the default title and detail type. */
+  readonly headline?: string | undefined
+  /** CloudWatch metrics in place of an endpoint's Success and ResponseTime. */
+  readonly metrics?: ReadonlyArray<{ readonly name: string; readonly value: number; readonly unit: "Count" | "Milliseconds" | "None" }> | undefined
 }
 
 /** Datadog's limits on an event. */
@@ -78,7 +83,7 @@ export const template = (text: string, report: Report): string => {
 /** The body of a Datadog `POST /api/v1/events` for `report`. */
 export const datadogEvent = (sink: Extract<Sink, { _tag: "Datadog" }>, report: Report) => {
   const info = sink.config.post_json_info
-  const defaultTitle = report.change ? `${report.endpoint.key} is ${report.change.to}` : `${report.endpoint.key}: ${report.success ? "ok" : "failed"}`
+  const defaultTitle = report.headline !== undefined ? report.headline : report.change ? `${report.endpoint.key} is ${report.change.to}` : `${report.endpoint.key}: ${report.success ? "ok" : "failed"}`
   const defaultText = report.success ? `${report.endpoint.key} answered in ${Math.round(report.responseTimeMs)} ms` : report.reasons.join("\n")
   const tags = info.tags.flatMap((tag) => typeof tag === "string" ? [tag] : Object.entries(tag).map(([k, v]) => `${k}:${String(v)}`))
   return {
@@ -101,6 +106,7 @@ export const webhookBody = (report: Report) => ({
   success: report.success,
   state: report.state,
   ...(report.change === undefined ? {} : { previous: report.change.from }),
+  ...(report.headline === undefined ? {} : { event: report.headline }),
   status: report.status ?? null,
   response_time_ms: Math.round(report.responseTimeMs),
   reasons: report.reasons,
@@ -125,7 +131,7 @@ export const eventEntry = (sink: Extract<Sink, { _tag: "EventBridge" }>, report:
     : { endpoint: report.endpoint.key, ...Object.assign({}, ...(Array.isArray(details) ? details : [details]).map((d) => templateDeep(d, report) as object)) }
   return {
     Source: template(sink.config.data_source ?? "orch.watcher", report),
-    DetailType: template(sink.config.data_detail_type ?? (report.change ? "Endpoint State Change" : "Endpoint Check"), report),
+    DetailType: template(sink.config.data_detail_type ?? report.headline ?? (report.change ? "Endpoint State Change" : "Endpoint Check"), report),
     Detail: JSON.stringify(detail),
     Resources: sink.config.data_resources.map((resource) => template(resource, report)),
     Time: report.at
@@ -138,12 +144,11 @@ export const metricEntry = (sink: Extract<Sink, { _tag: "CloudWatch" }>, report:
     { Name: "Endpoint", Value: report.endpoint.key },
     ...Object.entries(sink.config.dimensions).map(([Name, value]) => ({ Name, Value: template(value, report) }))
   ]
-  return {
-    MetricData: [
-      { MetricName: "Success", Value: report.success ? 1 : 0, Unit: "Count", Dimensions, Timestamp: report.at },
-      { MetricName: "ResponseTime", Value: Math.round(report.responseTimeMs * 1000) / 1000, Unit: "Milliseconds", Dimensions, Timestamp: report.at }
-    ]
-  }
+  const metrics = report.metrics ?? [
+    { name: "Success", value: report.success ? 1 : 0, unit: "Count" as const },
+    { name: "ResponseTime", value: Math.round(report.responseTimeMs * 1000) / 1000, unit: "Milliseconds" as const }
+  ]
+  return { MetricData: metrics.map((m) => ({ MetricName: m.name, Value: m.value, Unit: m.unit, Dimensions, Timestamp: report.at })) }
 }
 
 const bodyOf = (sink: Sink, report: Report): unknown => {
@@ -188,7 +193,7 @@ const sendTimeoutMs = 15_000
  * Sends one job: a 2xx succeeds; a 429, a 5xx or no answer is retried with backoff; any
  * other 4xx (a bad key, a refused body) will not get better and the job rests dead.
  */
-export const send = (lookup: (endpoint: string) => Endpoint | undefined, payload: SendPayload, aws: Aws.AwsSenders = Aws.make()) =>
+export const send = (lookup: (endpoint: string) => { readonly sinks: ReadonlyArray<Sink> } | undefined, payload: SendPayload, aws: Aws.AwsSenders = Aws.make()) =>
   Effect.gen(function*() {
     const sink = lookup(payload.endpoint)?.sinks.find((s) => s.name === payload.sink)
     if (sink === undefined) {

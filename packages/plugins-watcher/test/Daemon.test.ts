@@ -73,6 +73,9 @@ describe("the daemon with every plugin", () => {
       "  post_service:",
       `    - { service: aws-eventbridge, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s, data_source: web }`,
       `    - { service: aws-cloudwatch, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s }`,
+      "self:",
+      "  interval: 1s",
+      `  post_service: { service: aws-cloudwatch, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s, namespace: Self }`,
       "bad:",
       "  interval: 300ms",
       `  url: ${targetUrl}/other`,
@@ -108,7 +111,11 @@ describe("the daemon with every plugin", () => {
       // the AWS clients, outside the bundle, loaded on the first send
       await eventually(async () => aws.putEvents.length > 0 && aws.putMetricData.length > 0 || undefined)
       expect(aws.putEvents[0]![0]).toMatchObject({ Source: "web", DetailType: expect.stringMatching(/^Endpoint (Check|State Change)$/) })
-      expect(aws.putMetricData[0]!.Namespace).toBe("Orch/Watcher")
+      expect(aws.putMetricData.some((call) => call.Namespace === "Orch/Watcher")).toBe(true)
+      // the self: block's health reports
+      await eventually(async () => aws.putMetricData.some((call) => call.Namespace === "Self") || undefined)
+      const health = aws.putMetricData.find((call) => call.Namespace === "Self")!.MetricData
+      expect(health.map((d) => d.MetricName)).toEqual(["Checks", "LagP50", "LagP99", "MissedRuns", "Behind"])
     } finally {
       expect(await daemon.stop()).toBe(0)
       await aws.close()
