@@ -12,6 +12,7 @@
  */
 import * as JobWorker from "@orch/core/JobWorker"
 import { Effect } from "effect"
+import * as crypto from "node:crypto"
 import type { AwsSink } from "./Endpoint.js"
 
 type AwsConfig = typeof AwsSink.Type
@@ -105,9 +106,14 @@ const clientConfig = (config: AwsConfig) => ({
   requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: 5_000 }
 })
 
-/** The target of a sink: the sends to one target go together. No secret in it beyond the key id. */
+/**
+ * The target of a sink: the sends to one target share a client and go together. A changed
+ * key or address makes a new target (the old client is left to idle: a handful at most).
+ */
 const targetKey = (config: AwsConfig) =>
-  JSON.stringify([config.service, config.region, config.endpoint, config.aws_key, config.aws_secret, config.event_bus, config.namespace])
+  crypto.createHash("sha256")
+    .update(JSON.stringify([config.service, config.region, config.endpoint, config.aws_key, config.aws_secret, config.event_bus, config.namespace]))
+    .digest("hex")
 
 export interface AwsSenders {
   readonly putEvent: (config: AwsConfig, entry: EventEntry) => Effect.Effect<void, AwsSendError>
