@@ -26,8 +26,9 @@ export const bundle = (entry, outfile) =>
     platform: "node",
     target: "node20",
     format: "esm",
-    // The Google client loads its protobuf descriptors from its own package files at run time
-    external: ["better-sqlite3", "@google-cloud/compute", "google-gax"],
+    // The Google client loads its protobuf descriptors from its own package files at run time;
+    // the AWS clients (the watcher's post_service) stay beside it, loaded on first use as well
+    external: ["better-sqlite3", "@google-cloud/compute", "google-gax", "@aws-sdk/*"],
     plugins: [withoutDevtools],
     // CommonJS dependencies bundled into ESM still call require() for Node built-ins
     banner: { js: "import { createRequire as __orchCreateRequire } from 'node:module'; const require = __orchCreateRequire(import.meta.url);" },

@@ -15,6 +15,12 @@ export interface Sample {
   readonly type: "gauge" | "counter"
   readonly labels: Readonly<Record<string, string>>
   readonly value: number
+  /**
+   * Export the name as it is, without `orch_`: for a series whose conventional name
+   * another exporter defines, so its dashboards and alerts work unchanged (the watcher's
+   * `probe_success`, as blackbox_exporter names it).
+   */
+  readonly unprefixed?: boolean | undefined
 }
 
 export type Collector = Effect.Effect<ReadonlyArray<Sample>>
@@ -111,7 +117,8 @@ interface Family {
 /**
  * Renders a metric snapshot plus scrape-time samples; only `orch_` series are kept, and
  * samples get the prefix, except `standard` ones, whose names (`process_*`, `nodejs_*`)
- * are the conventional ones every Prometheus client library exports.
+ * are the conventional ones every Prometheus client library exports, and samples marked
+ * `unprefixed`.
  */
 export const renderPrometheus = (
   pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
@@ -165,7 +172,7 @@ export const renderPrometheus = (
     }
   }
   for (const sample of samples) {
-    const name = sanitizeName(sample.name.startsWith(prefix) ? sample.name : prefix + sample.name)
+    const name = sanitizeName(sample.unprefixed || sample.name.startsWith(prefix) ? sample.name : prefix + sample.name)
     family(name, sample.type, sample.help).lines.push(
       `${name}${formatLabels(Object.entries(sample.labels))} ${formatValue(sample.value)}`
     )

@@ -29,6 +29,17 @@ describe("Metrics", () => {
       expect(text).not.toContain("effect_fiber")
     }))
 
+  it("samples get the orch_ prefix unless marked unprefixed (another exporter's conventional name)", () => {
+    const text = Metrics.renderPrometheus([], [
+      { name: "watcher_endpoints", help: "Endpoints", type: "gauge", labels: {}, value: 2 },
+      { name: "probe_success", help: "Up", type: "gauge", labels: { endpoint: "a" }, value: 1, unprefixed: true },
+      { name: "probe_success", help: "Up", type: "gauge", labels: { endpoint: "b" }, value: 0, unprefixed: true }
+    ])
+    expect(text).toContain("# TYPE orch_watcher_endpoints gauge\norch_watcher_endpoints 2")
+    expect(text).toContain("# TYPE probe_success gauge\nprobe_success{endpoint=\"a\"} 1\nprobe_success{endpoint=\"b\"} 0")
+    expect(text).not.toContain("orch_probe_success")
+  })
+
   it.scoped("a failing collector drops only its own samples", () =>
     Effect.gen(function*() {
       yield* Metrics.addCollector(Effect.die("broken"))

@@ -22,11 +22,11 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 /** `30s`, `5m`, `500ms` or a number of seconds. */
-const Duration = Schema.Union(
+export const Duration = Schema.Union(
   Schema.Number.pipe(Schema.positive()),
   Schema.String.pipe(Schema.filter((text) => Conditions.durationMs(text) !== undefined || "write a duration such as 500ms, 30s, 5m or 1h"))
 )
-const durationOf = (value: number | string) => typeof value === "number" ? value * 1000 : Conditions.durationMs(value)!
+export const durationOf = (value: number | string) => typeof value === "number" ? value * 1000 : Conditions.durationMs(value)!
 
 const SendOn = Schema.Literal("every_check", "state_change")
 
@@ -67,8 +67,35 @@ export const WebhookSink = Schema.Struct({
   on: Schema.optionalWith(SendOn, { default: () => "state_change" as const })
 })
 
-const notYet = (what: string) =>
-  Schema.optional(Schema.Unknown.pipe(Schema.filter(() => `${what} is not supported by this version of orch's watcher yet; remove it`)))
+/**
+ * The seed's `post_service`: AWS, through the SDK v3 clients. `aws-eventbridge` puts an
+ * event (`PutEvents`) from the seed's `data_*` keys; `aws-cloudwatch` puts metrics
+ * (`PutMetricData`). Credentials are `aws_key` + `aws_secret` or else the SDK's standard
+ * chain (AWS_ACCESS_KEY_ID, ~/.aws, ...); `endpoint` points the client elsewhere (tests).
+ * Which keys go with which service is checked in `fromInput`, to say it plainly.
+ */
+export const AwsSink = Schema.Struct({
+  service: Schema.Literal("aws-eventbridge", "aws-cloudwatch"),
+  region: Schema.optional(NonEmpty),
+  endpoint: Schema.optional(NonEmpty),
+  aws_key: Schema.optional(NonEmpty),
+  aws_secret: Schema.optional(NonEmpty),
+  event_bus: Schema.optional(NonEmpty),
+  data_detail_type: Schema.optional(NonEmpty),
+  data_details_json: Schema.optional(Schema.Union(Schema.Record({ key: Schema.String, value: Schema.Unknown }), Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })))),
+  data_source: Schema.optional(NonEmpty),
+  data_resources: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
+  namespace: Schema.optional(NonEmpty),
+  dimensions: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  on: Schema.optionalWith(SendOn, { default: () => "every_check" as const })
+})
+
+/** The sink keys of an endpoint, or of the `self:` block. */
+export const sinkKeys = {
+  post_endpoint: Schema.optional(DatadogSink),
+  webhooks: Schema.optionalWith(Schema.Array(WebhookSink), { default: () => [] }),
+  post_service: Schema.optional(Schema.Union(AwsSink, Schema.Array(AwsSink)))
+}
 
 export const EndpointInput = Schema.Struct({
   cron_schedule: Schema.optional(Schema.String.pipe(Schema.filter((expression) =>
@@ -89,9 +116,7 @@ export const EndpointInput = Schema.Struct({
   conditions: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.filter((text) => Either.getLeft(Conditions.parse(text)).pipe((o) => o._tag === "Some" ? o.value : true)))), { default: () => [] }),
   failure_threshold: Schema.optional(PositiveInt),
   success_threshold: Schema.optional(PositiveInt),
-  post_endpoint: Schema.optional(DatadogSink),
-  webhooks: Schema.optionalWith(Schema.Array(WebhookSink), { default: () => [] }),
-  post_service: notYet("post_service (CloudWatch, EventBridge)")
+  ...sinkKeys
 })
 export type EndpointInput = typeof EndpointInput.Type
 
@@ -107,6 +132,8 @@ export type Cadence =
 export type Sink =
   | { readonly _tag: "Datadog"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof DatadogSink.Type }
   | { readonly _tag: "Webhook"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof WebhookSink.Type }
+  | { readonly _tag: "EventBridge"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof AwsSink.Type }
+  | { readonly _tag: "CloudWatch"; readonly name: string; readonly on: "every_check" | "state_change"; readonly config: typeof AwsSink.Type }
 
 export interface Endpoint {
   readonly key: string
@@ -169,6 +196,55 @@ const targetOf = (key: string, input: EndpointInput): Either.Either<Target, stri
   return Either.right({ _tag: "Http", url: url.href, method: input.method, headers, body })
 }
 
+const eventKeys = ["event_bus", "data_detail_type", "data_details_json", "data_source"] as const
+const metricKeys = ["namespace"] as const
+
+/** What is wrong with a `post_service`: keys of the other service, half a key pair. */
+export const awsProblem = (sink: typeof AwsSink.Type): { readonly key: string; readonly message: string } | undefined => {
+  if ((sink.aws_key === undefined) !== (sink.aws_secret === undefined)) {
+    return { key: sink.aws_key === undefined ? "aws_secret" : "aws_key", message: "give aws_key and aws_secret together, or neither (then the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws, ...)" }
+  }
+  if (sink.service === "aws-cloudwatch") {
+    const key = eventKeys.find((k) => sink[k] !== undefined) ?? (sink.data_resources.length > 0 ? "data_resources" : undefined)
+    if (key !== undefined) {
+      return {
+        key,
+        message: `${key} describes an event (CloudWatch Events, now EventBridge): write service: aws-eventbridge to send it with PutEvents; ` +
+          "aws-cloudwatch sends metrics (PutMetricData) and takes namespace and dimensions"
+      }
+    }
+  } else {
+    const key = metricKeys.find((k) => sink[k] !== undefined) ?? (Object.keys(sink.dimensions).length > 0 ? "dimensions" : undefined)
+    if (key !== undefined) return { key, message: `${key} is for metrics: write service: aws-cloudwatch for PutMetricData` }
+  }
+  return undefined
+}
+
+type SinkInput = Schema.Struct.Type<typeof sinkKeys>
+
+/** The sinks of `input` (an endpoint's or the `self:` block's), or the problem and its key. */
+export const sinksOf = (input: SinkInput): Either.Either<ReadonlyArray<Sink>, { readonly path: ReadonlyArray<string | number>; readonly message: string }> => {
+  const at = (path: ReadonlyArray<string | number>) => (message: string) => Either.left({ path, message })
+  const sinks: Array<Sink> = []
+  if (input.post_endpoint !== undefined) {
+    const post = input.post_endpoint
+    if (post.post_api_key !== undefined && post.api_key !== undefined) {
+      return at(["post_endpoint", "api_key"])("give the key once: api_key (sent as the DD-API-KEY header) or post_api_key (a URL parameter)")
+    }
+    sinks.push({ _tag: "Datadog", name: "post_endpoint", on: post.on, config: post })
+  }
+  input.webhooks.forEach((webhook, index) => sinks.push({ _tag: "Webhook", name: `webhooks[${index}]`, on: webhook.on, config: webhook }))
+  const services = input.post_service === undefined ? [] : Array.isArray(input.post_service) ? input.post_service : [input.post_service]
+  for (const [index, service] of services.entries()) {
+    const name = Array.isArray(input.post_service) ? `post_service[${index}]` : "post_service"
+    const path = Array.isArray(input.post_service) ? ["post_service", index] : ["post_service"]
+    const problem = awsProblem(service)
+    if (problem !== undefined) return at([...path, problem.key])(problem.message)
+    sinks.push({ _tag: service.service === "aws-eventbridge" ? "EventBridge" : "CloudWatch", name, on: service.on, config: service })
+  }
+  return Either.right(sinks)
+}
+
 /**
  * The endpoint `key` of `input`, or the problem and the key it is at (relative to the
  * endpoint). Checks what the schema cannot: one schedule, one address, sinks that can send.
@@ -178,9 +254,9 @@ export const fromInput = (
   file: string,
   input: EndpointInput,
   defaults: Defaults
-): Either.Either<Endpoint, { readonly path: ReadonlyArray<string>; readonly message: string }> =>
+): Either.Either<Endpoint, { readonly path: ReadonlyArray<string | number>; readonly message: string }> =>
   Either.gen(function*() {
-    const at = (path: ReadonlyArray<string>) => (message: string) => ({ path, message })
+    const at = (path: ReadonlyArray<string | number>) => (message: string) => ({ path, message })
     if ((input.cron_schedule === undefined) === (input.interval === undefined)) {
       return yield* Either.left(at([])("give exactly one of cron_schedule (e.g. \"* * * * *\", quoted) and interval (e.g. 30s)"))
     }
@@ -192,15 +268,7 @@ export const fromInput = (
       return yield* Either.left(at(["response_json_values"])("a tcp or tls check has no body to read values from"))
     }
     const conditions = input.conditions.map((text) => Either.getOrThrow(Conditions.parse(text)))
-    const sinks: Array<Sink> = []
-    if (input.post_endpoint !== undefined) {
-      const post = input.post_endpoint
-      if (post.post_api_key !== undefined && post.api_key !== undefined) {
-        return yield* Either.left(at(["post_endpoint", "api_key"])("give the key once: api_key (sent as the DD-API-KEY header) or post_api_key (a URL parameter)"))
-      }
-      sinks.push({ _tag: "Datadog", name: "post_endpoint", on: post.on, config: post })
-    }
-    input.webhooks.forEach((webhook, index) => sinks.push({ _tag: "Webhook", name: `webhooks[${index}]`, on: webhook.on, config: webhook }))
+    const sinks = yield* sinksOf(input)
     const endpoint = {
       key,
       file,

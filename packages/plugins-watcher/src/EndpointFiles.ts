@@ -10,6 +10,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Endpoint from "./Endpoint.js"
+import * as Self from "./Self.js"
 
 export interface FileLoad {
   /** Relative to the endpoints directory. */
@@ -17,6 +18,8 @@ export interface FileLoad {
   /** Empty when the file has problems: a bad file is skipped whole. */
   readonly endpoints: ReadonlyArray<Endpoint.Endpoint>
   readonly problems: ReadonlyArray<ConfigError>
+  /** The file's `self:` block. */
+  readonly self?: Self.SelfBlock | undefined
 }
 
 export interface DirectoryLoad {
@@ -28,6 +31,9 @@ export interface DirectoryLoad {
 
 /** The endpoints of every file without problems, in file order. */
 export const endpointsOf = (load: DirectoryLoad): ReadonlyArray<Endpoint.Endpoint> => load.files.flatMap((file) => file.endpoints)
+
+/** The `self:` block of the directory (one file may have it). */
+export const selfOf = (load: DirectoryLoad): Self.SelfBlock | undefined => load.files.find((file) => file.self !== undefined)?.self
 
 export const problemsOf = (load: DirectoryLoad): ReadonlyArray<ConfigError> => load.files.flatMap((file) => file.problems)
 
@@ -72,7 +78,9 @@ export const seedMistakes = (text: string, file: string): ReadonlyArray<ConfigEr
         file, line: index + 1, column: indent!.length + 1, key,
         message: `${name} has both a value (${value}) and children (${childKey} at line ${index + 2 + next}): ` +
           `a YAML key has one or the other. Write "${name}:" alone and put the value under it as "${valueKey}: ${value}"` +
-          (name === "post_service" ? " (post_service, for CloudWatch and EventBridge, is not supported by this version yet)" : "")
+          (name === "post_service" && value === "aws-cloudwatch"
+            ? "; with data_* keys, which describe an event (CloudWatch Events, now EventBridge), write \"service: aws-eventbridge\" (PutEvents); aws-cloudwatch sends metrics (PutMetricData)"
+            : "")
       }))
     }
   })
@@ -131,24 +139,35 @@ export const loadText = (
   }
   const endpoints: Array<Endpoint.Endpoint> = []
   const problems: Array<ConfigError> = []
+  let self: Self.SelfBlock | undefined
+  const decodeProblems = (key: string, error: ParseResult.ParseError) => {
+    for (const issue of mainIssues(ParseResult.ArrayFormatter.formatErrorSync(error))) {
+      const message = issue._tag === "Unexpected" ? "unknown key (not allowed here)" : issue._tag === "Missing" ? "is required" : issue.message
+      problems.push(problemAt(document, [key, ...issue.path], message))
+    }
+  }
   for (const [key, input] of Object.entries(value)) {
-    if (key === "self") {
-      problems.push(problemAt(document, [key], "self-monitoring (the seed's self: block) is not supported by this version yet; remove it"))
+    if (key === Self.key) {
+      const decoded = Self.decode(input ?? {})
+      if (Either.isLeft(decoded)) {
+        decodeProblems(key, decoded.left)
+        continue
+      }
+      const block = Self.fromInput(file, decoded.right)
+      if (Either.isLeft(block)) problems.push(problemAt(document, [key, ...block.left.path], block.left.message))
+      else self = block.right
       continue
     }
     const decoded = decodeEndpoint(input)
     if (Either.isLeft(decoded)) {
-      for (const issue of mainIssues(ParseResult.ArrayFormatter.formatErrorSync(decoded.left))) {
-        const message = issue._tag === "Unexpected" ? "unknown key (not allowed here)" : issue._tag === "Missing" ? "is required" : issue.message
-        problems.push(problemAt(document, [key, ...issue.path], message))
-      }
+      decodeProblems(key, decoded.left)
       continue
     }
     const endpoint = Endpoint.fromInput(key, file, decoded.right, defaults)
     if (Either.isLeft(endpoint)) problems.push(problemAt(document, [key, ...endpoint.left.path], endpoint.left.message))
     else endpoints.push(endpoint.right)
   }
-  return problems.length > 0 ? skipped(problems) : { file, endpoints, problems }
+  return problems.length > 0 ? skipped(problems) : { file, endpoints, problems, self }
 }
 
 const isEndpointFile = (name: string) => /\.ya?ml$/i.test(name) && !name.startsWith(".")
@@ -183,6 +202,7 @@ export const loadDirectory = (
       const files = listFiles(directory)
       if (files === undefined) return { directory, missing: true, files: [] }
       const seen = new Map<string, string>()
+      let selfIn: string | undefined
       const loads = files.map(({ name }): FileLoad => {
         let text: string
         try {
@@ -199,6 +219,10 @@ export const loadDirectory = (
             problems: duplicates.map((endpoint) => new ConfigError({ file: name, key: endpoint.key, message: `endpoint ${JSON.stringify(endpoint.key)} is already defined in ${seen.get(endpoint.key)}` }))
           }
         }
+        if (load.self !== undefined && selfIn !== undefined) {
+          return { file: name, endpoints: [], problems: [new ConfigError({ file: name, key: Self.key, message: `a self: block is already defined in ${selfIn}; the watcher has one` })] }
+        }
+        if (load.self !== undefined) selfIn = name
         for (const endpoint of load.endpoints) seen.set(endpoint.key, name)
         return load
       })

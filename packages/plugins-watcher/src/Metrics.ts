@@ -2,8 +2,9 @@
  * The watcher's series at `/metrics`, read at each scrape from the newest outcome of
  * each endpoint, in blackbox_exporter's names (`probe_success`,
  * `probe_duration_seconds`, `probe_http_duration_seconds{phase}`,
- * `probe_http_status_code`, `probe_ssl_earliest_cert_expiry`) with an `endpoint` label,
- * under orch's `orch_watcher_` prefix.
+ * `probe_http_status_code`, `probe_ssl_earliest_cert_expiry`) with `endpoint` and `file`
+ * labels, exported without orch's prefix so blackbox_exporter's dashboards and alerts
+ * work as they are; the watcher's own series are `orch_watcher_*`.
  */
 import type { Collector, Sample } from "@orch/core/Metrics"
 import { Effect } from "effect"
@@ -18,6 +19,16 @@ const gauge = (name: string, help: string, labels: Record<string, string>, value
   value
 })
 
+/** A blackbox_exporter series, by its name as blackbox_exporter exports it. */
+const probe = (name: string, help: string, labels: Record<string, string>, value: number): Sample => ({
+  name: `probe_${name}`,
+  help,
+  type: "gauge",
+  labels,
+  value,
+  unprefixed: true
+})
+
 export const collector = (watcher: WatcherService): Collector =>
   Effect.gen(function*() {
     const load = yield* watcher.load
@@ -30,14 +41,14 @@ export const collector = (watcher: WatcherService): Collector =>
     ]
     for (const [key, { endpoint, result, verdict }] of latest) {
       const labels = { endpoint: key, file: endpoint.file }
-      samples.push(gauge("probe_success", "Whether the newest check of the endpoint succeeded", labels, verdict.success ? 1 : 0))
-      samples.push(gauge("probe_duration_seconds", "How long the newest check took, in seconds", labels, result.totalMs / 1000))
-      if (result.status !== undefined) samples.push(gauge("probe_http_status_code", "HTTP status of the newest check", labels, result.status))
+      samples.push(probe("success", "Whether the newest check of the endpoint succeeded", labels, verdict.success ? 1 : 0))
+      samples.push(probe("duration_seconds", "How long the newest check took, in seconds", labels, result.totalMs / 1000))
+      if (result.status !== undefined) samples.push(probe("http_status_code", "HTTP status of the newest check", labels, result.status))
       for (const [phase, ms] of Object.entries(result.phases)) {
-        if (ms !== undefined) samples.push(gauge("probe_http_duration_seconds", "Duration of each phase of the newest check, in seconds", { ...labels, phase }, ms / 1000))
+        if (ms !== undefined) samples.push(probe("http_duration_seconds", "Duration of each phase of the newest check, in seconds", { ...labels, phase }, ms / 1000))
       }
       if (result.certificateExpiresAt !== undefined) {
-        samples.push(gauge("probe_ssl_earliest_cert_expiry", "When the peer certificate expires, epoch seconds", labels, Math.floor(result.certificateExpiresAt / 1000)))
+        samples.push(probe("ssl_earliest_cert_expiry", "When the peer certificate expires, epoch seconds", labels, Math.floor(result.certificateExpiresAt / 1000)))
       }
     }
     return samples

@@ -1,6 +1,6 @@
 /**
- * Where results go: the Datadog Events API (the seed's `post_endpoint`) and generic
- * webhooks. A send is a durable job (`watcher/send`), enqueued in the transaction that
+ * Where results go: the Datadog Events API (the seed's `post_endpoint`), generic
+ * webhooks, and AWS EventBridge and CloudWatch (the seed's `post_service`, in Aws.ts). A send is a durable job (`watcher/send`), enqueued in the transaction that
  * records the check and sent by a job worker: retried with backoff, never in the way of
  * a check, its failures counted. The body is made when the check is recorded (with the
  * values of that check); the address and key are read from the endpoint's current
@@ -10,6 +10,7 @@ import { JobKind } from "@orch/core/JobKind"
 import * as JobWorker from "@orch/core/JobWorker"
 import { Effect, Metric, Schema } from "effect"
 import * as crypto from "node:crypto"
+import * as Aws from "./Aws.js"
 import type { Endpoint, Sink } from "./Endpoint.js"
 import type { State } from "./State.js"
 
@@ -30,13 +31,14 @@ export const SendJob = JobKind.simple({
 export type SendPayload = typeof SendJob.payload.Type
 
 export const sends = Metric.counter("orch_watcher_sends_total", {
-  description: "Sink sends attempted, by sink type (datadog, webhook) and result (ok, retry, failed)",
+  description: "Sink sends attempted, by sink type (datadog, webhook, eventbridge, cloudwatch) and result (ok, retry, failed)",
   incremental: true
 })
 
 /** What a check says to its sinks. */
 export interface Report {
-  readonly endpoint: Endpoint
+  /** The endpoint, or the `self:` block as one (key `self`). */
+  readonly endpoint: Pick<Endpoint, "key" | "file" | "sinks">
   readonly at: number
   readonly success: boolean
   readonly state: State
@@ -46,6 +48,10 @@ export interface Report {
   readonly responseTimeMs: number
   readonly reasons: ReadonlyArray<string>
   readonly values: Readonly<Record<string, unknown>>
+  /** What happened, when it is not an endpoint's check (the self-monitor's "scaling limit hit"): the default title and detail type. */
+  readonly headline?: string | undefined
+  /** CloudWatch metrics in place of an endpoint's Success and ResponseTime. */
+  readonly metrics?: ReadonlyArray<{ readonly name: string; readonly value: number; readonly unit: "Count" | "Milliseconds" | "None" }> | undefined
 }
 
 /** Datadog's limits on an event. */
@@ -77,7 +83,7 @@ export const template = (text: string, report: Report): string => {
 /** The body of a Datadog `POST /api/v1/events` for `report`. */
 export const datadogEvent = (sink: Extract<Sink, { _tag: "Datadog" }>, report: Report) => {
   const info = sink.config.post_json_info
-  const defaultTitle = report.change ? `${report.endpoint.key} is ${report.change.to}` : `${report.endpoint.key}: ${report.success ? "ok" : "failed"}`
+  const defaultTitle = report.headline !== undefined ? report.headline : report.change ? `${report.endpoint.key} is ${report.change.to}` : `${report.endpoint.key}: ${report.success ? "ok" : "failed"}`
   const defaultText = report.success ? `${report.endpoint.key} answered in ${Math.round(report.responseTimeMs)} ms` : report.reasons.join("\n")
   const tags = info.tags.flatMap((tag) => typeof tag === "string" ? [tag] : Object.entries(tag).map(([k, v]) => `${k}:${String(v)}`))
   return {
@@ -100,23 +106,74 @@ export const webhookBody = (report: Report) => ({
   success: report.success,
   state: report.state,
   ...(report.change === undefined ? {} : { previous: report.change.from }),
+  ...(report.headline === undefined ? {} : { event: report.headline }),
   status: report.status ?? null,
   response_time_ms: Math.round(report.responseTimeMs),
   reasons: report.reasons,
   values: report.values
 })
 
+/** Fills the templates in the strings of `value` (a map or list from `data_details_json`). */
+const templateDeep = (value: unknown, report: Report): unknown =>
+  typeof value === "string" ? template(value, report)
+    : Array.isArray(value) ? value.map((item) => templateDeep(item, report))
+    : value !== null && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, templateDeep(v, report)]))
+    : value
+
+/**
+ * The EventBridge entry for `report`: the seed's `data_source`, `data_detail_type`,
+ * `data_resources`, and `data_details_json` (its list of one-key maps merged into one
+ * object) as the detail; by default the webhook's body.
+ */
+export const eventEntry = (sink: Extract<Sink, { _tag: "EventBridge" }>, report: Report): Aws.EventEntry => {
+  const details = sink.config.data_details_json
+  const detail = details === undefined ? webhookBody(report)
+    : { endpoint: report.endpoint.key, ...Object.assign({}, ...(Array.isArray(details) ? details : [details]).map((d) => templateDeep(d, report) as object)) }
+  return {
+    Source: template(sink.config.data_source ?? "orch.watcher", report),
+    DetailType: template(sink.config.data_detail_type ?? report.headline ?? (report.change ? "Endpoint State Change" : "Endpoint Check"), report),
+    Detail: JSON.stringify(detail),
+    Resources: sink.config.data_resources.map((resource) => template(resource, report)),
+    Time: report.at
+  }
+}
+
+/** The CloudWatch metrics of `report`: `Success` (1 or 0) and `ResponseTime` (ms), by `Endpoint` and the sink's dimensions. */
+export const metricEntry = (sink: Extract<Sink, { _tag: "CloudWatch" }>, report: Report): Aws.MetricEntry => {
+  const Dimensions = [
+    { Name: "Endpoint", Value: report.endpoint.key },
+    ...Object.entries(sink.config.dimensions).map(([Name, value]) => ({ Name, Value: template(value, report) }))
+  ]
+  const metrics = report.metrics ?? [
+    { name: "Success", value: report.success ? 1 : 0, unit: "Count" as const },
+    { name: "ResponseTime", value: Math.round(report.responseTimeMs * 1000) / 1000, unit: "Milliseconds" as const }
+  ]
+  return { MetricData: metrics.map((m) => ({ MetricName: m.name, Value: m.value, Unit: m.unit, Dimensions, Timestamp: report.at })) }
+}
+
+const bodyOf = (sink: Sink, report: Report): unknown => {
+  switch (sink._tag) {
+    case "Datadog":
+      return datadogEvent(sink, report)
+    case "Webhook":
+      return webhookBody(report)
+    case "EventBridge":
+      return eventEntry(sink, report)
+    case "CloudWatch":
+      return metricEntry(sink, report)
+  }
+}
+
 /** The sends a check makes: each sink's, when its `on` says so. */
 export const sendsFor = (report: Report): ReadonlyArray<SendPayload> =>
   report.endpoint.sinks.flatMap((sink) => {
     const wanted = sink.on === "every_check" || (report.change !== undefined && (report.change.to === "down" || report.change.from === "down"))
     if (!wanted) return []
-    const body = sink._tag === "Datadog" ? datadogEvent(sink, report) : webhookBody(report)
-    return [{ endpoint: report.endpoint.key, sink: sink.name, body }]
+    return [{ endpoint: report.endpoint.key, sink: sink.name, body: bodyOf(sink, report) }]
   })
 
 /** The request a send makes with the sink's current address and key. */
-export const requestOf = (sink: Sink, body: unknown): { url: string; init: RequestInit } => {
+export const requestOf = (sink: Extract<Sink, { _tag: "Datadog" | "Webhook" }>, body: unknown): { url: string; init: RequestInit } => {
   if (sink._tag === "Webhook") {
     return {
       url: sink.config.url,
@@ -136,12 +193,13 @@ const sendTimeoutMs = 15_000
  * Sends one job: a 2xx succeeds; a 429, a 5xx or no answer is retried with backoff; any
  * other 4xx (a bad key, a refused body) will not get better and the job rests dead.
  */
-export const send = (lookup: (endpoint: string) => Endpoint | undefined, payload: SendPayload) =>
+export const send = (lookup: (endpoint: string) => { readonly sinks: ReadonlyArray<Sink> } | undefined, payload: SendPayload, aws: Aws.AwsSenders = Aws.make()) =>
   Effect.gen(function*() {
     const sink = lookup(payload.endpoint)?.sinks.find((s) => s.name === payload.sink)
     if (sink === undefined) {
       return yield* JobWorker.failNonRetryable(new Error(`endpoint ${payload.endpoint} has no sink ${payload.sink} any more`))
     }
+    if (sink._tag === "EventBridge" || sink._tag === "CloudWatch") return yield* sendToAws(sink, payload.body, aws)
     const type = sink._tag === "Datadog" ? "datadog" : "webhook"
     const { url, init } = requestOf(sink, payload.body)
     const outcome = yield* Effect.tryPromise({
@@ -158,3 +216,20 @@ export const send = (lookup: (endpoint: string) => Endpoint | undefined, payload
     const problem = new Error(`${type} ${new URL(url).origin}${new URL(url).pathname} answered ${outcome.status}: ${outcome.text}`)
     return yield* (result === "retry" ? Effect.fail(problem) : JobWorker.failNonRetryable(problem))
   })
+
+const count = (type: string, result: "ok" | "retry" | "failed") => Metric.increment(Metric.tagged(Metric.tagged(sends, "sink", type), "result", result))
+
+/** Sends one AWS entry (batched with the others in flight to the same target). */
+const sendToAws = (
+  sink: Extract<Sink, { _tag: "EventBridge" | "CloudWatch" }>,
+  body: unknown,
+  aws: Aws.AwsSenders
+): Effect.Effect<JobWorker.Transition<{ status: number }, "succeeded">, Aws.AwsSendError | JobWorker.NonRetryable> => {
+  const type = sink._tag === "EventBridge" ? "eventbridge" : "cloudwatch"
+  const sent = sink._tag === "EventBridge" ? aws.putEvent(sink.config, body as Aws.EventEntry) : aws.putMetrics(sink.config, body as Aws.MetricEntry)
+  return sent.pipe(
+    Effect.tap(() => count(type, "ok")),
+    Effect.as(JobWorker.succeed({ status: 200 })),
+    Effect.catchAll((error) => count(type, error.retryable ? "retry" : "failed").pipe(Effect.zipRight(Aws.toJobFailure(error))))
+  )
+}

@@ -29,7 +29,7 @@ export const WatcherConfig = Schema.Struct({
     description: "Results kept per endpoint (older ones are deleted; uptime comes from hourly counts kept 8 days)"
   }),
   sendConcurrency: Schema.optionalWith(PositiveInt, { default: () => 8 }).annotations({
-    description: "Sink sends (Datadog, webhooks) in flight at once"
+    description: "Sink sends (Datadog, EventBridge, CloudWatch, webhooks) in flight at once"
   })
 })
 export type WatcherConfig = typeof WatcherConfig.Type

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
+import { startAwsDouble } from "./AwsDouble.js"
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname
 
@@ -59,7 +60,8 @@ describe("the daemon with every plugin", () => {
     }
   })
 
-  it("checks the endpoints of its files: state, uptime and failures in the API and the page; probe series at /metrics", async () => {
+  it("checks the endpoints of its files: state, uptime and failures in the API and the page; probe series at /metrics; AWS sends", async () => {
+    const aws = await startAwsDouble(["AKIDDAEMON"])
     const dir = tempDir()
     fs.mkdirSync(path.join(dir, "endpoints"))
     fs.writeFileSync(path.join(dir, "endpoints", "web.yml"), [
@@ -68,6 +70,12 @@ describe("the daemon with every plugin", () => {
       `  url: ${targetUrl}/health`,
       "  response_json_values: [status]",
       "  success_test: { key: status, value: ok }",
+      "  post_service:",
+      `    - { service: aws-eventbridge, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s, data_source: web }`,
+      `    - { service: aws-cloudwatch, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s }`,
+      "self:",
+      "  interval: 1s",
+      `  post_service: { service: aws-cloudwatch, region: eu-west-1, endpoint: "${aws.url}", aws_key: AKIDDAEMON, aws_secret: s, namespace: Self }`,
       "bad:",
       "  interval: 300ms",
       `  url: ${targetUrl}/other`,
@@ -90,9 +98,11 @@ describe("the daemon with every plugin", () => {
       expect(page).toContain("[STATUS] (500) == 200")
       expect(page).toContain("seed.yml:2:18 at www.fabricsounds.com/health.cron_schedule")
       const metrics = await (await fetch(`${daemon.url}/metrics`)).text()
-      expect(metrics).toMatch(/^orch_watcher_probe_success\{endpoint="good",file="web.yml"\} 1$/m)
-      expect(metrics).toMatch(/^orch_watcher_probe_success\{endpoint="bad",file="web.yml"\} 0$/m)
-      expect(metrics).toMatch(/^orch_watcher_probe_http_duration_seconds\{endpoint="good",file="web.yml",phase="connect"\} /m)
+      expect(metrics).toMatch(/^probe_success\{endpoint="good",file="web.yml"\} 1$/m)
+      expect(metrics).toMatch(/^probe_success\{endpoint="bad",file="web.yml"\} 0$/m)
+      expect(metrics).toMatch(/^probe_http_duration_seconds\{endpoint="good",file="web.yml",phase="connect"\} /m)
+      expect(metrics).toMatch(/^probe_duration_seconds\{endpoint="good",file="web.yml"\} [0-9.e-]+$/m)
+      expect(metrics).not.toContain("orch_watcher_probe_")
       expect(metrics).toMatch(/^orch_watcher_file_errors_total 1$/m)
       expect(metrics).toMatch(/^orch_watcher_endpoint_files\{status="skipped"\} 1$/m)
       const status = await run(orchBin, ["watcher", "status", "--url", daemon.url], { cwd: dir })
@@ -100,8 +110,17 @@ describe("the daemon with every plugin", () => {
       expect(status.stdout).toMatch(/^web\.yml\s+good\s+up\s/m)
       expect(status.stdout).toMatch(/^web\.yml\s+bad\s+down\s.*\[STATUS\] \(500\) == 200$/m)
       expect(status.stdout).toContain("skipped: seed.yml:2:18")
+      // the AWS clients, outside the bundle, loaded on the first send
+      await eventually(async () => aws.putEvents.length > 0 && aws.putMetricData.length > 0 || undefined)
+      expect(aws.putEvents[0]![0]).toMatchObject({ Source: "web", DetailType: expect.stringMatching(/^Endpoint (Check|State Change)$/) })
+      expect(aws.putMetricData.some((call) => call.Namespace === "Orch/Watcher")).toBe(true)
+      // the self: block's health reports
+      await eventually(async () => aws.putMetricData.some((call) => call.Namespace === "Self") || undefined)
+      const health = aws.putMetricData.find((call) => call.Namespace === "Self")!.MetricData
+      expect(health.map((d) => d.MetricName)).toEqual(["Checks", "LagP50", "LagP99", "MissedRuns", "Behind"])
     } finally {
       expect(await daemon.stop()).toBe(0)
+      await aws.close()
     }
   }, 40_000)
 })

@@ -40,7 +40,11 @@ describe("endpoint files", () => {
     expect(messages).toContain(
       `seed.yml:10:3 at www.fabricsounds.com/health.post_endpoint: post_endpoint has both a value (https://app.datadoghq.com/api/v1/events) and children (post_api_key at line 13): a YAML key has one or the other. Write "post_endpoint:" alone and put the value under it as "url: https://app.datadoghq.com/api/v1/events"`
     )
-    expect(messages.some((m) => m.startsWith("seed.yml:32:3 at mixsig.fabricsounds.com/health.post_service: post_service has both a value (aws-cloudwatch)"))).toBe(true)
+    expect(messages).toContain(
+      `seed.yml:32:3 at mixsig.fabricsounds.com/health.post_service: post_service has both a value (aws-cloudwatch) and children (aws_key at line 33): a YAML key has one or the other. ` +
+        `Write "post_service:" alone and put the value under it as "service: aws-cloudwatch"; with data_* keys, which describe an event (CloudWatch Events, now EventBridge), ` +
+        `write "service: aws-eventbridge" (PutEvents); aws-cloudwatch sends metrics (PutMetricData)`
+    )
     expect(load.problems).toHaveLength(4)
   })
 

@@ -130,8 +130,8 @@ describe("the watcher", () => {
       expect(overview.endpoints[0]!.history.length).toBeLessThanOrEqual(5) // keepResults
       expect(overview.endpoints[0]!.history.at(-1)!.success).toBe(true)
       const samples = yield* Metrics.collector(watcher)
-      expect(samples.find((s) => s.name === "orch_watcher_probe_success")).toMatchObject({ labels: { endpoint: "api", file: "api.yml" } })
-      expect(samples.filter((s) => s.name === "orch_watcher_probe_http_duration_seconds").map((s) => s.labels.phase)).toEqual(
+      expect(samples.find((s) => s.name === "probe_success")).toMatchObject({ labels: { endpoint: "api", file: "api.yml" } })
+      expect(samples.filter((s) => s.name === "probe_http_duration_seconds").map((s) => s.labels.phase)).toEqual(
         expect.arrayContaining(["connect", "processing", "transfer"])
       )
     }).pipe(Effect.provide(servicesLayer())), 30_000)
