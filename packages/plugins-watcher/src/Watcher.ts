@@ -4,11 +4,13 @@
  * of each endpoint in memory for `/metrics`.
  */
 import type { ConfigError } from "@orch/core/Errors"
+import * as Plugin from "@orch/core/Plugin"
 import { Schedules } from "@orch/core/Schedules"
-import { Clock, Context, Effect, Metric, MetricBoundaries } from "effect"
+import { Clock, Context, Duration, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import * as path from "node:path"
 import type { Endpoint } from "./Endpoint.js"
 import * as EndpointFiles from "./EndpointFiles.js"
+import * as Jobsets from "./Jobsets.js"
 import { probe, type ProbeResult } from "./Probe.js"
 import * as Results from "./Results.js"
 import * as Timetable from "./Timetable.js"
@@ -32,6 +34,11 @@ export const fileErrors = Metric.counter("orch_watcher_file_errors_total", {
 
 export const recordErrors = Metric.counter("orch_watcher_record_errors_total", {
   description: "Checks whose result could not be recorded",
+  incremental: true
+})
+
+export const fencedWrites = Metric.counter("orch_watcher_fenced_writes_total", {
+  description: "Check results refused because this worker no longer held the endpoint's jobset (taken over by another)",
   incremental: true
 })
 
@@ -62,6 +69,8 @@ export interface WatcherService {
   readonly refresh: Effect.Effect<boolean, ConfigError>
   readonly latest: Effect.Effect<ReadonlyMap<string, Latest>>
   readonly timetable: Timetable.Timetable
+  /** The jobsets this worker holds (shared with the other processes on the database). */
+  readonly jobsets: Jobsets.Jobsets
 }
 
 export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watcher, WatcherService>() {}
@@ -78,7 +87,14 @@ export const checkNow = (endpoint: Endpoint) =>
   })
 
 /** Starts the watcher in the current scope: reads the directory, schedules, checks. */
-export const make = (config: WatcherConfig, options: { readonly env?: Readonly<Record<string, string | undefined>> } = {}) =>
+export const make = (
+  config: WatcherConfig,
+  options: {
+    readonly env?: Readonly<Record<string, string | undefined>>
+    /** This worker's owner id (core's `PluginContext.ownerId`; `host:pid:watcher` by default). */
+    readonly owner?: string
+  } = {}
+) =>
   Effect.gen(function*() {
     const schedules = yield* Schedules
     const directory = path.resolve(config.endpoints)
@@ -94,16 +110,37 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
     let byKey = new Map<string, Endpoint>()
     let listing: string | undefined
 
+    const owner = options.owner ?? Plugin.ownerId("watcher")
+    const heartbeatMs = config.heartbeatSeconds * 1000
+    const leaseMs = config.leaseSeconds > config.heartbeatSeconds ? config.leaseSeconds * 1000 : 3 * heartbeatMs
+    if (leaseMs !== config.leaseSeconds * 1000) {
+      yield* Effect.logWarning(`watcher: leaseSeconds (${config.leaseSeconds}) must be longer than heartbeatSeconds (${config.heartbeatSeconds}): using ${leaseMs / 1000}`)
+    }
+    /** Since when every check started later than the hand-back threshold (undefined: the last one did not). */
+    let laggingSince: number | undefined
+    const noteLag = (lagMs: number, now: number) => {
+      if (lagMs <= config.handBackLagSeconds * 1000) laggingSince = undefined
+      else laggingSince ??= now
+    }
+
     const check = (endpoint: Endpoint, scheduledAt: number, lagMs: number) =>
       Effect.gen(function*() {
         const startedAt = scheduledAt + lagMs
+        const jobset = Jobsets.jobsetOf(endpoint.key, config.jobsets)
+        const token = jobsets.tokenAt(jobset, startedAt)
+        // its lease ran out (a stall, a partition): another worker may own it now, so no check
+        if (token === undefined) return
+        noteLag(lagMs, startedAt)
         const { endedAt, result, verdict } = yield* checkNow(endpoint)
         // without the body: 20,000 endpoints' bodies would be kept for nothing
         latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
         yield* Metric.increment(Metric.tagged(checks, "result", verdict.success ? "success" : "failure"))
         yield* Metric.update(lagSeconds, lagMs / 1000)
-        const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict }))
-        if (recorded._tag === "Left") {
+        const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict, fence: { owner, jobset, token } }))
+        if (recorded._tag === "Left" && recorded.left instanceof Results.StaleJobset) {
+          yield* Metric.increment(fencedWrites)
+          yield* Effect.logInfo(`watcher: the check of ${endpoint.key} was not recorded: ${recorded.left.message} (taken over by another worker)`)
+        } else if (recorded._tag === "Left") {
           yield* Metric.increment(recordErrors)
           yield* Effect.logWarning(`watcher: the check of ${endpoint.key} could not be recorded: ${String(recorded.left)}`)
         } else if (recorded.right.change) {
@@ -117,6 +154,29 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       missed: (endpoint, runs, reason) => Metric.incrementBy(Metric.tagged(missedRuns, "reason", reason), runs).pipe(
         Effect.zipRight(Effect.logDebug(`watcher: ${runs} run(s) of ${endpoint.key} missed (${reason})`))
       )
+    })
+
+    /** The endpoints of the jobsets this worker holds: the only ones it schedules. */
+    const mine = () => {
+      const held = jobsets.held()
+      return [...byKey.values()].filter((endpoint) => held.has(Jobsets.jobsetOf(endpoint.key, config.jobsets)))
+    }
+    const jobsets: Jobsets.Jobsets = yield* Jobsets.make({
+      owner,
+      count: config.jobsets,
+      leaseMs,
+      handBackCooldownMs: config.handBackAfterSeconds * 1000,
+      onChange: () => timetable.set(mine())
+    })
+
+    const heartbeat = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const lagging = laggingSince !== undefined && now - laggingSince >= config.handBackAfterSeconds * 1000
+      const changes = yield* jobsets.tick(lagging)
+      if (lagging) laggingSince = undefined
+      for (const { change, id } of changes) {
+        yield* (change === "lost" ? Effect.logWarning : Effect.logInfo)(`watcher: jobset ${id} ${change.replace("_", " ")}${change === "handed_back" ? ` (checks lagged over ${config.handBackLagSeconds}s for ${config.handBackAfterSeconds}s)` : ""}`)
+      }
     })
 
     const refresh = Effect.gen(function*() {
@@ -136,10 +196,18 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       if (!next.missing) {
         yield* Effect.logInfo(`watcher: ${byKey.size} endpoint(s) from ${next.files.length - badFiles} file(s) in ${directory}${badFiles > 0 ? `; ${badFiles} file(s) skipped` : ""}`)
       }
-      yield* timetable.set([...byKey.values()])
+      yield* timetable.set(mine())
       return true
     })
     yield* refresh
+    yield* Effect.catchAll(heartbeat, (error) => Effect.logWarning(`watcher: jobsets: ${String(error)}`))
+    yield* Effect.forkScoped(
+      Effect.catchAll(heartbeat, (error) => Effect.logWarning(`watcher: jobsets: ${String(error)}`)).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(heartbeatMs)))
+      )
+    )
+    // the others take this worker's jobsets over at once, not a lease later
+    yield* Effect.addFinalizer(() => Effect.catchAll(jobsets.releaseAll, (error) => Effect.logWarning(`watcher: releasing jobsets: ${String(error)}`)))
 
     return {
       config,
@@ -148,6 +216,7 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       endpoint: (key) => byKey.get(key),
       refresh,
       latest: Effect.sync(() => latest as ReadonlyMap<string, Latest>),
-      timetable
+      timetable,
+      jobsets
     } satisfies WatcherService
   })
