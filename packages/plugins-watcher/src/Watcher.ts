@@ -78,10 +78,16 @@ export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watche
 const listingKey = (directory: string) =>
   JSON.stringify(EndpointFiles.listFiles(directory)?.map((file) => [file.name, file.mtimeMs, file.size]) ?? null)
 
-/** Runs one check of `endpoint` now: probe and verdict, never failing. */
-export const checkNow = (endpoint: Endpoint) =>
+/** The header that tells an HTTP target which run a scheduled check is for (its due time, epoch ms), so a duplicate is visible there. */
+export const scheduledAtHeader = "x-orch-scheduled-at"
+
+/** Runs one check of `endpoint` now: probe and verdict, never failing; a scheduled run's HTTP request says its due time. */
+export const checkNow = (endpoint: Endpoint, scheduledAt?: number) =>
   Effect.gen(function*() {
-    const result = yield* probe(endpoint.target, { timeoutMs: endpoint.timeoutMs, insecure: endpoint.insecure })
+    const target = scheduledAt === undefined || endpoint.target._tag !== "Http"
+      ? endpoint.target
+      : { ...endpoint.target, headers: { ...endpoint.target.headers, [scheduledAtHeader]: String(scheduledAt) } }
+    const result = yield* probe(target, { timeoutMs: endpoint.timeoutMs, insecure: endpoint.insecure })
     const endedAt = yield* Clock.currentTimeMillis
     return { result, verdict: judge(endpoint, result, endedAt), endedAt }
   })
@@ -131,7 +137,7 @@ export const make = (
         // its lease ran out (a stall, a partition): another worker may own it now, so no check
         if (token === undefined) return
         noteLag(lagMs, startedAt)
-        const { endedAt, result, verdict } = yield* checkNow(endpoint)
+        const { endedAt, result, verdict } = yield* checkNow(endpoint, scheduledAt)
         // without the body: 20,000 endpoints' bodies would be kept for nothing
         latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
         yield* Metric.increment(Metric.tagged(checks, "result", verdict.success ? "success" : "failure"))
