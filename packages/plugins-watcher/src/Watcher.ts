@@ -6,7 +6,7 @@
 import type { ConfigError } from "@orch/core/Errors"
 import * as Plugin from "@orch/core/Plugin"
 import { Schedules } from "@orch/core/Schedules"
-import { Clock, Context, Duration, Effect, Metric, MetricBoundaries, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import * as path from "node:path"
 import type { Endpoint } from "./Endpoint.js"
 import * as EndpointFiles from "./EndpointFiles.js"
@@ -213,7 +213,7 @@ export const make = (
       )
     )
     // the others take this worker's jobsets over at once, not a lease later
-    yield* Effect.addFinalizer(() => Effect.catchAll(jobsets.releaseAll, (error) => Effect.logWarning(`watcher: releasing jobsets: ${String(error)}`)))
+    yield* Effect.addFinalizer(() => Effect.catchAllCause(jobsets.releaseAll, (cause) => Effect.logWarning(`watcher: releasing jobsets: ${Cause.pretty(cause)}`)))
 
     return {
       config,

@@ -4,15 +4,21 @@ import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { countRows, testDatabase } from "@orch/testing"
-import { Effect, Layer, TestClock } from "effect"
+import { Schedules } from "@orch/core/Schedules"
+import { tempDir } from "@orch/testing"
+import { Effect, Layer, Schema, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as EndpointFiles from "../src/EndpointFiles.js"
 import * as Jobsets from "../src/Jobsets.js"
 import * as Results from "../src/Results.js"
 import * as Sinks from "../src/Sinks.js"
 import { migrations } from "../src/sql.js"
+import * as Watcher from "../src/Watcher.js"
+import { WatcherConfig } from "../src/WatcherConfig.js"
 
 const layer = () =>
-  JobQueue.layer([Sinks.SendJob]).pipe(
+  Layer.mergeAll(JobQueue.layer([Sinks.SendJob]), Schedules.layer()).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", migrations)))),
     Layer.provideMerge(testDatabase())
   )
@@ -155,5 +161,32 @@ describe("Jobsets", () => {
       const both = yield* Effect.all([Effect.either(record(check("a", staleToken))), Effect.either(record(check("b", token)))], { concurrency: 2 })
       expect(both.map((e) => e._tag)).toEqual(["Left", "Right"])
       expect(yield* countRows("watcher_results")).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(layer())))
+
+  it.effect("the timetable holds the endpoints of this worker's jobsets only, and follows its claims and releases", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      fs.mkdirSync(path.join(dir, "endpoints"))
+      const keys = Array.from({ length: 40 }, (_, i) => `e${i}`)
+      fs.writeFileSync(path.join(dir, "endpoints", "a.yml"), keys.map((k) => `${k}:\n  cron_schedule: "0 0 1 1 *"\n  url: http://127.0.0.1:1/${k}\n`).join(""))
+      const other = yield* worker("other")
+      yield* other.jobsets.tick(false) // alone: holds all 16
+      const config = Schema.decodeUnknownSync(WatcherConfig)({ endpoints: path.join(dir, "endpoints"), jobsets: count, heartbeatSeconds: 1, leaseSeconds: 10 })
+      const watcher = yield* Watcher.make(config, { owner: "me" })
+      const scheduled = () => Effect.map(watcher.timetable.nextRuns, (runs) => [...runs.keys()].sort())
+      const mine = () => keys.filter((k) => watcher.jobsets.held().has(Jobsets.jobsetOf(k, count))).sort()
+      expect(watcher.jobsets.held().size).toBe(0)
+      expect(yield* scheduled()).toEqual([])
+
+      yield* other.jobsets.tick(false) // two live workers: it hands 8 back
+      yield* TestClock.adjust(1_000) // my heartbeat claims them
+      expect(watcher.jobsets.held().size).toBe(8)
+      expect(yield* scheduled()).toEqual(mine())
+      expect(mine().length).toBeGreaterThan(0)
+
+      // the other stops heartbeating; past the lease I take its jobsets over, and their endpoints join the timetable
+      yield* TestClock.adjust(11_000)
+      expect(watcher.jobsets.held().size).toBe(16)
+      expect(yield* scheduled()).toEqual([...keys].sort())
     }).pipe(Effect.scoped, Effect.provide(layer())))
 })
