@@ -94,6 +94,9 @@ describe("the daemon with every plugin", () => {
       expect(metrics).toMatch(/^orch_watcher_probe_success\{endpoint="bad",file="web.yml"\} 0$/m)
       expect(metrics).toMatch(/^orch_watcher_probe_http_duration_seconds\{endpoint="good",file="web.yml",phase="connect"\} /m)
       expect(metrics).toMatch(/^orch_watcher_file_errors_total 1$/m)
+      // alone on its database: this worker holds every jobset
+      expect(metrics).toMatch(/^orch_watcher_jobsets_held 16$/m)
+      expect(metrics).toMatch(/^orch_watcher_jobset_changes_total\{change="claimed"\} 16$/m)
       expect(metrics).toMatch(/^orch_watcher_endpoint_files\{status="skipped"\} 1$/m)
       const status = await run(orchBin, ["watcher", "status", "--url", daemon.url], { cwd: dir })
       expect(status.code).toBe(0)
