@@ -91,7 +91,23 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
     const inTransaction = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
       Effect.provideService(Database.transaction(effect), SqlClient.SqlClient, sql)
 
+    /** On a rolled-back tick, what this worker held before it (its renewals and claims never happened). */
+    const restore = (before: ReadonlyArray<Held>, claimsFromBefore: number) =>
+      Effect.suspend(() => {
+        held.clear()
+        for (const entry of before) held.set(entry.id, { ...entry })
+        claimsFrom = claimsFromBefore
+        return options.onChange(ids())
+      })
+
     const tick = (lagging: boolean) =>
+      Effect.suspend(() => {
+        const before = [...held.values()].map((entry) => ({ ...entry }))
+        const claimsFromBefore = claimsFrom
+        return Effect.onError(tickOnce(lagging), () => restore(before, claimsFromBefore))
+      })
+
+    const tickOnce = (lagging: boolean) =>
       inTransaction(Effect.gen(function*() {
         const changes: Array<{ id: number; change: Change }> = []
         const now = yield* Clock.currentTimeMillis
@@ -118,7 +134,8 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
           yield* release(id, now)
           yield* note(changes, id, "released")
         }
-        if (lagging && held.size > 0) {
+        // alone, there is no one to hand it to
+        if (lagging && held.size > 0 && live > 1) {
           const id = Math.max(...held.keys())
           yield* release(id, now)
           yield* note(changes, id, "handed_back")

@@ -125,6 +125,29 @@ describe("Jobsets", () => {
       expect(b.jobsets.held().size).toBe(before - 1)
     }).pipe(Effect.provide(layer())))
 
+  it.effect("a tick that fails midway is rolled back whole: the worker keeps what it held before, and its next renewals succeed", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const a = yield* worker("a")
+      const b = yield* worker("b")
+      yield* a.jobsets.tick(false)
+      yield* b.jobsets.tick(false)
+      yield* a.jobsets.tick(false)
+      yield* b.jobsets.tick(false)
+      const held = [...a.jobsets.held()].sort((x, y) => x - y)
+      expect(held).toHaveLength(8)
+      // b dies; a's takeover fails after its renewals ran (a trigger refuses the claims)
+      yield* sql.unsafe(`CREATE TRIGGER refuse_takeover BEFORE UPDATE ON watcher_jobsets WHEN OLD.owner = 'b' AND NEW.owner = 'a' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+      yield* TestClock.adjust(leaseMs + 1)
+      expect((yield* Effect.either(a.jobsets.tick(false)))._tag).toBe("Left")
+      expect([...a.jobsets.held()].sort((x, y) => x - y)).toEqual(held)
+      expect([...a.told.held].sort((x, y) => x - y)).toEqual(held)
+      yield* sql.unsafe(`DROP TRIGGER refuse_takeover`)
+      const changes = yield* a.jobsets.tick(false)
+      expect(changes.filter((c) => c.change === "lost")).toEqual([])
+      expect(changes.filter((c) => c.change === "took_over")).toHaveLength(8)
+    }).pipe(Effect.provide(layer())))
+
   it.effect("fencing: a stale owner's result is refused in its transaction; the new owner's is written", () =>
     Effect.gen(function*() {
       const load = EndpointFiles.loadText(`api:\n  interval: 1s\n  url: http://127.0.0.1:1/\n`, "a.yml", {
