@@ -56,6 +56,9 @@ export interface Held {
 export type Change = "claimed" | "took_over" | "released" | "handed_back" | "lost"
 
 export interface Jobsets {
+  readonly owner: string
+  readonly count: number
+  readonly leaseMs: number
   /** One heartbeat: renew, give up what was lost, hand back past the fair share (or one when `lagging`), claim up to it. */
   readonly tick: (lagging: boolean) => Effect.Effect<ReadonlyArray<{ readonly id: number; readonly change: Change }>, SqlError>
   /** The fencing token of jobset `id` if this worker holds it and its lease has not run out by `now`. */
@@ -161,6 +164,9 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
       }))
 
     return {
+      owner,
+      count,
+      leaseMs,
       tick,
       tokenAt: (id, now) => {
         const entry = held.get(id)

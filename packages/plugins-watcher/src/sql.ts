@@ -240,3 +240,8 @@ export const holdsJobset = (sql: SqlClient.SqlClient, id: number, owner: string,
     }`,
     (rows) => rows.length > 0
   )
+
+/** Every worker's heartbeat row (for the jobsets API). */
+export const listWorkers = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<{ owner: string; seen_at: number; jobsets: number }>, SqlError> =>
+  Effect.map(sql<Record<string, unknown>>`SELECT owner, seen_at, jobsets FROM watcher_workers ORDER BY owner`, (rows) =>
+    rows.map((row) => ({ owner: String(row.owner), seen_at: Number(row.seen_at), jobsets: Number(row.jobsets) })))

@@ -103,6 +103,7 @@ describe("the daemon with every plugin", () => {
       expect(status.stdout).toMatch(/^web\.yml\s+good\s+up\s/m)
       expect(status.stdout).toMatch(/^web\.yml\s+bad\s+down\s.*\[STATUS\] \(500\) == 200$/m)
       expect(status.stdout).toContain("skipped: seed.yml:2:18")
+      expect(status.stdout).toMatch(/^workers: 1 live \(.+:\d+:watcher holds 16\); this daemon holds 16 of 16 jobsets; 0 unheld$/m)
     } finally {
       expect(await daemon.stop()).toBe(0)
     }

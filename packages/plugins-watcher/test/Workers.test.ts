@@ -72,6 +72,11 @@ describe("three watcher workers on one database", () => {
         return rows.length === 16 && counts.every((n) => n >= 4 && n <= 6) && counts.reduce((a, b) => a + b) === 16 ? counts : undefined
       }, 30_000)
 
+      const api = await (await fetch(`${daemons[0]!.url}/watcher/api/jobsets`)).json() as any
+      expect(api.self).toBe(ownerOf(daemons[0]!))
+      expect(api.workers.filter((w: any) => w.live).map((w: any) => w.owner).sort()).toEqual(daemons.map(ownerOf).sort())
+      expect(api.jobsets.reduce((n: number, j: any) => n + j.endpoints, 0)).toBe(endpoints)
+
       // every endpoint checked, several times, by the three together
       const sharedFrom = Date.now()
       await new Promise((resolve) => setTimeout(resolve, 4 * periodMs + 500))
