@@ -35,6 +35,25 @@ export const jobsetChanges = Metric.counter("orch_watcher_jobset_changes_total",
   incremental: true
 })
 
+/**
+ * Whether a worker cannot keep up: every check for `forMs` started more than `thresholdMs`
+ * late. One check on time resets it; so does a hand-back (`reset`), to give the lighter
+ * load time to show.
+ */
+export const lagWatch = (thresholdMs: number, forMs: number) => {
+  let since: number | undefined
+  return {
+    note: (lagMs: number, now: number): void => {
+      if (lagMs <= thresholdMs) since = undefined
+      else since ??= now
+    },
+    lagging: (now: number): boolean => since !== undefined && now - since >= forMs,
+    reset: (): void => {
+      since = undefined
+    }
+  }
+}
+
 export interface Options {
   /** `host:pid:watcher`. */
   readonly owner: string

@@ -122,12 +122,7 @@ export const make = (
     if (leaseMs !== config.leaseSeconds * 1000) {
       yield* Effect.logWarning(`watcher: leaseSeconds (${config.leaseSeconds}) must be longer than heartbeatSeconds (${config.heartbeatSeconds}): using ${leaseMs / 1000}`)
     }
-    /** Since when every check started later than the hand-back threshold (undefined: the last one did not). */
-    let laggingSince: number | undefined
-    const noteLag = (lagMs: number, now: number) => {
-      if (lagMs <= config.handBackLagSeconds * 1000) laggingSince = undefined
-      else laggingSince ??= now
-    }
+    const lag = Jobsets.lagWatch(config.handBackLagSeconds * 1000, config.handBackAfterSeconds * 1000)
 
     const check = (endpoint: Endpoint, scheduledAt: number, lagMs: number) =>
       Effect.gen(function*() {
@@ -136,7 +131,7 @@ export const make = (
         const token = jobsets.tokenAt(jobset, startedAt)
         // its lease ran out (a stall, a partition): another worker may own it now, so no check
         if (token === undefined) return
-        noteLag(lagMs, startedAt)
+        lag.note(lagMs, startedAt)
         const { endedAt, result, verdict } = yield* checkNow(endpoint, scheduledAt)
         // without the body: 20,000 endpoints' bodies would be kept for nothing
         latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
@@ -177,9 +172,9 @@ export const make = (
 
     const heartbeat = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const lagging = laggingSince !== undefined && now - laggingSince >= config.handBackAfterSeconds * 1000
+      const lagging = lag.lagging(now)
       const changes = yield* jobsets.tick(lagging)
-      if (lagging) laggingSince = undefined
+      if (lagging) lag.reset()
       for (const { change, id } of changes) {
         yield* (change === "lost" ? Effect.logWarning : Effect.logInfo)(`watcher: jobset ${id} ${change.replace("_", " ")}${change === "handed_back" ? ` (checks lagged over ${config.handBackLagSeconds}s for ${config.handBackAfterSeconds}s)` : ""}`)
       }

@@ -49,6 +49,19 @@ describe("Jobsets", () => {
     expect(buckets.size).toBe(16)
   })
 
+  it("lagWatch: lagging once every check was late for the whole while; one on time resets it", () => {
+    const lag = Jobsets.lagWatch(5_000, 60_000)
+    lag.note(6_000, 0)
+    lag.note(7_000, 59_999)
+    expect(lag.lagging(59_999)).toBe(false)
+    expect(lag.lagging(60_000)).toBe(true)
+    lag.note(100, 60_001)
+    expect(lag.lagging(200_000)).toBe(false)
+    lag.note(6_000, 200_000)
+    lag.reset()
+    expect(lag.lagging(300_000)).toBe(false)
+  })
+
   it.effect("claim, renew (the token stays, the version moves), and the timetable is told", () =>
     Effect.gen(function*() {
       const a = yield* worker("a")
