@@ -101,13 +101,14 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
       return Metric.increment(Metric.tagged(jobsetChanges, "change", change))
     }
 
-    /** Lets go of `id`: out of the timetable first, then free in the database. */
-    const release = (id: number, now: number) =>
+    /** Lets go of `release`: out of the timetable first, then free in the database. */
+    const release = (release: ReadonlyArray<number>, now: number) =>
       Effect.gen(function*() {
-        const entry = held.get(id)!
-        held.delete(id)
+        if (release.length === 0) return
+        const entries = release.map((id) => held.get(id)!)
+        for (const id of release) held.delete(id)
         yield* options.onChange(ids())
-        yield* Sql.releaseJobset(sql, id, entry.version, owner, now)
+        for (const entry of entries) yield* Sql.releaseJobset(sql, entry.id, entry.version, owner, now)
       })
 
     const inTransaction = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
@@ -152,14 +153,13 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
         }
         if (lost) yield* options.onChange(ids())
 
-        for (const id of [...held.keys()].sort((a, b) => b - a).slice(0, Math.max(0, held.size - fair))) {
-          yield* release(id, now)
-          yield* note(changes, id, "released")
-        }
+        const over = [...held.keys()].sort((a, b) => b - a).slice(0, Math.max(0, held.size - fair))
+        yield* release(over, now)
+        for (const id of over) yield* note(changes, id, "released")
         // alone, there is no one to hand it to
         if (lagging && held.size > 0 && live > 1) {
           const id = Math.max(...held.keys())
-          yield* release(id, now)
+          yield* release([id], now)
           yield* note(changes, id, "handed_back")
           claimsFrom = now + options.handBackCooldownMs
         }
@@ -194,7 +194,7 @@ export const make = (options: Options): Effect.Effect<Jobsets, SqlError, SqlClie
       held: ids,
       releaseAll: inTransaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        for (const id of [...held.keys()]) yield* release(id, now)
+        yield* release([...held.keys()], now)
         yield* Sql.deleteWorker(sql, owner)
         yield* Metric.set(jobsetsHeld, 0)
       }))

@@ -158,9 +158,14 @@ export const make = (
     })
 
     /** The endpoints of the jobsets this worker holds: the only ones it schedules. */
+    const jobsetOf = new Map<string, number>() // a hash per key, once
     const mine = () => {
       const held = jobsets.held()
-      return [...byKey.values()].filter((endpoint) => held.has(Jobsets.jobsetOf(endpoint.key, config.jobsets)))
+      return [...byKey.values()].filter((endpoint) => {
+        let id = jobsetOf.get(endpoint.key)
+        if (id === undefined) jobsetOf.set(endpoint.key, id = Jobsets.jobsetOf(endpoint.key, config.jobsets))
+        return held.has(id)
+      })
     }
     const jobsets: Jobsets.Jobsets = yield* Jobsets.make({
       owner,
@@ -175,8 +180,11 @@ export const make = (
       const lagging = lag.lagging(now)
       const changes = yield* jobsets.tick(lagging)
       if (lagging) lag.reset()
-      for (const { change, id } of changes) {
-        yield* (change === "lost" ? Effect.logWarning : Effect.logInfo)(`watcher: jobset ${id} ${change.replace("_", " ")}${change === "handed_back" ? ` (checks lagged over ${config.handBackLagSeconds}s for ${config.handBackAfterSeconds}s)` : ""}`)
+      // one line per kind of change: at start a worker claims all its jobsets at once
+      for (const kind of new Set(changes.map((c) => c.change))) {
+        const ids = changes.filter((c) => c.change === kind).map((c) => c.id).join(", ")
+        const why = kind === "handed_back" ? ` (checks lagged over ${config.handBackLagSeconds}s for ${config.handBackAfterSeconds}s)` : kind === "lost" ? " (taken over by another worker)" : ""
+        yield* (kind === "lost" ? Effect.logWarning : Effect.logInfo)(`watcher: jobset(s) ${kind.replace("_", " ")}: ${ids}${why}; holding ${jobsets.held().size} of ${config.jobsets}`)
       }
     })
 
@@ -189,6 +197,7 @@ export const make = (
       load = next
       byKey = new Map(EndpointFiles.endpointsOf(next).map((endpoint) => [endpoint.key, endpoint]))
       for (const gone of [...latest.keys()].filter((k) => !byKey.has(k))) latest.delete(gone)
+      for (const gone of [...jobsetOf.keys()].filter((k) => !byKey.has(k))) jobsetOf.delete(gone)
       if (next.missing && wasMissing !== true) yield* Effect.logInfo(`watcher: no endpoints directory at ${directory}, so no endpoints to check`)
       const problems = EndpointFiles.problemsOf(next)
       for (const problem of problems) yield* Effect.logError(`watcher: endpoint file skipped: ${String(problem)}`)
@@ -201,12 +210,10 @@ export const make = (
       return true
     })
     yield* refresh
-    yield* Effect.catchAll(heartbeat, (error) => Effect.logWarning(`watcher: jobsets: ${String(error)}`))
-    yield* Effect.forkScoped(
-      Effect.catchAll(heartbeat, (error) => Effect.logWarning(`watcher: jobsets: ${String(error)}`)).pipe(
-        Effect.repeat(Schedule.spaced(Duration.millis(heartbeatMs)))
-      )
-    )
+    // a failed heartbeat is rolled back and tried again at the next; the leases outlast a few
+    const safeHeartbeat = Effect.catchAllCause(heartbeat, (cause) => Effect.logWarning(`watcher: jobsets heartbeat failed: ${Cause.pretty(cause)}`))
+    yield* safeHeartbeat
+    yield* Effect.forkScoped(Effect.repeat(safeHeartbeat, Schedule.spaced(Duration.millis(heartbeatMs))))
     // the others take this worker's jobsets over at once, not a lease later
     yield* Effect.addFinalizer(() => Effect.catchAllCause(jobsets.releaseAll, (cause) => Effect.logWarning(`watcher: releasing jobsets: ${Cause.pretty(cause)}`)))
 
