@@ -12,6 +12,7 @@ import { Effect, Option } from "effect"
 import * as path from "node:path"
 import * as EndpointFiles from "./EndpointFiles.js"
 import { pluginName } from "./Sinks.js"
+import type { JobsetsOverview } from "./JobsetsStatus.js"
 import type { Overview } from "./Status.js"
 import { checkNow } from "./Watcher.js"
 import type { WatcherConfig } from "./WatcherConfig.js"
@@ -105,6 +106,11 @@ const status = Cli.command("status", {
     ))
     for (const file of overview.files) for (const problem of file.problems) yield* Cli.print(`skipped: ${problem}`)
     if (overview.missing) yield* Cli.print(`no endpoints directory at ${overview.directory}`)
+    const jobsets = yield* daemon.get<JobsetsOverview>(`/${pluginName}/api/jobsets`)
+    const live = jobsets.workers.filter((w) => w.live)
+    const self = live.find((w) => w.owner === jobsets.self)
+    yield* Cli.print(`workers: ${live.length} live (${live.map((w) => `${w.owner} holds ${w.jobsets.length}`).join(", ")}); ` +
+      `this daemon holds ${self?.jobsets.length ?? 0} of ${jobsets.count} jobsets; ${jobsets.jobsets.filter((j) => j.owner === null).length} unheld`)
   })).pipe(Command.withDescription("Every endpoint's state, uptime and last check, from the running daemon"))
 
 export const commands = [validate, check, status]

@@ -9,7 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as GroupCommit from "@orch/core/GroupCommit"
 import { JobQueue } from "@orch/core/Jobs"
-import { Effect, type Scope } from "effect"
+import { Cause, Data, Effect, type Scope } from "effect"
 import type { Endpoint } from "./Endpoint.js"
 import type { ProbeResult } from "./Probe.js"
 import * as Sinks from "./Sinks.js"
@@ -24,6 +24,22 @@ export interface Check {
   readonly endedAt: number
   readonly result: ProbeResult
   readonly verdict: Verdict
+  /** Absent: written unfenced. */
+  readonly fence?: Fence | undefined
+}
+
+/** The jobset lease a check was made under: its write is refused unless `owner` still holds `jobset` under `token`. */
+export interface Fence {
+  readonly owner: string
+  readonly jobset: number
+  readonly token: number
+}
+
+/** A write refused by the fence: another worker took the jobset over since the check began. */
+export class StaleJobset extends Data.TaggedError("StaleJobset")<{ readonly jobset: number; readonly token: number }> {
+  override get message() {
+    return `jobset ${this.jobset} is no longer held under token ${this.token}`
+  }
 }
 
 export interface Recorded {
@@ -39,12 +55,20 @@ export const make = (options: { readonly keepResults: number }): Effect.Effect<R
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const queue = yield* JobQueue
-    const commit = yield* GroupCommit.make({ closedMessage: "the watcher has stopped", isCleanFailure: () => false })
+    const commit = yield* GroupCommit.make({
+      closedMessage: "the watcher has stopped",
+      isCleanFailure: (cause) => Cause.failureOption(cause).pipe((o) => o._tag === "Some" && o.value instanceof StaleJobset)
+    })
 
     const change = (check: Check) =>
       Effect.gen(function*() {
         const { endpoint, result, verdict } = check
         const key = endpoint.key
+        // the fence, before any write (so a refusal leaves the rest of the group to commit)
+        if (check.fence !== undefined) {
+          const { jobset, owner, token } = check.fence
+          if (!(yield* Sql.holdsJobset(sql, jobset, owner, token))) return yield* new StaleJobset({ jobset, token })
+        }
         yield* Sql.insertResult(sql, {
           endpoint: key,
           scheduled_at: check.scheduledAt,

@@ -2,6 +2,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Effect, Layer } from "effect"
+import { jobsetsOverview } from "./JobsetsStatus.js"
 import * as Status from "./Status.js"
 import * as StatusPage from "./StatusPage.js"
 import { Watcher } from "./Watcher.js"
@@ -17,5 +18,8 @@ export const routes = Layer.mergeAll(
   }).pipe(Effect.catchAll(failed))),
   HttpLayerRouter.add("GET", "/api/endpoints", Effect.gen(function*() {
     return HttpServerResponse.unsafeJson(yield* Status.overview(yield* Watcher))
+  }).pipe(Effect.catchAll(failed))),
+  HttpLayerRouter.add("GET", "/api/jobsets", Effect.gen(function*() {
+    return HttpServerResponse.unsafeJson(yield* jobsetsOverview(yield* Watcher))
   }).pipe(Effect.catchAll(failed)))
 )

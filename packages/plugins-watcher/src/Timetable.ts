@@ -28,7 +28,10 @@ export interface Options {
 }
 
 export interface Timetable {
-  /** Replaces the endpoints: new and changed ones are scheduled from now, removed ones dropped, others keep their runs. */
+  /**
+   * Replaces the endpoints: new and changed ones are scheduled from now, removed ones dropped
+   * (with their runs waiting for a slot), others keep their runs.
+   */
   readonly set: (endpoints: ReadonlyArray<Endpoint>) => Effect.Effect<void>
   /** The next due time of each endpoint (for status and tests). */
   readonly nextRuns: Effect.Effect<ReadonlyMap<string, number>>
@@ -145,7 +148,13 @@ export const make = <R>(options: Options, hooks: Hooks<R>): Effect.Effect<Timeta
     const startWaiting: Effect.Effect<void, never, R> = Effect.suspend(() => {
       const starts: Array<{ readonly entry: Scheduled; readonly at: number }> = []
       while (active < options.concurrency && head < waiting.length) {
-        starts.push(waiting[head++]!)
+        const next = waiting[head++]!
+        // removed (its jobset let go) or changed while it waited: that run is no longer this timetable's
+        if (scheduled.get(next.entry.endpoint.key) !== next.entry) {
+          running.delete(next.entry.endpoint.key)
+          continue
+        }
+        starts.push(next)
         active++
       }
       if (head > 1024 && head * 2 > waiting.length) {

@@ -4,11 +4,13 @@
  * of each endpoint in memory for `/metrics`.
  */
 import type { ConfigError } from "@orch/core/Errors"
+import * as Plugin from "@orch/core/Plugin"
 import { Schedules } from "@orch/core/Schedules"
-import { Clock, Context, Effect, Metric, MetricBoundaries } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import * as path from "node:path"
 import type { Endpoint } from "./Endpoint.js"
 import * as EndpointFiles from "./EndpointFiles.js"
+import * as Jobsets from "./Jobsets.js"
 import { probe, type ProbeResult } from "./Probe.js"
 import * as Results from "./Results.js"
 import * as Timetable from "./Timetable.js"
@@ -32,6 +34,11 @@ export const fileErrors = Metric.counter("orch_watcher_file_errors_total", {
 
 export const recordErrors = Metric.counter("orch_watcher_record_errors_total", {
   description: "Checks whose result could not be recorded",
+  incremental: true
+})
+
+export const fencedWrites = Metric.counter("orch_watcher_fenced_writes_total", {
+  description: "Check results refused because this worker no longer held the endpoint's jobset (taken over by another)",
   incremental: true
 })
 
@@ -62,6 +69,8 @@ export interface WatcherService {
   readonly refresh: Effect.Effect<boolean, ConfigError>
   readonly latest: Effect.Effect<ReadonlyMap<string, Latest>>
   readonly timetable: Timetable.Timetable
+  /** The jobsets this worker holds (shared with the other processes on the database). */
+  readonly jobsets: Jobsets.Jobsets
 }
 
 export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watcher, WatcherService>() {}
@@ -69,16 +78,29 @@ export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watche
 const listingKey = (directory: string) =>
   JSON.stringify(EndpointFiles.listFiles(directory)?.map((file) => [file.name, file.mtimeMs, file.size]) ?? null)
 
-/** Runs one check of `endpoint` now: probe and verdict, never failing. */
-export const checkNow = (endpoint: Endpoint) =>
+/** The header that tells an HTTP target which run a scheduled check is for (its due time, epoch ms), so a duplicate is visible there. */
+export const scheduledAtHeader = "x-orch-scheduled-at"
+
+/** Runs one check of `endpoint` now: probe and verdict, never failing; a scheduled run's HTTP request says its due time. */
+export const checkNow = (endpoint: Endpoint, scheduledAt?: number) =>
   Effect.gen(function*() {
-    const result = yield* probe(endpoint.target, { timeoutMs: endpoint.timeoutMs, insecure: endpoint.insecure })
+    const target = scheduledAt === undefined || endpoint.target._tag !== "Http"
+      ? endpoint.target
+      : { ...endpoint.target, headers: { ...endpoint.target.headers, [scheduledAtHeader]: String(scheduledAt) } }
+    const result = yield* probe(target, { timeoutMs: endpoint.timeoutMs, insecure: endpoint.insecure })
     const endedAt = yield* Clock.currentTimeMillis
     return { result, verdict: judge(endpoint, result, endedAt), endedAt }
   })
 
 /** Starts the watcher in the current scope: reads the directory, schedules, checks. */
-export const make = (config: WatcherConfig, options: { readonly env?: Readonly<Record<string, string | undefined>> } = {}) =>
+export const make = (
+  config: WatcherConfig,
+  options: {
+    readonly env?: Readonly<Record<string, string | undefined>>
+    /** This worker's owner id (core's `PluginContext.ownerId`; `host:pid:watcher` by default). */
+    readonly owner?: string
+  } = {}
+) =>
   Effect.gen(function*() {
     const schedules = yield* Schedules
     const directory = path.resolve(config.endpoints)
@@ -94,16 +116,32 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
     let byKey = new Map<string, Endpoint>()
     let listing: string | undefined
 
+    const owner = options.owner ?? Plugin.ownerId("watcher")
+    const heartbeatMs = config.heartbeatSeconds * 1000
+    const leaseMs = config.leaseSeconds > config.heartbeatSeconds ? config.leaseSeconds * 1000 : 3 * heartbeatMs
+    if (leaseMs !== config.leaseSeconds * 1000) {
+      yield* Effect.logWarning(`watcher: leaseSeconds (${config.leaseSeconds}) must be longer than heartbeatSeconds (${config.heartbeatSeconds}): using ${leaseMs / 1000}`)
+    }
+    const lag = Jobsets.lagWatch(config.handBackLagSeconds * 1000, config.handBackAfterSeconds * 1000)
+
     const check = (endpoint: Endpoint, scheduledAt: number, lagMs: number) =>
       Effect.gen(function*() {
         const startedAt = scheduledAt + lagMs
-        const { endedAt, result, verdict } = yield* checkNow(endpoint)
+        const jobset = Jobsets.jobsetOf(endpoint.key, config.jobsets)
+        const token = jobsets.tokenAt(jobset, startedAt)
+        // its lease ran out (a stall, a partition): another worker may own it now, so no check
+        if (token === undefined) return
+        lag.note(lagMs, startedAt)
+        const { endedAt, result, verdict } = yield* checkNow(endpoint, scheduledAt)
         // without the body: 20,000 endpoints' bodies would be kept for nothing
         latest.set(endpoint.key, { endpoint, at: endedAt, lagMs, result: { ...result, body: undefined }, verdict })
         yield* Metric.increment(Metric.tagged(checks, "result", verdict.success ? "success" : "failure"))
         yield* Metric.update(lagSeconds, lagMs / 1000)
-        const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict }))
-        if (recorded._tag === "Left") {
+        const recorded = yield* Effect.either(record({ endpoint, scheduledAt, startedAt, endedAt, result, verdict, fence: { owner, jobset, token } }))
+        if (recorded._tag === "Left" && recorded.left instanceof Results.StaleJobset) {
+          yield* Metric.increment(fencedWrites)
+          yield* Effect.logInfo(`watcher: the check of ${endpoint.key} was not recorded: ${recorded.left.message} (taken over by another worker)`)
+        } else if (recorded._tag === "Left") {
           yield* Metric.increment(recordErrors)
           yield* Effect.logWarning(`watcher: the check of ${endpoint.key} could not be recorded: ${String(recorded.left)}`)
         } else if (recorded.right.change) {
@@ -119,6 +157,37 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       )
     })
 
+    /** The endpoints of the jobsets this worker holds: the only ones it schedules. */
+    const jobsetOf = new Map<string, number>() // a hash per key, once
+    const mine = () => {
+      const held = jobsets.held()
+      return [...byKey.values()].filter((endpoint) => {
+        let id = jobsetOf.get(endpoint.key)
+        if (id === undefined) jobsetOf.set(endpoint.key, id = Jobsets.jobsetOf(endpoint.key, config.jobsets))
+        return held.has(id)
+      })
+    }
+    const jobsets: Jobsets.Jobsets = yield* Jobsets.make({
+      owner,
+      count: config.jobsets,
+      leaseMs,
+      handBackCooldownMs: config.handBackAfterSeconds * 1000,
+      onChange: () => timetable.set(mine())
+    })
+
+    const heartbeat = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const lagging = lag.lagging(now)
+      const changes = yield* jobsets.tick(lagging)
+      if (lagging) lag.reset()
+      // one line per kind of change: at start a worker claims all its jobsets at once
+      for (const kind of new Set(changes.map((c) => c.change))) {
+        const ids = changes.filter((c) => c.change === kind).map((c) => c.id).join(", ")
+        const why = kind === "handed_back" ? ` (checks lagged over ${config.handBackLagSeconds}s for ${config.handBackAfterSeconds}s)` : kind === "lost" ? " (taken over by another worker)" : ""
+        yield* (kind === "lost" ? Effect.logWarning : Effect.logInfo)(`watcher: jobset(s) ${kind.replace("_", " ")}: ${ids}${why}; holding ${jobsets.held().size} of ${config.jobsets}`)
+      }
+    })
+
     const refresh = Effect.gen(function*() {
       const key = listingKey(directory)
       if (key === listing) return false
@@ -128,6 +197,7 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       load = next
       byKey = new Map(EndpointFiles.endpointsOf(next).map((endpoint) => [endpoint.key, endpoint]))
       for (const gone of [...latest.keys()].filter((k) => !byKey.has(k))) latest.delete(gone)
+      for (const gone of [...jobsetOf.keys()].filter((k) => !byKey.has(k))) jobsetOf.delete(gone)
       if (next.missing && wasMissing !== true) yield* Effect.logInfo(`watcher: no endpoints directory at ${directory}, so no endpoints to check`)
       const problems = EndpointFiles.problemsOf(next)
       for (const problem of problems) yield* Effect.logError(`watcher: endpoint file skipped: ${String(problem)}`)
@@ -136,10 +206,16 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       if (!next.missing) {
         yield* Effect.logInfo(`watcher: ${byKey.size} endpoint(s) from ${next.files.length - badFiles} file(s) in ${directory}${badFiles > 0 ? `; ${badFiles} file(s) skipped` : ""}`)
       }
-      yield* timetable.set([...byKey.values()])
+      yield* timetable.set(mine())
       return true
     })
     yield* refresh
+    // a failed heartbeat is rolled back and tried again at the next; the leases outlast a few
+    const safeHeartbeat = Effect.catchAllCause(heartbeat, (cause) => Effect.logWarning(`watcher: jobsets heartbeat failed: ${Cause.pretty(cause)}`))
+    yield* safeHeartbeat
+    yield* Effect.forkScoped(Effect.repeat(safeHeartbeat, Schedule.spaced(Duration.millis(heartbeatMs))))
+    // the others take this worker's jobsets over at once, not a lease later
+    yield* Effect.addFinalizer(() => Effect.catchAllCause(jobsets.releaseAll, (cause) => Effect.logWarning(`watcher: releasing jobsets: ${Cause.pretty(cause)}`)))
 
     return {
       config,
@@ -148,6 +224,7 @@ export const make = (config: WatcherConfig, options: { readonly env?: Readonly<R
       endpoint: (key) => byKey.get(key),
       refresh,
       latest: Effect.sync(() => latest as ReadonlyMap<string, Latest>),
-      timetable
+      timetable,
+      jobsets
     } satisfies WatcherService
   })

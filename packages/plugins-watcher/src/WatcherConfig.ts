@@ -30,6 +30,21 @@ export const WatcherConfig = Schema.Struct({
   }),
   sendConcurrency: Schema.optionalWith(PositiveInt, { default: () => 8 }).annotations({
     description: "Sink sends (Datadog, EventBridge, CloudWatch, webhooks) in flight at once"
+  }),
+  jobsets: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 4096)), { default: () => 16 }).annotations({
+    description: "Endpoints are grouped into this many jobsets (by a hash of their key), which the processes running the watcher on one database share; the same in every process"
+  }),
+  heartbeatSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 2 }).annotations({
+    description: "How often a worker heartbeats, renews its jobsets and claims free or expired ones"
+  }),
+  leaseSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 10 }).annotations({
+    description: "A jobset not renewed for this long (its worker died or stalled) is taken over by another; a worker silent this long no longer counts as live. Several heartbeats long"
+  }),
+  handBackLagSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 5 }).annotations({
+    description: "A worker whose checks start later than this after their scheduled time, for handBackAfterSeconds, hands a jobset back"
+  }),
+  handBackAfterSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 60 }).annotations({
+    description: "How long the lag must last before a jobset is handed back; also how long the worker then claims nothing new"
   })
 })
 export type WatcherConfig = typeof WatcherConfig.Type

@@ -37,8 +37,8 @@ const services = (config: WatcherConfig) =>
   Layer.scoped(
     Watcher.Watcher,
     Effect.gen(function*() {
-      const watcher = yield* Watcher.make(config)
       const context = yield* Plugin.PluginContext
+      const watcher = yield* Watcher.make(config, { owner: context.ownerId })
       yield* context.addCollector(Metrics.collector(watcher))
       return watcher
     })

@@ -48,6 +48,21 @@ CREATE TABLE watcher_uptime (
   checks INTEGER NOT NULL,
   successes INTEGER NOT NULL,
   PRIMARY KEY (endpoint, hour)
+);`,
+  // jobsets shared by the workers (every orch process running the watcher on this database)
+  "0002_watcher_jobsets": `
+CREATE TABLE watcher_jobsets (
+  id INTEGER PRIMARY KEY,            -- the bucket: a hash of the endpoint key modulo watcher.jobsets
+  owner TEXT,                        -- host:pid:watcher of the worker holding it; NULL when free
+  version BIGINT NOT NULL,           -- bumped by every change (etcd's modifiedIndex): what each compare-and-set compares
+  token BIGINT NOT NULL,             -- the version at the owner's claim (kept by renewals): the fencing token of its writes
+  expires_at BIGINT NOT NULL,        -- the lease: past it, any worker may take the jobset over
+  changed_at BIGINT NOT NULL
+);
+CREATE TABLE watcher_workers (
+  owner TEXT PRIMARY KEY,            -- host:pid:watcher
+  seen_at BIGINT NOT NULL,           -- its heartbeat: live while within a lease of now
+  jobsets INTEGER NOT NULL           -- how many it held at that heartbeat (for people)
 );`
 }
 
@@ -142,3 +157,91 @@ export const uptimeSince = (sql: SqlClient.SqlClient, since: number): Effect.Eff
 
 export const recentEvents = (sql: SqlClient.SqlClient, limit: number): Effect.Effect<ReadonlyArray<EventRow>, SqlError> =>
   sql<EventRow>`SELECT * FROM watcher_events ORDER BY id DESC LIMIT ${limit}`
+
+// ---- jobsets: every claim, renewal and release is a compare-and-set on `version` in its own statement,
+// so it is correct with several writers whatever the engine's locking (PostgreSQL later, unchanged).
+
+export interface JobsetRow {
+  readonly id: number
+  readonly owner: string | null
+  readonly version: number
+  readonly token: number
+  readonly expires_at: number
+}
+
+const jobsetRow = (raw: Record<string, unknown>): JobsetRow => ({
+  id: Number(raw.id),
+  owner: (raw.owner as string | null) ?? null,
+  version: Number(raw.version),
+  token: Number(raw.token),
+  expires_at: Number(raw.expires_at)
+})
+
+/** Creates jobsets 0..count-1 that do not exist yet, free (several workers may run it at once: existing rows are left alone). */
+export const ensureJobsets = (sql: SqlClient.SqlClient, count: number, now: number) =>
+  sql`INSERT INTO watcher_jobsets ${
+    sql.insert(Array.from({ length: count }, (_, id) => ({ id, owner: null, version: 0, token: 0, expires_at: 0, changed_at: now })))
+  } ON CONFLICT (id) DO NOTHING`
+
+/** The worker's heartbeat: its row says it is live (and how many jobsets it holds) as of `now`. */
+export const heartbeat = (sql: SqlClient.SqlClient, owner: string, now: number, jobsets: number) =>
+  sql`INSERT INTO watcher_workers (owner, seen_at, jobsets) VALUES (${owner}, ${now}, ${jobsets})
+    ON CONFLICT (owner) DO UPDATE SET seen_at = ${now}, jobsets = ${jobsets}`
+
+/** Workers whose heartbeat is at or after `since` (the live ones, this one included). */
+export const liveWorkers = (sql: SqlClient.SqlClient, since: number): Effect.Effect<number, SqlError> =>
+  Effect.map(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM watcher_workers WHERE seen_at >= ${since}`, (rows) => Number(rows[0]!.n))
+
+/** Forgets workers silent since before `before` (a stopped worker deletes its own row). */
+export const forgetWorkers = (sql: SqlClient.SqlClient, before: number) => sql`DELETE FROM watcher_workers WHERE seen_at < ${before}`
+
+export const deleteWorker = (sql: SqlClient.SqlClient, owner: string) => sql`DELETE FROM watcher_workers WHERE owner = ${owner}`
+
+/** Jobsets 0..count-1 (rows past `count` belong to another setting of watcher.jobsets and are ignored). */
+export const listJobsets = (sql: SqlClient.SqlClient, count: number): Effect.Effect<ReadonlyArray<JobsetRow>, SqlError> =>
+  Effect.map(sql<Record<string, unknown>>`SELECT id, owner, version, token, expires_at FROM watcher_jobsets WHERE id < ${count} ORDER BY id`, (rows) => rows.map(jobsetRow))
+
+/**
+ * Claims a free or expired jobset seen at `version`: matches nothing if anyone changed it
+ * since (another worker claimed it first). The new version is the owner's fencing token.
+ */
+export const claimJobset = (sql: SqlClient.SqlClient, id: number, version: number, owner: string, expiresAt: number, now: number) =>
+  Effect.map(
+    sql<{ version: unknown }>`UPDATE watcher_jobsets SET owner = ${owner}, version = version + 1, token = version + 1, expires_at = ${expiresAt}, changed_at = ${now}
+      WHERE id = ${id} AND version = ${version} AND (owner IS NULL OR expires_at <= ${now}) RETURNING version`,
+    (rows) => rows.length === 0 ? undefined : Number(rows[0]!.version)
+  )
+
+/** Extends the owner's lease if the jobset is still as it left it: no row back means it was taken over (a partition, a stall). */
+export const renewJobset = (sql: SqlClient.SqlClient, id: number, version: number, owner: string, expiresAt: number, now: number) =>
+  Effect.map(
+    sql<{ version: unknown }>`UPDATE watcher_jobsets SET version = version + 1, expires_at = ${expiresAt}, changed_at = ${now}
+      WHERE id = ${id} AND owner = ${owner} AND version = ${version} RETURNING version`,
+    (rows) => rows.length === 0 ? undefined : Number(rows[0]!.version)
+  )
+
+/** Hands a jobset back (free at once, for any worker to claim), if the owner still holds it as it left it. */
+export const releaseJobset = (sql: SqlClient.SqlClient, id: number, version: number, owner: string, now: number) =>
+  Effect.map(
+    sql<{ version: unknown }>`UPDATE watcher_jobsets SET owner = NULL, version = version + 1, expires_at = 0, changed_at = ${now}
+      WHERE id = ${id} AND owner = ${owner} AND version = ${version} RETURNING version`,
+    (rows) => rows.length > 0
+  )
+
+/**
+ * The fence, first in a result's transaction: does `owner` still hold jobset `id` under
+ * `token`? A stale owner (taken over since) finds no row and its write is refused. In
+ * PostgreSQL the row is share-locked, so a takeover waits for this transaction's commit.
+ */
+export const holdsJobset = (sql: SqlClient.SqlClient, id: number, owner: string, token: number): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql<{ id: unknown }>`SELECT id FROM watcher_jobsets WHERE id = ${id} AND owner = ${owner} AND token = ${token}${
+      sql.onDialectOrElse({ pg: () => sql` FOR SHARE`, orElse: () => sql`` })
+    }`,
+    (rows) => rows.length > 0
+  )
+
+/** Every worker's heartbeat row (for the jobsets API). */
+export const listWorkers = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<{ owner: string; seen_at: number; jobsets: number }>, SqlError> =>
+  Effect.map(sql<Record<string, unknown>>`SELECT owner, seen_at, jobsets FROM watcher_workers ORDER BY owner`, (rows) =>
+    rows.map((row) => ({ owner: String(row.owner), seen_at: Number(row.seen_at), jobsets: Number(row.jobsets) })))

@@ -104,6 +104,9 @@ describe("the daemon with every plugin", () => {
       expect(metrics).toMatch(/^probe_duration_seconds\{endpoint="good",file="web.yml"\} [0-9.e-]+$/m)
       expect(metrics).not.toContain("orch_watcher_probe_")
       expect(metrics).toMatch(/^orch_watcher_file_errors_total 1$/m)
+      // alone on its database: this worker holds every jobset
+      expect(metrics).toMatch(/^orch_watcher_jobsets_held 16$/m)
+      expect(metrics).toMatch(/^orch_watcher_jobset_changes_total\{change="claimed"\} 16$/m)
       expect(metrics).toMatch(/^orch_watcher_endpoint_files\{status="skipped"\} 1$/m)
       const status = await run(orchBin, ["watcher", "status", "--url", daemon.url], { cwd: dir })
       expect(status.code).toBe(0)
@@ -118,6 +121,7 @@ describe("the daemon with every plugin", () => {
       await eventually(async () => aws.putMetricData.some((call) => call.Namespace === "Self") || undefined)
       const health = aws.putMetricData.find((call) => call.Namespace === "Self")!.MetricData
       expect(health.map((d) => d.MetricName)).toEqual(["Checks", "LagP50", "LagP99", "MissedRuns", "Behind"])
+      expect(status.stdout).toMatch(/^workers: 1 live \(.+:\d+:watcher holds 16\); this daemon holds 16 of 16 jobsets; 0 unheld$/m)
     } finally {
       expect(await daemon.stop()).toBe(0)
       await aws.close()

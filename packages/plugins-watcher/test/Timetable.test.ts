@@ -106,4 +106,19 @@ describe("timetable", () => {
     const [c] = endpoints(`c:\n  cron_schedule: "*/5 * * * *"\n  url: http://127.0.0.1:1/\n`)
     expect(Timetable.nextAhead(c!.cadence, 0, 0, 16 * minute)).toEqual({ slot: 20 * minute, behind: 3 })
   })
+
+  it.scoped("endpoints removed (their jobset let go) leave the heap and the queue for a slot; added ones join from their next run", () =>
+    Effect.gen(function*() {
+      const { timetable, checks } = yield* recording({ concurrency: 1, maxJitterMs: 0 }, 1_000)
+      const all = endpoints(["a", "b", "c"].map((k) => `${k}:\n  cron_schedule: "*/10 * * * * *"\n  url: http://127.0.0.1:1/\n`).join(""))
+      yield* timetable.set(all)
+      yield* TestClock.adjust(500) // a runs (1 s each); b and c wait for the one slot
+      yield* timetable.set([all[0]!]) // b and c let go while waiting
+      yield* TestClock.adjust(9_000)
+      expect(checks.map((c) => c.key)).toEqual(["a"])
+      expect([...(yield* timetable.nextRuns).keys()]).toEqual(["a"])
+      yield* timetable.set(all) // taken back at 9.5 s: from their next run, at 10 s
+      yield* TestClock.adjust(10_000)
+      expect(checks.map((c) => `${c.key}@${c.scheduledAt}`).sort()).toEqual(["a@0", "a@10000", "b@10000", "c@10000"])
+    }))
 })

@@ -134,7 +134,7 @@ describe("the watcher", () => {
       expect(samples.filter((s) => s.name === "probe_http_duration_seconds").map((s) => s.labels.phase)).toEqual(
         expect.arrayContaining(["connect", "processing", "transfer"])
       )
-    }).pipe(Effect.provide(servicesLayer())), 30_000)
+    }).pipe(Effect.scoped, Effect.provide(servicesLayer())), 30_000)
 
   it.scopedLive("endpoint files are read again when they change: a bad file is skipped and shown, the good ones keep being checked", () =>
     Effect.gen(function*() {
@@ -154,7 +154,7 @@ describe("the watcher", () => {
       fs.rmSync(path.join(dir, "a.yml"))
       expect(yield* watcher.refresh).toBe(true)
       expect([...(yield* watcher.timetable.nextRuns).keys()]).toEqual(["c"])
-    }).pipe(Effect.provide(servicesLayer())))
+    }).pipe(Effect.scoped, Effect.provide(servicesLayer())))
 
   it.scopedLive("a sink that never answers does not hold up checks: its sends wait in the queue", () =>
     Effect.gen(function*() {
@@ -184,7 +184,7 @@ describe("the watcher", () => {
       expect(hung.length).toBe(4)
       const [queued] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM orch_jobs WHERE kind = 'send' AND state = 'queued'`
       expect(Number(queued!.n)).toBeGreaterThanOrEqual(16)
-    }).pipe(Effect.provide(servicesLayer())), 30_000)
+    }).pipe(Effect.scoped, Effect.provide(servicesLayer())), 30_000)
 
   it.scopedLive("no endpoints directory: no endpoints and no error", () =>
     Effect.gen(function*() {
@@ -192,7 +192,7 @@ describe("the watcher", () => {
       expect((yield* watcher.load).missing).toBe(true)
       expect(EndpointFiles.endpointsOf(yield* watcher.load)).toEqual([])
       expect((yield* Status.overview(watcher)).endpoints).toEqual([])
-    }).pipe(Effect.provide(servicesLayer())))
+    }).pipe(Effect.scoped, Effect.provide(servicesLayer())))
 })
 
 describe("sends", () => {
