@@ -16,8 +16,8 @@ import * as path from "node:path"
 import type { Browser, Page } from "playwright-core"
 import { chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
-import { findChromium, findNeubotWww, serveNeubotWww } from "./neubotWww.js"
+import { type Daemon, eventually, findChromium, orchBin, startDaemon, tempDir } from "@orch/testing"
+import { findNeubotWww, serveNeubotWww } from "./neubotWww.js"
 import { nodeScript, writeDescriptor } from "./helpers.js"
 
 const www = findNeubotWww()

@@ -58,12 +58,6 @@ export const findPython2 = (): { readonly executable: string } | { readonly miss
   return { missing: `no Python 2.7 (set NEUBOT_PYTHON2; tried ${candidates.join(", ")})` }
 }
 
-export const findChromium = (): { readonly executable: string } | { readonly missing: string } => {
-  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter((c): c is string => !!c)
-  const found = candidates.find((c) => fs.existsSync(c))
-  return found ? { executable: found } : { missing: `no Chromium (apt-get install chromium, or set CHROMIUM_PATH; looked at ${candidates.join(", ")})` }
-}
-
 const types: Record<string, string> = {
   ".html": "text/html; charset=UTF-8",
   ".js": "application/javascript; charset=UTF-8",

@@ -61,6 +61,7 @@ export const render = (overview: Overview, now: number): string => {
 <meta charset="utf-8">
 <meta http-equiv="refresh" content="${refreshSeconds}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>watcher: ${counts.down > 0 ? `${counts.down} down` : "status"}</title>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }

@@ -1,4 +1,5 @@
 /** What orch's tests share, one way each: temp folders, a migrated database, the built orch as a child process. */
+export * from "./Browser.js"
 export * from "./Database.js"
 export * from "./Fixture.js"
 export * from "./FixtureProcess.js"
