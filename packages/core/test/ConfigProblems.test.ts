@@ -6,6 +6,7 @@ import * as Config from "../src/Config.js"
 import * as ConfigInit from "../src/ConfigInit.js"
 import * as Plugin from "../src/Plugin.js"
 import * as Suggest from "../src/Suggest.js"
+import * as Yaml from "../src/Yaml.js"
 import { tempDir } from "@orch/testing"
 
 const demo = Plugin.make({
@@ -106,5 +107,15 @@ describe("config problems", () => {
     expect(Suggest.closest("plugns", ["plugins", "http-port"])).toBe("plugins")
     expect(Suggest.closest("stat", ["state", "kind"])).toBe("state")
     expect(Suggest.closest("zzz", ["http", "log"])).toBeUndefined()
+  })
+
+  it("a key given twice in one map is an error at the second, at any depth; the same key in two maps is not", () => {
+    const twice = Yaml.parse("core:\n  http:\n    port: 1\n    host: a\n    port: 2\n", "orch.yaml")
+    expect(twice._tag).toBe("Left")
+    if (twice._tag === "Left") {
+      expect([twice.left.line, twice.left.column]).toEqual([5, 5])
+      expect(twice.left.message).toBe('invalid YAML: Map keys must be unique ("port" again)')
+    }
+    expect(Yaml.parse("a:\n  x: 1\nb:\n  x: 2\n", "f.yml")._tag).toBe("Right")
   })
 })
