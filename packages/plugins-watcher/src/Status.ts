@@ -66,7 +66,7 @@ export const overview = (watcher: WatcherService) =>
       Sql.latestResults(sql),
       Sql.uptimeSince(sql, now - day),
       Sql.uptimeSince(sql, now - 7 * day),
-      sql<Sql.ResultRow>`SELECT * FROM watcher_results WHERE success = 0 ORDER BY id DESC LIMIT 1000`,
+      Sql.newestFailures(sql, 1000),
       Sql.responseHistory(sql, historyShown)
     ])
     const historyOf = new Map<string, Array<{ at: number; ms: number; success: boolean }>>()
