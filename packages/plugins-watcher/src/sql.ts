@@ -150,11 +150,19 @@ export const newestFailures = (sql: SqlClient.SqlClient, limit: number): Effect.
 export const recentResults = (sql: SqlClient.SqlClient, endpoint: string, limit: number): Effect.Effect<ReadonlyArray<ResultRow>, SqlError> =>
   sql<ResultRow>`SELECT * FROM watcher_results WHERE endpoint = ${endpoint} ORDER BY id DESC LIMIT ${limit}`
 
-/** The newest `perEndpoint` response times and outcomes of every endpoint, newest first (for the status page's chart). */
+/**
+ * The newest `perEndpoint` response times and outcomes of every endpoint, newest first (for
+ * the status page's chart). Driven by the endpoints checked (every one has a state row; CROSS
+ * JOIN keeps SQLite from scanning every result instead), each read as a range of its
+ * (endpoint, id) index from its perEndpoint-th newest id: the rows read are endpoints ×
+ * perEndpoint, however many results are kept (1 million results: 2.3 s before, 0.33 s).
+ */
 export const responseHistory = (sql: SqlClient.SqlClient, perEndpoint: number): Effect.Effect<ReadonlyArray<{ endpoint: string; duration_ms: number; success: number; started_at: number }>, SqlError> =>
-  sql<{ endpoint: string; duration_ms: number; success: number; started_at: number }>`SELECT endpoint, duration_ms, success, started_at FROM (
-    SELECT endpoint, duration_ms, success, started_at, ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY id DESC) AS n FROM watcher_results
-  ) ranked WHERE n <= ${perEndpoint} ORDER BY endpoint, started_at DESC`
+  sql<{ endpoint: string; duration_ms: number; success: number; started_at: number }>`SELECT r.endpoint, r.duration_ms, r.success, r.started_at
+    FROM watcher_states s CROSS JOIN watcher_results r
+    WHERE r.endpoint = s.endpoint AND r.id >= COALESCE(
+      (SELECT id FROM watcher_results WHERE endpoint = s.endpoint ORDER BY id DESC LIMIT 1 OFFSET ${perEndpoint - 1}), 0)
+    ORDER BY r.endpoint, r.started_at DESC`
 
 /** Checks and successes of every endpoint since `since`. */
 export const uptimeSince = (sql: SqlClient.SqlClient, since: number): Effect.Effect<ReadonlyArray<{ endpoint: string; checks: number; successes: number }>, SqlError> =>
