@@ -156,7 +156,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
       }
       yield* inBatches((limit) => Sql.selectFinishedJobs(sql, scope, cutoff, limit), (ids) =>
         each(ids, [
-          ...children.map((child) => [child.table, (ids: ReadonlyArray<number>) => Sql.deleteJobChildren(sql, child, ids)] as const),
+          ...children.map((child) => [child.table, (ids: ReadonlyArray<number>) => Sql.deleteChildren(sql, child, ids)] as const),
           ["orch_jobs", (ids) => Sql.deleteJobs(sql, ids)]
         ]))
     }
@@ -175,7 +175,7 @@ export const prune = (target: Target, options: PruneOptions = {}): Effect.Effect
       }
       yield* inBatches((limit) => Sql.selectEndedLeases(sql, scope, cutoff, limit), (ids) =>
         each(ids, [
-          ...children.map((child) => [child.table, (ids: ReadonlyArray<string>) => Sql.deleteLeaseChildren(sql, child, ids)] as const),
+          ...children.map((child) => [child.table, (ids: ReadonlyArray<string>) => Sql.deleteChildren(sql, child, ids)] as const),
           ["orch_resource_leases", (ids) => Sql.deleteLeases(sql, ids)]
         ]))
     }

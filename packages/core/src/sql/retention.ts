@@ -100,8 +100,8 @@ export const countJobChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTab
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
     (SELECT id FROM orch_jobs WHERE ${finishedJobs(sql, scope)} AND ${before(sql, "updated_at", "id", cutoff)})`)
 
-/** The jobs' rows in a child table (history or a plugin's); returns how many went. */
-export const deleteJobChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<number>) =>
+/** The rows of picked jobs or leases in a child table (history, a plugin's); returns how many went. */
+export const deleteChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<number | string>) =>
   Effect.map(
     sql<{ x: unknown }>`DELETE FROM ${sql(child.table)} WHERE ${sql(child.column)} IN ${sql.in(ids)} RETURNING 1 AS x`,
     (rows) => rows.length
@@ -151,12 +151,6 @@ export const countEndedLeasesBefore = (sql: SqlClient.SqlClient, scope: KindScop
 export const countLeaseChildrenBefore = (sql: SqlClient.SqlClient, child: ChildTable, scope: KindScope, cutoff: Cutoff) =>
   count(sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(child.table)} WHERE ${sql(child.column)} IN
     (SELECT id FROM orch_resource_leases WHERE ${endedLeases(sql, scope)} AND ${before(sql, "ended_at", "id", cutoff)})`)
-
-export const deleteLeaseChildren = (sql: SqlClient.SqlClient, child: ChildTable, ids: ReadonlyArray<string>) =>
-  Effect.map(
-    sql<{ x: unknown }>`DELETE FROM ${sql(child.table)} WHERE ${sql(child.column)} IN ${sql.in(ids)} RETURNING 1 AS x`,
-    (rows) => rows.length
-  )
 
 /** The leases, by id: picked as ended in the same transaction (see `deleteJobs`). */
 export const deleteLeases = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>) =>
