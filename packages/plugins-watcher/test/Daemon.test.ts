@@ -2,10 +2,9 @@
 import { orchBin, run, startDaemon, eventually, tempDir } from "@orch/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { startAwsDouble } from "./AwsDouble.js"
+import { type HealthTarget, startHealthTarget } from "./healthTarget.js"
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname
 
@@ -32,20 +31,13 @@ describe("orch watcher validate", () => {
 })
 
 describe("the daemon with every plugin", () => {
-  let target: http.Server
+  let target: HealthTarget
   let targetUrl: string
   beforeAll(async () => {
-    target = http.createServer((request, response) => {
-      response.statusCode = request.url === "/health" ? 200 : 500
-      response.end(JSON.stringify({ status: request.url === "/health" ? "ok" : "broken" }))
-    })
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()))
-    targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`
+    target = await startHealthTarget(500)
+    targetUrl = target.url
   })
-  afterAll(() => new Promise<void>((resolve) => {
-    target.closeAllConnections()
-    target.close(() => resolve())
-  }))
+  afterAll(() => target.close())
 
   it("no endpoints directory: starts, serves an empty status page", async () => {
     const daemon = await startDaemon(orchBin, ["--plugins=all", "--data-dir", tempDir()], { cwd: tempDir() })

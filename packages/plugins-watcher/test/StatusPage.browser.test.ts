@@ -8,24 +8,19 @@ import { type Daemon, eventually, findChromium, orchBin, startDaemon, tempDir } 
 import { chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
+import { type HealthTarget, startHealthTarget } from "./healthTarget.js"
 
 const browserBinary = findChromium()
 const missing = "missing" in browserBinary ? browserBinary.missing : undefined
 if (missing !== undefined) console.warn(`StatusPage.browser.test.ts skipped: ${missing}`)
 
 describe.skipIf(missing !== undefined)(`the watcher's status page in Chromium${missing ? ` (skipped: ${missing})` : ""}`, () => {
-  let target: http.Server
+  let target: HealthTarget | undefined
   let daemon: Daemon
   beforeAll(async () => {
-    target = http.createServer((request, response) => {
-      response.statusCode = request.url === "/health" ? 200 : 503
-      response.end(JSON.stringify({ status: request.url === "/health" ? "ok" : "broken" }))
-    })
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()))
-    const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`
+    target = await startHealthTarget(503)
+    const targetUrl = target.url
     const dir = tempDir()
     fs.mkdirSync(path.join(dir, "endpoints"))
     fs.writeFileSync(path.join(dir, "endpoints", "web.yml"), [
@@ -48,8 +43,7 @@ describe.skipIf(missing !== undefined)(`the watcher's status page in Chromium${m
   }, 60_000)
   afterAll(async () => {
     await daemon?.stop()
-    target?.closeAllConnections()
-    await new Promise<void>((resolve) => target ? target.close(() => resolve()) : resolve())
+    await target?.close()
   })
 
   it("loads with no console error, exception or failed request, and shows states, uptime, the chart, the failure and the skipped file", async () => {
