@@ -31,6 +31,20 @@ const style = (element: unknown, property: string): string => (globalThis as any
 /** How long a page may take to show something: the machine may be busy with other tests (a bound, not a measure). */
 const patient = { timeout: 30_000, interval: 100 }
 
+/**
+ * Types `value` into agent.interval and presses Save in one turn of the page's event loop: the
+ * page's state poll (settings.js `process_state`) writes the daemon's config back into the
+ * inputs, and landing between a separate fill and click it would save the old value.
+ */
+const editAndSave = (page: Page, value: string) =>
+  page.evaluate((v) => {
+    const doc = (globalThis as any).document
+    const input = doc.querySelector("#setting_agent-interval")
+    input.value = v
+    input.onchange()
+    doc.querySelector("input[type=button][value=Save]").click()
+  }, value)
+
 /** What a page said that a person would call broken: console errors, uncaught exceptions, failed loads. */
 interface Watched {
   readonly page: Page
@@ -179,19 +193,15 @@ describe.skipIf(missing !== undefined)(`Neubot's web UI on orch${missing ? ` (sk
     // uuid is shown, not editable
     expect(await page.locator("#setting_uuid").count()).toBe(0)
 
-    await page.fill("#setting_agent-interval", "3600")
-    await page.dispatchEvent("#setting_agent-interval", "change")
     await page.evaluate(() => ((globalThis as any).beforeSave = true))
-    await page.click("input[type=button][value=Save]")
+    await editAndSave(page, "3600")
     await expect.poll(() => dialogs, patient).toEqual(["Settings successfully updated"])
     expect((await settings())["agent.interval"]).toBe(3600)
 
     // the page reloads after the alert, and shows the saved value
     await expect.poll(() => page.evaluate(() => (globalThis as any).beforeSave === undefined && (globalThis as any).document.querySelector("#setting_agent-interval") !== null), patient).toBe(true)
     expect(await page.inputValue("#setting_agent-interval")).toBe("3600")
-    await page.fill("#setting_agent-interval", "60")
-    await page.dispatchEvent("#setting_agent-interval", "change")
-    await page.click("input[type=button][value=Save]")
+    await editAndSave(page, "60")
     await expect.poll(() => dialogs.length, patient).toBe(2)
     expect(dialogs[1]).toBe("Invalid agent.interval=60: must be 0 or at least 1380\nNo setting saved")
     expect((await settings())["agent.interval"]).toBe(3600)
