@@ -83,10 +83,13 @@ const jsonErrorAt = (text: string, error: unknown): string => {
   let position = Number(/at position (\d+)/.exec(message)?.[1] ?? Number.NaN)
   let what = message.replace(/\s+/g, " ")
   if (what.length > 120) what = `${what.slice(0, 120)}…`
-  if (Number.isNaN(position)) {
-    const bare = /[:,[]\s*(-?(?:NaN|Infinity))\b/.exec(text)
-    if (bare !== null) {
-      position = bare.index + bare[0].length - bare[1].length
+  // V8 names no position for some errors and a vague one for `-Infinity`: a bare NaN/Infinity (as Python's
+  // json module writes them) at or before the reported place is the better answer.
+  const bare = /[:,[]\s*(-?(?:NaN|Infinity))\b/.exec(text)
+  if (bare !== null) {
+    const at = bare.index + bare[0].length - bare[1].length
+    if (Number.isNaN(position) || at <= position) {
+      position = at
       what = `${bare[1]} is not a JSON number (NaN and Infinity are not measurements)`
     }
   }
@@ -151,6 +154,12 @@ export const parse = (
   const input: Input = { text, json: undefined, jsonError: undefined, jsonRead: false }
 
   if (format !== undefined) {
+    if (adapters[format].kind === "json") {
+      readJson(input)
+      if (input.jsonError !== undefined) {
+        return Either.left(new FormatError({ message: `${adapters[format].describe}: ${input.jsonError}`, format }))
+      }
+    }
     return Either.match(attempt(format, input), {
       onRight: (measurements) => Either.right({ format, measurements }),
       onLeft: (rejection) =>
