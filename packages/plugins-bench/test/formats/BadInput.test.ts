@@ -24,7 +24,7 @@ describe("formats: bad input", () => {
     expect(text.message).toBe([
       "no known format reads this input (tried go, criterion):",
       "  go: no `BenchmarkName  <iterations>  <value> <unit>` line",
-      "  criterion: no `<name>  time: [low estimate high]` line and no `test <name> ... bench:` line"
+      "  criterion: no `<name>  time: [low estimate high]` line, no `test <name> ... bench:` line and no raw.csv header"
     ].join("\n"))
     expect(text.rejections?.map((rejection) => rejection.format)).toEqual(["go", "criterion"])
 
@@ -128,6 +128,17 @@ describe("formats: bad input", () => {
         "example.com/b.BenchmarkParse/time": { value: 99, unit: "ns", direction: "less_is_better" },
         "example.com/b.BenchmarkParse/widgets/s": { value: 12.5, unit: "widgets/s", direction: "more_is_better" }
       }
+    })
+  })
+
+  it("criterion raw.csv: a short row and a bad count say their line", () => {
+    const header = "group,function,value,throughput_num,throughput_type,sample_measured_value,unit,iteration_count"
+    expect(failure(`${header}\na,,,,,100.0,ns\n`).message).toBe(
+      `looks like criterion cargo bench output, but at line 2: expected the 8 fields of ${header}`
+    )
+    expect(failure(`${header}\na,,,,,100.0,ns,0\n`).message).toContain("at line 2: iteration_count 0 is not positive")
+    expect(Either.getOrThrow(parse(`${header}\n"a,b",f,,,,100.0,ns,4\n"a,b",f,,,,300.0,ns,4\n`)).measurements).toEqual({
+      "a,b/f/time": { value: 50, unit: "ns", direction: "less_is_better", samples: [25, 75] }
     })
   })
 
