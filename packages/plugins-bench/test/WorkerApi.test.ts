@@ -118,6 +118,20 @@ describe("the worker API (orch run --plugins=bench)", () => {
     expect(handed.hash).toBe(hashes[0])
   })
 
+  it("the queue API: bodies checked, refs tracked by hand, an update on demand", async () => {
+    const both = await send(`${daemon.url}/bench/api/queue`, { method: "POST", body: { hash: hashes[0], ref: "main" }, token: operator })
+    expect([both.status, both.body.error]).toEqual([400, "give exactly one of rev, hash or ref"])
+    const typo = await send(`${daemon.url}/bench/api/queue`, { method: "POST", body: { rev: "main", priorty: 2 }, token: operator })
+    expect([typo.status, typo.body.field]).toEqual([400, "priorty"])
+    const byRef = await send(`${daemon.url}/bench/api/queue`, { method: "POST", body: { ref: "refs/heads/main", priority: 9 }, token: operator })
+    expect(byRef.body).toEqual({ hash: hashes[2], priority: 9, queued: true })
+    expect((await send(`${daemon.url}/bench/api/refs/tracked`, { method: "POST", body: { ref: "refs/heads/nope", tracked: true }, token: operator })).status).toBe(404)
+    repo.git("branch", "side", hashes[0]!)
+    expect((await send(`${daemon.url}/bench/api/update`, { method: "POST", body: {}, token: operator })).body).toMatchObject({ refs: 2 })
+    const tracked = await send(`${daemon.url}/bench/api/refs/tracked`, { method: "POST", body: { ref: "refs/heads/side", tracked: true }, token: operator })
+    expect(tracked.body).toEqual({ ref: "refs/heads/side", tracked: true })
+  })
+
   it("tarballs: a valid gzip tar of the commit's tree and of the bench repository; malformed, traversing or unknown hashes refused", async () => {
     const response = await fetch(`${daemon.url}/bench/api/worker/repo/${hashes[1]}/tree.tar.gz`, { headers: basic("w1") })
     expect(response.status).toBe(200)
