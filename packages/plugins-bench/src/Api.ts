@@ -112,7 +112,8 @@ const drop = (rev: string) =>
     return json({ hash, dropped: true })
   })
 
-const dropByPath = handle(Effect.flatMap(param("rev"), (rev) => drop(decodeURIComponent(rev))))
+// the router has decoded the parameter already (refs%2Fheads%2Fmain is refs/heads/main)
+const dropByPath = handle(Effect.flatMap(param("rev"), drop))
 const dropByBody = handle(Effect.flatMap(body(DropBody), (request) => Effect.flatMap(revOf(request), drop)))
 
 const getRuns = handle(Effect.gen(function*() {
