@@ -36,7 +36,8 @@ export const startPagesServer = async (): Promise<PagesServer> => {
       const config = yield* Config.load(plugins, { dataDir: tempDir("orch-bench-pages-"), httpHost: "127.0.0.1", httpPort: 0, logLevel: "error" }, {})
       const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
       return { url: info.url, file: config.databaseFile }
-    }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Scope.extend(scope))
+      // (the plugin list's types leave the requirements `any`: core provides them all)
+    }).pipe((effect) => effect as Effect.Effect<{ url: string; file: string }, unknown>,Logger.withMinimumLogLevel(LogLevel.Warning), Scope.extend(scope))
   )
   const db = new Database(file)
   db.pragma("busy_timeout = 5000")
