@@ -9,17 +9,22 @@ import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir } from "@orch/testing"
 import Database from "better-sqlite3"
-import { Effect, Exit, Logger, LogLevel, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, Schema, Scope } from "effect"
 import { pageRoutes } from "../src/Pages.js"
 import { migrations } from "../src/sql.js"
 
-export const benchPlugin = Plugin.make({
-  name: "bench",
-  description: "bench pages under test",
-  config: Schema.Struct({}),
-  migrations,
-  http: () => ({ routes: pageRoutes })
-})
+/**
+ * The bench plugin as far as the pages need it; `extraRoutes` stands in for routes of the
+ * plugin that are written elsewhere (the queue's actions).
+ */
+export const benchPlugin = (extraRoutes?: Layer.Layer<never, never, any>) =>
+  Plugin.make({
+    name: "bench",
+    description: "bench pages under test",
+    config: Schema.Struct({}),
+    migrations,
+    http: () => ({ routes: extraRoutes === undefined ? pageRoutes : Layer.merge(pageRoutes, extraRoutes) })
+  })
 
 export interface PagesServer {
   readonly url: string
@@ -28,9 +33,9 @@ export interface PagesServer {
   readonly close: () => Promise<void>
 }
 
-export const startPagesServer = async (): Promise<PagesServer> => {
+export const startPagesServer = async (extraRoutes?: Layer.Layer<never, never, any>): Promise<PagesServer> => {
   const scope = Effect.runSync(Scope.make())
-  const plugins = [benchPlugin]
+  const plugins = [benchPlugin(extraRoutes)]
   const { url, file } = await Effect.runPromise(
     Effect.gen(function*() {
       const config = yield* Config.load(plugins, { dataDir: tempDir("orch-bench-pages-"), httpHost: "127.0.0.1", httpPort: 0, logLevel: "error" }, {})
@@ -151,5 +156,5 @@ export const seeder = (db: Database.Database) => {
   }
 }
 
-/** A 40-digit hex hash from a number, distinct per number. */
-export const hashOf = (n: number, prefix = "") => (prefix + n.toString(16)).padStart(40, "0")
+/** A 40-digit hex hash from a number, distinct per number in its first `prefix.length + 8` digits. */
+export const hashOf = (n: number, prefix = "") => (prefix + n.toString(16).padStart(8, "0")).padEnd(40, "0")

@@ -41,7 +41,7 @@ const verdictClass: Record<Compare.Verdict, string> = {
 const verdictBadge = (verdict: Compare.Verdict) => html`<span class="badge ${verdictClass[verdict]}">${verdict}</span>`
 
 const compareForm = (a = "", b = "") =>
-  html`<form method="get" action="${base}/compare/">
+  html`<form method="get" action="${base}/compare">
   Compare <input name="a" value="${a}" placeholder="run, commit or branch" required>
   with <input name="b" value="${b}" placeholder="run, commit or branch" required>
   <button type="submit">Compare</button></form>`
