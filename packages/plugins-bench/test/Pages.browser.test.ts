@@ -134,7 +134,7 @@ describe.skipIf(missing !== undefined)(`the pages in Chromium${missing ? ` (skip
   }
 
   const noXss = async (page: Page) => {
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
     expect(await page.locator("img[src=x]").count()).toBe(0)
   }
 
@@ -223,9 +223,9 @@ describe.skipIf(missing !== undefined)(`the pages in Chromium${missing ? ` (skip
 
   it("/graph/: draws the chosen metrics with uPlot from the server's downsampled data", async () => {
     const { page, errors } = await open(`/bench/graph/?metric=sort/time&metric=sort/throughput&points=40`)
-    await page.waitForFunction(() => (window as any).benchGraph?.drawnMs !== null && (window as any).benchGraph?.drawnMs !== undefined, undefined, { timeout: 10_000 })
+    await page.waitForFunction(() => (globalThis as any).benchGraph?.drawnMs !== null && (globalThis as any).benchGraph?.drawnMs !== undefined, undefined, { timeout: 10_000 })
     expect(await page.locator("#plot canvas").count()).toBe(1)
-    const state = await page.evaluate(() => (window as any).benchGraph)
+    const state = await page.evaluate(() => (globalThis as any).benchGraph)
     // 40 points for two metrics: 20 each, of 30 commits each
     expect(state.points).toBeLessThanOrEqual(40)
     expect(state.points).toBeGreaterThan(30)
@@ -239,8 +239,8 @@ describe.skipIf(missing !== undefined)(`the pages in Chromium${missing ? ` (skip
     expect(await empty.page.locator("#graph-status").innerText()).toContain("Choose")
     expect(empty.errors).toEqual([])
     const ranged = await open(`/bench/graph/?metric=sort/time&from=feature&to=main`)
-    await ranged.page.waitForFunction(() => (window as any).benchGraph?.drawnMs != null, undefined, { timeout: 10_000 })
-    expect(await ranged.page.evaluate(() => (window as any).benchGraph.points)).toBe(10)
+    await ranged.page.waitForFunction(() => (globalThis as any).benchGraph?.drawnMs != null, undefined, { timeout: 10_000 })
+    expect(await ranged.page.evaluate(() => (globalThis as any).benchGraph.points)).toBe(10)
     expect(ranged.errors).toEqual([])
   }, 30_000)
 })
