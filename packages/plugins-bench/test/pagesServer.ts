@@ -1,6 +1,6 @@
 /**
  * A real daemon in this process (`Runtime.start`: HTTP on 127.0.0.1:0, a SQLite file in a temp
- * folder) running a bench plugin with the real migrations and `pageRoutes`, and a second
+ * folder) running the bench plugin with `pageRoutes` mounted, and a second
  * connection to the same file to seed the tables with rows, as the importer and the worker
  * API would write them. Shared by the page tests and `bench/bench.ts`.
  */
@@ -9,21 +9,24 @@ import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir } from "@orch/testing"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Logger, LogLevel, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { pageRoutes } from "../src/Pages.js"
-import { migrations } from "../src/sql.js"
+import type { BenchConfig } from "../src/BenchConfig.js"
+import { plugin } from "../src/index.js"
 
 /**
- * The bench plugin as far as the pages need it; `extraRoutes` stands in for routes of the
- * plugin that are written elsewhere (the queue's actions).
+ * The bench plugin with its pages and read API mounted beside its own routes (what the
+ * coordinator wires in `index.ts`), without its loops: the seeded rows stand for what the
+ * repository loop would import (it would import the repository the test runs in).
  */
-export const benchPlugin = (extraRoutes?: Layer.Layer<never, never, any>) =>
+export const benchPlugin = () =>
   Plugin.make({
-    name: "bench",
-    description: "bench pages under test",
-    config: Schema.Struct({}),
-    migrations,
-    http: () => ({ routes: extraRoutes === undefined ? pageRoutes : Layer.merge(pageRoutes, extraRoutes) })
+    ...plugin,
+    loops: undefined,
+    http: (config: BenchConfig) => {
+      const http = plugin.http!(config)
+      return { ...http, routes: Layer.merge(http.routes, pageRoutes) }
+    }
   })
 
 export interface PagesServer {
@@ -33,13 +36,15 @@ export interface PagesServer {
   readonly close: () => Promise<void>
 }
 
-export const startPagesServer = async (extraRoutes?: Layer.Layer<never, never, any>): Promise<PagesServer> => {
+export const startPagesServer = async (): Promise<PagesServer> => {
   const scope = Effect.runSync(Scope.make())
-  const plugins = [benchPlugin(extraRoutes)]
+  const plugins = [benchPlugin()]
   const { url, file } = await Effect.runPromise(
     Effect.gen(function*() {
       const config = yield* Config.load(plugins, { dataDir: tempDir("orch-bench-pages-"), httpHost: "127.0.0.1", httpPort: 0, logLevel: "error" }, {})
-      const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
+      const { info, running } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
+      // its routes answer 503 until its services are up
+      yield* Effect.forEach(running, (p) => p.started, { discard: true })
       return { url: info.url, file: config.databaseFile }
       // (the plugin list's types leave the requirements `any`: core provides them all)
     }).pipe((effect) => effect as Effect.Effect<{ url: string; file: string }, unknown>,Logger.withMinimumLogLevel(LogLevel.Warning), Scope.extend(scope))

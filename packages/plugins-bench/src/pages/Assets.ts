@@ -135,8 +135,9 @@ export const graphScript = `"use strict";
 `
 
 /**
- * The queue page's actions: set a commit's priority and drop it, through the plugin's JSON
- * API (same origin; core's gate wants the JSON content type), then reload the page.
+ * The queue page's actions: set a commit's priority (`POST /bench/api/queue {hash, priority}`)
+ * and drop it (`POST /bench/api/queue/drop {hash}`), through the plugin's JSON API (same
+ * origin; core's gate wants the JSON content type), then reload the page.
  */
 export const queueScript = `"use strict";
 document.addEventListener("click", function (event) {
@@ -151,8 +152,8 @@ document.addEventListener("click", function (event) {
     url = "/bench/api/queue";
     body = { hash: hash, priority: priority };
   } else {
-    url = "/bench/api/queue/" + hash + "/drop";
-    body = {};
+    url = "/bench/api/queue/drop";
+    body = { hash: hash };
   }
   button.disabled = true;
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
