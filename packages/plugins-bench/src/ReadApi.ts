@@ -211,6 +211,23 @@ export const graphQuery = (params: URLSearchParams) =>
     return { metrics: [...new Set(metrics)], since, until, points } satisfies GraphQuery
   })
 
+/** A point per commit, the mean of its runs' values (its rows are adjacent). */
+const meanPerCommit = (rows: ReadonlyArray<PagesSql.SeriesRow>): Downsample.Series => {
+  const x: Array<number> = []
+  const y: Array<number> = []
+  const hash: Array<string> = []
+  for (let i = 0; i < rows.length;) {
+    const row = rows[i]!
+    let sum = 0
+    let n = 0
+    for (; i < rows.length && rows[i]!.hash === row.hash; i++, n++) sum += rows[i]!.value
+    x.push(Number(row.committer_date))
+    y.push(sum / n)
+    hash.push(row.hash)
+  }
+  return { x, y, hash }
+}
+
 export const graphData = (query: GraphQuery) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -220,11 +237,11 @@ export const graphData = (query: GraphQuery) =>
     // each metric gets an equal share of the points the caller can draw
     const perMetric = Math.max(2, Math.floor(query.points / Math.max(1, query.metrics.length)))
     const metrics = yield* Effect.forEach(query.metrics, (name) =>
-      Effect.map(PagesSql.series(sql, name, query.since, query.until), (rows) => {
-        const whole = { x: rows.map((r) => r.committer_date), y: rows.map((r) => r.value), hash: rows.map((r) => r.hash) }
+      Effect.map(PagesSql.seriesRows(sql, name, query.since, query.until), (rows) => {
+        const whole = meanPerCommit(rows)
         const drawn = Downsample.minMaxBuckets(whole, perMetric)
         const metric = known.get(name)!
-        return { name, unit: metric.unit, direction: metric.direction, total: rows.length, ...drawn }
+        return { name, unit: metric.unit, direction: metric.direction, total: whole.x.length, ...drawn }
       }))
     return {
       since: query.since === -Number.MAX_SAFE_INTEGER ? null : query.since,

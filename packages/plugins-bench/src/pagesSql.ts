@@ -97,10 +97,9 @@ export interface MetricRow {
   readonly direction: number
 }
 
-export interface SeriesPoint {
+export interface SeriesRow {
   readonly hash: string
   readonly committer_date: number
-  /** The mean over the commit's runs. */
   readonly value: number
 }
 
@@ -180,14 +179,14 @@ export const recentRuns = (sql: SqlClient.SqlClient, limit: number): Query<RunRo
   ORDER BY r.ended_at DESC, r.id DESC LIMIT ${limit}`
 
 /**
- * One metric's history between two committer dates: a point per commit (the mean of its
- * runs), oldest first. Reads the metric's measurements through `bench_measurements_metric`.
+ * One metric's values between two committer dates, a row per run, oldest commit first (a
+ * commit's runs together): the caller takes the mean per commit, which spares SQLite a
+ * grouping pass over every row. Reads the metric's measurements through `bench_measurements_metric`.
  */
-export const series = (sql: SqlClient.SqlClient, metric: string, since: number, until: number): Query<SeriesPoint> =>
-  sql<SeriesPoint>`SELECT c.hash, c.committer_date, AVG(m.value) AS value
+export const seriesRows = (sql: SqlClient.SqlClient, metric: string, since: number, until: number): Query<SeriesRow> =>
+  sql<SeriesRow>`SELECT c.hash, c.committer_date, m.value
   FROM bench_measurements m
   JOIN bench_runs r ON r.id = m.run_id
   JOIN bench_commits c ON c.hash = r.hash
   WHERE m.metric = ${metric} AND c.committer_date >= ${since} AND c.committer_date <= ${until}
-  GROUP BY c.hash
   ORDER BY c.committer_date, c.hash`

@@ -37,7 +37,7 @@ export const graphScript = `"use strict";
   var root = document.getElementById("plot");
   var params = new URLSearchParams(location.search);
   var metrics = params.getAll("metric");
-  var state = window.benchGraph = { fetchStart: 0, drawnMs: null, draws: 0, points: 0 };
+  var state = window.benchGraph = { fetchStart: 0, fetchedMs: null, drawnMs: null, draws: 0, points: 0 };
   var plot = null;
   var hashAt = new Map();
   var selecting = false;
@@ -57,11 +57,13 @@ export const graphScript = `"use strict";
     status.textContent = "Loading…";
     state.fetchStart = performance.now();
     state.drawnMs = null;
+    state.fetchedMs = null;
     fetch(base + "/api/graph?" + q.toString(), { headers: { accept: "application/json" } })
       .then(function (response) {
         return response.json().then(function (body) { return { ok: response.ok, body: body }; });
       })
       .then(function (result) {
+        state.fetchedMs = performance.now() - state.fetchStart;
         if (!result.ok) { status.textContent = "Cannot draw: " + result.body.error; return; }
         draw(result.body, !!range);
       })

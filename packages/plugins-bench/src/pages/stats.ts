@@ -85,24 +85,28 @@ export const normalCdf = (z: number): number => {
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf)
 }
 
-const quantileCache = new Map<string, number>()
+/** The density of Student's t with `df` degrees of freedom at `t`. */
+export const studentPdf = (t: number, df: number): number =>
+  Math.exp(logGamma((df + 1) / 2) - logGamma(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * Math.log1p(t * t / df))
 
-/** The `p` quantile of Student's t with `df` degrees of freedom (by bisection on the CDF), for p in (0.5, 1). */
+/**
+ * The `p` quantile of Student's t with `df` degrees of freedom (df may be fractional), for p in
+ * (0.5, 1): Newton's method on the CDF from the Cornish–Fisher expansion around the normal
+ * quantile. Above 0 the CDF is concave, so the steps approach from below without overshooting.
+ */
 export const studentQuantile = (p: number, df: number): number => {
-  const key = `${p}:${df}`
-  const cached = quantileCache.get(key)
-  if (cached !== undefined) return cached
-  let lo = 0
-  let hi = 1
-  while (studentCdf(hi, df) < p) hi *= 2
-  for (let i = 0; i < 100 && hi - lo > 1e-12 * hi; i++) {
-    const mid = (lo + hi) / 2
-    if (studentCdf(mid, df) < p) lo = mid
-    else hi = mid
+  if (!Number.isFinite(df)) return normalQuantile(p)
+  const z = normalQuantile(p)
+  const z3 = z ** 3
+  const z5 = z ** 5
+  let t = z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df * df)
+  if (!(t > 0)) t = z
+  for (let i = 0; i < 50; i++) {
+    const step = (studentCdf(t, df) - p) / studentPdf(t, df)
+    t = Math.max(t - step, t / 2)
+    if (Math.abs(step) <= 1e-12 * t) break
   }
-  const q = (lo + hi) / 2
-  if (quantileCache.size < 10_000) quantileCache.set(key, q)
-  return q
+  return t
 }
 
 /** An estimate of a mean: its value, standard error and degrees of freedom (Infinity when from a normal interval). */
@@ -131,8 +135,12 @@ export const differenceInterval = (before: Estimate, after: Estimate, level = 0.
   return { difference, lower: difference - q * se, upper: difference + q * se, df }
 }
 
-/** The standard normal quantile, by bisection on `normalCdf` (used for the fixed 95%: 1.95996…). */
+const normalQuantiles = new Map<number, number>()
+
+/** The standard normal quantile for p in (0.5, 1), by bisection on `normalCdf` (once per p: a compare asks for one). */
 export const normalQuantile = (p: number): number => {
+  const cached = normalQuantiles.get(p)
+  if (cached !== undefined) return cached
   let lo = 0
   let hi = 10
   for (let i = 0; i < 80; i++) {
@@ -140,7 +148,9 @@ export const normalQuantile = (p: number): number => {
     if (normalCdf(mid) < p) lo = mid
     else hi = mid
   }
-  return (lo + hi) / 2
+  const q = (lo + hi) / 2
+  if (normalQuantiles.size < 100) normalQuantiles.set(p, q)
+  return q
 }
 
 /** Cohen's d: the difference of means over the pooled standard deviation (undefined when that is 0). */
