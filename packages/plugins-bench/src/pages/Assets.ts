@@ -41,7 +41,8 @@ export const graphScript = `"use strict";
   var plot = null;
   var hashAt = new Map();
   var selecting = false;
-  if (metrics.length === 0 || typeof uPlot === "undefined") return;
+  if (metrics.length === 0) return;
+  if (typeof uPlot === "undefined") { status.textContent = "Cannot draw: uPlot did not load."; return; }
 
   function load(range) {
     var q = new URLSearchParams();
