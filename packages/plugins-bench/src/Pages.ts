@@ -144,7 +144,14 @@ const queueRoute = htmlPage(Effect.gen(function*() {
       lastSeen: w.last_seen,
       firstSeen: w.first_seen
     })),
-    queue.map((q) => ({ hash: q.hash, priority: q.priority, reason: q.reason, queuedAt: q.queued_at, subject: ReadApi.subjectOf(q.message) })),
+    queue.map((q) => ({
+      hash: q.hash,
+      priority: q.priority,
+      reason: q.reason,
+      queuedAt: q.queued_at,
+      subject: ReadApi.subjectOf(q.message),
+      worker: q.worker
+    })),
     count?.n ?? 0,
     yield* Clock.currentTimeMillis
   )
@@ -152,9 +159,10 @@ const queueRoute = htmlPage(Effect.gen(function*() {
 
 const graphRoute = htmlPage(Effect.gen(function*() {
   const params = yield* searchParams
-  const metrics = yield* PagesSql.listMetrics(yield* SqlClient.SqlClient)
+  const sql = yield* SqlClient.SqlClient
+  const [metrics, refs] = yield* Effect.all([PagesSql.listMetrics(sql), ReadApi.refsView])
   const points = Number(params.get("points") ?? ReadApi.defaultPoints)
-  return Views.graphPage(metrics, params.getAll("metric"), {
+  return Views.graphPage(metrics, refs.map((r) => r.name), params.getAll("metric"), {
     from: params.get("from") ?? "",
     to: params.get("to") ?? "",
     points: Number.isInteger(points) && points >= 2 && points <= ReadApi.maxPoints ? points : ReadApi.defaultPoints

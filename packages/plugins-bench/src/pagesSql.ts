@@ -89,6 +89,8 @@ export interface QueueRow {
   readonly queued_at: number
   readonly message: string
   readonly committer_date: number
+  /** The worker it was handed to, if any. */
+  readonly worker: string | null
 }
 
 export interface MetricRow {
@@ -163,11 +165,12 @@ export const metricsOfAlerts = (sql: SqlClient.SqlClient, ids: ReadonlyArray<num
 export const listWorkers = (sql: SqlClient.SqlClient): Query<WorkerRow> =>
   sql<WorkerRow>`SELECT name, info, fingerprint, status, run_id, first_seen, last_seen FROM bench_workers ORDER BY name`
 
-/** The queue in the order workers get it (the `bench_queue_order` index). */
+/** The queue in the order workers get it (as the server's `listQueue`), with the worker each commit was handed to. */
 export const listQueue = (sql: SqlClient.SqlClient, limit: number): Query<QueueRow> =>
-  sql<QueueRow>`SELECT q.hash, q.priority, q.reason, q.queued_at, c.message, c.committer_date
+  sql<QueueRow>`SELECT q.hash, q.priority, q.reason, q.queued_at, c.message, c.committer_date,
+    (SELECT MIN(w.name) FROM bench_workers w WHERE w.run_hash = q.hash) AS worker
   FROM bench_queue q JOIN bench_commits c ON c.hash = q.hash
-  ORDER BY q.priority DESC, q.queued_at DESC, q.hash LIMIT ${limit}`
+  ORDER BY q.priority DESC, q.queued_at DESC, c.committer_date DESC, q.hash LIMIT ${limit}`
 
 export const countQueue = (sql: SqlClient.SqlClient): Query<{ n: number }> => sql<{ n: number }>`SELECT count(*) AS n FROM bench_queue`
 

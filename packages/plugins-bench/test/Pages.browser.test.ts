@@ -49,10 +49,11 @@ beforeAll(async () => {
   )
   seed.queue(commits[5]!, 3, "manual")
   seed.queue(evil, 0, "bisect")
-  seed.worker("w-busy", { type: "working", id: "run-x", hash: commits[6], bench_method: "internal", start: 1_700_000_000_000, last_output: [[1, "step 1"], [2, xss]] }, {
+  seed.worker("w-busy", { type: "working", id: "run-x", hash: commits[5], bench_method: "internal", start: "2023-11-14T22:13:20Z", last_output: [[1, "step 1"], [2, xss]] }, {
     fingerprint,
     info: xss,
-    runId: "run-x"
+    runId: "run-x",
+    runHash: commits[5]
   })
   seed.worker("w-idle", { type: "idle" }, { fingerprint })
   seed.alert(1, commits[19]!, commits[20]!, "blamed", commits[20]!, [{ metric: "sort/time", before: 10, after: 13, p: 1e-5, regression: true }])
@@ -191,7 +192,10 @@ describe.skipIf(missing !== undefined)(`the pages in Chromium${missing ? ` (skip
     expect(text).toContain("working on run run-x")
     expect(text).toContain("step 1")
     expect(text).toContain("Test CPU")
-    expect(text).toContain("manual")
+    expect(text).toContain("since 2023-11-14T22:13:20Z")
+    const row = await page.locator("#queue tbody tr", { hasText: commits[5]!.slice(0, 10) }).innerText()
+    expect(row).toContain("manual")
+    expect(row).toContain("w-busy")
     await noXss(page)
     // the actions go through core's gate to the plugin's queue routes, and the page reloads
     await page.fill(`#priority-${commits[5]}`, "7")

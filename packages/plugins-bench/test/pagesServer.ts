@@ -94,7 +94,7 @@ export const seeder = (db: Database.Database) => {
   const measurement = db.prepare(`INSERT INTO bench_measurements (run_id, metric, value, lower_value, upper_value, samples) VALUES (?, ?, ?, ?, ?, ?)`)
   const output = db.prepare(`INSERT INTO bench_run_output (run_id, line, source, text) VALUES (?, ?, ?, ?)`)
   const queue = db.prepare(`INSERT INTO bench_queue (hash, priority, reason, queued_at) VALUES (?, ?, ?, ?)`)
-  const worker = db.prepare(`INSERT INTO bench_workers (name, secret, info, fingerprint, status, run_id, first_seen, last_seen) VALUES (?, 'secret', ?, ?, ?, ?, ?, ?)`)
+  const worker = db.prepare(`INSERT INTO bench_workers (name, secret, info, fingerprint, status, run_id, run_hash, first_seen, last_seen) VALUES (?, 'secret', ?, ?, ?, ?, ?, ?, ?)`)
   const alert = db.prepare(`INSERT INTO bench_alerts (id, good_hash, bad_hash, blamed_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
   const alertMetric = db.prepare(`INSERT INTO bench_alert_metrics (alert_id, metric, before_mean, after_mean, change, p_value, regression) VALUES (?, ?, ?, ?, ?, ?, ?)`)
   return {
@@ -136,13 +136,14 @@ export const seeder = (db: Database.Database) => {
         ;(options.output ?? []).forEach(([source, text], line) => output.run(options.id, line, source, text))
       })(),
     queue: (hash: string, priority = 0, reason = "new", queuedAt = 1_700_000_200_000) => queue.run(hash, priority, reason, queuedAt),
-    worker: (name: string, status: unknown, options: { readonly fingerprint?: unknown; readonly info?: string; readonly runId?: string; readonly lastSeen?: number } = {}) =>
+    worker: (name: string, status: unknown, options: { readonly fingerprint?: unknown; readonly info?: string; readonly runId?: string; readonly runHash?: string; readonly lastSeen?: number } = {}) =>
       worker.run(
         name,
         options.info ?? null,
         options.fingerprint === undefined ? null : JSON.stringify(options.fingerprint),
         JSON.stringify(status),
         options.runId ?? null,
+        options.runHash ?? null,
         1_700_000_000_000,
         options.lastSeen ?? Date.now()
       ),

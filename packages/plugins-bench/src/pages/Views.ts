@@ -235,6 +235,7 @@ export interface QueueView {
   readonly reason: string
   readonly queuedAt: number
   readonly subject: string
+  readonly worker: string | null
 }
 
 const startText = (start: unknown) => typeof start === "number" ? time(start) : typeof start === "string" ? start : "–"
@@ -276,10 +277,11 @@ ${
 <p id="queue-message" class="muted" role="status"></p>
 ${
     queue.length === 0 ? html`<p class="muted">The queue is empty.</p>` : html`<table id="queue">
-<thead><tr><th>Commit</th><th class="num">Priority</th><th>Reason</th><th>Queued</th><th>Actions</th></tr></thead>
+<thead><tr><th>Commit</th><th class="num">Priority</th><th>Reason</th><th>Queued</th><th>Handed to</th><th>Actions</th></tr></thead>
 <tbody>${
       queue.map((q) =>
         html`<tr><td>${commitLink(q.hash, q.subject)}</td><td class="num">${q.priority}</td><td>${q.reason}</td><td>${time(q.queuedAt)}</td>
+<td>${q.worker ?? html`<span class="muted">–</span>`}</td>
 <td><input type="number" id="priority-${q.hash}" value="${q.priority + 1}" step="1" style="width:5em" aria-label="new priority">
 <button type="button" data-action="priority" data-hash="${q.hash}">set priority</button>
 <button type="button" data-action="drop" data-hash="${q.hash}">drop</button></td></tr>`
@@ -289,8 +291,11 @@ ${
   return page({ title: "queue", tab: "queue", head: html`<script src="${base}/static/queue.js" defer></script>`, body })
 }
 
+const shortRef = (name: string) => name.replace(/^refs\/(heads|tags)\//, "")
+
 export const graphPage = (
   metrics: ReadonlyArray<{ readonly name: string; readonly unit: string | null }>,
+  refs: ReadonlyArray<string>,
   chosen: ReadonlyArray<string>,
   params: { readonly from: string; readonly to: string; readonly points: number }
 ) => {
@@ -306,8 +311,9 @@ export const graphPage = (
         }</label>`
       )
   }</div>
-From <input name="from" value="${params.from}" placeholder="oldest (commit or branch)">
-to <input name="to" value="${params.to}" placeholder="newest (commit or branch)">
+From <input name="from" value="${params.from}" placeholder="oldest (commit or branch)" list="refs">
+to <input name="to" value="${params.to}" placeholder="newest (commit or branch)" list="refs">
+<datalist id="refs">${refs.map((r) => html`<option value="${shortRef(r)}">`)}</datalist>
 points <input name="points" type="number" min="2" max="20000" value="${params.points}" style="width:6em">
 <button type="submit">Draw</button>
 </form>
