@@ -10,7 +10,8 @@
  * - `GET /api/compare/<a>/<b>`: two runs (each a run id, or a commit standing for its newest
  *   run) compared metric by metric (`pages/Compare.ts`);
  * - `GET /api/graph?metrics=a,b&from=&to=&points=`: each metric's history, a point per
- *   commit, downsampled by the server to at most `points` points (`pages/Downsample.ts`).
+ *   commit, downsampled by the server to at most `points` points (`pages/Downsample.ts`);
+ *   with no metric, the metrics there are.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -248,7 +249,9 @@ export const graphData = (query: GraphQuery) =>
       until: query.until === Number.MAX_SAFE_INTEGER ? null : query.until,
       points: query.points,
       downsampling: "min-max per bucket",
-      metrics
+      metrics,
+      // asked for none: what there is to ask for
+      ...(query.metrics.length === 0 ? { available: [...known.values()].map((m) => ({ name: m.name, unit: m.unit, direction: m.direction })) } : {})
     }
   })
 

@@ -122,6 +122,7 @@ describe("the graph's data", () => {
     expect(status).toBe(200)
     const [series] = body.metrics
     expect(series).toMatchObject({ name: "sort/time", unit: "ms", direction: -1, total: 2, x: [1_700_000_000_000, 1_700_000_060_000], y: [10, 13], hash: [parent, main] })
+    expect((await get("/bench/api/graph")).body.available).toEqual([{ name: "sort/time", unit: "ms", direction: -1 }])
     const ranged = await get(`/bench/api/graph?metric=sort/time&from=main&to=main`)
     expect(ranged.body.metrics[0].hash).toEqual([main])
   })
