@@ -9,9 +9,7 @@ import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir } from "@orch/testing"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
-import { pageRoutes } from "../src/Pages.js"
-import type { BenchConfig } from "../src/BenchConfig.js"
+import { Effect, Exit, Logger, LogLevel, Scope } from "effect"
 import { plugin } from "../src/index.js"
 
 /**
@@ -19,15 +17,8 @@ import { plugin } from "../src/index.js"
  * coordinator wires in `index.ts`), without its loops: the seeded rows stand for what the
  * repository loop would import (it would import the repository the test runs in).
  */
-export const benchPlugin = () =>
-  Plugin.make({
-    ...plugin,
-    loops: undefined,
-    http: (config: BenchConfig) => {
-      const http = plugin.http!(config)
-      return { ...http, routes: Layer.merge(http.routes, pageRoutes) }
-    }
-  })
+/** The plugin without its loops: the repo loop would import the git repository the test runs in over the seeded rows. */
+export const benchPlugin = () => Plugin.make({ ...plugin, loops: undefined })
 
 export interface PagesServer {
   readonly url: string
