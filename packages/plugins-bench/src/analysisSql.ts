@@ -1,0 +1,150 @@
+/**
+ * The SQL of change detection (`Analysis.ts`): a metric's history along the first-parent chain
+ * of a tracked ref, the queue rows for more samples and for bisection, and the alerts with their
+ * metrics. Portable: SQLite now, PostgreSQL later (no SQLite-only functions, BIGINT ms times).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+
+type Sql = SqlClient.SqlClient
+
+export interface RunRow {
+  readonly id: string
+  readonly hash: string
+  readonly exit_code: number
+}
+
+export const getRun = (sql: Sql, runId: string): Effect.Effect<RunRow | undefined, SqlError> =>
+  sql<RunRow>`SELECT id, hash, exit_code FROM bench_runs WHERE id = ${runId}`.pipe(Effect.map((rows) => rows[0]))
+
+export const trackedRefs = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly hash: string }>, SqlError> =>
+  sql<{ name: string; hash: string }>`SELECT name, hash FROM bench_refs WHERE tracked = 1 ORDER BY name`
+
+/** One row per commit of the chain without runs, one per run without measurements, else one per measurement. */
+export interface ChainRow {
+  readonly hash: string
+  readonly depth: number
+  readonly run_id: string | null
+  readonly exit_code: number | null
+  readonly metric: string | null
+  readonly value: number | null
+}
+
+/**
+ * The first-parent chain of `ref` from its tip back `maxCommits` commits, oldest first, with
+ * every run of each commit and every measurement of each run.
+ */
+export const chainHistory = (sql: Sql, ref: string, maxCommits: number): Effect.Effect<ReadonlyArray<ChainRow>, SqlError> =>
+  sql<ChainRow>`
+WITH RECURSIVE chain (hash, depth) AS (
+  SELECT hash, 0 FROM bench_refs WHERE name = ${ref}
+  UNION ALL
+  SELECT e.parent, c.depth + 1 FROM chain c
+  JOIN bench_commit_edges e ON e.child = c.hash AND e.position = 0
+  WHERE c.depth + 1 < ${maxCommits}
+)
+SELECT c.hash, c.depth, r.id AS run_id, r.exit_code, m.metric, m.value
+FROM chain c
+LEFT JOIN bench_runs r ON r.hash = c.hash
+LEFT JOIN bench_measurements m ON m.run_id = r.id
+ORDER BY c.depth DESC, r.id, m.metric`
+
+export const metricDirections = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly direction: number }>, SqlError> =>
+  sql<{ name: string; direction: number }>`SELECT name, direction FROM bench_metrics`
+
+export const successfulRuns = (sql: Sql, hash: string): Effect.Effect<number, SqlError> =>
+  sql<{ runs: number }>`SELECT COUNT(*) AS runs FROM bench_runs WHERE hash = ${hash} AND exit_code = 0`.pipe(
+    Effect.map((rows) => Number(rows[0]?.runs ?? 0))
+  )
+
+/**
+ * Queues `hash`, or raises its queued row to `priority` (with `reason`) when that is higher:
+ * a commit is queued once, at the most urgent of the reasons it has.
+ */
+export const queueCommit = (
+  sql: Sql,
+  row: { readonly hash: string; readonly priority: number; readonly reason: string; readonly queuedAt: number }
+): Effect.Effect<void, SqlError> =>
+  sql`
+INSERT INTO bench_queue (hash, priority, reason, queued_at) VALUES (${row.hash}, ${row.priority}, ${row.reason}, ${row.queuedAt})
+ON CONFLICT (hash) DO UPDATE SET
+  reason = CASE WHEN excluded.priority > bench_queue.priority THEN excluded.reason ELSE bench_queue.reason END,
+  priority = CASE WHEN excluded.priority > bench_queue.priority THEN excluded.priority ELSE bench_queue.priority END`.pipe(Effect.asVoid)
+
+export interface AlertRow {
+  readonly id: number
+  readonly good_hash: string
+  readonly bad_hash: string
+  readonly blamed_hash: string | null
+  readonly state: "bisecting" | "blamed" | "dismissed"
+  readonly created_at: number
+  readonly updated_at: number
+}
+
+export const allAlerts = (sql: Sql): Effect.Effect<ReadonlyArray<AlertRow>, SqlError> =>
+  sql<AlertRow>`SELECT id, good_hash, bad_hash, blamed_hash, state, created_at, updated_at FROM bench_alerts ORDER BY id`
+
+export const insertAlert = (
+  sql: Sql,
+  row: { readonly good: string; readonly bad: string; readonly at: number }
+): Effect.Effect<number, SqlError> =>
+  sql<{ id: number }>`
+INSERT INTO bench_alerts (good_hash, bad_hash, blamed_hash, state, created_at, updated_at)
+VALUES (${row.good}, ${row.bad}, NULL, 'bisecting', ${row.at}, ${row.at})
+RETURNING id`.pipe(Effect.map((rows) => Number(rows[0].id)))
+
+export const updateAlert = (
+  sql: Sql,
+  row: {
+    readonly id: number
+    readonly good: string
+    readonly bad: string
+    readonly blamed: string | null
+    readonly state: AlertRow["state"]
+    readonly at: number
+  }
+): Effect.Effect<void, SqlError> =>
+  sql`
+UPDATE bench_alerts SET good_hash = ${row.good}, bad_hash = ${row.bad}, blamed_hash = ${row.blamed}, state = ${row.state}, updated_at = ${row.at}
+WHERE id = ${row.id}`.pipe(Effect.asVoid)
+
+/** Dismisses an alert (a person judged it false or accepted); analysis leaves it alone after. */
+export const dismissAlert = (sql: Sql, id: number, at: number): Effect.Effect<boolean, SqlError> =>
+  sql<{ id: number }>`UPDATE bench_alerts SET state = 'dismissed', updated_at = ${at} WHERE id = ${id} RETURNING id`.pipe(
+    Effect.map((rows) => rows.length > 0)
+  )
+
+export interface AlertMetricRow {
+  readonly alert_id: number
+  readonly metric: string
+  readonly before_mean: number
+  readonly after_mean: number
+  readonly change: number
+  readonly p_value: number
+  readonly regression: number
+}
+
+/** Records (or refreshes, on a later pass) what the alert's change did to one metric. */
+export const upsertAlertMetric = (sql: Sql, row: AlertMetricRow): Effect.Effect<void, SqlError> =>
+  sql`
+INSERT INTO bench_alert_metrics (alert_id, metric, before_mean, after_mean, change, p_value, regression)
+VALUES (${row.alert_id}, ${row.metric}, ${row.before_mean}, ${row.after_mean}, ${row.change}, ${row.p_value}, ${row.regression})
+ON CONFLICT (alert_id, metric) DO UPDATE SET
+  before_mean = excluded.before_mean, after_mean = excluded.after_mean, change = excluded.change,
+  p_value = excluded.p_value, regression = excluded.regression`.pipe(Effect.asVoid)
+
+export const alertMetrics = (sql: Sql, alertIds: ReadonlyArray<number>): Effect.Effect<ReadonlyArray<AlertMetricRow & { readonly unit: string | null; readonly direction: number }>, SqlError> =>
+  alertIds.length === 0
+    ? Effect.succeed([])
+    : sql<AlertMetricRow & { unit: string | null; direction: number }>`
+SELECT am.alert_id, am.metric, am.before_mean, am.after_mean, am.change, am.p_value, am.regression, m.unit, m.direction
+FROM bench_alert_metrics am JOIN bench_metrics m ON m.name = am.metric
+WHERE ${sql.in("am.alert_id", alertIds)}
+ORDER BY am.alert_id, am.metric`
+
+/** The newest alerts not dismissed, newest first. */
+export const openAlerts = (sql: Sql, limit: number): Effect.Effect<ReadonlyArray<AlertRow>, SqlError> =>
+  sql<AlertRow>`
+SELECT id, good_hash, bad_hash, blamed_hash, state, created_at, updated_at FROM bench_alerts
+WHERE state <> 'dismissed' ORDER BY updated_at DESC, id DESC LIMIT ${limit}`
