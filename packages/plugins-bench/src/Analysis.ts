@@ -5,20 +5,22 @@
  *    commit measured several times counts once, at the median of its runs (a re-run outvotes
  *    one bad run).
  * 2. The alert tier: change points in every metric of every tracked chain, with one false
- *    discovery cut-off over all of them (`detect/`); change points whose ranges overlap (or touch)
- *    are one alert. An alert is matched to the stored one whose range it overlaps, so a pass run
+ *    discovery cut-off over all of them (`detect/`); change points of several metrics within
+ *    `groupReach` measured commits of each other are one alert, over the union of their ranges. An alert is matched to the stored one whose range it overlaps, so a pass run
  *    again changes nothing, and a narrower range found later narrows the stored one.
  * 3. The cheap tier: each metric the run measured, at its commit, against the newest values
  *    before it on the chain since the last change point found before it. Out of family → the
  *    commit is queued again (reason `suspect`) for another sample, up to `maxExtraSamples` extra
  *    runs per commit.
  * 4. Bisection: an alert whose range holds commits never run queues the one in the middle (reason
- *    `bisect`); commits measured inside the range side with the old or the new level and narrow it,
- *    until one commit is left and is blamed. When the commits left cannot be measured (their runs
+ *    `bisect`); commits measured inside the range (and the measured one beyond each end) side
+ *    with the old or the new level and narrow it, until one commit is left and is blamed. A
+ *    commit whose values sit near the middle of the two levels is run again first (up to
+ *    `maxExtraSamples` extra runs). When the commits left cannot be measured (their runs
  *    failed), the alert is `blamed` with no single commit: the range is the answer.
  *
- * Everything happens in one write transaction, so two runs analysed at once cannot both raise
- * the same alert.
+ * The history is read and analysed without a lock; the writes happen in one write transaction
+ * that reads the stored alerts again, so two runs analysed at once cannot both raise one alert.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -49,6 +51,8 @@ export interface AnalysisOptions {
   readonly bisectPriority: number
   /** How far back along each tracked ref's first parents the history is read. */
   readonly maxChainCommits: number
+  /** Change points of different metrics this many measured commits apart are one alert. */
+  readonly groupReach: number
 }
 
 export const defaultAnalysisOptions: AnalysisOptions = {
@@ -57,7 +61,8 @@ export const defaultAnalysisOptions: AnalysisOptions = {
   maxExtraSamples: 2,
   suspectPriority: 10,
   bisectPriority: 20,
-  maxChainCommits: 10_000
+  maxChainCommits: 10_000,
+  groupReach: 2
 }
 
 export class AnalysisError extends Data.TaggedError("AnalysisError")<{ readonly message: string }> {}
@@ -98,6 +103,8 @@ interface Chain {
   readonly hashes: ReadonlyArray<string>
   readonly position: ReadonlyMap<string, number>
   readonly tried: ReadonlySet<string>
+  /** hash → how many of its runs succeeded. */
+  readonly runs: ReadonlyMap<string, number>
   /** hash → metric → median over the commit's successful runs. */
   readonly values: ReadonlyMap<string, ReadonlyMap<string, number>>
 }
@@ -107,13 +114,20 @@ const readChain = (sql: SqlClient.SqlClient, ref: string, maxCommits: number) =>
     const hashes: Array<string> = []
     const position = new Map<string, number>()
     const tried = new Set<string>()
+    const succeeded = new Map<string, Set<string>>()
     const samples = new Map<string, Map<string, Array<number>>>()
+    const depth = new Map<string, number>()
+    for (const row of rows) depth.set(row.hash, Number(row.depth))
+    // oldest first
+    for (const [hash] of [...depth].sort((a, b) => b[1] - a[1])) {
+      position.set(hash, hashes.length)
+      hashes.push(hash)
+    }
     for (const row of rows) {
-      if (!position.has(row.hash)) {
-        position.set(row.hash, hashes.length)
-        hashes.push(row.hash)
-      }
       if (row.run_id !== null) tried.add(row.hash)
+      if (row.run_id !== null && Number(row.exit_code) === 0) {
+        succeeded.set(row.hash, (succeeded.get(row.hash) ?? new Set()).add(row.run_id))
+      }
       if (row.metric === null || row.value === null || Number(row.exit_code) !== 0) continue
       let byMetric = samples.get(row.hash)
       if (byMetric === undefined) samples.set(row.hash, byMetric = new Map())
@@ -125,7 +139,8 @@ const readChain = (sql: SqlClient.SqlClient, ref: string, maxCommits: number) =>
     for (const [hash, byMetric] of samples) {
       values.set(hash, new Map([...byMetric].map(([metric, list]) => [metric, median(list)])))
     }
-    return { ref, hashes, position, tried, values }
+    const runs = new Map([...succeeded].map(([hash, ids]) => [hash, ids.size]))
+    return { ref, hashes, position, tried, runs, values }
   })
 
 /** A metric's series on a chain: the measured commits' positions and values, oldest first. */
@@ -150,6 +165,9 @@ interface ChainChange {
   readonly metric: string
   readonly good: number
   readonly bad: number
+  /** The range widened by `groupReach` measured commits each way, for grouping. */
+  readonly reachGood: number
+  readonly reachBad: number
   readonly change: DetectedChange<unknown>
 }
 
@@ -161,7 +179,7 @@ export const afterRun = (
   runId: string,
   options: Partial<AnalysisOptions> = {}
 ): Effect.Effect<AnalysisSummary, AnalysisError | SqlError, SqlClient.SqlClient> =>
-  transaction(Effect.gen(function*() {
+  Effect.gen(function*() {
     const o = { ...defaultAnalysisOptions, ...options }
     const sql = yield* SqlClient.SqlClient
     const now = yield* Clock.currentTimeMillis
@@ -174,11 +192,13 @@ export const afterRun = (
     // the alert tier: every metric of every tracked chain in one pass
     const keys: Array<{ chain: Chain; metric: string; positions: ReadonlyArray<number> }> = []
     const series = []
+    const seriesByKey = new Map<string, ReturnType<typeof seriesOf>>()
     for (const chain of chains) {
       const metrics = new Set<string>()
       for (const byMetric of chain.values.values()) for (const metric of byMetric.keys()) metrics.add(metric)
       for (const metric of [...metrics].sort()) {
         const { positions, values } = seriesOf(chain, metric)
+        seriesByKey.set(`${chain.ref}\u0000${metric}`, { positions, values })
         series.push({ key: keys.length, values, direction: directions.get(metric) ?? 0 })
         keys.push({ chain, metric, positions })
       }
@@ -187,7 +207,9 @@ export const afterRun = (
     const changes: Array<ChainChange> = detection.changes.map((change) => {
       const { chain, metric, positions } = keys[change.key]
       const index = change.changePoint.index
-      return { chain, metric, good: positions[index - 1], bad: positions[index], change }
+      const reachGood = positions[Math.max(0, index - 1 - o.groupReach)]
+      const reachBad = positions[Math.min(positions.length - 1, index + o.groupReach)]
+      return { chain, metric, good: positions[index - 1], bad: positions[index], reachGood, reachBad, change }
     })
 
     // where each series' level changed (alerting or not yet), for the cheap tier's history
@@ -205,7 +227,7 @@ export const afterRun = (
     if (home !== undefined && measured !== undefined && Number(run.exit_code) === 0) {
       const at = home.position.get(run.hash)!
       for (const [metric, value] of measured) {
-        const { positions, values } = seriesOf(home, metric)
+        const { positions, values } = seriesByKey.get(`${home.ref}\u0000${metric}`)!
         // the history starts at the newest change point before the commit: a level already
         // found to have changed is not news
         const since = Math.max(0, ...(changePositions.get(`${home.ref}\u0000${metric}`) ?? []).filter((p) => p < at).map((p) => positions.indexOf(p)))
@@ -216,96 +238,123 @@ export const afterRun = (
         }
       }
     }
-    let resampled = false
-    if (suspect.length > 0 && (yield* Sql.successfulRuns(sql, run.hash)) < 1 + o.maxExtraSamples) {
-      yield* Sql.queueCommit(sql, { hash: run.hash, priority: o.suspectPriority, reason: "suspect", queuedAt: now })
-      resampled = true
-    }
+    // the writes, under the write lock; the alerts are read again there, so that two passes at
+    // once (two runs stored together) cannot both raise the same alert
+    return yield* transaction(Effect.gen(function*() {
+      let resampled = false
+      if (suspect.length > 0 && (yield* Sql.successfulRuns(sql, run.hash)) < 1 + o.maxExtraSamples) {
+        yield* Sql.queueCommit(sql, { hash: run.hash, priority: o.suspectPriority, reason: "suspect", queuedAt: now })
+        resampled = true
+      }
 
-    const alerts = new Map<number, AlertChange>()
-    const stored = [...yield* Sql.allAlerts(sql)]
-    for (const chain of chains) {
-      for (const group of groupByRange(changes.filter((c) => c.chain === chain))) {
-        const overlapping = stored.find((alert) => {
-          const good = chain.position.get(alert.good_hash)
-          const bad = chain.position.get(alert.bad_hash)
-          // ranges that only touch are one change too: noise moved the split by one measured commit
-          return good !== undefined && bad !== undefined && Math.max(good, group.good) <= Math.min(bad, group.bad)
-        })
-        if (overlapping?.state === "dismissed") continue
-        let id: number
-        if (overlapping === undefined) {
-          const good = chain.hashes[group.good]
-          const bad = chain.hashes[group.bad]
-          id = yield* Sql.insertAlert(sql, { good, bad, at: now })
-          stored.push({ id, good_hash: good, bad_hash: bad, blamed_hash: null, state: "bisecting", created_at: now, updated_at: now })
-          alerts.set(id, { id, good, bad, blamed: null, state: "bisecting", created: true })
-        } else {
-          id = overlapping.id
-          if (overlapping.state === "bisecting") {
-            // a narrower range found by detection narrows the stored one
-            const from = Math.max(group.good, chain.position.get(overlapping.good_hash)!)
-            const to = Math.min(group.bad, chain.position.get(overlapping.bad_hash)!)
-            const good = chain.hashes[from]
-            const bad = chain.hashes[to]
-            if (from < to && (good !== overlapping.good_hash || bad !== overlapping.bad_hash)) {
-              yield* Sql.updateAlert(sql, { id, good, bad, blamed: null, state: "bisecting", at: now })
-              stored[stored.indexOf(overlapping)] = { ...overlapping, good_hash: good, bad_hash: bad, updated_at: now }
-              alerts.set(id, { id, good, bad, blamed: null, state: "bisecting", created: false })
+      const alerts = new Map<number, AlertChange>()
+      const stored = [...yield* Sql.allAlerts(sql)]
+      for (const chain of chains) {
+        const reach = (change: ChainChange) => ({ good: change.reachGood, bad: change.reachBad })
+        for (const group of groupByRange(changes.filter((c) => c.chain === chain), reach)) {
+          // the stored alert of the same change: its range within the group's reach
+          const reachGood = Math.min(...group.members.map((m) => m.reachGood))
+          const reachBad = Math.max(...group.members.map((m) => m.reachBad))
+          const overlapping = stored.find((alert) => {
+            const good = chain.position.get(alert.good_hash)
+            const bad = chain.position.get(alert.bad_hash)
+            return good !== undefined && bad !== undefined && Math.max(good, reachGood) < Math.min(bad, reachBad)
+          })
+          if (overlapping?.state === "dismissed") continue
+          let id: number
+          if (overlapping === undefined) {
+            const good = chain.hashes[group.good]
+            const bad = chain.hashes[group.bad]
+            id = yield* Sql.insertAlert(sql, { good, bad, at: now })
+            stored.push({ id, good_hash: good, bad_hash: bad, blamed_hash: null, state: "bisecting", created_at: now, updated_at: now })
+            alerts.set(id, { id, good, bad, blamed: null, state: "bisecting", created: true })
+          } else {
+            id = overlapping.id
+            if (overlapping.state === "bisecting") {
+              // a narrower range found by detection narrows the stored one
+              const from = Math.max(group.good, chain.position.get(overlapping.good_hash)!)
+              const to = Math.min(group.bad, chain.position.get(overlapping.bad_hash)!)
+              const good = chain.hashes[from]
+              const bad = chain.hashes[to]
+              if (from < to && (good !== overlapping.good_hash || bad !== overlapping.bad_hash)) {
+                yield* Sql.updateAlert(sql, { id, good, bad, blamed: null, state: "bisecting", at: now })
+                stored[stored.indexOf(overlapping)] = { ...overlapping, good_hash: good, bad_hash: bad, updated_at: now }
+                alerts.set(id, { id, good, bad, blamed: null, state: "bisecting", created: false })
+              }
             }
           }
+          for (const member of group.members) {
+            const point = member.change.changePoint
+            yield* Sql.upsertAlertMetric(sql, {
+              alert_id: id,
+              metric: member.metric,
+              before_mean: point.before.mean,
+              after_mean: point.after.mean,
+              change: Number.isFinite(point.change) ? point.change : 0,
+              p_value: point.pValue,
+              regression: member.change.regression ? 1 : 0
+            })
+          }
         }
-        for (const member of group.members) {
-          const point = member.change.changePoint
-          yield* Sql.upsertAlertMetric(sql, {
-            alert_id: id,
-            metric: member.metric,
-            before_mean: point.before.mean,
-            after_mean: point.after.mean,
-            change: Number.isFinite(point.change) ? point.change : 0,
-            p_value: point.pValue,
-            regression: member.change.regression ? 1 : 0
-          })
+      }
+
+      // bisection of every alert still bisecting whose range lies on a tracked chain
+      const bisect: Array<string> = []
+      const bisecting = stored.filter((alert) => alert.state === "bisecting")
+      const metricsOf = new Map<number, Array<{ metric: string; before: number; after: number }>>()
+      for (const row of yield* Sql.alertMetrics(sql, bisecting.map((alert) => alert.id))) {
+        const list = metricsOf.get(Number(row.alert_id)) ?? []
+        list.push({ metric: row.metric, before: Number(row.before_mean), after: Number(row.after_mean) })
+        metricsOf.set(Number(row.alert_id), list)
+      }
+      for (const alert of bisecting) {
+        const chain = chains.find((c) => c.position.has(alert.good_hash) && c.position.has(alert.bad_hash))
+        if (chain === undefined) continue
+        let from = chain.position.get(alert.good_hash)!
+        let to = chain.position.get(alert.bad_hash)!
+        if (from >= to) continue
+        const metrics = metricsOf.get(alert.id) ?? []
+        const measured = (i: number) => metrics.some((m) => chain.values.get(chain.hashes[i])?.has(m.metric) === true)
+        // one measured commit beyond each end: noise may have put the split one measured commit off,
+        // and the ends are judged like the commits between them
+        for (let i = from - 1; i >= 0; i--) {
+          if (measured(i)) {
+            from = i
+            break
+          }
+        }
+        for (let i = to + 1; i < chain.hashes.length; i++) {
+          if (measured(i)) {
+            to = i
+            break
+          }
+        }
+        const commits = chain.hashes.slice(from, to + 1).map((hash, i): RangeCommit => {
+          if (i === 0) return { hash, tried: true, side: "good" }
+          if (i === to - from) return { hash, tried: true, side: "bad" }
+          const verdict = classifySide(chain.values.get(hash) ?? new Map(), metrics)
+          // values near the middle of the two levels: another sample before they decide anything
+          if (verdict.side !== undefined && !verdict.sure && (chain.runs.get(hash) ?? 0) < 1 + o.maxExtraSamples) {
+            return { hash, tried: false }
+          }
+          return { hash, tried: chain.tried.has(hash), side: verdict.side }
+        })
+        const step = bisectStep(commits)
+        const blamed = step._tag === "Blamed" ? step.hash : null
+        const state = step._tag === "Queue" ? "bisecting" : "blamed"
+        if (step._tag === "Queue") {
+          yield* Sql.queueCommit(sql, { hash: step.hash, priority: o.bisectPriority, reason: "bisect", queuedAt: now })
+          bisect.push(step.hash)
+        }
+        if (step.good !== alert.good_hash || step.bad !== alert.bad_hash || state !== alert.state) {
+          yield* Sql.updateAlert(sql, { id: alert.id, good: step.good, bad: step.bad, blamed, state, at: now })
+          alerts.set(alert.id, { id: alert.id, good: step.good, bad: step.bad, blamed, state, created: alerts.get(alert.id)?.created ?? false })
         }
       }
-    }
 
-    // bisection of every alert still bisecting whose range lies on a tracked chain
-    const bisect: Array<string> = []
-    const bisecting = stored.filter((alert) => alert.state === "bisecting")
-    const metricsOf = new Map<number, Array<{ metric: string; before: number; after: number }>>()
-    for (const row of yield* Sql.alertMetrics(sql, bisecting.map((alert) => alert.id))) {
-      const list = metricsOf.get(Number(row.alert_id)) ?? []
-      list.push({ metric: row.metric, before: Number(row.before_mean), after: Number(row.after_mean) })
-      metricsOf.set(Number(row.alert_id), list)
-    }
-    for (const alert of bisecting) {
-      const chain = chains.find((c) => c.position.has(alert.good_hash) && c.position.has(alert.bad_hash))
-      if (chain === undefined) continue
-      const from = chain.position.get(alert.good_hash)!
-      const to = chain.position.get(alert.bad_hash)!
-      if (from >= to) continue
-      const metrics = metricsOf.get(alert.id) ?? []
-      const commits: Array<RangeCommit> = chain.hashes.slice(from, to + 1).map((hash, i) => ({
-        hash,
-        tried: chain.tried.has(hash),
-        side: i === 0 ? "good" : i === to - from ? "bad" : classifySide(chain.values.get(hash) ?? new Map(), metrics)
-      }))
-      const step = bisectStep(commits)
-      const blamed = step._tag === "Blamed" ? step.hash : null
-      const state = step._tag === "Queue" ? "bisecting" : "blamed"
-      if (step._tag === "Queue") {
-        yield* Sql.queueCommit(sql, { hash: step.hash, priority: o.bisectPriority, reason: "bisect", queuedAt: now })
-        bisect.push(step.hash)
-      }
-      if (step.good !== alert.good_hash || step.bad !== alert.bad_hash || state !== alert.state) {
-        yield* Sql.updateAlert(sql, { id: alert.id, good: step.good, bad: step.bad, blamed, state, at: now })
-        alerts.set(alert.id, { id: alert.id, good: step.good, bad: step.bad, blamed, state, created: alerts.get(alert.id)?.created ?? false })
-      }
-    }
-
-    return { runId, hash: run.hash, suspect, resampled, alerts: [...alerts.values()], bisect }
-  }))
+      return { runId, hash: run.hash, suspect, resampled, alerts: [...alerts.values()], bisect }
+    }))
+  })
 
 /** An alert with what it did to each metric, for `/metrics` and the pages. */
 export interface Alert {

@@ -32,8 +32,8 @@ export interface ChainRow {
 }
 
 /**
- * The first-parent chain of `ref` from its tip back `maxCommits` commits, oldest first, with
- * every run of each commit and every measurement of each run.
+ * The first-parent chain of `ref` from its tip back `maxCommits` commits (`depth` 0 at the tip),
+ * with every run of each commit and every measurement of each run, in no particular order.
  */
 export const chainHistory = (sql: Sql, ref: string, maxCommits: number): Effect.Effect<ReadonlyArray<ChainRow>, SqlError> =>
   sql<ChainRow>`
@@ -47,8 +47,7 @@ WITH RECURSIVE chain (hash, depth) AS (
 SELECT c.hash, c.depth, r.id AS run_id, r.exit_code, m.metric, m.value
 FROM chain c
 LEFT JOIN bench_runs r ON r.hash = c.hash
-LEFT JOIN bench_measurements m ON m.run_id = r.id
-ORDER BY c.depth DESC, r.id, m.metric`
+LEFT JOIN bench_measurements m ON m.run_id = r.id`
 
 export const metricDirections = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly direction: number }>, SqlError> =>
   sql<{ name: string; direction: number }>`SELECT name, direction FROM bench_metrics`

@@ -160,17 +160,19 @@ describe("suspect", () => {
 })
 
 describe("grouping and bisection", () => {
-  it("groupByRange: overlapping ranges become one range, their intersection", () => {
-    const groups = groupByRange([
+  it("groupByRange: ranges that overlap (once widened by their reach) become one range, their union", () => {
+    const items = [
       { good: 10, bad: 14, key: "a" },
       { good: 11, bad: 16, key: "b" },
       { good: 10, bad: 14, key: "c" },
+      { good: 16, bad: 17, key: "e" },
       { good: 30, bad: 31, key: "d" }
-    ])
-    expect(groups.map((g) => [g.good, g.bad, g.members.map((m) => m.key).sort()])).toEqual([
-      [11, 14, ["a", "b", "c"]],
-      [30, 31, ["d"]]
-    ])
+    ]
+    const show = (groups: ReturnType<typeof groupByRange<typeof items[number]>>) =>
+      groups.map((g) => [g.good, g.bad, g.members.map((m) => m.key).sort()])
+    expect(show(groupByRange(items))).toEqual([[10, 16, ["a", "b", "c"]], [16, 17, ["e"]], [30, 31, ["d"]]])
+    // reach: two positions each way
+    expect(show(groupByRange(items, (i) => ({ good: i.good - 2, bad: i.bad + 2 })))).toEqual([[10, 17, ["a", "b", "c", "e"]], [30, 31, ["d"]]])
   })
 
   it("bisectStep: queues the middle untried commit, narrows on measured ones, skips failed ones, blames the last one", () => {
@@ -187,10 +189,11 @@ describe("grouping and bisection", () => {
     expect(bisectStep(commits("gb"))).toEqual({ _tag: "Blamed", hash: "c1", good: "c0", bad: "c1" })
   })
 
-  it("classifySide: the metrics vote for the level each value is nearer", () => {
+  it("classifySide: where the values sit between the two levels, and whether that is clear of the middle", () => {
     const metrics = [{ metric: "a", before: 100, after: 105 }, { metric: "b", before: 10, after: 8 }]
-    expect(classifySide(new Map([["a", 104], ["b", 8.1]]), metrics)).toBe("bad")
-    expect(classifySide(new Map([["a", 100.5]]), metrics)).toBe("good")
-    expect(classifySide(new Map(), metrics)).toBe(undefined)
+    expect(classifySide(new Map([["a", 104], ["b", 8.1]]), metrics)).toMatchObject({ side: "bad", sure: true })
+    expect(classifySide(new Map([["a", 100.5]]), metrics)).toMatchObject({ side: "good", sure: true })
+    expect(classifySide(new Map([["a", 102.9]]), metrics)).toMatchObject({ side: "bad", sure: false })
+    expect(classifySide(new Map(), metrics)).toEqual({ side: undefined, level: undefined, sure: false })
   })
 })

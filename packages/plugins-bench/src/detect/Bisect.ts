@@ -56,19 +56,34 @@ export const bisectStep = (commits: ReadonlyArray<RangeCommit>): BisectStep => {
   return next < 0 ? { _tag: "Exhausted", good, bad } : { _tag: "Queue", hash: commits[next].hash, good, bad }
 }
 
+/** Where a commit's values sit between the levels before and after a change. */
+export interface SideVerdict {
+  readonly side: Side | undefined
+  /** 0 at the old level, 1 at the new one (the mean over the metrics that have a value). */
+  readonly level: number | undefined
+  /** Clear of the middle by `margin`: no more samples needed to tell. */
+  readonly sure: boolean
+}
+
 /**
- * Which level a measured commit sits on: each of the alert's metrics votes for the level (mean
- * before or after the change) its value is nearer; undefined on a tie or without values.
+ * Which level a measured commit sits on: each of the alert's metrics places its value between
+ * the mean before the change (0) and after it (1); the mean of those decides, and is `sure` when
+ * it is at least `margin` away from the middle (a value near the middle is worth another sample).
  */
 export const classifySide = (
   values: ReadonlyMap<string, number>,
-  metrics: ReadonlyArray<{ readonly metric: string; readonly before: number; readonly after: number }>
-): Side | undefined => {
-  let votes = 0
+  metrics: ReadonlyArray<{ readonly metric: string; readonly before: number; readonly after: number }>,
+  margin = 0.25
+): SideVerdict => {
+  let sum = 0
+  let count = 0
   for (const { after, before, metric } of metrics) {
     const value = values.get(metric)
-    if (value === undefined) continue
-    votes += Math.sign(Math.abs(value - before) - Math.abs(value - after))
+    if (value === undefined || after === before) continue
+    sum += (value - before) / (after - before)
+    count++
   }
-  return votes > 0 ? "bad" : votes < 0 ? "good" : undefined
+  if (count === 0) return { side: undefined, level: undefined, sure: false }
+  const level = sum / count
+  return { side: level > 0.5 ? "bad" : level < 0.5 ? "good" : undefined, level, sure: Math.abs(level - 0.5) >= margin }
 }

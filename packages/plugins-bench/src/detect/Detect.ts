@@ -77,20 +77,30 @@ export interface Range {
 }
 
 /**
- * Groups changes whose ranges overlap into one range each (their intersection: the commits every
- * member could be blamed on), so that one commit moving many metrics is one alert.
+ * Groups changes that one commit range could explain, so that one commit moving many metrics is
+ * one alert: changes join a group when their ranges overlap once each is widened by `reach`
+ * (noise places a change point a measured commit or two off, differently in each metric). A
+ * group's range is the union of its members' ranges; bisection narrows it, with every member
+ * voting on each commit measured inside.
  */
-export const groupByRange = <T extends Range>(items: ReadonlyArray<T>): Array<Range & { readonly members: ReadonlyArray<T> }> => {
-  const sorted = [...items].sort((x, y) => x.bad - y.bad || y.good - x.good)
-  const groups: Array<{ good: number; bad: number; members: Array<T> }> = []
+export const groupByRange = <T extends Range>(
+  items: ReadonlyArray<T>,
+  reach: (item: T) => Range = (item) => item
+): Array<Range & { readonly members: ReadonlyArray<T> }> => {
+  const sorted = [...items].sort((x, y) => x.bad - y.bad || x.good - y.good)
+  const groups: Array<{ good: number; bad: number; reachGood: number; reachBad: number; members: Array<T> }> = []
   for (const item of sorted) {
-    const group = groups.find((g) => Math.max(g.good, item.good) < Math.min(g.bad, item.bad))
-    if (group === undefined) groups.push({ good: item.good, bad: item.bad, members: [item] })
-    else {
-      group.good = Math.max(group.good, item.good)
-      group.bad = Math.min(group.bad, item.bad)
+    const wide = reach(item)
+    const group = groups.find((g) => Math.max(g.reachGood, wide.good) < Math.min(g.reachBad, wide.bad))
+    if (group === undefined) {
+      groups.push({ good: item.good, bad: item.bad, reachGood: wide.good, reachBad: wide.bad, members: [item] })
+    } else {
+      group.good = Math.min(group.good, item.good)
+      group.bad = Math.max(group.bad, item.bad)
+      group.reachGood = Math.min(group.reachGood, wide.good)
+      group.reachBad = Math.max(group.reachBad, wide.bad)
       group.members.push(item)
     }
   }
-  return groups
+  return groups.map(({ bad, good, members }) => ({ good, bad, members }))
 }

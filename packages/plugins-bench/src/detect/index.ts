@@ -3,7 +3,7 @@
  * control across metrics, grouping into alerts, and the bisection step. No I/O (see
  * `../Analysis.ts` for the part that reads and writes the database).
  */
-export { type BisectStep, bisectStep, classifySide, type RangeCommit, type Side } from "./Bisect.js"
+export { type BisectStep, bisectStep, classifySide, type RangeCommit, type Side, type SideVerdict } from "./Bisect.js"
 export {
   type ChangePoint,
   type ChangePointOptions,
