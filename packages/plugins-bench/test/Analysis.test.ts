@@ -47,13 +47,15 @@ const insertHistory = (count: number) =>
   })
 
 /** Stores one run of commit `i` with the model's values (latency up 5 %, throughput down 5 % from `stepAt` on). */
-const storeRun = (i: number, stepAt: number, random: () => number, noise: number) =>
+const storeRun = (i: number, stepAt: number, random: () => number, noise: number, failing: ReadonlySet<number> = new Set()) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const [{ n }] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM bench_runs`
     const id = `run-${Number(n) + 1}`
+    const exitCode = failing.has(i) ? 1 : 0
     yield* sql`INSERT INTO bench_runs (id, hash, bench_method, worker_name, worker_info, fingerprint, started_at, ended_at, exit_code, source)
-      VALUES (${id}, ${hashOf(i)}, 'internal', 'w', NULL, NULL, 0, 0, 0, 'worker')`
+      VALUES (${id}, ${hashOf(i)}, 'internal', 'w', NULL, NULL, 0, 0, ${exitCode}, 'worker')`
+    if (exitCode !== 0) return id
     const stepped = i >= stepAt ? 0.05 : 0
     const values = {
       "sort/latency": 100 * (1 + stepped) * (1 + noise * random()),
@@ -67,7 +69,7 @@ const storeRun = (i: number, stepAt: number, random: () => number, noise: number
   })
 
 /** A worker: runs queued commits, highest priority first, analysing after each, until the queue is empty. */
-const drainQueue = (stepAt: number, random: () => number, noise: number, log: Array<string>) =>
+const drainQueue = (stepAt: number, random: () => number, noise: number, log: Array<string>, failing: ReadonlySet<number>) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     for (;;) {
@@ -76,12 +78,12 @@ const drainQueue = (stepAt: number, random: () => number, noise: number, log: Ar
       yield* sql`DELETE FROM bench_queue WHERE hash = ${next.hash}`
       const i = parseInt(next.hash, 16)
       log.push(`${next.reason} ${i}`)
-      yield* Analysis.afterRun(yield* storeRun(i, stepAt, random, noise))
+      yield* Analysis.afterRun(yield* storeRun(i, stepAt, random, noise, failing))
     }
   })
 
 /** Runs every `stride`-th commit in order, analysing after each and letting the worker drain the queue. */
-const measureHistory = (count: number, stride: number, stepAt: number, noise: number) =>
+const measureHistory = (count: number, stride: number, stepAt: number, noise: number, failing: ReadonlySet<number> = new Set()) =>
   Effect.gen(function*() {
     const random = gaussian(42)
     const log: Array<string> = []
@@ -92,7 +94,7 @@ const measureHistory = (count: number, stride: number, stepAt: number, noise: nu
       const summary = yield* Analysis.afterRun(last)
       if (summary.resampled) log.push(`suspect ${i}: ${summary.suspect.map((s) => s.metric).join(",")}`)
       for (const alert of summary.alerts.filter((a) => a.created)) log.push(`alert at ${i}: ${parseInt(alert.good, 16)}..${parseInt(alert.bad, 16)}`)
-      yield* drainQueue(stepAt, random, noise, log)
+      yield* drainQueue(stepAt, random, noise, log, failing)
     }
     return { log, last }
   })
@@ -131,6 +133,35 @@ describe("Analysis", () => {
       expect(alert).toMatchObject({ state: "blamed", blamedHash: hashOf(43), goodHash: hashOf(42), badHash: hashOf(43) })
       const sql = yield* SqlClient.SqlClient
       expect(yield* sql`SELECT hash FROM bench_queue`).toEqual([])
+    }).pipe(Effect.provide(database())))
+
+  it.effect("30 metrics run on every commit, 10 step by 5% in 2% noise at commit 100: one alert with those 10, blamed on 100", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const random = gaussian(7)
+      yield* insertHistory(150)
+      const names = Array.from({ length: 30 }, (_, m) => `b${m}/time`)
+      yield* sql`INSERT INTO bench_metrics ${sql.insert(names.map((name) => ({ name, unit: "ns", direction: -1 })))}`
+      for (let i = 0; i < 150; i++) {
+        yield* sql`INSERT INTO bench_runs (id, hash, bench_method, started_at, ended_at, exit_code, source) VALUES (${`r${i}`}, ${hashOf(i)}, 'internal', 0, 0, 0, 'worker')`
+        const rows = names.map((metric, m) => ({ run_id: `r${i}`, metric, value: 100 * (m < 10 && i >= 100 ? 1.05 : 1) * (1 + 0.02 * random()) }))
+        yield* sql`INSERT INTO bench_measurements ${sql.insert(rows)}`
+      }
+      const summary = yield* Analysis.afterRun("r149")
+      expect(summary.alerts).toHaveLength(1)
+      const [alert, ...more] = yield* Analysis.openAlerts()
+      expect(more).toEqual([])
+      expect(alert).toMatchObject({ state: "blamed", blamedHash: hashOf(100), goodHash: hashOf(99), badHash: hashOf(100) })
+      expect(alert.metrics.map((m) => m.metric).sort()).toEqual(names.slice(0, 10).sort())
+    }).pipe(Effect.provide(database())))
+
+  it.effect("a commit whose run fails is skipped: with the step at 22 and 22 failing, the range ends as 21..23 with no single commit blamed", () =>
+    Effect.gen(function*() {
+      const { log } = yield* measureHistory(61, 4, 22, 0.01, new Set([22]))
+      expect(log.filter((line) => line.startsWith("bisect"))).toEqual(["bisect 22", "bisect 21", "bisect 23"])
+      const [alert, ...more] = yield* Analysis.openAlerts()
+      expect(more).toEqual([])
+      expect(alert).toMatchObject({ state: "blamed", blamedHash: null, goodHash: hashOf(21), badHash: hashOf(23) })
     }).pipe(Effect.provide(database())))
 
   it.effect("a dismissed alert stays dismissed and is not raised again", () =>
