@@ -3,12 +3,12 @@
  * on a tracked ref, each run once with `--metrics` metrics (2 % noise; a tenth of the metrics step
  * by 5 % at 70 % of the history), then `Analysis.afterRun` on the newest run, timed: the first
  * pass (raises the alerts, queues the bisection) and a second one (changes nothing). Also the pure
- * detector alone over the same series.
+ * history query alone and the detector alone over the same series.
  *
  *   node --import tsx packages/plugins-bench/bench/detect.ts [--commits 1000] [--metrics 200]
  *
  * Last line:
- *   bench-detect: commits=<n> metrics=<m> after_run_ms=<first pass> again_ms=<second> detect_ms=<pure> alerts=<n>
+ *   bench-detect: commits=<n> metrics=<m> after_run_ms=<first pass> again_ms=<second> read_ms=<query> (<rows>) detect_ms=<pure> alerts=<n>
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Migrations from "@orch/core/Migrations"
@@ -17,6 +17,7 @@ import { Effect, Layer } from "effect"
 import { parseArgs } from "node:util"
 import * as Analysis from "../src/Analysis.js"
 import { detectChanges } from "../src/detect/index.js"
+import { chainHistory } from "../src/analysisSql.js"
 import { migrations } from "../src/sql.js"
 
 const { values: args } = parseArgs({ options: { commits: { type: "string", default: "1000" }, metrics: { type: "string", default: "200" } } })
@@ -66,12 +67,15 @@ const program = Effect.gen(function*() {
   yield* Analysis.afterRun(last)
   const againMs = performance.now() - started
   started = performance.now()
+  const rows = yield* chainHistory(sql, "refs/heads/main", 10_000)
+  const readMs = performance.now() - started
+  started = performance.now()
   detectChanges(series.map((values, key) => ({ key, values, direction: -1 as const })))
   const detectMs = performance.now() - started
   const alerts = yield* Analysis.openAlerts()
   console.log(`first pass: ${first.alerts.length} alerts (${alerts.map((a) => `${a.metrics.length} metrics, ${parseInt(a.goodHash, 16)}..${parseInt(a.badHash, 16)}`).join("; ")}), bisect queued: ${first.bisect.length}`)
   console.log(
-    `bench-detect: commits=${commits} metrics=${metrics} after_run_ms=${firstMs.toFixed(0)} again_ms=${againMs.toFixed(0)} detect_ms=${detectMs.toFixed(0)} alerts=${alerts.length}`
+    `bench-detect: commits=${commits} metrics=${metrics} after_run_ms=${firstMs.toFixed(0)} again_ms=${againMs.toFixed(0)} read_ms=${readMs.toFixed(0)} (${rows.length} rows) detect_ms=${detectMs.toFixed(0)} alerts=${alerts.length}`
   )
 })
 

@@ -310,23 +310,36 @@ export const afterRun = (
       for (const alert of bisecting) {
         const chain = chains.find((c) => c.position.has(alert.good_hash) && c.position.has(alert.bad_hash))
         if (chain === undefined) continue
-        let from = chain.position.get(alert.good_hash)!
-        let to = chain.position.get(alert.bad_hash)!
-        if (from >= to) continue
+        const goodAt = chain.position.get(alert.good_hash)!
+        const badAt = chain.position.get(alert.bad_hash)!
+        if (goodAt >= badAt) continue
         const metrics = metricsOf.get(alert.id) ?? []
+        const verdictAt = (i: number) => classifySide(chain.values.get(chain.hashes[i]) ?? new Map(), metrics)
+        const canResample = (i: number) => (chain.runs.get(chain.hashes[i]) ?? 0) < 1 + o.maxExtraSamples
         const measured = (i: number) => metrics.some((m) => chain.values.get(chain.hashes[i])?.has(m.metric) === true)
-        // one measured commit beyond each end: noise may have put the split one measured commit off,
-        // and the ends are judged like the commits between them
-        for (let i = from - 1; i >= 0; i--) {
-          if (measured(i)) {
-            from = i
-            break
+        // noise may have put the split one measured commit off: an end that sits on the other
+        // level, or near the middle and can be run again, is judged like the commits inside, with
+        // the next measured commit beyond it as the end
+        const goodEnd = verdictAt(goodAt)
+        const badEnd = verdictAt(badAt)
+        const goodWrong = goodEnd.side === "bad" && goodEnd.sure
+        const badWrong = badEnd.side === "good" && badEnd.sure
+        let from = goodAt
+        let to = badAt
+        if (goodWrong || (!goodEnd.sure && canResample(goodAt))) {
+          for (let i = goodAt - 1; i >= 0; i--) {
+            if (measured(i)) {
+              from = i
+              break
+            }
           }
         }
-        for (let i = to + 1; i < chain.hashes.length; i++) {
-          if (measured(i)) {
-            to = i
-            break
+        if (badWrong || (!badEnd.sure && canResample(badAt))) {
+          for (let i = badAt + 1; i < chain.hashes.length; i++) {
+            if (measured(i)) {
+              to = i
+              break
+            }
           }
         }
         const commits = chain.hashes.slice(from, to + 1).map((hash, i): RangeCommit => {
@@ -339,7 +352,13 @@ export const afterRun = (
           }
           return { hash, tried: chain.tried.has(hash), side: verdict.side }
         })
-        const step = bisectStep(commits)
+        const found = bisectStep(commits)
+        // the range widens past a stored end only when that end was judged to be on the other level
+        const step = {
+          ...found,
+          good: !goodWrong && chain.position.get(found.good)! < goodAt ? alert.good_hash : found.good,
+          bad: !badWrong && chain.position.get(found.bad)! > badAt ? alert.bad_hash : found.bad
+        }
         const blamed = step._tag === "Blamed" ? step.hash : null
         const state = step._tag === "Queue" ? "bisecting" : "blamed"
         if (step._tag === "Queue") {

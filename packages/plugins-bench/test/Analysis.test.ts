@@ -83,9 +83,9 @@ const drainQueue = (stepAt: number, random: () => number, noise: number, log: Ar
   })
 
 /** Runs every `stride`-th commit in order, analysing after each and letting the worker drain the queue. */
-const measureHistory = (count: number, stride: number, stepAt: number, noise: number, failing: ReadonlySet<number> = new Set()) =>
+const measureHistory = (count: number, stride: number, stepAt: number, noise: number, failing: ReadonlySet<number> = new Set(), seed = 42) =>
   Effect.gen(function*() {
-    const random = gaussian(42)
+    const random = gaussian(seed)
     const log: Array<string> = []
     yield* insertHistory(count)
     let last = ""
@@ -133,6 +133,22 @@ describe("Analysis", () => {
       expect(alert).toMatchObject({ state: "blamed", blamedHash: hashOf(43), goodHash: hashOf(42), badHash: hashOf(43) })
       const sql = yield* SqlClient.SqlClient
       expect(yield* sql`SELECT hash FROM bench_queue`).toEqual([])
+    }).pipe(Effect.provide(database())))
+
+  it.effect("in 2% noise, runs on every other commit, a 5% step at commit 61: blamed on 61 for each of 8 seeds", () =>
+    Effect.gen(function*() {
+      const blamed: Array<string> = []
+      for (let seed = 1; seed <= 8; seed++) {
+        yield* measureHistory(101, 2, 61, 0.02, new Set(), seed)
+        const alerts = yield* Analysis.openAlerts()
+        const alert = alerts.find((a) => a.metrics.length === 2)
+        blamed.push(alert?.blamedHash === null || alert === undefined ? "none" : String(parseInt(alert.blamedHash, 16)))
+        const sql = yield* SqlClient.SqlClient
+        for (const table of ["bench_alerts", "bench_queue", "bench_measurements", "bench_runs", "bench_refs", "bench_commit_edges", "bench_metrics", "bench_commits"]) {
+          yield* sql`DELETE FROM ${sql(table)}`
+        }
+      }
+      expect(blamed).toEqual(Array(8).fill("61"))
     }).pipe(Effect.provide(database())))
 
   it.effect("30 metrics run on every commit, 10 step by 5% in 2% noise at commit 100: one alert with those 10, blamed on 100", () =>
