@@ -5,19 +5,21 @@
  *    commit measured several times counts once, at the median of its runs (a re-run outvotes
  *    one bad run).
  * 2. The alert tier: change points in every metric of every tracked chain, with one false
- *    discovery cut-off over all of them (`detect/`); change points of several metrics within
- *    `groupReach` measured commits of each other are one alert, over the union of their ranges. An alert is matched to the stored one whose range it overlaps, so a pass run
- *    again changes nothing, and a narrower range found later narrows the stored one.
+ *    discovery cut-off over all of them (`detect/`). Change points of several metrics within
+ *    `groupReach` measured commits of each other are one alert, over the union of their ranges.
+ *    A group is matched to the stored alert within its reach, so a pass run again changes
+ *    nothing, and a narrower range found later narrows the stored one; a dismissed alert stays so.
  * 3. The cheap tier: each metric the run measured, at its commit, against the newest values
  *    before it on the chain since the last change point found before it. Out of family → the
  *    commit is queued again (reason `suspect`) for another sample, up to `maxExtraSamples` extra
  *    runs per commit.
- * 4. Bisection: an alert whose range holds commits never run queues the one in the middle (reason
- *    `bisect`); commits measured inside the range (and the measured one beyond each end) side
- *    with the old or the new level and narrow it, until one commit is left and is blamed. A
+ * 4. Bisection: an alert whose range holds commits never run queues the one nearest the middle
+ *    (reason `bisect`); commits measured inside the range side with the old or the new level
+ *    (every metric of the alert votes) and narrow it, until one commit is left and is blamed. A
  *    commit whose values sit near the middle of the two levels is run again first (up to
- *    `maxExtraSamples` extra runs). When the commits left cannot be measured (their runs
- *    failed), the alert is `blamed` with no single commit: the range is the answer.
+ *    `maxExtraSamples` extra runs); an end of the range that sits on the other level, or near
+ *    the middle, is judged like the commits inside. When the commits left cannot be measured
+ *    (their runs failed), the alert is `blamed` with no single commit: the range is the answer.
  *
  * The history is read and analysed without a lock; the writes happen in one write transaction
  * that reads the stored alerts again, so two runs analysed at once cannot both raise one alert.
@@ -407,7 +409,7 @@ export interface Alert {
 export const openAlerts = (limit = 100): Effect.Effect<ReadonlyArray<Alert>, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* Sql.openAlerts(sql, limit)
+    const rows = yield* Sql.openAlerts(sql, Math.max(0, Math.floor(Number.isFinite(limit) ? limit : 100)))
     const metrics = yield* Sql.alertMetrics(sql, rows.map((row) => Number(row.id)))
     return rows.map((row): Alert => {
       const own = metrics.filter((m) => Number(m.alert_id) === Number(row.id)).map((m) => ({
