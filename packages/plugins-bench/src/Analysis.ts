@@ -243,6 +243,7 @@ export const afterRun = (
     // the writes, under the write lock; the alerts are read again there, so that two passes at
     // once (two runs stored together) cannot both raise the same alert
     return yield* transaction(Effect.gen(function*() {
+      yield* Sql.lockAlerts(sql)
       let resampled = false
       if (suspect.length > 0 && (yield* Sql.successfulRuns(sql, run.hash)) < 1 + o.maxExtraSamples) {
         yield* Sql.queueCommit(sql, { hash: run.hash, priority: o.suspectPriority, reason: "suspect", queuedAt: now })

@@ -71,6 +71,17 @@ ON CONFLICT (hash) DO UPDATE SET
   reason = CASE WHEN excluded.priority > bench_queue.priority THEN excluded.reason ELSE bench_queue.reason END,
   priority = CASE WHEN excluded.priority > bench_queue.priority THEN excluded.priority ELSE bench_queue.priority END`.pipe(Effect.asVoid)
 
+/**
+ * Serialises the alert writes of concurrent analysis passes. SQLite: the write transaction
+ * already holds the one write lock. PostgreSQL: a transaction-scoped advisory lock (any constant
+ * key; this one spells "bnch"), since two passes there would otherwise both insert one alert.
+ */
+export const lockAlerts = (sql: Sql): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(1651401576)`),
+    orElse: () => Effect.void
+  })
+
 export interface AlertRow {
   readonly id: number
   readonly good_hash: string
