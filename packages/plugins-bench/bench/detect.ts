@@ -3,7 +3,7 @@
  * on a tracked ref, each run once with `--metrics` metrics (2 % noise; a tenth of the metrics step
  * by 5 % at 70 % of the history), then `Analysis.afterRun` on the newest run, timed: the first
  * pass (raises the alerts, queues the bisection) and a second one (changes nothing). Also the pure
- * history query alone and the detector alone over the same series.
+ * measurements query alone and the detector alone over the same series.
  *
  *   node --import tsx packages/plugins-bench/bench/detect.ts [--commits 1000] [--metrics 200]
  *
@@ -17,7 +17,7 @@ import { Effect, Layer } from "effect"
 import { parseArgs } from "node:util"
 import * as Analysis from "../src/Analysis.js"
 import { detectChanges } from "../src/detect/index.js"
-import { chainHistory } from "../src/analysisSql.js"
+import { chainMeasurements } from "../src/analysisSql.js"
 import { migrations } from "../src/sql.js"
 
 const { values: args } = parseArgs({ options: { commits: { type: "string", default: "1000" }, metrics: { type: "string", default: "200" } } })
@@ -67,7 +67,7 @@ const program = Effect.gen(function*() {
   yield* Analysis.afterRun(last)
   const againMs = performance.now() - started
   started = performance.now()
-  const rows = yield* chainHistory(sql, "refs/heads/main", 10_000)
+  const rows = yield* chainMeasurements(sql, "refs/heads/main", 10_000)
   const readMs = performance.now() - started
   started = performance.now()
   detectChanges(series.map((values, key) => ({ key, values, direction: -1 as const })))

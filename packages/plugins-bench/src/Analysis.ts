@@ -112,27 +112,34 @@ interface Chain {
 }
 
 const readChain = (sql: SqlClient.SqlClient, ref: string, maxCommits: number) =>
-  Effect.map(Sql.chainHistory(sql, ref, maxCommits), (rows): Chain => {
+  Effect.gen(function*() {
+    const runs = yield* Sql.chainRuns(sql, ref, maxCommits)
+    const measurements = yield* Sql.chainMeasurements(sql, ref, maxCommits)
+    const depth = new Map<string, number>()
+    const tried = new Set<string>()
+    const hashOfRun = new Map<string, string>()
+    const succeeded = new Map<string, number>()
+    for (const row of runs) {
+      depth.set(row.hash, Number(row.depth))
+      if (row.run_id === null) continue
+      tried.add(row.hash)
+      if (Number(row.exit_code) !== 0) continue
+      hashOfRun.set(row.run_id, row.hash)
+      succeeded.set(row.hash, (succeeded.get(row.hash) ?? 0) + 1)
+    }
     const hashes: Array<string> = []
     const position = new Map<string, number>()
-    const tried = new Set<string>()
-    const succeeded = new Map<string, Set<string>>()
-    const samples = new Map<string, Map<string, Array<number>>>()
-    const depth = new Map<string, number>()
-    for (const row of rows) depth.set(row.hash, Number(row.depth))
     // oldest first
     for (const [hash] of [...depth].sort((a, b) => b[1] - a[1])) {
       position.set(hash, hashes.length)
       hashes.push(hash)
     }
-    for (const row of rows) {
-      if (row.run_id !== null) tried.add(row.hash)
-      if (row.run_id !== null && Number(row.exit_code) === 0) {
-        succeeded.set(row.hash, (succeeded.get(row.hash) ?? new Set()).add(row.run_id))
-      }
-      if (row.metric === null || row.value === null || Number(row.exit_code) !== 0) continue
-      let byMetric = samples.get(row.hash)
-      if (byMetric === undefined) samples.set(row.hash, byMetric = new Map())
+    const samples = new Map<string, Map<string, Array<number>>>()
+    for (const row of measurements) {
+      const hash = hashOfRun.get(row.run_id)
+      if (hash === undefined || row.value === null) continue
+      let byMetric = samples.get(hash)
+      if (byMetric === undefined) samples.set(hash, byMetric = new Map())
       const list = byMetric.get(row.metric)
       if (list === undefined) byMetric.set(row.metric, [Number(row.value)])
       else list.push(Number(row.value))
@@ -141,8 +148,7 @@ const readChain = (sql: SqlClient.SqlClient, ref: string, maxCommits: number) =>
     for (const [hash, byMetric] of samples) {
       values.set(hash, new Map([...byMetric].map(([metric, list]) => [metric, median(list)])))
     }
-    const runs = new Map([...succeeded].map(([hash, ids]) => [hash, ids.size]))
-    return { ref, hashes, position, tried, runs, values }
+    return { ref, hashes, position, tried, runs: succeeded, values } satisfies Chain
   })
 
 /** A metric's series on a chain: the measured commits' positions and values, oldest first. */

@@ -21,33 +21,40 @@ export const getRun = (sql: Sql, runId: string): Effect.Effect<RunRow | undefine
 export const trackedRefs = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly hash: string }>, SqlError> =>
   sql<{ name: string; hash: string }>`SELECT name, hash FROM bench_refs WHERE tracked = 1 ORDER BY name`
 
-/** One row per commit of the chain without runs, one per run without measurements, else one per measurement. */
-export interface ChainRow {
+/** A commit of the chain (`depth` 0 at the tip) with one of its runs, or with none (null run). */
+export interface ChainRunRow {
   readonly hash: string
   readonly depth: number
   readonly run_id: string | null
   readonly exit_code: number | null
-  readonly metric: string | null
-  readonly value: number | null
 }
 
-/**
- * The first-parent chain of `ref` from its tip back `maxCommits` commits (`depth` 0 at the tip),
- * with every run of each commit and every measurement of each run, in no particular order.
- */
-export const chainHistory = (sql: Sql, ref: string, maxCommits: number): Effect.Effect<ReadonlyArray<ChainRow>, SqlError> =>
-  sql<ChainRow>`
+// the first-parent chain of a ref from its tip back `maxCommits` commits
+const chain = (sql: Sql, ref: string, maxCommits: number) =>
+  sql`
 WITH RECURSIVE chain (hash, depth) AS (
   SELECT hash, 0 FROM bench_refs WHERE name = ${ref}
   UNION ALL
   SELECT e.parent, c.depth + 1 FROM chain c
   JOIN bench_commit_edges e ON e.child = c.hash AND e.position = 0
   WHERE c.depth + 1 < ${maxCommits}
-)
-SELECT c.hash, c.depth, r.id AS run_id, r.exit_code, m.metric, m.value
-FROM chain c
-LEFT JOIN bench_runs r ON r.hash = c.hash
-LEFT JOIN bench_measurements m ON m.run_id = r.id`
+)`
+
+/** Every commit of `ref`'s first-parent chain with each of its runs, in no particular order. */
+export const chainRuns = (sql: Sql, ref: string, maxCommits: number): Effect.Effect<ReadonlyArray<ChainRunRow>, SqlError> =>
+  sql<ChainRunRow>`${chain(sql, ref, maxCommits)}
+SELECT c.hash, c.depth, r.id AS run_id, r.exit_code FROM chain c LEFT JOIN bench_runs r ON r.hash = c.hash`
+
+/** Every measurement of the successful runs on `ref`'s first-parent chain (three columns: the bulk of a pass's reading). */
+export const chainMeasurements = (
+  sql: Sql,
+  ref: string,
+  maxCommits: number
+): Effect.Effect<ReadonlyArray<{ readonly run_id: string; readonly metric: string; readonly value: number }>, SqlError> =>
+  sql<{ run_id: string; metric: string; value: number }>`${chain(sql, ref, maxCommits)}
+SELECT m.run_id, m.metric, m.value FROM chain c
+JOIN bench_runs r ON r.hash = c.hash AND r.exit_code = 0
+JOIN bench_measurements m ON m.run_id = r.id`
 
 export const metricDirections = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly direction: number }>, SqlError> =>
   sql<{ name: string; direction: number }>`SELECT name, direction FROM bench_metrics`
