@@ -113,11 +113,15 @@ const segments = (indexes: ReadonlyArray<number>, length: number): Array<readonl
 const divide = (window: ReadonlyArray<number>, maxPValue: number): Array<number> => {
   const split = energySplitter(window)
   const found: Array<number> = []
+  // a segment's best split stays the same until the segment is split
+  const candidates = new Map<string, { index: number; q: number } | undefined>()
   for (;;) {
     let best: { index: number; q: number; start: number; end: number } | undefined
     for (const [start, end] of segments(found, window.length)) {
       if (end - start < 2) continue
-      const candidate = split(start, end)
+      const key = `${start}:${end}`
+      if (!candidates.has(key)) candidates.set(key, split(start, end))
+      const candidate = candidates.get(key)
       if (candidate !== undefined && (best === undefined || candidate.q > best.q)) best = { ...candidate, start, end }
     }
     if (best === undefined || testSplit(window, best.start, best.index, best.end).pValue > maxPValue) return found
