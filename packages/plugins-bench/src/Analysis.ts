@@ -27,6 +27,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { transaction } from "@orch/core/Database"
+import type { Sample } from "@orch/core/Metrics"
 import { Clock, Data, Effect } from "effect"
 import * as Sql from "./analysisSql.js"
 import {
@@ -446,3 +447,23 @@ export const openAlerts = (limit = 100): Effect.Effect<ReadonlyArray<Alert>, Sql
 /** Marks an alert dismissed; false when there is no such alert. Later passes leave it alone. */
 export const dismissAlert = (id: number): Effect.Effect<boolean, SqlError, SqlClient.SqlClient> =>
   Effect.flatMap(Effect.all([SqlClient.SqlClient, Clock.currentTimeMillis]), ([sql, now]) => Sql.dismissAlert(sql, id, now))
+
+/**
+ * The alerts at `/metrics`: `orch_bench_alerts{state, kind}`, kind `regression` when the alert
+ * moved some metric its worse way, else `change`; every state and kind is present, 0 when none.
+ */
+export const alertSamples: Effect.Effect<ReadonlyArray<Sample>, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const counts = yield* Sql.countAlerts(sql)
+  return (["bisecting", "blamed", "dismissed"] as const).flatMap((state) =>
+    (["regression", "change"] as const).map((kind): Sample => ({
+      name: "orch_bench_alerts",
+      help: "Change-point alerts by state; kind regression: some metric moved its worse way",
+      type: "gauge",
+      labels: { state, kind },
+      value: counts
+        .filter((row) => row.state === state && (Number(row.regression) === 1) === (kind === "regression"))
+        .reduce((sum, row) => sum + Number(row.n), 0)
+    }))
+  )
+})

@@ -165,3 +165,13 @@ export const openAlerts = (sql: Sql, limit: number): Effect.Effect<ReadonlyArray
   sql<AlertRow>`
 SELECT id, good_hash, bad_hash, blamed_hash, state, created_at, updated_at FROM bench_alerts
 WHERE state <> 'dismissed' ORDER BY updated_at DESC, id DESC LIMIT ${limit}`
+
+/** How many alerts there are per state, and how many of them moved some metric its worse way. */
+export const countAlerts = (
+  sql: Sql
+): Effect.Effect<ReadonlyArray<{ readonly state: string; readonly regression: number; readonly n: number }>, SqlError> =>
+  sql<{ state: string; regression: number; n: number }>`
+SELECT a.state,
+  CASE WHEN EXISTS (SELECT 1 FROM bench_alert_metrics am WHERE am.alert_id = a.id AND am.regression = 1) THEN 1 ELSE 0 END AS regression,
+  COUNT(*) AS n
+FROM bench_alerts a GROUP BY a.state, 2`

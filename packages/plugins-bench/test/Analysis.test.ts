@@ -116,6 +116,9 @@ describe("Analysis", () => {
       expect(log).toContain("bisect 23")
       // the alert waited for 3 measured commits after the first bad one (24, then 26, 28, 30)
       expect(log.find((line) => line.startsWith("alert"))).toBe("alert at 30: 22..24")
+      const samples = yield* Analysis.alertSamples
+      expect(samples.filter((s) => s.value > 0).map((s) => [s.labels, s.value])).toEqual([[{ state: "blamed", kind: "regression" }, 1]])
+      expect(samples).toHaveLength(6)
       // analysing again changes nothing
       const again = yield* Analysis.afterRun(last)
       expect(again.alerts).toEqual([])
