@@ -124,7 +124,6 @@ describe("Analysis", () => {
       expect(again.alerts).toEqual([])
       expect(again.bisect).toEqual([])
       expect(yield* Analysis.openAlerts()).toEqual(alerts)
-      console.log(log.join("\n"))
     }).pipe(Effect.provide(database())))
 
   it.effect("runs on every 8th commit, a step at commit 43: bisection queues 44, 42, 43 and blames 43", () =>
