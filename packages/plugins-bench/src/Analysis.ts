@@ -413,6 +413,33 @@ export interface Alert {
   }>
 }
 
+
+/**
+ * Analyses the stored runs change detection has not seen, oldest first, and marks each seen: the
+ * plugin's `analysis` loop. Kept in the database rather than forked per submit, so a run stored
+ * just before a crash is still analysed, and passes never overlap within a process.
+ */
+export const analysePending = (
+  limit = 20,
+  options: Partial<AnalysisOptions> = {}
+): Effect.Effect<number, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const pending = yield* Sql.unanalysedRuns(sql, limit)
+    for (const { id } of pending) {
+      yield* afterRun(id, options).pipe(
+        Effect.tap((summary) =>
+          summary.alerts.length + summary.suspect.length + summary.bisect.length === 0
+            ? Effect.void
+            : Effect.logInfo(`bench: run ${id}: ${summary.suspect.length} suspect metric(s), ${summary.alerts.length} alert(s), ${summary.bisect.length} commit(s) queued to bisect`)),
+        // a run gone since (its commit left the repository) has nothing to analyse
+        Effect.catchTag("AnalysisError", (error) => Effect.logWarning(`bench: run ${id} not analysed: ${error.message}`))
+      )
+      yield* Sql.markAnalysed(sql, id)
+    }
+    return pending.length
+  })
+
 /** The newest `limit` alerts that are not dismissed (bisecting or blamed), newest first. */
 export const openAlerts = (limit = 100): Effect.Effect<ReadonlyArray<Alert>, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {

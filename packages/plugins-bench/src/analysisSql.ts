@@ -18,6 +18,13 @@ export interface RunRow {
 export const getRun = (sql: Sql, runId: string): Effect.Effect<RunRow | undefined, SqlError> =>
   sql<RunRow>`SELECT id, hash, exit_code FROM bench_runs WHERE id = ${runId}`.pipe(Effect.map((rows) => rows[0]))
 
+/** Runs change detection has not seen yet, oldest first: the analysis loop's work. */
+export const unanalysedRuns = (sql: Sql, limit: number): Effect.Effect<ReadonlyArray<{ readonly id: string }>, SqlError> =>
+  sql<{ id: string }>`SELECT id FROM bench_runs WHERE analysed = 0 ORDER BY ended_at, id LIMIT ${limit}`
+
+export const markAnalysed = (sql: Sql, runId: string): Effect.Effect<void, SqlError> =>
+  Effect.asVoid(sql`UPDATE bench_runs SET analysed = 1 WHERE id = ${runId}`)
+
 export const trackedRefs = (sql: Sql): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly hash: string }>, SqlError> =>
   sql<{ name: string; hash: string }>`SELECT name, hash FROM bench_refs WHERE tracked = 1 ORDER BY name`
 

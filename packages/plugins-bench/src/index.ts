@@ -7,6 +7,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Plugin from "@orch/core/Plugin"
 import { Clock, Duration, Effect, Layer } from "effect"
+import * as Analysis from "./Analysis.js"
 import * as Api from "./Api.js"
 import * as Bench from "./Bench.js"
 import { BenchConfig } from "./BenchConfig.js"
@@ -40,6 +41,8 @@ const services = (config: BenchConfig) =>
 const loops = (config: BenchConfig) => ({
   // fetch and import at start, then every fetchSeconds
   repo: { iteration: Effect.asVoid(Effect.flatMap(Bench.Bench, (bench) => bench.update)), every: Duration.seconds(config.fetchSeconds) },
+  // change detection over each stored run (suspects re-queued, alerts raised, commits bisected)
+  analysis: { iteration: Effect.asVoid(Analysis.analysePending()), every: Duration.seconds(1) },
   // runs and measurements are the product and stay; workers long gone are forgotten
   prune: {
     iteration: Effect.gen(function*() {

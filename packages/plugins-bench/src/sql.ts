@@ -77,9 +77,11 @@ CREATE TABLE bench_runs (
   started_at BIGINT NOT NULL,
   ended_at BIGINT NOT NULL,
   exit_code INTEGER NOT NULL,
-  source TEXT NOT NULL               -- worker or import
+  source TEXT NOT NULL,              -- worker or import
+  analysed INTEGER NOT NULL DEFAULT 0 -- 1 once change detection has seen it (Analysis.afterRun)
 );
 CREATE INDEX bench_runs_hash ON bench_runs (hash, ended_at);
+CREATE INDEX bench_runs_unanalysed ON bench_runs (ended_at) WHERE analysed = 0;
 CREATE TABLE bench_metrics (
   name TEXT PRIMARY KEY,             -- <benchmark>/<measure>
   unit TEXT,

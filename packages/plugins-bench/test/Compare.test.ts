@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { compare, compareFingerprints, compareMetric } from "../src/pages/Compare.js"
-import { studentQuantile } from "../src/pages/stats.js"
+import { studentCritical } from "../src/detect/Statistics.js"
 import type { MeasurementRow, RunRow } from "../src/pagesSql.js"
 
 const m = (value: number, extra: Partial<MeasurementRow> = {}): MeasurementRow => ({
@@ -21,10 +21,10 @@ const m = (value: number, extra: Partial<MeasurementRow> = {}): MeasurementRow =
 
 describe("Student's t quantile", () => {
   it("matches the tables", () => {
-    expect(studentQuantile(0.975, 1)).toBeCloseTo(12.7062, 3)
-    expect(studentQuantile(0.975, 4)).toBeCloseTo(2.776445, 5)
-    expect(studentQuantile(0.975, 30)).toBeCloseTo(2.042272, 5)
-    expect(studentQuantile(0.975, 1e6)).toBeCloseTo(1.959966, 4)
+    expect(studentCritical(0.05, 1)).toBeCloseTo(12.7062, 3)
+    expect(studentCritical(0.05, 4)).toBeCloseTo(2.776445, 5)
+    expect(studentCritical(0.05, 30)).toBeCloseTo(2.042272, 5)
+    expect(studentCritical(0.05, 1e6)).toBeCloseTo(1.959966, 4)
   })
 })
 

@@ -100,17 +100,56 @@ export const studentUpperTail = (t: number, df: number): number => {
   return t >= 0 ? half : 1 - half
 }
 
-/** The t with P(|T| ≥ t) = `p` (so `studentQuantile(0.05, df)` is the 97.5 % quantile). */
-export const studentCritical = (p: number, df: number): number => {
+/** P(Z ≤ z) for the standard normal (Abramowitz and Stegun 7.1.26 through erf; error < 1.5e-7). */
+export const normalCdf = (z: number): number => {
+  const x = Math.abs(z) / Math.SQRT2
+  const t = 1 / (1 + 0.3275911 * x)
+  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x)
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf)
+}
+
+const normalQuantiles = new Map<number, number>()
+
+/** The standard normal quantile for p in (0.5, 1), by bisection on `normalCdf` (cached: callers ask for few levels). */
+export const normalQuantile = (p: number): number => {
+  const cached = normalQuantiles.get(p)
+  if (cached !== undefined) return cached
   let low = 0
-  let high = 1
-  while (studentTwoSided(high, df) > p && high < 1e12) high *= 2
-  for (let i = 0; i < 200 && high - low > 1e-12 * high; i++) {
+  let high = 10
+  for (let i = 0; i < 80; i++) {
     const middle = (low + high) / 2
-    if (studentTwoSided(middle, df) > p) low = middle
+    if (normalCdf(middle) < p) low = middle
     else high = middle
   }
-  return (low + high) / 2
+  const q = (low + high) / 2
+  if (normalQuantiles.size < 100) normalQuantiles.set(p, q)
+  return q
+}
+
+/** The density of Student's t with `df` degrees of freedom at `t`. */
+const studentDensity = (t: number, df: number): number =>
+  Math.exp(logGamma((df + 1) / 2) - logGamma(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * Math.log1p(t * t / df))
+
+/**
+ * The t with P(|T| ≥ t) = `p` (so `studentCritical(0.05, df)` is the 97.5 % quantile); `df` may be
+ * fractional (Welch's) or Infinity (the normal). Newton's method on the distribution from the
+ * Cornish–Fisher expansion around the normal quantile: above 0 the CDF is concave, so the steps
+ * approach from below without overshooting; a compare of 500 metrics asks for 500 of these.
+ */
+export const studentCritical = (p: number, df: number): number => {
+  const z = normalQuantile(1 - p / 2)
+  if (!Number.isFinite(df) || df > 1e7) return z
+  const z3 = z ** 3
+  const z5 = z ** 5
+  let t = z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df * df)
+  if (!(t > 0)) t = z
+  for (let i = 0; i < 50; i++) {
+    // P(|T| >= t) falls as t grows, with slope -2 x density
+    const step = (studentTwoSided(t, df) - p) / (2 * studentDensity(t, df))
+    t = Math.max(t + step, t / 2)
+    if (Math.abs(step) <= 1e-12 * t) break
+  }
+  return t
 }
 
 /** A two-sample test of equal means: its statistic, degrees of freedom and two-sided p-value. */
@@ -207,4 +246,33 @@ export const meanDifference = (
     df: test.df,
     pValue: test.pValue
   }
+}
+
+/** An estimate of a mean: its value, standard error and degrees of freedom (Infinity when from a normal interval). */
+export interface Estimate {
+  readonly mean: number
+  readonly se: number
+  readonly df: number
+}
+
+export const estimateOfSamples = (samples: ReadonlyArray<number>): Estimate => {
+  const summary = summarize(samples)
+  return { mean: summary.mean, se: summary.sd / Math.sqrt(summary.n), df: summary.n - 1 }
+}
+
+/**
+ * The `confidence` interval of `after.mean - before.mean` with Welch-Satterthwaite degrees of
+ * freedom, from two estimates (samples, or a tool's interval read as normal): what the compare
+ * page shows when a side has bounds and no samples.
+ */
+export const differenceInterval = (before: Estimate, after: Estimate, confidence = 0.95) => {
+  const vb = before.se * before.se
+  const va = after.se * after.se
+  const se = Math.sqrt(vb + va)
+  const df = se === 0
+    ? Infinity
+    : (vb + va) ** 2 / ((Number.isFinite(before.df) ? vb * vb / before.df : 0) + (Number.isFinite(after.df) ? va * va / after.df : 0))
+  const difference = after.mean - before.mean
+  const margin = se === 0 ? 0 : studentCritical(1 - confidence, df) * se
+  return { difference, lower: difference - margin, upper: difference + margin, df }
 }

@@ -13,7 +13,7 @@
  * - `single`: a side has only a value: no interval, no effect size, and the verdict says so.
  */
 import type { MeasurementRow, RunRow } from "../pagesSql.js"
-import * as Stats from "./stats.js"
+import * as Stats from "../detect/Statistics.js"
 
 export type Verdict =
   /** the interval excludes 0 and the change goes the metric's worse way */
@@ -67,7 +67,7 @@ export interface Comparison {
   readonly counts: Readonly<Record<Verdict, number>>
 }
 
-const z95 = 1.959963984540054
+const z95 = Stats.normalQuantile(0.975)
 
 const parseSamples = (text: string | null): ReadonlyArray<number> | undefined => {
   if (text === null) return undefined
@@ -114,7 +114,7 @@ export const compareMetric = (a: MeasurementRow | undefined, b: MeasurementRow |
   }
   const interval = Stats.differenceInterval(estimateA, estimateB)
   const bothSamples = samplesA !== undefined && samplesB !== undefined
-  const effectSize = bothSamples ? Stats.cohensD(samplesA, samplesB) ?? null : null
+  const effectSize = bothSamples ? Stats.meanDifference(samplesA, samplesB).cohensD : null
   const significant = interval.lower > 0 || interval.upper < 0
   const worse = base.direction === 0 ? undefined : Math.sign(interval.difference) === -base.direction
   const verdict: Verdict = !significant ? "no significant change" : worse === undefined ? "changed" : worse ? "regression" : "improvement"
