@@ -2,8 +2,11 @@
 import { eventually, orchBin, run, send, startDaemon, tempDir } from "@orch/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import Database from "better-sqlite3"
 import { describe, expect, it } from "vitest"
 import { makeRepo } from "./support.js"
+
+const fixtures = path.join(import.meta.dirname, "fixtures", "formats")
 
 describe("orch bench (the CLI through the daemon's API)", () => {
   it("with no config, outside a repository: starts, serves an empty queue and its series", async () => {
@@ -61,8 +64,20 @@ describe("orch bench (the CLI through the daemon's API)", () => {
       expect(bad.code).not.toBe(0)
       expect(bad.stderr).toContain("text: no known format reads this input")
 
+      // another tool's output, its format found by itself
+      const hyperfine = await orch("bench", "import", path.join(fixtures, "hyperfine.json"), "--commit", first)
+      expect(hyperfine.stdout).toMatch(new RegExp(`stored \\d+ measurement\\(s\\) \\(hyperfine\\) for ${first}`))
+
       const runs = await orch("bench", "runs", "--json")
-      expect(JSON.parse(runs.stdout)).toMatchObject([{ hash: second, source: "import", measurements: 1 }])
+      expect(JSON.parse(runs.stdout)).toMatchObject([{ hash: first, source: "import" }, { hash: second, source: "import", measurements: 1 }])
+      // the analysis loop has seen both runs, and its alert series is out
+      const db = new Database(path.join(dir, "data", "orch.sqlite"), { readonly: true })
+      try {
+        await eventually(() => (db.prepare("SELECT count(*) AS n FROM bench_runs WHERE analysed = 0").get() as any).n === 0 || undefined)
+      } finally {
+        db.close()
+      }
+      expect(await (await fetch(`${daemon.url}/metrics`)).text()).toContain('orch_bench_alerts{state="bisecting",kind="regression"} 0')
       const table2 = await orch("bench", "runs", "--commit", second.slice(0, 7))
       expect(table2.stdout).toContain("import")
     } finally {
