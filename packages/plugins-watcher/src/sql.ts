@@ -65,7 +65,15 @@ CREATE TABLE watcher_workers (
   jobsets INTEGER NOT NULL           -- how many it held at that heartbeat (for people)
 );`,
   // the status page's newest failures, found without walking every result (20,000 endpoints keep 10 million)
-  "0003_watcher_failures": `CREATE INDEX watcher_results_failures ON watcher_results (id) WHERE success = 0;`
+  "0003_watcher_failures": `CREATE INDEX watcher_results_failures ON watcher_results (id) WHERE success = 0;`,
+  // the self-monitor's episode ("scaling limit hit" until "scaling limit cleared"), kept across restarts
+  "0004_watcher_self_episode": `
+CREATE TABLE watcher_self_episode (
+  id INTEGER PRIMARY KEY CHECK (id = 1), -- one: the episode of the watcher on this database
+  state TEXT NOT NULL,               -- down (behind) or up
+  owner TEXT NOT NULL,               -- the worker that last changed it (host:pid:watcher)
+  changed_at BIGINT NOT NULL
+);`
 }
 
 export interface ResultRow {
@@ -161,6 +169,34 @@ export const uptimeOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<stri
 
 export const recentEvents = (sql: SqlClient.SqlClient, limit: number): Effect.Effect<ReadonlyArray<EventRow>, SqlError> =>
   sql<EventRow>`SELECT * FROM watcher_events ORDER BY id DESC LIMIT ${limit}`
+
+// ---- the self-monitor's episode
+
+/** The episode's state: down while the watcher is behind; undefined before the first one. */
+export const getEpisode = (sql: SqlClient.SqlClient): Effect.Effect<"up" | "down" | undefined, SqlError> =>
+  Effect.map(sql<{ state: "up" | "down" }>`SELECT state FROM watcher_self_episode WHERE id = 1`, (rows) => rows[0]?.state)
+
+/** Starts an episode unless one is on (raised before a restart, or by another worker): true when this call started it. */
+export const startEpisode = (sql: SqlClient.SqlClient, owner: string, now: number): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql`INSERT INTO watcher_self_episode (id, state, owner, changed_at) VALUES (1, 'down', ${owner}, ${now})
+      ON CONFLICT (id) DO UPDATE SET state = 'down', owner = ${owner}, changed_at = ${now} WHERE watcher_self_episode.state <> 'down'
+      RETURNING id`,
+    (rows) => rows.length > 0
+  )
+
+/**
+ * Ends the episode if it is on and `owner` started it, or its starter is no longer live
+ * (no heartbeat since `liveSince`: this process before a restart): true when this call
+ * ended it. Another live worker's episode is its own to end.
+ */
+export const endEpisode = (sql: SqlClient.SqlClient, owner: string, liveSince: number, now: number): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql`UPDATE watcher_self_episode SET state = 'up', owner = ${owner}, changed_at = ${now}
+      WHERE id = 1 AND state = 'down' AND (owner = ${owner} OR owner NOT IN (SELECT owner FROM watcher_workers WHERE seen_at >= ${liveSince}))
+      RETURNING id`,
+    (rows) => rows.length > 0
+  )
 
 // ---- jobsets: every claim, renewal and release is a compare-and-set on `version` in its own statement,
 // so it is correct with several writers whatever the engine's locking (PostgreSQL later, unchanged).
