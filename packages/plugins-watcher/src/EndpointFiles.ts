@@ -128,7 +128,7 @@ const mainIssues = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => {
 
 const decodeEndpoint = Schema.decodeUnknownEither(Endpoint.EndpointInput, { onExcessProperty: "error", errors: "all" })
 
-/** Endpoints decoded between two turns of the event loop (about 10 ms of work). */
+/** Endpoints decoded between two steps (about 10 ms of work). */
 export const endpointsPerSlice = 100
 
 /**
@@ -195,13 +195,23 @@ export const loadText = (
   env: Readonly<Record<string, string | undefined>> = process.env
 ): FileLoad => YamlChunks.runSync(loadSteps(text, file, defaults, env))
 
-/** Runs steps, giving the event loop a turn (timers, I/O: the checks) at each yield. */
-export const runYielding = <A>(steps: Generator<void, A>): Effect.Effect<A> =>
+/**
+ * How long steps run before the event loop gets a turn. A turn per step would make a
+ * busy process (thousands of checks in flight, each turn long) take minutes over a file;
+ * this bounds the stall and the number of turns a load waits for.
+ */
+export const sliceMs = 40
+
+/** Runs steps, giving the event loop a turn (timers, I/O: the checks) after each `sliceMs` of them. */
+export const runYielding = <A>(steps: Generator<void, A>, budgetMs: number = sliceMs): Effect.Effect<A> =>
   Effect.gen(function*() {
+    let sliceStart = performance.now()
     for (;;) {
       const next = steps.next()
       if (next.done) return next.value
+      if (performance.now() - sliceStart < budgetMs) continue
       yield* GroupCommit.nextTurn
+      sliceStart = performance.now()
     }
   })
 
@@ -210,8 +220,9 @@ export const loadTextYielding = (
   text: string,
   file: string,
   defaults: Endpoint.Defaults,
-  env: Readonly<Record<string, string | undefined>> = process.env
-): Effect.Effect<FileLoad> => runYielding(loadSteps(text, file, defaults, env))
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  budgetMs: number = sliceMs
+): Effect.Effect<FileLoad> => runYielding(loadSteps(text, file, defaults, env), budgetMs)
 
 const isEndpointFile = (name: string) => /\.ya?ml$/i.test(name) && !name.startsWith(".")
 

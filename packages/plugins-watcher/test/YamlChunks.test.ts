@@ -96,7 +96,8 @@ describe("endpoint files parsed in chunks", () => {
         if (loading) setImmediate(tick)
       }
       setImmediate(tick)
-      const load = yield* EndpointFiles.loadTextYielding(text, "f.yml", defaults, { TOKEN: "t" })
+      // (a budget of 0 ms: a turn after every step; by default steps run 40 ms between turns)
+      const load = yield* EndpointFiles.loadTextYielding(text, "f.yml", defaults, { TOKEN: "t" }, 0)
       loading = false
       expect(load.endpoints).toHaveLength(1000)
       // 10 chunks of YAML and 10 slices of endpoints, each followed by a turn (a blocking load: 0 turns)
