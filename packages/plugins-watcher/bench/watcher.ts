@@ -6,11 +6,13 @@
  *   npm run bench -- watcher        (or: node --import tsx packages/plugins-watcher/bench/watcher.ts --endpoints 2000 --seconds 70)
  *
  * Prints, last:
- *   watcher-load: endpoints=<n> load_ms=<n> max_stall_ms=<n> unchanged_ms=<n>
+ *   watcher-load: endpoints=<n> load_ms=<n> max_stall_ms=<n> max_slice_ms=<n> unchanged_ms=<n> in_flight=<n>
  *   watcher: endpoints=<n> checks/s=<n> lag_p50_ms=<n> lag_p99_ms=<n> missed=<n> cpu_us_per_check=<n>
  * load_ms is a re-read of the changed file while the checks run (at a third of the run),
  * max_stall_ms the longest the event loop was blocked meanwhile (perf_hooks'
- * monitorEventLoopDelay), unchanged_ms a re-read of the directory with nothing changed.
+ * monitorEventLoopDelay: by anything, the checks' own work and GC too), max_slice_ms the
+ * longest of those blocks that was the read's own work, unchanged_ms a re-read of the
+ * directory with nothing changed, in_flight the checks running or waiting at the re-read.
  * lag is start − scheduled time of every check started in the run; missed counts runs not
  * made (busy or behind); cpu is this process's user+system time after the endpoints were
  * read, over the checks made.
@@ -94,6 +96,7 @@ const main = Effect.gen(function*() {
   // a re-read of the whole file while the checks run: how long, and the event loop's longest stall
   yield* Effect.sleep(`${Math.round(seconds / 3)} seconds`)
   fs.appendFileSync(path.join(dir, "endpoints", "bench.yml"), "# changed\n")
+  const inFlightAtReRead = yield* watcher.timetable.inFlight
   const stalls = monitorEventLoopDelay({ resolution: 5 })
   stalls.enable()
   const reReadStart = Date.now()
@@ -105,7 +108,8 @@ const main = Effect.gen(function*() {
     timeoutMs: 10_000, failureThreshold: 3, successThreshold: 2, timeZone: "UTC"
   }, process.env, yield* watcher.load)
   const unchangedMs = Date.now() - unchangedStart
-  const loadLine = `watcher-load: endpoints=${EndpointFiles.endpointsOf(again).length} load_ms=${reRead ? reReadMs : NaN} max_stall_ms=${Math.round(stalls.max / 1e6)} unchanged_ms=${unchangedMs}`
+  const longestSlice = (yield* Metric.value(EndpointFiles.longestSlice)).value
+  const loadLine = `watcher-load: endpoints=${EndpointFiles.endpointsOf(again).length} load_ms=${reRead ? reReadMs : NaN} max_stall_ms=${Math.round(stalls.max / 1e6)} max_slice_ms=${Math.round(longestSlice * 1000)} unchanged_ms=${unchangedMs} in_flight=${inFlightAtReRead}`
   console.log(`  ${loadLine}`)
   yield* Effect.sleep(`${seconds - Math.round(seconds / 3)} seconds`)
   const cpu = process.cpuUsage(cpuBefore)

@@ -7,7 +7,7 @@
 import { ConfigError } from "@orch/core/Errors"
 import * as GroupCommit from "@orch/core/GroupCommit"
 import * as Yaml from "@orch/core/Yaml"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Metric, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Endpoint from "./Endpoint.js"
@@ -202,14 +202,24 @@ export const loadText = (
  */
 export const sliceMs = 40
 
+export const longestSlice = Metric.gauge("orch_watcher_file_read_longest_slice_seconds", {
+  description: "The longest the event loop waited for the last read of a changed endpoint file (one slice of its parsing and decoding)"
+})
+
 /** Runs steps, giving the event loop a turn (timers, I/O: the checks) after each `sliceMs` of them. */
 export const runYielding = <A>(steps: Generator<void, A>, budgetMs: number = sliceMs): Effect.Effect<A> =>
   Effect.gen(function*() {
     let sliceStart = performance.now()
+    let longest = 0
     for (;;) {
       const next = steps.next()
-      if (next.done) return next.value
-      if (performance.now() - sliceStart < budgetMs) continue
+      const ran = performance.now() - sliceStart
+      if (next.done) {
+        yield* Metric.set(longestSlice, Math.max(longest, ran) / 1000)
+        return next.value
+      }
+      if (ran < budgetMs) continue
+      longest = Math.max(longest, ran)
       yield* GroupCommit.nextTurn
       sliceStart = performance.now()
     }
