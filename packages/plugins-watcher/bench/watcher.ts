@@ -5,8 +5,14 @@
  *
  *   npm run bench -- watcher        (or: node --import tsx packages/plugins-watcher/bench/watcher.ts --endpoints 2000 --seconds 70)
  *
- * Prints one line:
+ * Prints, last:
+ *   watcher-load: endpoints=<n> load_ms=<n> max_stall_ms=<n> max_slice_ms=<n> unchanged_ms=<n> in_flight=<n>
  *   watcher: endpoints=<n> checks/s=<n> lag_p50_ms=<n> lag_p99_ms=<n> missed=<n> cpu_us_per_check=<n>
+ * load_ms is a re-read of the changed file while the checks run (at a third of the run),
+ * max_stall_ms the longest the event loop was blocked meanwhile (perf_hooks'
+ * monitorEventLoopDelay: by anything, the checks' own work and GC too), max_slice_ms the
+ * longest of those blocks that was the read's own work, unchanged_ms a re-read of the
+ * directory with nothing changed, in_flight the checks running or waiting at the re-read.
  * lag is start − scheduled time of every check started in the run; missed counts runs not
  * made (busy or behind); cpu is this process's user+system time after the endpoints were
  * read, over the checks made.
@@ -22,8 +28,10 @@ import { Effect, Layer, Metric, Schema } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as readline from "node:readline"
 import { parseArgs } from "node:util"
+import * as EndpointFiles from "../src/EndpointFiles.js"
 import * as Sinks from "../src/Sinks.js"
 import { migrations } from "../src/sql.js"
 import * as Watcher from "../src/Watcher.js"
@@ -85,13 +93,32 @@ const main = Effect.gen(function*() {
       (yield* Metric.value(Watcher.checks.pipe(Metric.tagged("result", "failure")))).count
     console.log(`  after ${Math.round((Date.now() - loaded) / 1000)} s: ${done} checks, ${yield* watcher.timetable.inFlight} in flight, ${(yield* Metric.value(Watcher.missedRuns)).count - missedBefore} missed`)
   })))
-  yield* Effect.sleep(`${seconds} seconds`)
+  // a re-read of the whole file while the checks run: how long, and the event loop's longest stall
+  yield* Effect.sleep(`${Math.round(seconds / 3)} seconds`)
+  fs.appendFileSync(path.join(dir, "endpoints", "bench.yml"), "# changed\n")
+  const inFlightAtReRead = yield* watcher.timetable.inFlight
+  const stalls = monitorEventLoopDelay({ resolution: 5 })
+  stalls.enable()
+  const reReadStart = Date.now()
+  const reRead = yield* watcher.refresh
+  const reReadMs = Date.now() - reReadStart
+  stalls.disable()
+  const unchangedStart = Date.now()
+  const again = yield* EndpointFiles.loadDirectory(watcher.directory, {
+    timeoutMs: 10_000, failureThreshold: 3, successThreshold: 2, timeZone: "UTC"
+  }, process.env, yield* watcher.load)
+  const unchangedMs = Date.now() - unchangedStart
+  const longestSlice = (yield* Metric.value(EndpointFiles.longestSlice)).value
+  const loadLine = `watcher-load: endpoints=${EndpointFiles.endpointsOf(again).length} load_ms=${reRead ? reReadMs : NaN} max_stall_ms=${Math.round(stalls.max / 1e6)} max_slice_ms=${Math.round(longestSlice * 1000)} unchanged_ms=${unchangedMs} in_flight=${inFlightAtReRead}`
+  console.log(`  ${loadLine}`)
+  yield* Effect.sleep(`${seconds - Math.round(seconds / 3)} seconds`)
   const cpu = process.cpuUsage(cpuBefore)
   const missed = (yield* Metric.value(Watcher.missedRuns)).count - missedBefore
   const rows = yield* sql<{ lag_ms: number; success: number }>`SELECT lag_ms, success FROM watcher_results`
   const lags = rows.map((row) => Number(row.lag_ms)).sort((a, b) => a - b)
   const checks = rows.length
   const failures = rows.filter((row) => Number(row.success) !== 1).length
+  console.log(loadLine)
   console.log(`(endpoints loaded in ${loaded - startedAt} ms; ${failures} failed checks; ${yield* watcher.timetable.inFlight} in flight at the end)`)
   console.log(
     `watcher: endpoints=${endpointCount} checks/s=${(checks / seconds).toFixed(1)} lag_p50_ms=${percentile(lags, 0.5)} lag_p99_ms=${percentile(lags, 0.99)} missed=${missed} cpu_us_per_check=${Math.round((cpu.user + cpu.system) / Math.max(1, checks))}`

@@ -95,7 +95,8 @@ const status = Cli.command("status", {
 }, ({ json }) =>
   Effect.gen(function*() {
     const daemon = yield* DaemonClient
-    const overview = yield* daemon.get<Overview>(`/${pluginName}/api/endpoints`)
+    // failing first: with more endpoints than a page, the ones that matter are shown
+    const overview = yield* daemon.get<Overview>(`/${pluginName}/api/endpoints?limit=1000`)
     if (json) return yield* Cli.print(JSON.stringify(overview, null, 2))
     yield* Cli.print(Cli.table(
       ["FILE", "ENDPOINT", "STATE", "SINCE", "24H", "7D", "LAST CHECK", "MS", "LAST FAILURE"],
@@ -104,6 +105,10 @@ const status = Cli.command("status", {
         e.last === null ? "-" : Math.round(e.last.responseTimeMs), e.recentFailures[0]?.reasons.join("; ") ?? "-"
       ])
     ))
+    if (overview.total > overview.endpoints.length) {
+      const { counts } = overview
+      yield* Cli.print(`${overview.endpoints.length} of ${overview.total} endpoints shown, down and failing first (${counts.down} down, ${counts.failing} failing, ${counts.unknown} unknown, ${counts.up} up); the status page pages through all`)
+    }
     for (const file of overview.files) for (const problem of file.problems) yield* Cli.print(`skipped: ${problem}`)
     if (overview.missing) yield* Cli.print(`no endpoints directory at ${overview.directory}`)
     const jobsets = yield* daemon.get<JobsetsOverview>(`/${pluginName}/api/jobsets`)

@@ -5,12 +5,14 @@
  * does not parse as YAML, and what is wrong with it is said as what to write instead.
  */
 import { ConfigError } from "@orch/core/Errors"
+import * as GroupCommit from "@orch/core/GroupCommit"
 import * as Yaml from "@orch/core/Yaml"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Metric, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Endpoint from "./Endpoint.js"
 import * as Self from "./Self.js"
+import * as YamlChunks from "./YamlChunks.js"
 
 export interface FileLoad {
   /** Relative to the endpoints directory. */
@@ -27,6 +29,13 @@ export interface DirectoryLoad {
   /** The directory does not exist (no endpoints, which is not an error). */
   readonly missing: boolean
   readonly files: ReadonlyArray<FileLoad>
+  /** Each file as parsed on its own (before the checks across files), by name, with its stamp: for the next read. */
+  readonly parsed?: ReadonlyMap<string, ParsedFile> | undefined
+}
+
+export interface ParsedFile {
+  readonly stamp: string
+  readonly load: FileLoad
 }
 
 /** The endpoints of every file without problems, in file order. */
@@ -119,15 +128,21 @@ const mainIssues = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => {
 
 const decodeEndpoint = Schema.decodeUnknownEither(Endpoint.EndpointInput, { onExcessProperty: "error", errors: "all" })
 
-/** Parses and decodes one file's text (`file` names it in problems). */
-export const loadText = (
+/** Endpoints decoded between two steps (about 10 ms of work). */
+export const endpointsPerSlice = 100
+
+/**
+ * Parses and decodes one file's text (`file` names it in problems), as steps: it yields
+ * after each chunk of the YAML and each slice of endpoints (see `loadText` and `loadTextYielding`).
+ */
+export function* loadSteps(
   text: string,
   file: string,
   defaults: Endpoint.Defaults,
   env: Readonly<Record<string, string | undefined>> = process.env
-): FileLoad => {
+): Generator<void, FileLoad> {
   const skipped = (problems: ReadonlyArray<ConfigError>): FileLoad => ({ file, endpoints: [], problems })
-  const parsed = Yaml.parse(text, file).pipe(Either.flatMap((document) => Yaml.substituteEnv(document, env)))
+  const parsed = yield* YamlChunks.parse(text, file, env)
   if (Either.isLeft(parsed)) {
     const mistakes = seedMistakes(text, file)
     return skipped(mistakes.length > 0 ? mistakes : [parsed.left])
@@ -146,7 +161,9 @@ export const loadText = (
       problems.push(problemAt(document, [key, ...issue.path], message))
     }
   }
+  let done = 0
   for (const [key, input] of Object.entries(value)) {
+    if (++done % endpointsPerSlice === 0) yield
     if (key === Self.key) {
       const decoded = Self.decode(input ?? {})
       if (Either.isLeft(decoded)) {
@@ -170,6 +187,53 @@ export const loadText = (
   return problems.length > 0 ? skipped(problems) : { file, endpoints, problems, self }
 }
 
+/** Parses and decodes one file's text in one go (`file` names it in problems). */
+export const loadText = (
+  text: string,
+  file: string,
+  defaults: Endpoint.Defaults,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): FileLoad => YamlChunks.runSync(loadSteps(text, file, defaults, env))
+
+/**
+ * How long steps run before the event loop gets a turn. A turn per step would make a
+ * busy process (thousands of checks in flight, each turn long) take minutes over a file;
+ * this bounds the stall and the number of turns a load waits for.
+ */
+export const sliceMs = 40
+
+export const longestSlice = Metric.gauge("orch_watcher_file_read_longest_slice_seconds", {
+  description: "The longest the event loop waited for the last read of a changed endpoint file (one slice of its parsing and decoding)"
+})
+
+/** Runs steps, giving the event loop a turn (timers, I/O: the checks) after each `sliceMs` of them. */
+export const runYielding = <A>(steps: Generator<void, A>, budgetMs: number = sliceMs): Effect.Effect<A> =>
+  Effect.gen(function*() {
+    let sliceStart = performance.now()
+    let longest = 0
+    for (;;) {
+      const next = steps.next()
+      const ran = performance.now() - sliceStart
+      if (next.done) {
+        yield* Metric.set(longestSlice, Math.max(longest, ran) / 1000)
+        return next.value
+      }
+      if (ran < budgetMs) continue
+      longest = Math.max(longest, ran)
+      yield* GroupCommit.nextTurn
+      sliceStart = performance.now()
+    }
+  })
+
+/** `loadText` with a turn of the event loop between chunks and slices: a large file does not stall the checks. */
+export const loadTextYielding = (
+  text: string,
+  file: string,
+  defaults: Endpoint.Defaults,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  budgetMs: number = sliceMs
+): Effect.Effect<FileLoad> => runYielding(loadSteps(text, file, defaults, env), budgetMs)
+
 const isEndpointFile = (name: string) => /\.ya?ml$/i.test(name) && !name.startsWith(".")
 
 /** The endpoint files of `directory` with their modification times (for noticing a change). */
@@ -191,42 +255,63 @@ export const listFiles = (directory: string): ReadonlyArray<{ readonly name: str
   })
 }
 
-/** Reads every endpoint file of `directory`; a key defined in two files is a problem of the later one. */
+/** What a file was when it was read: a file with the same stamp is not read again. */
+const stampOf = (file: { readonly mtimeMs: number; readonly size: number }) => `${file.mtimeMs}:${file.size}`
+
+/**
+ * Reads every endpoint file of `directory`; a key defined in two files is a problem of the
+ * later one. Each file is parsed and decoded with turns of the event loop in between
+ * (`loadTextYielding`); a file unchanged (mtime and size) since `previous` is not read
+ * again, its parsed endpoints reused.
+ */
 export const loadDirectory = (
   directory: string,
   defaults: Endpoint.Defaults,
-  env: Readonly<Record<string, string | undefined>> = process.env
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  previous?: DirectoryLoad
 ): Effect.Effect<DirectoryLoad, ConfigError> =>
-  Effect.try({
-    try: () => {
-      const files = listFiles(directory)
-      if (files === undefined) return { directory, missing: true, files: [] }
-      const seen = new Map<string, string>()
-      let selfIn: string | undefined
-      const loads = files.map(({ name }): FileLoad => {
-        let text: string
-        try {
-          text = fs.readFileSync(path.join(directory, name), "utf8")
-        } catch (error) {
-          return { file: name, endpoints: [], problems: [new ConfigError({ file: name, message: `cannot read: ${String(error)}` })] }
+  Effect.gen(function*() {
+    const files = yield* Effect.try({
+      try: () => listFiles(directory),
+      catch: (error) => new ConfigError({ file: directory, message: `cannot read the endpoints directory: ${String(error)}` })
+    })
+    if (files === undefined) return { directory, missing: true, files: [] }
+    const parsed = new Map<string, ParsedFile>()
+    const seen = new Map<string, string>()
+    let selfIn: string | undefined
+    const loads: Array<FileLoad> = []
+    for (const { name, ...stat } of files) {
+      const stamp = stampOf(stat)
+      const before = previous?.parsed?.get(name)
+      let load: FileLoad
+      if (before !== undefined && before.stamp === stamp) {
+        load = before.load
+      } else {
+        // read off the event loop: 20,000 endpoints are a few megabytes
+        const text = yield* Effect.either(Effect.tryPromise(() => fs.promises.readFile(path.join(directory, name), "utf8")))
+        if (Either.isLeft(text)) {
+          loads.push({ file: name, endpoints: [], problems: [new ConfigError({ file: name, message: `cannot read: ${String(text.left.error)}` })] })
+          continue
         }
-        const load = loadText(text, name, defaults, env)
-        const duplicates = load.endpoints.filter((endpoint) => seen.has(endpoint.key))
-        if (duplicates.length > 0) {
-          return {
-            file: name,
-            endpoints: [],
-            problems: duplicates.map((endpoint) => new ConfigError({ file: name, key: endpoint.key, message: `endpoint ${JSON.stringify(endpoint.key)} is already defined in ${seen.get(endpoint.key)}` }))
-          }
-        }
-        if (load.self !== undefined && selfIn !== undefined) {
-          return { file: name, endpoints: [], problems: [new ConfigError({ file: name, key: Self.key, message: `a self: block is already defined in ${selfIn}; the watcher has one` })] }
-        }
-        if (load.self !== undefined) selfIn = name
-        for (const endpoint of load.endpoints) seen.set(endpoint.key, name)
-        return load
-      })
-      return { directory, missing: false, files: loads }
-    },
-    catch: (error) => new ConfigError({ file: directory, message: `cannot read the endpoints directory: ${String(error)}` })
+        load = yield* loadTextYielding(text.right, name, defaults, env)
+      }
+      parsed.set(name, { stamp, load })
+      const duplicates = load.endpoints.filter((endpoint) => seen.has(endpoint.key))
+      if (duplicates.length > 0) {
+        loads.push({
+          file: name,
+          endpoints: [],
+          problems: duplicates.map((endpoint) => new ConfigError({ file: name, key: endpoint.key, message: `endpoint ${JSON.stringify(endpoint.key)} is already defined in ${seen.get(endpoint.key)}` }))
+        })
+        continue
+      }
+      if (load.self !== undefined && selfIn !== undefined) {
+        loads.push({ file: name, endpoints: [], problems: [new ConfigError({ file: name, key: Self.key, message: `a self: block is already defined in ${selfIn}; the watcher has one` })] })
+        continue
+      }
+      if (load.self !== undefined) selfIn = name
+      for (const endpoint of load.endpoints) seen.set(endpoint.key, name)
+      loads.push(load)
+    }
+    return { directory, missing: false, files: loads, parsed }
   })

@@ -4,16 +4,22 @@
  * like an endpoint's. When its checks fall behind (lag p99 over `max_lag_p99`, or more than
  * `max_missed` runs missed in the interval) it raises the seed's "scaling limit hit" event
  * once, and "scaling limit cleared" when an interval is fine again: the episode is the
- * self block's `down` state, so a `state_change` sink gets just those two.
+ * self block's `down` state, so a `state_change` sink gets just those two. The episode is
+ * a row of the database: a restart in the middle of one neither raises it again nor
+ * misses its end; with several workers, one's episode is ended by it (or, once it is
+ * silent, by any), not by another that is fine.
  *
  * The figures are the differences of the watcher's own series between two reports
  * (`orch_watcher_check_lag_seconds`, `orch_watcher_missed_runs_total`), the lag quantiles
  * read from the histogram's buckets as Prometheus' `histogram_quantile` does.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import { JobQueue } from "@orch/core/Jobs"
+import * as Plugin from "@orch/core/Plugin"
 import { Clock, Effect, Metric } from "effect"
 import type { SelfBlock } from "./Self.js"
 import * as Sinks from "./Sinks.js"
+import * as Sql from "./sql.js"
 import type { State } from "./State.js"
 import * as Watcher from "./Watcher.js"
 
@@ -79,13 +85,24 @@ export interface SelfMonitor {
    * Makes a report when `self`'s interval has passed since the last one (the first
    * interval starts at the first tick): its sends are enqueued and it is returned.
    */
-  readonly tick: (self: SelfBlock | undefined, endpoints: number) => Effect.Effect<Sinks.Report | undefined, unknown, JobQueue>
+  readonly tick: (self: SelfBlock | undefined, endpoints: number) => Effect.Effect<Sinks.Report | undefined, unknown, JobQueue | SqlClient.SqlClient>
 }
 
-export const make = (sample: Effect.Effect<Totals> = totals): SelfMonitor => {
+export interface Options {
+  /** This worker (`host:pid:watcher`): the episode's starter. */
+  readonly owner?: string
+  /** How long a worker counts as live after its heartbeat (the jobsets' lease): a silent starter's episode is anyone's to end. */
+  readonly liveMs?: number
+  readonly sample?: Effect.Effect<Totals>
+}
+
+export const make = (options: Options = {}): SelfMonitor => {
+  const owner = options.owner ?? Plugin.ownerId("watcher")
+  const liveMs = options.liveMs ?? 10_000
+  const sample = options.sample ?? totals
   let previous: Totals | undefined
   let nextAt: number | undefined
-  let state: State = "unknown"
+  let state: State | undefined
   return {
     tick: (self, endpoints) =>
       Effect.gen(function*() {
@@ -109,7 +126,12 @@ export const make = (sample: Effect.Effect<Totals> = totals): SelfMonitor => {
         if (window.lagP99Ms > self.maxLagP99Ms) reasons.push(`check lag p99 ${Math.round(window.lagP99Ms)} ms is over ${self.maxLagP99Ms} ms`)
         if (window.missed > self.maxMissed) reasons.push(`${window.missed} scheduled run(s) missed (at most ${self.maxMissed})`)
         const to: State = reasons.length > 0 ? "down" : "up"
-        const change = to === state || (state === "unknown" && to === "up") ? undefined : { from: state, to }
+        // the episode is a row, so a restart neither raises it again nor misses its end
+        const sql = yield* SqlClient.SqlClient
+        state ??= (yield* Sql.getEpisode(sql)) ?? "unknown"
+        const changed = to === "down" ? yield* Sql.startEpisode(sql, owner, now) : yield* Sql.endEpisode(sql, owner, now - liveMs, now)
+        // (an episode started here was not on, whatever this process last saw)
+        const change = changed ? { from: to === "up" ? "down" as const : state === "down" ? "up" as const : state, to } : undefined
         state = to
         const headline = change?.to === "down" ? scalingLimitHit : change !== undefined ? scalingLimitCleared : to === "down" ? "watcher behind" : "watcher health ok"
         const report: Sinks.Report = {

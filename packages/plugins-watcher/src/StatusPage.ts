@@ -1,10 +1,11 @@
 /**
- * The status page at `/watcher/`: every endpoint grouped by file with its state, uptime
- * over 24 hours and 7 days, newest result and recent failures with their reasons, and
- * the files that were skipped with their problems. Plain HTML that reloads itself every
+ * The status page at `/watcher/`: the endpoints, down and failing first, 100 to a page
+ * (filtered by state, file or text), each with its state, uptime over 24 hours and 7 days,
+ * newest result, response times and recent failures with their reasons; counts by state,
+ * the files, and the files that were skipped with their problems. Plain HTML that reloads itself every
  * 30 seconds (no script, so it works under any Content-Security-Policy).
  */
-import type { Overview } from "./Status.js"
+import type { Overview, Query } from "./Status.js"
 
 const escapeHtml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
@@ -29,20 +30,21 @@ export const chart = (history: Overview["endpoints"][number]["history"]): string
     `<polyline points="${points}" fill="none" stroke="#1565c0" stroke-width="1.5"/>${failures}</svg><br><small>max ${Math.round(max)} ms</small>`
 }
 
-export const render = (overview: Overview, now: number): string => {
-  const byFile = new Map<string, Array<Overview["endpoints"][number]>>()
-  for (const endpoint of overview.endpoints) byFile.set(endpoint.file, [...(byFile.get(endpoint.file) ?? []), endpoint])
-  const counts = { up: 0, down: 0, unknown: 0 }
-  for (const endpoint of overview.endpoints) counts[endpoint.state]++
-  const skipped = overview.files.filter((file) => file.problems.length > 0)
-  const sections = [...byFile].map(([file, endpoints]) => `
-<section>
-  <h2>${escapeHtml(file)}</h2>
-  <table>
-    <thead><tr><th>Endpoint</th><th>State</th><th>Since</th><th>24 h</th><th>7 d</th><th>Last check</th><th>Response</th><th>Response times</th><th>Recent failures</th></tr></thead>
-    <tbody>${endpoints.map((e) => `
+/** A link to the page with `query` changed by `change` (an undefined value drops the parameter). */
+const linkTo = (query: Query, change: Partial<Record<keyof Query, string | number | undefined>>) => {
+  const params = new URLSearchParams()
+  const merged: Record<string, string | number | undefined> = { ...query, ...change }
+  for (const [key, value] of Object.entries(merged)) {
+    if (value === undefined || value === "" || (key === "offset" && value === 0) || (key === "limit" && value === 100)) continue
+    params.set(key, String(value))
+  }
+  const search = params.toString()
+  return search === "" ? "./" : `?${escapeHtml(search)}`
+}
+
+const row = (e: Overview["endpoints"][number]) => `
       <tr class="${e.state}">
-        <td><strong>${escapeHtml(e.key)}</strong><br><small>${escapeHtml(e.address)} · ${escapeHtml(e.schedule)}</small></td>
+        <td><strong>${escapeHtml(e.key)}</strong><br><small>${escapeHtml(e.address)} · ${escapeHtml(e.schedule)} · ${escapeHtml(e.file)}</small></td>
         <td><span class="badge ${e.state}">${e.state}</span></td>
         <td>${time(e.since)}</td>
         <td>${percent(e.uptime["24h"])}</td>
@@ -51,10 +53,27 @@ export const render = (overview: Overview, now: number): string => {
         <td>${e.last === null ? "–" : `${Math.round(e.last.responseTimeMs)} ms`}</td>
         <td>${chart(e.history)}</td>
         <td>${e.recentFailures.length === 0 ? "none" : `<ul>${e.recentFailures.map((f) => `<li>${time(f.at)}: ${escapeHtml(f.reasons.join("; "))}</li>`).join("")}</ul>`}</td>
-      </tr>`).join("")}
-    </tbody>
-  </table>
-</section>`).join("")
+      </tr>`
+
+/**
+ * The page: counts by state (each a filter), the files (each a filter, with its down and
+ * failing endpoints), a search box, then one page of endpoints, down and failing first,
+ * with links to the pages before and after. 20,000 endpoints are 200 pages of 100.
+ */
+export const render = (overview: Overview, now: number): string => {
+  const { counts, query } = overview
+  const all = counts.down + counts.failing + counts.unknown + counts.up
+  const skipped = overview.files.filter((file) => file.problems.length > 0)
+  const stateLink = (state: Query["state"], label: string, n: number) =>
+    query.state === state ? `<strong>${n} ${label}</strong>` : `<a href="${linkTo(query, { state, offset: undefined })}">${n} ${label}</a>`
+  const first = overview.total === 0 ? 0 : query.offset + 1
+  const last = query.offset + overview.endpoints.length
+  const pager = `<p class="pager">${first}–${last} of ${overview.total}${query.offset > 0 ? ` · <a href="${linkTo(query, { offset: Math.max(0, query.offset - query.limit) })}">previous</a>` : ""}${
+    last < overview.total ? ` · <a href="${linkTo(query, { offset: last })}">next</a>` : ""}</p>`
+  const files = overview.files.filter((file) => file.endpoints > 0).map((file) => `<li>${
+    query.file === file.file ? `<strong>${escapeHtml(file.file)}</strong>` : `<a href="${linkTo(query, { file: file.file, offset: undefined })}">${escapeHtml(file.file)}</a>`
+  }: ${file.endpoints}${file.down > 0 ? `, <span class="down">${file.down} down</span>` : ""}${file.failing > 0 ? `, ${file.failing} failing` : ""}</li>`).join("")
+  const filtered = query.state !== undefined || query.file !== undefined || (query.q ?? "") !== ""
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -65,10 +84,12 @@ export const render = (overview: Overview, now: number): string => {
 <title>watcher: ${counts.down > 0 ? `${counts.down} down` : "status"}</title>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
-  table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
+  table { border-collapse: collapse; width: 100%; margin-bottom: 1rem; }
   th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
   small { color: #666; }
   ul { margin: 0; padding-left: 1rem; }
+  .files li { display: inline; margin-right: 1rem; }
+  .down { color: #c62828; }
   .badge { padding: .1rem .5rem; border-radius: .6rem; color: #fff; font-weight: 600; }
   .badge.up { background: #2e7d32; } .badge.down { background: #c62828; } .badge.unknown { background: #757575; }
   .problems { background: #fff3e0; border: 1px solid #ffb74d; padding: .6rem 1rem; margin-bottom: 1.5rem; }
@@ -76,10 +97,25 @@ export const render = (overview: Overview, now: number): string => {
 </head>
 <body>
 <h1>watcher</h1>
-<p>${overview.endpoints.length} endpoint(s): ${counts.up} up, ${counts.down} down, ${counts.unknown} unknown · from ${escapeHtml(overview.directory)}${overview.missing ? " (no such directory)" : ""} · ${time(now)} · refreshes every ${refreshSeconds} s · <a href="api/endpoints">JSON</a></p>
+<p>${all} endpoint(s): ${stateLink("down", "down", counts.down)}, ${stateLink("failing", "failing", counts.failing)}, ${stateLink("unknown", "unknown", counts.unknown)}, ${stateLink("up", "up", counts.up)}${
+    filtered ? ` · <a href="./">all</a>` : ""} · from ${escapeHtml(overview.directory)}${overview.missing ? " (no such directory)" : ""} · ${time(now)} · refreshes every ${refreshSeconds} s · <a href="api/endpoints${linkTo(query, {}).replace("./", "")}">JSON</a></p>
 ${skipped.length === 0 ? "" : `<div class="problems"><h2>Skipped files</h2><ul>${skipped.flatMap((file) => file.problems.map((problem) => `<li>${escapeHtml(problem)}</li>`)).join("")}</ul></div>`}
-${sections || "<p>No endpoints.</p>"}
+${files === "" ? "" : `<h2>Files</h2><ul class="files">${files}</ul>`}
+<form method="get"><input type="search" name="q" value="${escapeHtml(query.q ?? "")}" placeholder="key or address" aria-label="search endpoints">${
+    query.state === undefined ? "" : `<input type="hidden" name="state" value="${query.state}">`}${
+    query.file === undefined ? "" : `<input type="hidden" name="file" value="${escapeHtml(query.file)}">`} <button>search</button></form>
+${overview.endpoints.length === 0 ? `<p>No endpoints${filtered ? " match" : ""}.</p>` : `${pager}
+<table>
+  <thead><tr><th>Endpoint</th><th>State</th><th>Since</th><th>24 h</th><th>7 d</th><th>Last check</th><th>Response</th><th>Response times</th><th>Recent failures</th></tr></thead>
+  <tbody>${overview.endpoints.map(row).join("")}
+  </tbody>
+</table>
+${pager}`}
 </body>
 </html>
 `
 }
+
+/** The page for a request whose query is wrong (400). */
+export const badQuery = (message: string): string =>
+  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>watcher: bad request</title></head><body><h1>watcher</h1><p>${escapeHtml(message)}</p><p><a href="./">all endpoints</a></p></body></html>\n`

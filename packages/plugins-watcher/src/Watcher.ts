@@ -191,7 +191,7 @@ export const make = (
     const refresh = Effect.gen(function*() {
       const key = listingKey(directory)
       if (key === listing) return false
-      const next = yield* EndpointFiles.loadDirectory(directory, defaults, options.env)
+      const next = yield* EndpointFiles.loadDirectory(directory, defaults, options.env, load)
       const wasMissing = listing === undefined ? undefined : load.missing
       listing = key
       load = next

@@ -45,7 +45,10 @@ const services = (config: WatcherConfig) =>
   )
 
 const loops = (config: WatcherConfig) => {
-  const monitor = SelfMonitor.make()
+  // a worker silent for a lease is gone (as for its jobsets): its episode is anyone's to end
+  const monitor = SelfMonitor.make({
+    liveMs: config.leaseSeconds > config.heartbeatSeconds ? config.leaseSeconds * 1000 : 3 * config.heartbeatSeconds * 1000
+  })
   return {
     self: {
       iteration: Effect.gen(function*() {

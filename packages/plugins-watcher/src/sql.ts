@@ -65,7 +65,15 @@ CREATE TABLE watcher_workers (
   jobsets INTEGER NOT NULL           -- how many it held at that heartbeat (for people)
 );`,
   // the status page's newest failures, found without walking every result (20,000 endpoints keep 10 million)
-  "0003_watcher_failures": `CREATE INDEX watcher_results_failures ON watcher_results (id) WHERE success = 0;`
+  "0003_watcher_failures": `CREATE INDEX watcher_results_failures ON watcher_results (id) WHERE success = 0;`,
+  // the self-monitor's episode ("scaling limit hit" until "scaling limit cleared"), kept across restarts
+  "0004_watcher_self_episode": `
+CREATE TABLE watcher_self_episode (
+  id INTEGER PRIMARY KEY CHECK (id = 1), -- one: the episode of the watcher on this database
+  state TEXT NOT NULL,               -- down (behind) or up
+  owner TEXT NOT NULL,               -- the worker that last changed it (host:pid:watcher)
+  changed_at BIGINT NOT NULL
+);`
 }
 
 export interface ResultRow {
@@ -133,44 +141,62 @@ export const insertEvent = (sql: SqlClient.SqlClient, row: Omit<EventRow, "id">)
 
 export const listStates = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<StateRow>, SqlError> => sql<StateRow>`SELECT * FROM watcher_states`
 
-/** The newest result of every endpoint (the id index finds each endpoint's maximum). */
-export const latestResults = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyArray<ResultRow & { id: number }>, SqlError> =>
-  sql<ResultRow & { id: number }>`SELECT r.* FROM watcher_results r
-    JOIN (SELECT endpoint, MAX(id) AS id FROM watcher_results GROUP BY endpoint) latest ON latest.id = r.id`
-
-/** The newest failures of `endpoint`, newest first. */
-export const recentFailures = (sql: SqlClient.SqlClient, endpoint: string, limit: number): Effect.Effect<ReadonlyArray<ResultRow>, SqlError> =>
-  sql<ResultRow>`SELECT * FROM watcher_results WHERE endpoint = ${endpoint} AND success = 0 ORDER BY id DESC LIMIT ${limit}`
-
-/** The newest `limit` failed results of every endpoint, newest first (through the partial index of failures). */
-export const newestFailures = (sql: SqlClient.SqlClient, limit: number): Effect.Effect<ReadonlyArray<ResultRow>, SqlError> =>
-  sql<ResultRow>`SELECT * FROM watcher_results WHERE success = 0 ORDER BY id DESC LIMIT ${limit}`
-
-/** The newest results of `endpoint`, newest first (for its response-time history). */
-export const recentResults = (sql: SqlClient.SqlClient, endpoint: string, limit: number): Effect.Effect<ReadonlyArray<ResultRow>, SqlError> =>
-  sql<ResultRow>`SELECT * FROM watcher_results WHERE endpoint = ${endpoint} ORDER BY id DESC LIMIT ${limit}`
-
 /**
- * The newest `perEndpoint` response times and outcomes of every endpoint, newest first (for
- * the status page's chart). Driven by the endpoints checked (every one has a state row; CROSS
- * JOIN keeps SQLite from scanning every result instead), each read as a range of its
- * (endpoint, id) index from its perEndpoint-th newest id: the rows read are endpoints ×
- * perEndpoint, however many results are kept (1 million results: 2.3 s before, 0.33 s).
+ * The newest `perEndpoint` results of each of `endpoints`, newest first within each (the
+ * status page's chart, newest check and the failures among them). Driven by the endpoints'
+ * state rows (every checked endpoint has one; CROSS JOIN keeps SQLite from scanning every
+ * result instead), each read as a range of its (endpoint, id) index from its
+ * perEndpoint-th newest id: the rows read are endpoints × perEndpoint, however many are kept.
  */
-export const responseHistory = (sql: SqlClient.SqlClient, perEndpoint: number): Effect.Effect<ReadonlyArray<{ endpoint: string; duration_ms: number; success: number; started_at: number }>, SqlError> =>
-  sql<{ endpoint: string; duration_ms: number; success: number; started_at: number }>`SELECT r.endpoint, r.duration_ms, r.success, r.started_at
+export const newestResultsOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<string>, perEndpoint: number): Effect.Effect<ReadonlyArray<ResultRow & { id: number }>, SqlError> =>
+  endpoints.length === 0 ? Effect.succeed([]) : sql<ResultRow & { id: number }>`SELECT r.*
     FROM watcher_states s CROSS JOIN watcher_results r
-    WHERE r.endpoint = s.endpoint AND r.id >= COALESCE(
+    WHERE s.endpoint IN ${sql.in(endpoints)} AND r.endpoint = s.endpoint AND r.id >= COALESCE(
       (SELECT id FROM watcher_results WHERE endpoint = s.endpoint ORDER BY id DESC LIMIT 1 OFFSET ${perEndpoint - 1}), 0)
-    ORDER BY r.endpoint, r.started_at DESC`
+    ORDER BY r.endpoint, r.id DESC`
 
-/** Checks and successes of every endpoint since `since`. */
-export const uptimeSince = (sql: SqlClient.SqlClient, since: number): Effect.Effect<ReadonlyArray<{ endpoint: string; checks: number; successes: number }>, SqlError> =>
-  sql<{ endpoint: string; checks: number; successes: number }>`SELECT endpoint, SUM(checks) AS checks, SUM(successes) AS successes
-    FROM watcher_uptime WHERE hour >= ${Math.floor(since / hourMs) * hourMs} GROUP BY endpoint`
+/** The newest `perEndpoint` failed results of each of `endpoints`, newest first within each. */
+export const newestFailuresOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<string>, perEndpoint: number): Effect.Effect<ReadonlyArray<ResultRow & { id: number }>, SqlError> =>
+  endpoints.length === 0 ? Effect.succeed([]) : sql<ResultRow & { id: number }>`SELECT * FROM (
+      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.endpoint ORDER BY r.id DESC) AS newest
+      FROM watcher_results r WHERE r.endpoint IN ${sql.in(endpoints)} AND r.success = 0
+    ) failed WHERE newest <= ${perEndpoint} ORDER BY endpoint, id DESC`
+
+/** Checks and successes of each of `endpoints` since `since` (through the (endpoint, hour) key). */
+export const uptimeOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<string>, since: number): Effect.Effect<ReadonlyArray<{ endpoint: string; checks: number; successes: number }>, SqlError> =>
+  endpoints.length === 0 ? Effect.succeed([]) : sql<{ endpoint: string; checks: number; successes: number }>`SELECT endpoint, SUM(checks) AS checks, SUM(successes) AS successes
+    FROM watcher_uptime WHERE endpoint IN ${sql.in(endpoints)} AND hour >= ${Math.floor(since / hourMs) * hourMs} GROUP BY endpoint`
 
 export const recentEvents = (sql: SqlClient.SqlClient, limit: number): Effect.Effect<ReadonlyArray<EventRow>, SqlError> =>
   sql<EventRow>`SELECT * FROM watcher_events ORDER BY id DESC LIMIT ${limit}`
+
+// ---- the self-monitor's episode
+
+/** The episode's state: down while the watcher is behind; undefined before the first one. */
+export const getEpisode = (sql: SqlClient.SqlClient): Effect.Effect<"up" | "down" | undefined, SqlError> =>
+  Effect.map(sql<{ state: "up" | "down" }>`SELECT state FROM watcher_self_episode WHERE id = 1`, (rows) => rows[0]?.state)
+
+/** Starts an episode unless one is on (raised before a restart, or by another worker): true when this call started it. */
+export const startEpisode = (sql: SqlClient.SqlClient, owner: string, now: number): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql`INSERT INTO watcher_self_episode (id, state, owner, changed_at) VALUES (1, 'down', ${owner}, ${now})
+      ON CONFLICT (id) DO UPDATE SET state = 'down', owner = ${owner}, changed_at = ${now} WHERE watcher_self_episode.state <> 'down'
+      RETURNING id`,
+    (rows) => rows.length > 0
+  )
+
+/**
+ * Ends the episode if it is on and `owner` started it, or its starter is no longer live
+ * (no heartbeat since `liveSince`: this process before a restart): true when this call
+ * ended it. Another live worker's episode is its own to end.
+ */
+export const endEpisode = (sql: SqlClient.SqlClient, owner: string, liveSince: number, now: number): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql`UPDATE watcher_self_episode SET state = 'up', owner = ${owner}, changed_at = ${now}
+      WHERE id = 1 AND state = 'down' AND (owner = ${owner} OR owner NOT IN (SELECT owner FROM watcher_workers WHERE seen_at >= ${liveSince}))
+      RETURNING id`,
+    (rows) => rows.length > 0
+  )
 
 // ---- jobsets: every claim, renewal and release is a compare-and-set on `version` in its own statement,
 // so it is correct with several writers whatever the engine's locking (PostgreSQL later, unchanged).

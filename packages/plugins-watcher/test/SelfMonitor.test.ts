@@ -3,12 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { tempDir, testDatabase } from "@orch/testing"
-import { Effect, Layer, Metric, Schedule, TestClock } from "effect"
+import { Clock, Effect, Layer, Metric, Schedule, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as EndpointFiles from "../src/EndpointFiles.js"
 import * as SelfMonitor from "../src/SelfMonitor.js"
 import * as Sinks from "../src/Sinks.js"
+import * as Sql from "../src/sql.js"
 import { migrations } from "../src/sql.js"
 import * as Watcher from "../src/Watcher.js"
 
@@ -100,6 +101,56 @@ describe("self-monitoring", () => {
       expect(metrics).toHaveLength(5)
       expect(metrics[1].map((d: any) => [d.MetricName, d.Value])).toEqual([["Checks", 100], ["LagP50", 6], ["LagP99", 4400], ["MissedRuns", 0], ["Behind", 1]])
       expect(metrics[1][0].Dimensions).toEqual([{ Name: "Endpoint", Value: "self" }])
+    }).pipe(Effect.provide(servicesLayer())))
+
+  it.effect("the episode outlives a restart: the new process does not raise it again and does end it; a live worker's episode is not another's to end", () =>
+    Effect.gen(function*() {
+      const self = EndpointFiles.loadText(selfFile, "self.yml", defaults, {}).self!
+      const sql = yield* SqlClient.SqlClient
+      const headlines = (monitor: SelfMonitor.SelfMonitor) => Effect.gen(function*() {
+        yield* TestClock.adjust("60 seconds")
+        return (yield* monitor.tick(self, 5))?.headline?.replace("orch watcher: ", "")
+      })
+      const behind = lags(3, 10)
+      const fine = lags(0.01, 10)
+
+      const first = SelfMonitor.make({ owner: "h:1:watcher", liveMs: 10_000 })
+      yield* first.tick(self, 5)
+      yield* behind
+      expect(yield* headlines(first)).toBe("scaling limit hit")
+      // restarted (a new pid; the old one's heartbeat row is gone or stale) while still behind, then back
+      const second = SelfMonitor.make({ owner: "h:2:watcher", liveMs: 10_000 })
+      yield* second.tick(self, 5)
+      yield* behind
+      expect(yield* headlines(second)).toBe("watcher behind")
+      yield* fine
+      expect(yield* headlines(second)).toBe("scaling limit cleared")
+      yield* fine
+      expect(yield* headlines(second)).toBe("watcher health ok")
+
+      // two live workers: the one behind starts the episode; the other, fine, does not end it
+      const now = yield* Clock.currentTimeMillis
+      const a = SelfMonitor.make({ owner: "h:3:watcher", liveMs: 10_000 })
+      // (the lag series are the process's: b, fine, is given its own, empty ones)
+      const b = SelfMonitor.make({ owner: "h:4:watcher", liveMs: 10_000, sample: Effect.succeed({ lagBuckets: [[Infinity, 0]], missed: 0 }) })
+      yield* Effect.all([a.tick(self, 5), b.tick(self, 5)])
+      yield* TestClock.adjust("60 seconds")
+      yield* Sql.heartbeat(sql, "h:3:watcher", now + 60_000, 8)
+      yield* behind
+      expect((yield* a.tick(self, 5))?.headline).toBe("orch watcher: scaling limit hit")
+      expect((yield* b.tick(self, 5))?.headline).toBe("orch watcher: watcher health ok")
+      expect(yield* Sql.getEpisode(sql)).toBe("down")
+      // a falls silent: its episode is b's to end
+      yield* TestClock.adjust("60 seconds")
+      expect((yield* b.tick(self, 5))?.headline).toBe("orch watcher: scaling limit cleared")
+      expect(yield* Sql.getEpisode(sql)).toBe("up")
+      // Datadog (state_change) got one hit and one clearing per episode
+      const titles = (yield* sql<{ payload: string }>`SELECT payload FROM orch_jobs WHERE kind = 'send' ORDER BY id`)
+        .map((row) => JSON.parse(row.payload)).filter((job) => job.sink === "post_endpoint").map((job) => job.body.title)
+      expect(titles).toEqual([
+        "orch watcher: scaling limit hit", "orch watcher: scaling limit cleared",
+        "orch watcher: scaling limit hit", "orch watcher: scaling limit cleared"
+      ])
     }).pipe(Effect.provide(servicesLayer())))
 
   it("quantiles from cumulative buckets, as histogram_quantile", () => {

@@ -123,7 +123,7 @@ describe("the watcher", () => {
       expect(overview.endpoints[0]!.uptime["24h"]).toBeGreaterThan(0)
       expect(overview.endpoints[0]!.recentFailures[0]!.reasons[0]).toContain("success_test")
       const page = StatusPage.render(overview, Date.now())
-      expect(page).toContain("<h2>api.yml</h2>")
+      expect(page).toContain(`<a href="?file=api.yml">api.yml</a>: 1`)
       expect(page).toContain(`<meta http-equiv="refresh" content="30">`)
       expect(page).toContain(`<polyline points=`)
       expect(overview.endpoints[0]!.history.length).toBeGreaterThanOrEqual(5)
