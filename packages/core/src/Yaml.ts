@@ -90,7 +90,33 @@ export const parse = (text: string, file: string): Either.Either<YamlDocument, C
     const position = lineCounter.linePos(range[0])
     return { line: position.line, column: position.col }
   }
-  return Either.right({ file, value: document.toJS({ maxAliasCount: 100 }) ?? {}, locate })
+  let value: unknown
+  try {
+    value = document.toJS({ maxAliasCount: 100 }) ?? {}
+  } catch (cause) {
+    // an alias to no anchor, or aliases expanding too far (a "billion laughs" file)
+    const at = aliasAt(document, lineCounter)
+    return Either.left(new ConfigError({ file, line: at?.line, column: at?.col, message: `invalid YAML: ${(cause as Error).message}` }))
+  }
+  return Either.right({ file, value, locate })
+}
+
+/** Where the first alias that resolves to nothing is, else the first alias: what `toJS` failed on. */
+const aliasAt = (document: YAML.Document, lineCounter: YAML.LineCounter) => {
+  let unresolved: YAML.Alias | undefined
+  let first: YAML.Alias | undefined
+  YAML.visit(document, {
+    Alias(_, alias) {
+      first ??= alias
+      if (alias.resolve(document) === undefined) {
+        unresolved = alias
+        return YAML.visit.BREAK
+      }
+      return undefined
+    }
+  })
+  const offset = (unresolved ?? first)?.range?.[0]
+  return offset === undefined ? undefined : lineCounter.linePos(offset)
 }
 
 /** Reads and parses a file; a missing or unreadable file is a `ConfigError` naming it. */
