@@ -1,0 +1,155 @@
+/**
+ * The worker's loop against a server that speaks the protocol (`WorkerDouble`): it benchmarks the
+ * queued commits of a repository made in the test, streams its last lines while it runs, and
+ * submits each run until the server has it: through a server restart mid-run and a connection cut
+ * while submitting, the run is stored once.
+ */
+import { eventually, tempDir } from "@orch/testing"
+import { Effect, Fiber, Logger, LogLevel, Redacted } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import * as Worker from "../src/worker/Worker.js"
+import { defaultWorkerSection, type WorkerSection } from "../src/worker/WorkerConfig.js"
+import { commit, type Double, makeRepo, startDouble } from "./WorkerDouble.js"
+
+const token = "worker-token"
+
+/** A bench script that waits for `gate` (when given), then prints Bencher JSON with the file count. */
+const benchScript = (gate?: string) => [
+  "#!/bin/sh",
+  'echo "benchmarking $1" >&2',
+  ...(gate === undefined ? [] : [`while [ ! -f ${gate} ]; do sleep 0.05; done`]),
+  'files=$(ls "$1" | wc -l)',
+  'echo "{\\"tree\\": {\\"files\\": {\\"value\\": $files}}}"'
+].join("\n") + "\n"
+
+const section = (double: Double, more: Partial<WorkerSection> = {}): WorkerSection => ({
+  ...defaultWorkerSection,
+  name: "w1",
+  servers: [{ url: double.url, token: Redacted.make(token), weight: 1 }],
+  pingSeconds: 0.2,
+  noiseTest: false,
+  ...more
+})
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+const startWorker = (options: Worker.WorkerOptions) => {
+  const fiber = Effect.runFork(Worker.runWithFetch({ info: JSON.stringify({ test: true }), retryInitial: "50 millis", ...options }).pipe(
+    Logger.withMinimumLogLevel(LogLevel.Error)
+  ))
+  cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)))
+  return fiber
+}
+
+describe("the worker loop", () => {
+  it("benchmarks queued commits with the tree's ./bench, reports working with its last lines, submits each once", async () => {
+    const repo = tempDir()
+    const first = makeRepo(repo, { "bench": benchScript(), "a.txt": "a" }, ["bench"])
+    const second = commit(repo, { "b.txt": "b" })
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(second, first)
+    startWorker({ section: section(double) })
+    await eventually(() => (double.stored.size === 2 ? true : undefined))
+    const runs = [...double.stored.values()]
+    expect(runs.map((r) => [r.hash, r.exit_code, r.measurements])).toEqual([
+      [second, 0, { "tree/files": { value: 3 } }],
+      [first, 0, { "tree/files": { value: 2 } }]
+    ])
+    expect(runs[0]!.output.some(([source, text]) => source === 2 && text.startsWith("benchmarking /"))).toBe(true)
+    expect(runs[0]!.output.at(-1)).toEqual([0, "exit code 0; 1 measurement(s) from stdout"])
+    expect(double.submits).toEqual(["run-1", "run-2"])
+    // Basic auth as the worker's name; one secret for the life of the process; the info sent each time
+    expect(new Set(double.requests.map((r) => `${r.worker}:${r.secret}:${r.info}`)).size).toBe(1)
+    expect(double.requests[0]!.worker).toBe("w1")
+  })
+
+  it("survives a server restart mid-run and a connection cut while submitting: the run is stored once", async () => {
+    const dir = tempDir()
+    const gate = path.join(dir, "gate")
+    const repo = path.join(dir, "repo")
+    fs.mkdirSync(repo)
+    const hash = makeRepo(repo, { "bench": benchScript(gate) }, ["bench"])
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(hash)
+    startWorker({ section: section(double) })
+    // the run is going: its status says working, with the script's line
+    await eventually(() =>
+      double.requests.some((r) => r.status.type === "working" && r.status.last_output.some(([, text]) => text.startsWith("benchmarking")))
+        ? true : undefined)
+    await double.stop()
+    // the benchmark ends while the server is down: the first submits find no one
+    fs.writeFileSync(gate, "")
+    await new Promise((r) => setTimeout(r, 600))
+    expect(double.stored.size).toBe(0)
+    double.dropSubmits = 1
+    await double.start()
+    await eventually(() => (double.submits.length >= 2 ? true : undefined))
+    // the first submit that arrived was stored, then its connection cut; the retry carried the same id
+    expect(double.submits).toEqual(["run-1", "run-1"])
+    expect([...double.stored.keys()]).toEqual(["run-1"])
+    expect(double.stored.get("run-1")).toMatchObject({ hash, exit_code: 0, measurements: { "tree/files": { value: 1 } } })
+    // and after the acknowledgement it stops sending it
+    await new Promise((r) => setTimeout(r, 500))
+    expect(double.submits).toEqual(["run-1", "run-1"])
+  })
+
+  it("a bench repository's ./bench, given the commit's tree, writing to $ORCH_BENCH_RESULTS; a timeout is exit code 128+15", async () => {
+    const repo = tempDir()
+    const hash = makeRepo(repo, { "x.txt": "x", "y.txt": "y" })
+    const benchRepo = tempDir()
+    makeRepo(benchRepo, {
+      "bench": [
+        "#!/bin/sh",
+        'echo "progress on stdout, not measurements"',
+        'if [ -f "$1/slow" ]; then sleep 1000; fi',
+        'echo "{\\"repo\\": {\\"files\\": {\\"value\\": $(ls "$1" | wc -l), \\"unit\\": \\"files\\"}}}" > "$ORCH_BENCH_RESULTS"'
+      ].join("\n") + "\n"
+    }, ["bench"])
+    const double = await startDouble({ token, repo, benchRepo })
+    cleanups.push(double.stop)
+    const slow = commit(repo, { "slow": "" })
+    double.queue.push(hash, slow)
+    startWorker({ section: section(double, { timeoutSeconds: 0.5 }) })
+    await eventually(() => (double.stored.size === 2 ? true : undefined))
+    const [fast, timedOut] = [double.stored.get("run-1")!, double.stored.get("run-2")!]
+    expect(fast).toMatchObject({ hash, exit_code: 0, measurements: { "repo/files": { value: 2, unit: "files" } } })
+    expect(fast.bench_method).toMatch(/^bench repo, hash [0-9a-f]{40}$/)
+    expect(timedOut.exit_code).toBe(143)
+    expect(timedOut.output.map(([, text]) => text)).toContain("timed out after 500ms: killing its process group")
+  })
+
+  it("abort_run from the server kills the benchmark; the run is not submitted and the worker goes on", async () => {
+    const dir = tempDir()
+    const repo = path.join(dir, "repo")
+    fs.mkdirSync(repo)
+    const hash = makeRepo(repo, { "bench": benchScript(path.join(dir, "never")) }, ["bench"])
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(hash)
+    double.abort = "run-1"
+    startWorker({ section: section(double) })
+    await eventually(() => (double.requests.some((r) => r.status.type === "idle" && r.request_run && double.requests.some((q) => q.status.type === "working")) ? true : undefined))
+    expect(double.submits).toEqual([])
+  })
+
+  it("a failing benchmark and one whose output is not measurements are submitted with their exit codes (-1 for the latter)", async () => {
+    const repo = tempDir()
+    const broken = makeRepo(repo, { "bench": "#!/bin/sh\necho oops >&2\nexit 4\n" }, ["bench"])
+    const garbage = commit(repo, { "bench": "#!/bin/sh\necho not json\n" }, ["bench"])
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(broken, garbage)
+    startWorker({ section: section(double) })
+    await eventually(() => (double.stored.size === 2 ? true : undefined))
+    expect(double.stored.get("run-1")).toMatchObject({ exit_code: 4, measurements: {} })
+    expect(double.stored.get("run-2")!.exit_code).toBe(-1)
+    expect(double.stored.get("run-2")!.output.at(-1)![1]).toMatch(/^could not read the measurements on stdout: not JSON/)
+  })
+})
