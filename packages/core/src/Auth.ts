@@ -59,6 +59,14 @@ const digest: (value: string) => Buffer = typeof crypto.hash === "function"
   : (value) => crypto.createHash("sha256").update(value, "utf8").digest()
 
 /**
+ * Whether `presented` is `expected`, in constant time: both are hashed first, so neither
+ * their content nor their lengths leak through timing. For secrets a plugin checks itself
+ * (the bench plugin's worker token, sent as HTTP Basic).
+ */
+export const sameSecret = (presented: string, expected: string): boolean =>
+  crypto.timingSafeEqual(digest(presented), digest(expected))
+
+/**
  * Who an `Authorization` header says the caller is, against `tokens`: with none configured,
  * everyone is `anonymous`; otherwise a known bearer token, or a refusal.
  */

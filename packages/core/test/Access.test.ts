@@ -16,6 +16,19 @@ const incoming = (method: string, url: string, headers: Record<string, string> =
 const status = (decided: Either.Either<Auth.Caller, { readonly status: number }>) => Either.isLeft(decided) ? decided.left.status : 200
 
 describe("Auth", () => {
+  it("sameSecret: equal strings only, whatever their lengths", () => {
+    expect(Auth.sameSecret("worker-token-0001", "worker-token-0001")).toBe(true)
+    expect(Auth.sameSecret("worker-token-0002", "worker-token-0001")).toBe(false)
+    expect(Auth.sameSecret("short", "worker-token-0001")).toBe(false)
+    expect(Auth.sameSecret("", "")).toBe(true)
+  })
+
+  it("a public rule lets a request in without a bearer token (a plugin's own auth, such as bench's workers)", () => {
+    const decide = Access.gate({ tokens, host: "127.0.0.1", allowedHosts: [], rules: [{ route: "/bench/api/worker/*", role: "public" }] })
+    expect(status(decide(incoming("POST", "/bench/api/worker/status", { authorization: "Basic d29ya2VyOnRva2Vu", "content-type": "application/json", "content-length": "2" })))).toBe(200)
+    expect(status(decide(incoming("GET", "/bench/api/queue", { authorization: "Basic d29ya2VyOnRva2Vu" })))).toBe(401)
+  })
+
   it("knows each token's caller, refuses unknown or missing ones, and lets anyone in without tokens", () => {
     const authenticate = Auth.authenticator(tokens)
     expect(authenticate("Bearer ci-secret-token-0001")).toEqual(Either.right({ name: "ci", role: "operate" }))
