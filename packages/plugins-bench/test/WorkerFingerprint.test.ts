@@ -2,17 +2,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as os from "node:os"
+import * as Protocol from "../src/Protocol.js"
 import * as Fingerprint from "../src/worker/Fingerprint.js"
 
 describe("Fingerprint", () => {
   it.effect("this machine's: CPU model, cores, kernel (uname -r), governor or null", () =>
     Effect.gen(function*() {
       const print = yield* Fingerprint.fingerprint
-      expect(print.cpu_model).not.toBe("")
+      expect(print.cpu).not.toBe("")
       expect(print.cores).toBeGreaterThanOrEqual(1)
       expect(print.kernel).toBe(os.release())
       expect(print.governor === null || /^[a-z]+$/.test(print.governor)).toBe(true)
-      expect(Object.keys(print).sort()).toEqual(["arch", "cores", "cpu_model", "governor", "kernel", "memory_bytes", "os"])
+      expect(Object.keys(print).sort()).toEqual(["arch", "cores", "cpu", "governor", "kernel", "memory_bytes", "os"])
     }))
 
   it("the CPU model from /proc/cpuinfo on x86 and on ARM", () => {
@@ -36,7 +37,9 @@ describe("Fingerprint", () => {
       expect(noise.median_ms).toBeGreaterThan(0)
       const info = JSON.parse(yield* Fingerprint.workerInfo({ noiseTest: false }))
       expect(Schema.decodeUnknownSync(Fingerprint.WorkerInfo)(info).noise).toBeNull()
-      expect(info.fingerprint.cores).toBeGreaterThanOrEqual(1)
+      expect(info.cores).toBeGreaterThanOrEqual(1)
+      // the server recognises it as a fingerprint
+      expect(Protocol.fingerprintOf(JSON.stringify(info))).toBe(JSON.stringify(info))
     }))
 
   it("the CPU loop is deterministic", () => {

@@ -10,7 +10,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 
 export const Fingerprint = Schema.Struct({
-  cpu_model: Schema.String,
+  /** The CPU model name. */
+  cpu: Schema.String,
   /** Logical CPUs the OS reports. */
   cores: Schema.Int,
   /** `uname -r`. */
@@ -32,9 +33,12 @@ export const NoiseTest = Schema.Struct({
 })
 export type NoiseTest = typeof NoiseTest.Type
 
-/** The JSON in `WorkerRequest.info` of an orch worker; a server decodes it with this schema. */
+/**
+ * The JSON in `WorkerRequest.info` of an orch worker: the fingerprint's keys at the top level (the
+ * server's `Protocol.fingerprintOf` recognises the object by them) and the noise test beside them.
+ */
 export const WorkerInfo = Schema.Struct({
-  fingerprint: Fingerprint,
+  ...Fingerprint.fields,
   noise: Schema.NullOr(NoiseTest)
 })
 export type WorkerInfo = typeof WorkerInfo.Type
@@ -61,7 +65,7 @@ export const fingerprint: Effect.Effect<Fingerprint> = Effect.sync(() => {
   const cpus = os.cpus()
   const cpuinfo = readText("/proc/cpuinfo")
   return {
-    cpu_model: (cpuinfo !== undefined ? cpuModelOf(cpuinfo) : undefined) ?? cpus[0]?.model.trim() ?? "unknown",
+    cpu: (cpuinfo !== undefined ? cpuModelOf(cpuinfo) : undefined) ?? cpus[0]?.model.trim() ?? "unknown",
     cores: os.availableParallelism?.() ?? cpus.length,
     kernel: os.release(),
     os: os.platform(),
@@ -116,7 +120,7 @@ export const noiseTest = (options: { readonly runs?: number; readonly steps?: nu
 export const workerInfo = (options: { readonly noiseTest: boolean }): Effect.Effect<string> =>
   Effect.gen(function*() {
     const info: WorkerInfo = {
-      fingerprint: yield* fingerprint,
+      ...(yield* fingerprint),
       noise: options.noiseTest ? yield* noiseTest() : null
     }
     return JSON.stringify(info)

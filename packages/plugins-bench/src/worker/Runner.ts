@@ -7,7 +7,7 @@
 import { Data, Duration, Effect, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as os from "node:os"
-import { type OutputLine, Source } from "./Protocol.js"
+import { type OutputLineValue as OutputLine, Source } from "./Protocol.js"
 
 /** The process could not be started (no such file, not executable …). */
 export class SpawnError extends Data.TaggedError("SpawnError")<{ readonly command: string; readonly reason: string }> {
