@@ -17,7 +17,7 @@ export const BenchConfig = Schema.Struct({
   }),
   trackedRefs: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1)))).annotations({
     description: "Refs whose new commits are queued (globs: * within a path segment, ** across); " +
-      "default: the branch HEAD names, refs/heads/main and refs/heads/master. A ref tracked or untracked by hand keeps that choice"
+      "default: refs/heads/main, refs/heads/master and the branch HEAD names at the first import. A ref tracked or untracked by hand keeps that choice"
   }),
   firstImportQueue: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }).annotations({
     description: "On the first import of a repository, how many of the newest commits of each tracked ref are queued (not its whole history)"

@@ -22,7 +22,7 @@ export interface RepoRef {
   readonly hash: string
 }
 
-/** Default tracked refs: the branch HEAD names (added by `trackedPatterns`), main and master. */
+/** Default tracked refs, with the branch HEAD names at the first import. */
 export const defaultTrackedRefs: ReadonlyArray<string> = ["refs/heads/main", "refs/heads/master"]
 
 /** A glob as a RegExp: `*` within one path segment, `**` across segments, `?` one character. */
@@ -181,11 +181,12 @@ export const update = (options: UpdateOptions): Effect.Effect<UpdateSummary, Git
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const refs = yield* readRefs(options.dir)
-    const head = options.trackedRefs === undefined ? yield* headBranch(options.dir) : undefined
-    const isTracked = matcher(options.trackedRefs ?? [...defaultTrackedRefs, ...(head === undefined ? [] : [head])])
+    const isTracked = matcher(options.trackedRefs ?? defaultTrackedRefs)
     const stored = yield* Sql.listRefs(sql)
     // every commit a stored ref names was imported with its whole history: git log stops there
     const commits = yield* newCommits(options.dir, [...new Set(refs.map((ref) => ref.hash))], [...new Set(stored.map((ref) => ref.hash))])
+    // in key order, the primary key's B-tree is filled page after page rather than all over
+    commits.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
     const now = yield* Clock.currentTimeMillis
     return yield* Database.transaction(Effect.gen(function*() {
       const first = (yield* Sql.countCommits(sql)) === 0
@@ -200,6 +201,9 @@ export const update = (options: UpdateOptions): Effect.Effect<UpdateSummary, Git
       const current = new Set(refs.map((ref) => ref.name))
       for (const ref of stored) if (!current.has(ref.name)) yield* Sql.deleteRef(sql, ref.name)
       for (const ref of refs) yield* Sql.upsertRef(sql, ref.name, ref.hash, isTracked(ref.name), now)
+      // tablejohn tracks the branch HEAD names from the start (its main branch, whatever its name); kept as a choice
+      const head = first && options.trackedRefs === undefined ? yield* headBranch(options.dir) : undefined
+      if (head !== undefined && current.has(head)) yield* Sql.setRefTracked(sql, head, true)
       yield* Sql.updateReachable(sql)
       let queued = 0
       if (first) {

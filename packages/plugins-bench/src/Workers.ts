@@ -33,7 +33,7 @@ export interface StatusOptions {
 export const status = (
   options: StatusOptions,
   name: string,
-  request: Protocol.WorkerRequest
+  request: Omit<Protocol.WorkerRequest, "request_run"> & { readonly request_run?: boolean | undefined }
 ): Effect.Effect<Protocol.ServerResponse, Refused | SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient

@@ -44,7 +44,7 @@ CREATE TABLE bench_refs (
   name TEXT PRIMARY KEY,             -- refs/heads/main, refs/tags/v1.0, ...
   hash TEXT NOT NULL REFERENCES bench_commits (hash) ON DELETE CASCADE,
   tracked INTEGER NOT NULL DEFAULT 0,
-  tracked_by_user INTEGER NOT NULL DEFAULT 0, -- 1 once a person chose tracked: bench.trackedRefs no longer changes it
+  tracked_chosen INTEGER NOT NULL DEFAULT 0, -- 1 once chosen (by a person; HEAD's branch at the first import): bench.trackedRefs no longer changes it
   updated_at BIGINT NOT NULL
 );
 CREATE TABLE bench_queue (
@@ -136,7 +136,8 @@ export interface CommitRow {
   readonly message: string
 }
 
-/** Rows per multi-row INSERT: 8 columns each stay far below SQLite's 32,766 bound parameters. */
+/** Bound parameters per multi-row INSERT: SQLite takes at most 32,766. */
+const maxParameters = 30_000
 const insertChunk = 1000
 
 const chunks = <A>(rows: ReadonlyArray<A>, size = insertChunk): Array<ReadonlyArray<A>> => {
@@ -150,12 +151,22 @@ export const countCommits = (sql: SqlClient.SqlClient) =>
 
 /** Inserts commits as new (an already known one is left as it is). */
 export const insertCommits = (sql: SqlClient.SqlClient, rows: ReadonlyArray<CommitRow>, now: number) =>
-  Effect.forEach(chunks(rows), (chunk) =>
-    sql`INSERT INTO bench_commits ${sql.insert(chunk.map((row) => ({ ...row, reachable: 0, new: 1, seen_at: now })))}
+  Effect.forEach(chunks(rows, Math.floor(maxParameters / 9)), (chunk) =>
+    sql`INSERT INTO bench_commits ${sql.insert(chunk.map((row) => ({
+      hash: row.hash,
+      author: row.author,
+      author_date: row.author_date,
+      committer: row.committer,
+      committer_date: row.committer_date,
+      message: row.message,
+      reachable: 0,
+      new: 1,
+      seen_at: now
+    })))}
       ON CONFLICT (hash) DO NOTHING`, { discard: true })
 
 export const insertEdges = (sql: SqlClient.SqlClient, rows: ReadonlyArray<{ child: string; parent: string; position: number }>) =>
-  Effect.forEach(chunks(rows), (chunk) =>
+  Effect.forEach(chunks(rows, Math.floor(maxParameters / 3)), (chunk) =>
     sql`INSERT INTO bench_commit_edges ${sql.insert(chunk.map((row) => ({ ...row })))} ON CONFLICT (child, parent) DO NOTHING`, { discard: true })
 
 /** Which of `hashes` are stored commits. */
@@ -179,7 +190,7 @@ export interface RefRow {
   readonly name: string
   readonly hash: string
   readonly tracked: number
-  readonly tracked_by_user: number
+  readonly tracked_chosen: number
   readonly updated_at: number
 }
 
@@ -187,18 +198,18 @@ export const listRefs = (sql: SqlClient.SqlClient) => sql<RefRow>`SELECT * FROM 
 
 export const deleteRef = (sql: SqlClient.SqlClient, name: string) => sql`DELETE FROM bench_refs WHERE name = ${name}`
 
-/** Sets a ref's commit; `tracked` applies unless a person chose for this ref (tracked_by_user). */
+/** Sets a ref's commit; `tracked` applies unless a person chose for this ref (tracked_chosen). */
 export const upsertRef = (sql: SqlClient.SqlClient, name: string, hash: string, tracked: boolean, now: number) =>
-  sql`INSERT INTO bench_refs (name, hash, tracked, tracked_by_user, updated_at) VALUES (${name}, ${hash}, ${tracked ? 1 : 0}, 0, ${now})
+  sql`INSERT INTO bench_refs (name, hash, tracked, tracked_chosen, updated_at) VALUES (${name}, ${hash}, ${tracked ? 1 : 0}, 0, ${now})
     ON CONFLICT (name) DO UPDATE SET
-      tracked = CASE WHEN bench_refs.tracked_by_user = 1 THEN bench_refs.tracked ELSE excluded.tracked END,
+      tracked = CASE WHEN bench_refs.tracked_chosen = 1 THEN bench_refs.tracked ELSE excluded.tracked END,
       updated_at = CASE WHEN bench_refs.hash = excluded.hash THEN bench_refs.updated_at ELSE excluded.updated_at END,
       hash = excluded.hash`
 
-/** A person's choice for a ref: kept from now on whatever bench.trackedRefs says. */
+/** A choice for a ref (a person's; HEAD's branch at the first import): kept from now on whatever bench.trackedRefs says. */
 export const setRefTracked = (sql: SqlClient.SqlClient, name: string, tracked: boolean) =>
   Effect.map(
-    sql<{ name: string }>`UPDATE bench_refs SET tracked = ${tracked ? 1 : 0}, tracked_by_user = 1 WHERE name = ${name} RETURNING name`,
+    sql<{ name: string }>`UPDATE bench_refs SET tracked = ${tracked ? 1 : 0}, tracked_chosen = 1 WHERE name = ${name} RETURNING name`,
     (rows) => rows.length > 0
   )
 
