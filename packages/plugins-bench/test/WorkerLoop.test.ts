@@ -150,6 +150,22 @@ describe("the worker loop", () => {
     await eventually(() => (double.stored.size === 2 ? true : undefined))
     expect(double.stored.get("run-1")).toMatchObject({ exit_code: 4, measurements: {} })
     expect(double.stored.get("run-2")!.exit_code).toBe(-1)
-    expect(double.stored.get("run-2")!.output.at(-1)![1]).toMatch(/^could not read the measurements on stdout: not JSON/)
+    expect(double.stored.get("run-2")!.output.at(-1)![1]).toMatch(/^could not read the measurements on stdout: .+/)
+  })
+
+  it("the in-repo command instead of ./bench: hyperfine writing its JSON to $ORCH_BENCH_RESULTS, detected and read", async () => {
+    const repo = tempDir()
+    const hash = makeRepo(repo, { "README": "no bench script here" })
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(hash)
+    startWorker({ section: section(double, { command: "hyperfine --runs 3 --export-json \"$ORCH_BENCH_RESULTS\" 'cat README'" }) })
+    await eventually(() => (double.stored.size === 1 ? true : undefined))
+    const run = double.stored.get("run-1")!
+    expect(run.exit_code).toBe(0)
+    const [name, measurement] = Object.entries(run.measurements)[0]!
+    expect(name).toContain("cat README")
+    expect(measurement).toMatchObject({ unit: expect.any(String), direction: "less_is_better" })
+    expect(measurement.samples).toHaveLength(3)
   })
 })

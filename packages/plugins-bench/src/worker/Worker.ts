@@ -17,14 +17,14 @@ import { type BenchSettings, type ParseMeasurements, performRun } from "./Bench.
 import { FairShare } from "./FairShare.js"
 import * as Fingerprint from "./Fingerprint.js"
 import { benchMethodText, type FinishedRun, type Run, type WorkerStatus } from "./Protocol.js"
-import { parseBencherJson } from "./Results.js"
+import { parseMeasurements } from "./Results.js"
 import { OutputBuffer } from "./Runner.js"
 import * as ServerClient from "./ServerClient.js"
 import { defaultWorkerSection, type WorkerSection, workerName } from "./WorkerConfig.js"
 
 export interface WorkerOptions {
   readonly section: WorkerSection
-  /** How output is read into measurements (default: Bencher's JSON; the plugin passes every format). */
+  /** How output is read into measurements (default: every format of `formats/`, detected). */
   readonly parse?: ParseMeasurements | undefined
   /** The `info` sent with every status; computed at start (fingerprint, noise test) when absent. */
   readonly info?: string | undefined
@@ -57,7 +57,7 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
       benchDir: section.benchDir,
       timeout: Duration.seconds(section.timeoutSeconds),
       command: section.command,
-      parse: options.parse ?? parseBencherJson
+      parse: options.parse ?? parseMeasurements
     }
     if (section.servers.length === 0) {
       yield* Effect.logWarning("bench worker: no servers configured (bench.worker.servers, or --server and --token): nothing to do")
