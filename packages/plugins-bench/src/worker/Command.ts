@@ -8,7 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import { ConfigError } from "@orch/core/Errors"
-import { Config as EffectConfig, Effect, Option, Schema } from "effect"
+import { Config as EffectConfig, Effect, Option, ParseResult, Schema } from "effect"
 import type { ParseMeasurements } from "./Bench.js"
 import * as Worker from "./Worker.js"
 import { defaultWorkerSection, ServerEntry, WorkerName, type WorkerSection } from "./WorkerConfig.js"
@@ -63,8 +63,8 @@ export const resolveSection = (
       if (Option.isNone(flags.token)) return yield* problem(`--server ${flags.server.value}`, "needs --token (or $ORCH_BENCH_TOKEN): the server's worker token")
       const entry = Schema.decodeUnknownEither(ServerEntry)({ url: flags.server.value, token: flags.token.value })
       if (entry._tag === "Left") {
-        const bad = entry.left.message.includes("URL") ? `--server ${flags.server.value}` : "--token"
-        return yield* problem(bad, entry.left.message.split("\n").at(-1)!.trim())
+        const issue = ParseResult.ArrayFormatter.formatErrorSync(entry.left)[0]!
+        return yield* problem(issue.path[0] === "url" ? `--server ${flags.server.value}` : "--token", issue.message)
       }
       section = { ...section, servers: [entry.right] }
     } else if (Option.isSome(flags.token)) {

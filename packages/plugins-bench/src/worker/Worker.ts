@@ -11,6 +11,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import { DaemonInfo } from "@orch/core/Plugin"
 import { Duration, Effect, Fiber, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { type BenchSettings, type ParseMeasurements, performRun } from "./Bench.js"
@@ -203,3 +204,20 @@ export const localWorker = (options: {
     parse: options.parse
   })
 }
+
+/** The daemon's own URL as a client on its machine reaches it (an unspecified bind address is loopback). */
+export const loopbackUrl = (info: { readonly host: string; readonly port: number }): string =>
+  info.host === "0.0.0.0" || info.host === "" ? `http://127.0.0.1:${info.port}`
+  : info.host === "::" ? `http://[::1]:${info.port}`
+  : `http://${info.host.includes(":") ? `[${info.host}]` : info.host}:${info.port}`
+
+/**
+ * `localWorker` for one of the plugin's loops (`{ daemon: localWorkerLoop(token) }`): it finds
+ * the daemon's address in `DaemonInfo`; `token` is the server's worker token (`Bench.token`).
+ */
+export const localWorkerLoop = (
+  token: Redacted.Redacted<string>,
+  options: { readonly section?: WorkerSection | undefined; readonly parse?: ParseMeasurements | undefined } = {}
+): Effect.Effect<never, never, DaemonInfo> =>
+  Effect.flatMap(DaemonInfo, (info) =>
+    localWorker({ url: loopbackUrl(info), token: Redacted.value(token), section: options.section, parse: options.parse }))
