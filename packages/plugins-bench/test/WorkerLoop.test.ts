@@ -168,4 +168,41 @@ describe("the worker loop", () => {
     expect(measurement).toMatchObject({ unit: expect.any(String), direction: "less_is_better" })
     expect(measurement.samples).toHaveLength(3)
   })
+
+  it("two servers: both served, the second run for the one not yet served; while working for one the other hears busy", async () => {
+    const repo = tempDir()
+    const first = makeRepo(repo, { "bench": "#!/bin/sh\nsleep 0.5\necho '{\"b\": {\"m\": {\"value\": 1}}}'\n" }, ["bench"])
+    const second = commit(repo, { "b.txt": "b" })
+    const one = await startDouble({ token, repo })
+    const two = await startDouble({ token, repo })
+    cleanups.push(one.stop, two.stop)
+    one.queue.push(first, second)
+    two.queue.push(first, second)
+    startWorker({
+      section: section(one, {
+        servers: [
+          { name: "one", url: one.url, token: Redacted.make(token), weight: 1 },
+          { name: "two", url: two.url, token: Redacted.make(token), weight: 1 }
+        ]
+      })
+    })
+    await eventually(() => (one.stored.size === 2 && two.stored.size === 2 ? true : undefined))
+    // after the first run the other server has spent nothing: the second run is its
+    const order = [...one.requests.map((r) => ["one", r] as const), ...two.requests.map((r) => ["two", r] as const)]
+      .filter(([, r]) => r.submit_run)
+      .sort(([, a], [, b]) => a.submit_run!.start.localeCompare(b.submit_run!.start))
+      .map(([server]) => server)
+    expect(order).toHaveLength(4)
+    expect(order[0]).not.toBe(order[1])
+    for (const double of [one, two]) {
+      const other = double === one ? two : one
+      expect(double.requests.some((r) => r.status.type === "busy")).toBe(true)
+      // busy exactly while the other server's run is going
+      expect(double.requests.filter((r) => r.status.type === "working").every((r) => r.status.type === "working" && double.stored.has(r.status.id))).toBe(true)
+      expect(other.stored.size).toBe(2)
+    }
+    const perServer = (double: Double) => double.requests.filter((r) => r.request_run).length
+    expect(perServer(one)).toBeGreaterThanOrEqual(2)
+    expect(perServer(two)).toBeGreaterThanOrEqual(2)
+  })
 })
