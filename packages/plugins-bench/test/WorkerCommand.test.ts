@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { plugin } from "../src/index.js"
 import { resolveSection, workerCommand } from "../src/worker/Command.js"
-import { defaultWorkerSection, WorkerSection } from "../src/worker/WorkerConfig.js"
+import { apiBase, defaultWorkerSection, WorkerSection } from "../src/worker/WorkerConfig.js"
 import { makeRepo, startDouble } from "./WorkerDouble.js"
 
 const none = { server: Option.none(), token: Option.none(), name: Option.none(), timeout: Option.none() }
@@ -48,6 +48,13 @@ describe("orch bench worker: flags", () => {
       .toBe("--timeout 0: must be a whole number of seconds above 0")
     expect(await problemOf(resolveSection(defaultWorkerSection, none)))
       .toBe("--server: no server to work for: give --server URL --token T, or bench.worker.servers in orch.yaml")
+  })
+
+  it("where api/worker/ is: an orch daemon's root means /bench; a path or apiPath (tablejohn) as given", () => {
+    expect(apiBase("http://127.0.0.1:7600")).toBe("http://127.0.0.1:7600/bench")
+    expect(apiBase("http://127.0.0.1:7600/")).toBe("http://127.0.0.1:7600/bench")
+    expect(apiBase("https://ci.example.org/perf/")).toBe("https://ci.example.org/perf")
+    expect(apiBase("http://tablejohn:8221", "/")).toBe("http://tablejohn:8221")
   })
 
   it("the config section: defaults, and a bad server named by its key", () => {

@@ -120,7 +120,7 @@ export const make = (
 ): Effect.Effect<ServerClient, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const name = serverName(entry)
-    const base = apiBase(entry.url)
+    const base = apiBase(entry.url, entry.apiPath)
     const requestTimeout = options.requestTimeout ?? Duration.seconds(30)
     const client = (yield* HttpClient.HttpClient).pipe(
       HttpClient.mapRequest(HttpClientRequest.basicAuth(workerName, Redacted.value(entry.token)))

@@ -45,6 +45,9 @@ export const ServerEntry = Schema.Struct({
   token: Schema.Redacted(Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))).annotations({
     description: "The server's worker token (bench.token there), sent as the HTTP Basic password"
   }),
+  apiPath: Schema.optional(Schema.String.pipe(Schema.pattern(/^\/[^?#]*$/, { message: () => "must be a path starting with /" }))).annotations({
+    description: "Where api/worker/ is on that host, when not the URL's rule (a tablejohn server at the root of its host: /)"
+  }),
   weight: Schema.optionalWith(Positive, { default: () => 1 }).annotations({
     description: "Share of this worker's run time the server gets, relative to the other servers' weights"
   })
@@ -88,12 +91,13 @@ export const workerName = (section: WorkerSection): string =>
 export const serverName = (entry: Pick<ServerEntry, "name" | "url">): string => entry.name ?? new URL(entry.url).host
 
 /**
- * Where `api/worker/…` lives for a configured URL: an orch daemon's root (no path) means its bench
- * plugin at `/bench`; a URL with a path (`http://host:8221/tablejohn`) is taken as it is. No
- * trailing slash, so a path appends to it.
+ * Where `api/worker/…` lives for a configured server: at `apiPath` when given; else an orch
+ * daemon's root (a URL without a path) means its bench plugin at `/bench`, and a URL with a path
+ * (`http://host/tablejohn`) is taken as it is. No trailing slash, so a path appends to it.
  */
-export const apiBase = (url: string): string => {
+export const apiBase = (url: string, apiPath?: string): string => {
   const parsed = new URL(url)
+  if (apiPath !== undefined) return `${parsed.origin}${apiPath.replace(/\/+$/, "")}`
   const path = parsed.pathname.replace(/\/+$/, "")
   return `${parsed.origin}${path === "" ? "/bench" : path}`
 }
