@@ -134,7 +134,7 @@ export const gate = (options: GateOptions): Gate => {
       let allowed = false
       try {
         const url = new URL(origin)
-        allowed = url.host === hostnameOfHeader(hostHeader) || proxied.has(url.hostname)
+        allowed = url.host === hostOfHeader(hostHeader) || proxied.has(url.hostname)
       } catch {
         // `null` (a sandboxed page, a file) or garbage: not an origin of this daemon
       }
@@ -173,7 +173,7 @@ export const gate = (options: GateOptions): Gate => {
 }
 
 // `Host` as `URL.host` writes it (lower case, default port dropped), to compare with an origin's
-const hostnameOfHeader = (hostHeader: string | undefined): string | undefined => {
+const hostOfHeader = (hostHeader: string | undefined): string | undefined => {
   if (hostHeader === undefined) return undefined
   try {
     return new URL(`http://${hostHeader}`).host

@@ -20,6 +20,16 @@ import * as Yaml from "./Yaml.js"
 export const ExistingPathId: unique symbol = Symbol.for("@orch/core/Config/ExistingPath")
 export type ExistingPath = "file" | "folder"
 
+/** Marks a key kept only to refuse it: `config init` leaves it out and it has no flag. */
+export const RetiredKeyId: unique symbol = Symbol.for("@orch/core/Config/RetiredKey")
+
+/**
+ * A key that is no longer read: a file that still has it is refused with `message`, which
+ * says where its setting went.
+ */
+export const retiredKey = (message: string) =>
+  Schema.optional(Schema.Unknown.pipe(Schema.filter(() => message))).annotations({ [RetiredKeyId]: true })
+
 export const LogLevel = Schema.Literal("trace", "debug", "info", "warning", "error", "none")
 export type LogLevel = typeof LogLevel.Type
 export const LogFormat = Schema.Literal("auto", "pretty", "json")

@@ -45,6 +45,8 @@ const kebab = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replac
 const description = (signature: SchemaAST.PropertySignature): string | undefined =>
   Option.getOrUndefined(SchemaAST.getDescriptionAnnotation(signature))
 
+const isRetired = (signature: SchemaAST.PropertySignature): boolean => signature.annotations[Config.RetiredKeyId] === true
+
 /**
  * Every scalar setting of a plugin's section, with its flag name. Structure and
  * descriptions come from the decoded side of the schema; whether a flag can carry a
@@ -57,7 +59,7 @@ export const leaves = (plugin: Plugin): ReadonlyArray<Leaf> => {
     const encodedStruct = encoded ? structOf(encoded) : undefined
     if (!struct) return
     for (const signature of struct.propertySignatures) {
-      if (typeof signature.name !== "string") continue
+      if (typeof signature.name !== "string" || isRetired(signature)) continue
       const next = [...path, signature.name]
       const encodedType = encodedStruct?.propertySignatures.find((p) => p.name === signature.name)?.type
       if (encodedType && isScalar(encodedType)) {
@@ -99,7 +101,7 @@ const emit = (ast: SchemaAST.AST, value: unknown, indent: string, lines: Array<s
     return
   }
   for (const signature of struct.propertySignatures) {
-    if (typeof signature.name !== "string") continue
+    if (typeof signature.name !== "string" || isRetired(signature)) continue
     const name = signature.name
     const about = description(signature)
     if (about) lines.push(`${indent}# ${about}`)

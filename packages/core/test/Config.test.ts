@@ -18,7 +18,8 @@ const demo = Plugin.make({
     limits: Schema.optionalWith(
       Schema.Struct({ queue: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }) }),
       { default: () => ({ queue: 5 }) }
-    )
+    ),
+    oldKey: Config.retiredKey("demo.oldKey has moved to demo.server")
   })
 })
 
@@ -120,6 +121,7 @@ describe("ConfigInit", () => {
     expect(text).toContain("server: http://wpt.example:80")
     expect(text).toContain("    queue: 3")
     expect(text).toContain("# apiKey:")
+    expect(text).not.toContain("oldKey")
     const file = write(text)
     const config = Effect.runSync(Config.load([demo], { configFile: file }, {}))
     expect(config.core.http.port).toBe(7700)
@@ -129,6 +131,12 @@ describe("ConfigInit", () => {
   it("derives one flag per scalar setting", () => {
     expect(ConfigInit.leaves(demo).map((leaf) => leaf.flag)).toEqual(["demo-server", "demo-api-key", "demo-limits-queue"])
   })
+
+  it("refuses a retired key with its message", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Config.load([demo], { configFile: write("demo:\n  oldKey: 1\n") }, {}))
+      expect(String(error.message)).toContain("demo.oldKey has moved to demo.server")
+    }).pipe(Effect.runPromise))
 
   it("refuses a flag value the schema refuses", () => {
     expect(() => ConfigInit.render([demo], { plugins: { demo: [[["limits", "queue"], -1]] } })).toThrow()

@@ -32,9 +32,9 @@ export const AllocatorConfig = Schema.Struct({
     description: "How many devices are cleaned at once by this process"
   }),
   // the allocator's own tokens became core's: a config that still has them is refused, saying where they went
-  tokens: Schema.optional(Schema.Unknown.pipe(Schema.filter(() =>
+  tokens: Config.retiredKey(
     "allocator.tokens has moved to core.auth.tokens: a list of { name, token, role }, where name is the holder " +
-    "(holder: ci → name: ci), admin: true is role: admin, and other tokens are role: operate"
-  ))).annotations({ description: "Moved to core.auth.tokens" })
+      "(holder: ci → name: ci), admin: true is role: admin, and other tokens are role: operate"
+  )
 })
 export type AllocatorConfig = typeof AllocatorConfig.Type

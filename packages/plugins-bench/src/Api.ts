@@ -5,6 +5,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Database from "@orch/core/Database"
 import { Clock, Effect, Either, Layer, Schema } from "effect"
 import { Bench, type BenchService } from "./Bench.js"
 import * as Git from "./Git.js"
@@ -170,9 +171,16 @@ const importRun = handle(Effect.gen(function*() {
 const track = handle(Effect.gen(function*() {
   const request = yield* body(TrackBody)
   const sql = yield* SqlClient.SqlClient
-  const found = yield* Sql.setRefTracked(sql, request.ref, request.tracked)
+  const now = yield* Clock.currentTimeMillis
+  // a newly tracked ref's new commits are queued now, as an import would
+  const found = yield* Database.transaction(Effect.gen(function*() {
+    if (!(yield* Sql.setRefTracked(sql, request.ref, request.tracked))) return false
+    yield* Sql.updateReachable(sql)
+    yield* Sql.queueNewTrackedCommits(sql, now)
+    yield* Sql.dropUntrackedNewFromQueue(sql)
+    return true
+  }))
   if (!found) return yield* fail(404, `no ref ${JSON.stringify(request.ref)} (give its full name, refs/heads/…)`, { field: "ref" })
-  yield* Sql.updateReachable(sql)
   return json({ ref: request.ref, tracked: request.tracked })
 }))
 

@@ -188,6 +188,14 @@ export const update = (options: UpdateOptions): Effect.Effect<UpdateSummary, Git
     // in key order, the primary key's B-tree is filled page after page rather than all over
     commits.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
     const now = yield* Clock.currentTimeMillis
+    // nothing moved (the usual fetch): reachability over the whole history is not walked again
+    const unchanged = commits.length === 0 && stored.length === refs.length && stored.length > 0 &&
+      refs.every((ref) =>
+        stored.some((row) =>
+          row.name === ref.name && row.hash === ref.hash && (row.tracked_chosen === 1 || (row.tracked === 1) === isTracked(ref.name))
+        )
+      )
+    if (unchanged) return { imported: 0, refs: refs.length, queued: 0, first: false }
     return yield* Database.transaction(Effect.gen(function*() {
       const first = (yield* Sql.countCommits(sql)) === 0
       yield* Sql.insertCommits(sql, commits, now)

@@ -120,6 +120,25 @@ describe("Repo.update", () => {
       expect(yield* Repo.resolve(clone, "nope")).toBeUndefined()
     }).pipe(Effect.provide(benchDatabase())))
 
+  it.effect("the branch HEAD names at the first import is tracked, whatever its name, and stays so", () =>
+    Effect.gen(function*() {
+      const repo = makeRepo()
+      repo.git("checkout", "--quiet", "-b", "trunk")
+      repo.commit("a")
+      yield* Repo.update({ dir: repo.dir, firstImportQueue: 1 })
+      repo.git("checkout", "--quiet", "-b", "elsewhere")
+      const b = repo.commit("b")
+      repo.git("checkout", "--quiet", "trunk")
+      const c = repo.commit("c")
+      expect(yield* Repo.update({ dir: repo.dir, firstImportQueue: 1 })).toMatchObject({ imported: 2, queued: 1 })
+      expect(yield* rows<{ name: string; tracked: number }>("SELECT name, tracked FROM bench_refs ORDER BY name")).toEqual([
+        { name: "refs/heads/elsewhere", tracked: 0 },
+        { name: "refs/heads/trunk", tracked: 1 }
+      ])
+      expect(yield* reachableOf(b)).toBe(1)
+      expect(yield* queued).toContain(c)
+    }).pipe(Effect.provide(benchDatabase())))
+
   it("globs: * within a segment, ** across", () => {
     const tracked = Repo.matcher(["refs/heads/release-*", "refs/tags/**"])
     expect(tracked("refs/heads/release-1")).toBe(true)
