@@ -216,6 +216,17 @@ describe("Formats", () => {
     })
   })
 
+  it("criterion: raw.csv files (concatenated) give per-iteration samples in ns", () => {
+    const measurements = parsedFixture("criterion-raw.csv", "criterion")
+    expect(Object.keys(measurements)).toEqual(["sort 1k/time", "sort_sizes/10/time"])
+    const sort = measurements["sort 1k/time"]!
+    expect(sort).toMatchObject({ unit: "ns", direction: "less_is_better" })
+    expect(sort.samples).toHaveLength(10)
+    expect(sort.samples?.[0]).toBe(2807750 / 215)
+    expect(sort.value).toBeCloseTo(sort.samples!.reduce((a, b) => a + b, 0) / 10, 6)
+    expect(measurements["sort_sizes/10/time"]?.samples?.[0]).toBe(4987529 / 22034)
+  })
+
   it("criterion: ps to s and byte throughputs are brought to ns and B/s", () => {
     const text = [
       "tiny                    time:   [512.10 ps 515.00 ps 519.90 ps]",

@@ -13,11 +13,27 @@
  * `throughput` (from `Throughput::Elements`/`Bytes`) in elem/s or B/s, bounds = the interval; more is better.
  * Criterion prints no samples. `change:` lines (relative to criterion's own last run) are skipped.
  *
- * Also read: the libtest-style lines `test <name> ... bench: 1,234 ns/iter (+/- 56)` that both
- * `cargo bench` on nightly's `#[bench]` and criterion's `--output-format bencher` print; bounds = ± that.
+ * Also read:
+ * - the libtest-style lines `test <name> ... bench: 1,234 ns/iter (+/- 56)` that both `cargo bench` on
+ *   nightly's `#[bench]` and criterion's `--output-format bencher` print; bounds = ± that.
+ * - criterion's `raw.csv` (`target/criterion/<id>/new/raw.csv`, the one file its book calls stable;
+ *   several may be concatenated): `group,function,value,throughput_num,throughput_type,
+ *   sample_measured_value,unit,iteration_count`. The benchmark is `group/function/value` without the
+ *   empty parts (criterion's id); `time` samples = each sample's measured value / its iteration count
+ *   (in ns when the unit is a time), value = their mean, no bounds (the interval is not in the file).
  */
 import type { Measurements } from "../Measurement.js"
-import { measurement, plusMinus, MeasurementsBuilder, nanosecondsPowerOf, notThisFormat, parseDecimal, wrongAt } from "./Reader.js"
+import {
+  directionOfUnit,
+  mean,
+  measurement,
+  MeasurementsBuilder,
+  nanosecondsPowerOf,
+  notThisFormat,
+  parseDecimal,
+  plusMinus,
+  wrongAt
+} from "./Reader.js"
 
 const timeLine = /^(.*?)\s*time:\s+\[([^\]]*)\]\s*$/
 const throughputLine = /^\s*thrpt:\s+\[([^\]]*)\]\s*$/
@@ -65,7 +81,77 @@ const timeScale = (unit: string): Scale | undefined =>
   nanosecondsPowerOf[unit] === undefined ? undefined : { unit: "ns", tenTo: nanosecondsPowerOf[unit], factor: 1 }
 const throughputScale = (unit: string): Scale | undefined => throughputUnits[unit]
 
+const rawCsvHeader = "group,function,value,throughput_num,throughput_type,sample_measured_value,unit,iteration_count"
+
+/** One CSV record as written by Rust's `csv` crate: fields quoted only when they hold `,` or `"`. */
+const csvFields = (line: string): Array<string> | undefined => {
+  const fields: Array<string> = []
+  let index = 0
+  while (index <= line.length) {
+    if (line[index] === "\"") {
+      let field = ""
+      index += 1
+      for (;;) {
+        const quote = line.indexOf("\"", index)
+        if (quote === -1) return undefined
+        field += line.slice(index, quote)
+        if (line[quote + 1] === "\"") {
+          field += "\""
+          index = quote + 2
+        } else {
+          index = quote + 1
+          break
+        }
+      }
+      fields.push(field)
+      if (index < line.length && line[index] !== ",") return undefined
+      index += 1
+    } else {
+      let comma = line.indexOf(",", index)
+      if (comma === -1) comma = line.length
+      fields.push(line.slice(index, comma))
+      index = comma + 1
+    }
+  }
+  return fields
+}
+
+const parseRawCsv = (text: string): Measurements => {
+  const series = new Map<string, { readonly unit: string; readonly line: number; readonly samples: Array<number> }>()
+  let lineNumber = 0
+  let start = 0
+  while (start <= text.length) {
+    let end = text.indexOf("\n", start)
+    if (end === -1) end = text.length
+    lineNumber += 1
+    const line = text.slice(start, end).replace(/\r$/, "")
+    start = end + 1
+    if (line.trim() === "" || line === rawCsvHeader) continue
+    const where = `line ${lineNumber}`
+    const fields = csvFields(line)
+    if (fields === undefined || fields.length !== 8) throw wrongAt(where, `expected the 8 fields of ${rawCsvHeader}`)
+    const [group, fn, parameter, , , measured, unit, iterations] = fields
+    const name = [group, fn, parameter].filter((part) => part !== "").join("/")
+    if (name === "") throw wrongAt(where, "group, function and value are all empty")
+    const count = parseDecimal(iterations, where)
+    if (count <= 0) throw wrongAt(where, `iteration_count ${iterations} is not positive`)
+    const power = nanosecondsPowerOf[unit]
+    const perIteration = parseDecimal(measured, where, power ?? 0) / count
+    const existing = series.get(name)
+    const storedUnit = power === undefined ? unit : "ns"
+    if (existing === undefined) series.set(name, { unit: storedUnit, line: lineNumber, samples: [perIteration] })
+    else if (existing.unit !== storedUnit) throw wrongAt(where, `unit ${unit} differs from ${existing.unit} on line ${existing.line}`)
+    else existing.samples.push(perIteration)
+  }
+  const builder = new MeasurementsBuilder()
+  for (const [name, { line, samples, unit }] of series) {
+    builder.add(name, "time", measurement({ value: mean(samples), unit, direction: directionOfUnit(unit), samples }), `line ${line}`)
+  }
+  return builder.result()
+}
+
 export const parseCriterion = (text: string): Measurements => {
+  if (text.trimStart().startsWith(rawCsvHeader)) return parseRawCsv(text)
   const builder = new MeasurementsBuilder()
   /** The line before, when it is left-aligned: the name of a benchmark whose `time:` line has none. */
   let previousLine: string | undefined
@@ -127,6 +213,6 @@ export const parseCriterion = (text: string): Measurements => {
     // A name too long for criterion's column stands alone, left-aligned, on the line right above `time:`.
     previousLine = line.trim() !== "" && !/^\s/.test(line) ? line.trim() : undefined
   }
-  if (builder.size === 0) throw notThisFormat("no `<name>  time: [low estimate high]` line and no `test <name> ... bench:` line")
+  if (builder.size === 0) throw notThisFormat("no `<name>  time: [low estimate high]` line, no `test <name> ... bench:` line and no raw.csv header")
   return builder.result()
 }

@@ -42,14 +42,14 @@ export const parseGo = (text: string): Measurements => {
     let end = text.indexOf("\n", start)
     if (end === -1) end = text.length
     lineNumber += 1
-    const line = text.slice(start, end).replace(/\r$/, "").trim()
+    const line = text.slice(start, end).trim()
     start = end + 1
-    const pkgMatch = packageLine.exec(line)
+    const pkgMatch = line.startsWith("pkg:") ? packageLine.exec(line) : null
     if (pkgMatch !== null) {
       pkg = pkgMatch[1]
       continue
     }
-    const match = resultLine.exec(line)
+    const match = line.startsWith("Benchmark") ? resultLine.exec(line) : null
     if (match === null) continue
     const where = `line ${lineNumber}`
     const name = match[1].replace(/-\d+$/, "")
