@@ -205,4 +205,30 @@ describe("the worker loop", () => {
     expect(perServer(one)).toBeGreaterThanOrEqual(2)
     expect(perServer(two)).toBeGreaterThanOrEqual(2)
   })
+
+  it("no ./bench and no command: tablejohn's internal method counts files, lines and TODOs", async () => {
+    const repo = tempDir()
+    const hash = makeRepo(repo, {
+      "src/a.ts": "const a = 1\n// TODO: b\n",
+      "src/b.ts": "export {}\n",
+      "README": "todo-list is not a TODO\nnor is todos\n",
+      "logo.bin": "\u0000\u0001binary\n"
+    })
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(hash)
+    startWorker({ section: section(double) })
+    await eventually(() => (double.stored.size === 1 ? true : undefined))
+    const run = double.stored.get("run-1")!
+    expect(run.exit_code).toBe(0)
+    expect(run.measurements).toMatchObject({
+      "files": { value: 4, unit: "files" },
+      "lines": { value: 5, unit: "lines" },
+      "todos": { value: 2, unit: "todos" },
+      "files/by extension/ts": { value: 2 },
+      "lines/by extension/none": { value: 2 },
+      "todos/by extension/ts": { value: 1 },
+      "lines/by extension/bin": { value: 0 }
+    })
+  })
 })

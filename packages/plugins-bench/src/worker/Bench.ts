@@ -11,7 +11,8 @@
  * - bench repository (`{type: "repo", hash}`): the bench repository's tree at `hash` is unpacked
  *   beside the commit's, and its executable `bench` runs there as `./bench <commit tree>`;
  * - in-repo (`{type: "internal"}`): the configured `command` runs through `sh -c` in the commit's
- *   tree, else the tree's own executable `./bench <commit tree>`.
+ *   tree, else the tree's own executable `./bench <commit tree>`, else tablejohn's own internal
+ *   method counts the tree's files, lines and TODOs (`Count.ts`).
  *
  * Either way the measurements are what it writes to the file `$ORCH_BENCH_RESULTS` or, when it
  * writes none there, its stdout, in any format `formats/` reads (Bencher's JSON and its superset,
@@ -23,6 +24,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Measurements } from "../Measurement.js"
+import { countTree } from "./Count.js"
 import { benchMethodText, type FinishedRun, type Run, Source } from "./Protocol.js"
 import { type OutputBuffer, runProcess } from "./Runner.js"
 import type { ServerClient } from "./ServerClient.js"
@@ -54,7 +56,7 @@ export const invocation = (
   repoDir: string,
   benchRepoDir: string | undefined,
   command: string | undefined
-): Either.Either<{ readonly command: string; readonly args: ReadonlyArray<string>; readonly cwd: string }, string> => {
+): Either.Either<{ readonly command: string; readonly args: ReadonlyArray<string>; readonly cwd: string } | "count", string> => {
   if (run.bench_method.type === "repo") {
     const script = path.join(benchRepoDir!, "bench")
     return isExecutableFile(script)
@@ -65,7 +67,7 @@ export const invocation = (
   const script = path.join(repoDir, "bench")
   return isExecutableFile(script)
     ? Either.right({ command: script, args: [repoDir], cwd: repoDir })
-    : Either.left("the commit has no executable ./bench at its root, and bench.worker.command is not set")
+    : Either.right("count")
 }
 
 /** Runs `run` for `server`, its output going into `output` as it comes; ends with what to submit. */
@@ -103,6 +105,12 @@ export const performRun = (server: ServerClient, run: Run, output: OutputBuffer,
         if (Either.isLeft(how)) {
           yield* say(how.left)
           return finish(-1)
+        }
+        if (how.right === "count") {
+          yield* say("no ./bench in the commit and no bench.worker.command: counting its files, lines and TODOs (tablejohn's internal method)")
+          const counted = yield* countTree(repoDir)
+          yield* say(`exit code 0; ${Object.keys(counted).length} measurement(s) counted`)
+          return finish(0, counted)
         }
         const resultsFile = path.join(dir, "results")
         yield* say(`running ${[how.right.command, ...how.right.args].join(" ")} (timeout ${Duration.format(settings.timeout)})`)

@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import { ConfigError } from "@orch/core/Errors"
+import * as Logging from "@orch/core/Logging"
 import { Config as EffectConfig, Effect, Option, ParseResult, Schema } from "effect"
 import type { ParseMeasurements } from "./Bench.js"
 import * as Worker from "./Worker.js"
@@ -89,7 +90,14 @@ export const makeCommand = (parse?: ParseMeasurements) =>
       const orch = yield* Cli.loadConfig(common)
       const bench = orch.plugins["bench"] as { readonly worker?: WorkerSection } | undefined
       const section = yield* resolveSection(bench?.worker ?? defaultWorkerSection, flags)
-      return yield* Worker.runWithFetch({ section, parse })
+      // core's logger (level, format, file from the config and flags), blanking the tokens
+      const logging = Logging.layer({
+        level: orch.core.log.level,
+        format: orch.core.log.format,
+        file: orch.core.log.file,
+        secrets: [...orch.secrets, ...Option.toArray(flags.token).filter((token) => token.length >= 4)]
+      })
+      return yield* Worker.runWithFetch({ section, parse }).pipe(Effect.provide(logging))
     })).pipe(Command.withDescription(
       "Work as a benchmark worker for the servers of bench.worker (or --server URL --token T) until stopped"
     ))
