@@ -9,6 +9,7 @@ import { Effect, Fiber, Logger, LogLevel, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { DaemonInfo } from "@orch/core/Plugin"
 import * as Worker from "../src/worker/Worker.js"
 import { defaultWorkerSection, type WorkerSection } from "../src/worker/WorkerConfig.js"
 import { commit, type Double, makeRepo, startDouble } from "./WorkerDouble.js"
@@ -230,5 +231,23 @@ describe("the worker loop", () => {
       "todos/by extension/ts": { value: 1 },
       "lines/by extension/bin": { value: 0 }
     })
+  })
+
+  it("the local worker finds its daemon in DaemonInfo and works for it with the server's token", async () => {
+    const repo = tempDir()
+    const hash = makeRepo(repo, { "a.txt": "a\n" })
+    const double = await startDouble({ token, repo })
+    cleanups.push(double.stop)
+    double.queue.push(hash)
+    const port = Number(new URL(double.url).port)
+    const fiber = Effect.runFork(Worker.localWorkerLoop(Redacted.make(token), { section: { ...defaultWorkerSection, noiseTest: false } }).pipe(
+      Effect.provideService(DaemonInfo, { url: double.url, host: "0.0.0.0", port, pid: process.pid, startedAt: 0, plugins: ["bench"] }),
+      Logger.withMinimumLogLevel(LogLevel.Error)
+    ))
+    cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)))
+    await eventually(() => (double.stored.size === 1 ? true : undefined))
+    expect(double.requests[0]!.worker).toMatch(/-local$/)
+    expect(Worker.loopbackUrl({ host: "::", port: 1 })).toBe("http://[::1]:1")
+    expect(Worker.loopbackUrl({ host: "127.0.0.1", port: 1 })).toBe("http://127.0.0.1:1")
   })
 })
