@@ -4,7 +4,8 @@
  * runs, and the connection of the first submit that reaches it is cut after it answered. The run
  * lands, once.
  */
-import { eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
+import { eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { spawn } from "node:child_process"
 import { Effect, Fiber, Logger, LogLevel, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -80,4 +81,65 @@ describe("the worker and the orch daemon", () => {
     const after = await (await fetch(`${daemon.url}/bench/api/queue`)).json() as any
     expect(after.queue).toEqual([])
   }, 90_000)
+
+  // runs once the plugin lists `workerCommand` among its commands (see worker/index.ts)
+  const wired = run(orchBin, ["bench", "worker", "--help"]).then((result) => result.code === 0)
+
+  it("the real `orch bench worker` process: benchmarks the queued commit; SIGTERM mid-run kills the benchmark's group and exits", async (context) => {
+    if (!(await wired)) return context.skip("orch bench worker is not among the bench plugin's commands in this build")
+    const dir = tempDir()
+    const pidFile = path.join(dir, "pid")
+    const repo = path.join(dir, "repo")
+    fs.mkdirSync(repo)
+    makeRepo(repo, {
+      bench: [
+        "#!/bin/sh",
+        `if [ -f ${path.join(dir, "hang")} ]; then sleep 1000 & echo $! > ${pidFile}; wait; fi`,
+        "echo '{\"b\": {\"m\": {\"value\": 7}}}'"
+      ].join("\n") + "\n"
+    }, ["bench"])
+    // a worker gone 2 s frees its name and its commit (the next process has another secret)
+    fs.writeFileSync(path.join(dir, "orch.yaml"), `bench:\n  repo: ${repo}\n  token: ${token}\n  workerTimeoutSeconds: 2\n`)
+    const daemon = await startDaemon(orchBin, ["--plugins=bench", "--data-dir", path.join(dir, "data")], { cwd: dir })
+    cleanups.push(() => daemon.stop("SIGKILL"))
+    const startWorker = () => {
+      const child = spawn(process.execPath, [orchBin, "bench", "worker", "--server", daemon.url, "--name", "proc", "--log-format", "json"], {
+        cwd: tempDir(),
+        env: { ...process.env, ORCH_BENCH_TOKEN: token },
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      let stderr = ""
+      child.stderr!.on("data", (chunk) => (stderr += chunk))
+      const exited = new Promise<number | string | null>((done) => child.once("exit", (code, signal) => done(code ?? signal)))
+      cleanups.push(async () => {
+        child.kill("SIGKILL")
+        await exited
+      })
+      return { child, exited, stderr: () => stderr }
+    }
+    fs.writeFileSync(path.join(dir, "hang"), "")
+    const first = startWorker()
+    const pid = Number(await eventually(() => (fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim()) || undefined))
+    first.child.kill("SIGTERM")
+    await first.exited
+    await eventually(() => {
+      try {
+        process.kill(pid, 0)
+        return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")) ? true : undefined
+      } catch {
+        return true
+      }
+    })
+    expect((await runsOf(daemon.url)).runs).toEqual([])
+    // another start: the commit is handed out again (the first worker is gone) and lands once
+    fs.rmSync(path.join(dir, "hang"))
+    const second = startWorker()
+    const stored = await eventually(async () => {
+      const { runs } = await runsOf(daemon.url)
+      return runs.length > 0 ? runs : undefined
+    }, 60_000).catch((error) => {
+      throw new Error(`${error.message}\n${second.stderr()}`)
+    })
+    expect(stored).toEqual([expect.objectContaining({ worker: "proc", exitCode: 0, measurements: 1 })])
+  }, 120_000)
 })
