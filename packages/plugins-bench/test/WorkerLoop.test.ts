@@ -90,8 +90,11 @@ describe("the worker loop", () => {
     await new Promise((r) => setTimeout(r, 600))
     expect(double.stored.size).toBe(0)
     double.dropSubmits = 1
+    const before = double.requests.length
     await double.start()
     await eventually(() => (double.submits.length >= 2 ? true : undefined))
+    // pings waited while the run was being submitted: no "idle" without the run reached the server
+    expect(double.requests.slice(before, before + 2).map((r) => r.submit_run?.id)).toEqual(["run-1", "run-1"])
     // the first submit that arrived was stored, then its connection cut; the retry carried the same id
     expect(double.submits).toEqual(["run-1", "run-1"])
     expect([...double.stored.keys()]).toEqual(["run-1"])

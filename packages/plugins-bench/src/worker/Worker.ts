@@ -12,12 +12,12 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { DaemonInfo } from "@orch/core/Plugin"
-import { Duration, Effect, Fiber, Redacted } from "effect"
+import { Cause, Duration, Effect, Fiber, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { type BenchSettings, type ParseMeasurements, performRun } from "./Bench.js"
 import { FairShare } from "./FairShare.js"
 import * as Fingerprint from "./Fingerprint.js"
-import { benchMethodText, type FinishedRun, type Run, type WorkerStatus } from "./Protocol.js"
+import { benchMethodText, type FinishedRun, type Run, Source, type WorkerStatus } from "./Protocol.js"
 import { parseMeasurements } from "./Results.js"
 import { OutputBuffer } from "./Runner.js"
 import * as ServerClient from "./ServerClient.js"
@@ -84,19 +84,22 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
       }
     }
 
-    /** One status request to `client`, one at a time per server; an `abort_run` stops the run in progress. */
-    const report = (client: ServerClient.ServerClient, extra: Omit<ServerClient.StatusReport, "info" | "status"> = {}) =>
-      locks.get(client.name)!.withPermits(1)(
-        Effect.gen(function*() {
-          const response = yield* client.status({ info, status: statusFor(client.name), ...extra })
-          if (response.abort_run && current?.server === client.name && current.fiber !== undefined && !current.aborted) {
-            current.aborted = true
-            yield* Effect.logWarning(`bench worker: ${client.name} asked to abort run ${current.run.id}`)
-            yield* Fiber.interruptFork(current.fiber)
-          }
-          return response
-        })
-      )
+    /** One status request to `client`; an `abort_run` stops the run in progress. Callers hold the server's lock. */
+    const exchange = (client: ServerClient.ServerClient, extra: Omit<ServerClient.StatusReport, "info" | "status"> = {}) =>
+      Effect.gen(function*() {
+        const response = yield* client.status({ info, status: statusFor(client.name), ...extra })
+        if (response.abort_run && current?.server === client.name && current.fiber !== undefined && !current.aborted) {
+          current.aborted = true
+          yield* Effect.logWarning(`bench worker: ${client.name} asked to abort run ${current.run.id}`)
+          yield* Fiber.interruptFork(current.fiber)
+        }
+        return response
+      })
+
+    const locked = (client: ServerClient.ServerClient) => locks.get(client.name)!.withPermits(1)
+
+    /** A status request, one at a time per server. */
+    const report = (client: ServerClient.ServerClient) => locked(client)(exchange(client))
 
     const pingForever = (client: ServerClient.ServerClient) =>
       Effect.gen(function*() {
@@ -110,13 +113,17 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
         }
       })
 
-    /** Submits until `client` acknowledges it (the same run id every time: the server stores it once). */
+    /**
+     * Submits until `client` acknowledges it (the same run id every time: the server stores it
+     * once). The server's lock is held throughout, as tablejohn's worker does: a ping saying
+     * "idle" without the run in between would let the server hand the commit to another worker.
+     */
     const submit = (client: ServerClient.ServerClient, finished: FinishedRun) =>
-      Effect.gen(function*() {
+      locked(client)(Effect.gen(function*() {
         let delay = Duration.decode(options.retryInitial ?? "500 millis")
         let refusals = 0
         for (let attempt = 1;; attempt++) {
-          const result = yield* Effect.either(report(client, { submitRun: finished }))
+          const result = yield* Effect.either(exchange(client, { submitRun: finished }))
           if (result._tag === "Right") {
             if (attempt > 1) yield* Effect.logInfo(`bench worker: run ${finished.id} submitted to ${client.name} on attempt ${attempt}`)
             return true
@@ -129,7 +136,7 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
           yield* Effect.sleep(delay)
           delay = Duration.min(Duration.times(delay, 2), ping)
         }
-      })
+      }))
 
     /** Asks the servers in fair-share order; performs and submits the first run handed out. False when none had work. */
     const round = Effect.gen(function*() {
@@ -137,7 +144,7 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
         const client = clients.find((c) => c.name === serverName)!
         const started = Date.now()
         // the run becomes current inside the lock, so that the next status already says "working"
-        const asked = yield* Effect.either(locks.get(client.name)!.withPermits(1)(
+        const asked = yield* Effect.either(locked(client)(
           Effect.gen(function*() {
             const response = yield* client.status({ info, status: statusFor(client.name), requestRun: true })
             if (response.run !== undefined) {
@@ -160,8 +167,22 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
         mine.fiber = yield* Effect.fork(performRun(client, mine.run, mine.output, settings))
         const exit = yield* Fiber.await(mine.fiber)
         current = undefined
-        if (exit._tag === "Failure") {
+        if (exit._tag === "Failure" && mine.aborted) {
           yield* Effect.logWarning(`bench worker: run ${mine.run.id} aborted at ${client.name}'s request; not submitted`)
+        } else if (exit._tag === "Failure") {
+          // a bug of the worker's own, not the benchmark's: the server hears of it as a failed run
+          const why = Cause.pretty(exit.cause)
+          yield* Effect.logError(`bench worker: run ${mine.run.id} failed inside the worker: ${why}`)
+          mine.output.add(Source.internal, `the worker failed: ${why.split("\n")[0]}`)
+          yield* submit(client, {
+            id: mine.run.id,
+            hash: mine.run.hash,
+            bench_method: benchMethodText(mine.run.bench_method),
+            start: mine.run.start,
+            exit_code: -1,
+            output: mine.output.last(),
+            measurements: {}
+          })
         } else {
           yield* Effect.logInfo(`bench worker: run ${mine.run.id} ended with exit code ${exit.value.exit_code}`)
           yield* submit(client, exit.value)
