@@ -61,6 +61,8 @@ describe("orch bench worker: flags", () => {
     expect(Schema.decodeUnknownSync(WorkerSection)({})).toMatchObject({ servers: [], timeoutSeconds: 3600, pingSeconds: 10, statusLines: 50, noiseTest: true })
     expect(() => Schema.decodeUnknownSync(WorkerSection)({ servers: [{ url: "http://a", token: "" }] })).toThrow(/token/)
     expect(() => Schema.decodeUnknownSync(WorkerSection)({ servers: [{ url: "http://a", token: "t", weight: 0 }] })).toThrow(/weight/)
+    expect(() => Schema.decodeUnknownSync(WorkerSection)({ servers: [{ url: "http://a:1", token: "t" }, { url: "http://a:1/", token: "u" }] }))
+      .toThrow(/two servers are named "a:1"/)
   })
 })
 

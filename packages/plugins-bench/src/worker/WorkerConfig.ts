@@ -54,9 +54,19 @@ export const ServerEntry = Schema.Struct({
 })
 export type ServerEntry = typeof ServerEntry.Type
 
+/** A server's display name: the configured one, else its URL's host and port. */
+export const serverName = (entry: Pick<ServerEntry, "name" | "url">): string => entry.name ?? new URL(entry.url).host
+
 export const WorkerSection = Schema.Struct({
   name: Schema.optional(WorkerName).annotations({ description: "The worker's name (default: the host name)" }),
-  servers: Schema.optionalWith(Schema.Array(ServerEntry), { default: () => [] }),
+  servers: Schema.optionalWith(
+    Schema.Array(ServerEntry).pipe(Schema.filter((servers) => {
+      const names = servers.map(serverName)
+      const twice = names.find((name, i) => names.indexOf(name) !== i)
+      return twice === undefined || `two servers are named ${JSON.stringify(twice)}: give each its own name`
+    })),
+    { default: () => [] }
+  ),
   benchDir: Schema.optional(Schema.String).annotations({
     description: "Folder the trees are unpacked into (default: a new temporary folder per run)"
   }),
@@ -87,8 +97,6 @@ export const defaultWorkerSection: WorkerSection = Schema.decodeSync(WorkerSecti
 export const workerName = (section: WorkerSection): string =>
   section.name ?? (os.hostname().replace(/[^A-Za-z0-9._-]/g, "-") || "worker")
 
-/** A server's display name: the configured one, else its URL's host and port. */
-export const serverName = (entry: Pick<ServerEntry, "name" | "url">): string => entry.name ?? new URL(entry.url).host
 
 /**
  * Where `api/worker/…` lives for a configured server: at `apiPath` when given; else an orch
