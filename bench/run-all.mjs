@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark (packages/*/bench/*.ts, apps/*/bench/*.ts) one
 // after another, each in its own Node process, and prints what each prints.
-// Files whose name starts with "_" are helpers, not benchmarks.
+// Files whose name starts with "_" are helpers, not benchmarks. `npm run bench -- NAME…` runs
+// those whose file name (queue, watcher, bench…) or package (core, allocator, watcher…) is a NAME.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -16,7 +17,11 @@ const benches = ["packages", "apps"].flatMap((group) =>
       .filter((file) => /\.(ts|mts|mjs)$/.test(file) && !file.startsWith("_"))
       .map((file) => path.join(dir, file))
   })
-).filter((file) => only.length === 0 || only.some((name) => path.relative(root, file).includes(name)))
+).filter((file) => {
+  const base = path.basename(file).replace(/\.[^.]+$/, "")
+  const pkg = path.basename(path.dirname(path.dirname(file))).replace(/^plugins-/, "")
+  return only.length === 0 || only.some((name) => name === base || name === pkg || path.relative(root, file) === name)
+})
 
 let failed = 0
 for (const file of benches) {

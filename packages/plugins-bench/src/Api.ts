@@ -10,7 +10,7 @@ import { Clock, Effect, Either, Layer, Schema } from "effect"
 import { Bench, type BenchService } from "./Bench.js"
 import * as Git from "./Git.js"
 import { body, fail, handle, json, param, query } from "./Http.js"
-import * as Import from "./Import.js"
+import * as Formats from "./formats/index.js"
 import * as Protocol from "./Protocol.js"
 import * as Repo from "./Repo.js"
 import * as Runs from "./Runs.js"
@@ -30,7 +30,7 @@ export const DropBody = Schema.Struct({ rev: Schema.optional(Rev), hash: Schema.
 export const ImportBody = Schema.Struct({
   commit: Rev,
   text: Schema.String.pipe(Schema.maxLength(50_000_000)),
-  format: Schema.optional(Schema.String),
+  format: Schema.optional(Schema.Literal(...Formats.formatNames)),
   /** Free-form: where the measurements come from (a CI job's URL, say). */
   source: Schema.optional(Schema.String.pipe(Schema.maxLength(1000)))
 })
@@ -112,7 +112,8 @@ const drop = (rev: string) =>
     return json({ hash, dropped: true })
   })
 
-const dropByPath = handle(Effect.flatMap(param("rev"), (rev) => drop(decodeURIComponent(rev))))
+// the router has decoded the parameter already (refs%2Fheads%2Fmain is refs/heads/main)
+const dropByPath = handle(Effect.flatMap(param("rev"), drop))
 const dropByBody = handle(Effect.flatMap(body(DropBody), (request) => Effect.flatMap(revOf(request), drop)))
 
 const getRuns = handle(Effect.gen(function*() {
@@ -143,7 +144,7 @@ const importRun = handle(Effect.gen(function*() {
   const bench = yield* Bench
   const request = yield* body(ImportBody)
   const hash = yield* resolveRev(bench, request.commit)
-  const parsed = Import.parseMeasurements(request.text, request.format)
+  const parsed = Formats.parse(request.text, request.format)
   if (Either.isLeft(parsed)) return yield* fail(400, `text: ${parsed.left.message}`, { field: "text" })
   const { format, measurements } = parsed.right
   if (Object.keys(measurements).length === 0) return yield* fail(400, "text: no measurements in it", { field: "text" })

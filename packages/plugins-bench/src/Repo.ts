@@ -9,6 +9,7 @@
  * the tracked refs are. From then on, every new commit a tracked ref reaches is queued.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
 import { Clock, Effect } from "effect"
 import { spawn } from "node:child_process"
@@ -177,7 +178,7 @@ export interface UpdateSummary {
 }
 
 /** One import of `dir` into the database: new commits, refs, reachability, queue. */
-export const update = (options: UpdateOptions): Effect.Effect<UpdateSummary, Git.GitError | import("@effect/sql/SqlError").SqlError, SqlClient.SqlClient> =>
+export const update = (options: UpdateOptions): Effect.Effect<UpdateSummary, Git.GitError | SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const refs = yield* readRefs(options.dir)

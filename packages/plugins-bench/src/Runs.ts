@@ -4,6 +4,7 @@
  * once per run id (a retried submit stores nothing twice).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
@@ -29,7 +30,7 @@ export interface NewRun {
 }
 
 /** Stores `run` unless a run of its id is stored already; whether it stored it. */
-export const store = (run: NewRun): Effect.Effect<boolean, import("@effect/sql/SqlError").SqlError, SqlClient.SqlClient> =>
+export const store = (run: NewRun): Effect.Effect<boolean, SqlError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Database.transaction(Effect.gen(function*() {
       if (!(yield* Sql.insertRun(sql, run.run))) return false

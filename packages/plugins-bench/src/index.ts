@@ -11,7 +11,9 @@ import * as Api from "./Api.js"
 import * as Bench from "./Bench.js"
 import { BenchConfig } from "./BenchConfig.js"
 import { commands } from "./Commands.js"
+import { compareCommand } from "./CompareCommand.js"
 import * as Metrics from "./Metrics.js"
+import { pageRoutes } from "./Pages.js"
 import { migrations, pruneWorkers, queueDepth } from "./sql.js"
 import * as WorkerApi from "./WorkerApi.js"
 
@@ -55,10 +57,9 @@ export const plugin = Plugin.make({
   migrations,
   services,
   loops,
-  // TODO(coordinator): merge the pages' and read API's routes (Pages.ts, ReadApi.ts) here
-  http: () => ({ routes: Layer.mergeAll(WorkerApi.routes, Api.routes), access: WorkerApi.access }),
-  // TODO(coordinator): add `orch bench worker` (worker/) and `orch bench compare` (CompareCommand.ts)
-  commands,
+  // pageRoutes holds the pages and their read-only JSON API
+  http: () => ({ routes: Layer.mergeAll(WorkerApi.routes, Api.routes, pageRoutes), access: WorkerApi.access }),
+  commands: [...commands, compareCommand],
   tui: () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

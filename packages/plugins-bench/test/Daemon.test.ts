@@ -59,7 +59,7 @@ describe("orch bench (the CLI through the daemon's API)", () => {
       fs.writeFileSync(file, "not json")
       const bad = await orch("bench", "import", file, "--commit", "main")
       expect(bad.code).not.toBe(0)
-      expect(bad.stderr).toContain("text: not JSON")
+      expect(bad.stderr).toContain("text: no known format reads this input")
 
       const runs = await orch("bench", "runs", "--json")
       expect(JSON.parse(runs.stdout)).toMatchObject([{ hash: second, source: "import", measurements: 1 }])

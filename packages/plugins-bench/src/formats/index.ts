@@ -206,7 +206,7 @@ export const parse = (
   return Either.left(
     new FormatError({
       message: [
-        `no known format reads this input (tried ${candidates.join(", ")}):`,
+        `no known format reads this input (tried ${candidates.join(", ")})`,
         ...shown.map((rejection) => `  ${rejection.format}: ${line(rejection)}`)
       ].join("\n"),
       rejections: listed

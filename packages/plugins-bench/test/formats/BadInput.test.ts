@@ -22,7 +22,7 @@ describe("formats: bad input", () => {
 
     const text = failure("hello\nworld\n")
     expect(text.message).toBe([
-      "no known format reads this input (tried go, criterion):",
+      "no known format reads this input (tried go, criterion)",
       "  go: no `BenchmarkName  <iterations>  <value> <unit>` line",
       "  criterion: no `<name>  time: [low estimate high]` line, no `test <name> ... bench:` line and no raw.csv header"
     ].join("\n"))
@@ -30,7 +30,7 @@ describe("formats: bad input", () => {
 
     const json = failure(`{"name": "x", "size": 3}`)
     expect(json.format).toBeUndefined()
-    expect(json.message).toContain("no known format reads this input (tried hyperfine, pytest-benchmark, google-benchmark, github-action-benchmark, bencher):")
+    expect(json.message).toContain("no known format reads this input (tried hyperfine, pytest-benchmark, google-benchmark, github-action-benchmark, bencher)")
     expect(json.message).toContain("  hyperfine: no top-level `results` array")
     expect(json.message).toContain("  bencher: no `{ benchmark: { measure: { value } } }` found at the top level")
     expect(json.message).toContain("  github-action-benchmark: the top level is an object, not an array of { name, unit, value }")
