@@ -33,6 +33,8 @@ export interface Double {
   dropSubmits: number
   /** Answer `abort_run` to the statuses of a worker working on this run id. */
   abort: string | undefined
+  /** Statuses to answer tree downloads with, one per download, before serving them again. */
+  readonly treeFailures: Array<number>
   readonly stop: () => Promise<void>
   readonly start: () => Promise<void>
 }
@@ -52,6 +54,7 @@ export const startDouble = async (options: DoubleOptions): Promise<Double> => {
     requests: [],
     dropSubmits: 0,
     abort: undefined,
+    treeFailures: [],
     stop: () =>
       new Promise((done) => {
         if (server === undefined) return done()
@@ -82,6 +85,9 @@ export const startDouble = async (options: DoubleOptions): Promise<Double> => {
     if (worker === undefined) return response.writeHead(401).end("invalid credentials")
     const url = request.url ?? ""
     const tree = /^\/bench\/api\/worker\/(repo|bench_repo)\/([0-9a-f]{40})\/tree\.tar\.gz$/.exec(url)
+    if (request.method === "GET" && tree && double.treeFailures.length > 0) {
+      return response.writeHead(double.treeFailures.shift()!).end("no tree for you")
+    }
     if (request.method === "GET" && tree) {
       const cwd = tree[1] === "repo" ? options.repo : options.benchRepo!
       const tarball = execFileSync("git", ["archive", "--format=tar.gz", tree[2]!], { cwd })

@@ -1,9 +1,11 @@
 /**
  * One run, start to end: the commit's tree downloaded and unpacked into a fresh folder, the
  * benchmark run in it with a timeout, its measurements read, and the result as tablejohn's
- * `FinishedRun`. Nothing here fails: whatever goes wrong (a download, a missing script, a crash,
- * output that is not measurements) is said in the run's output as an internal line and the run
- * is submitted with exit code -1 (tablejohn's convention), so that the server sees it.
+ * `FinishedRun`. Whatever goes wrong with the benchmark (a missing script, a crash, output that
+ * is not measurements, a tree the server refuses) is said in the run's output as an internal line
+ * and the run is submitted with exit code -1 (tablejohn's convention), so that the server sees
+ * it. Only a server out of reach while the tree is downloaded (retried for about half a minute)
+ * abandons the run (`RunAbandoned`): that is not the commit's failure.
  *
  * How a benchmark is invoked (tablejohn left its bench repository unspecified; this follows its
  * predecessor VelCom's convention):
@@ -19,7 +21,7 @@
  * Go, hyperfine, Google Benchmark, pytest-benchmark, criterion, github-action-benchmark).
  * `$ORCH_BENCH_RUN_ID`, `$ORCH_BENCH_HASH` and `$ORCH_BENCH_REPO` (the commit's tree) are set too.
  */
-import { Duration, Effect, Either } from "effect"
+import { Data, Duration, Effect, Either, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -27,7 +29,10 @@ import type { Measurements } from "../Measurement.js"
 import { countTree } from "./Count.js"
 import { benchMethodText, type FinishedRun, type Run, Source } from "./Protocol.js"
 import { type OutputBuffer, runProcess } from "./Runner.js"
-import type { ServerClient } from "./ServerClient.js"
+import type { ExtractError, ServerClient, ServerFailure } from "./ServerClient.js"
+
+/** The tree could not be had from the server (down, restarting) for a while: the run is given up, not submitted; the server hands the commit out again. */
+export class RunAbandoned extends Data.TaggedError("RunAbandoned")<{ readonly reason: string }> {}
 
 /** Reads a benchmark's measurements from its output text; Left says why they could not be read. */
 export type ParseMeasurements = (text: string) => Either.Either<Measurements, string>
@@ -39,6 +44,8 @@ export interface BenchSettings {
   /** The in-repo method's command (`sh -c`), instead of the tree's `./bench`. */
   readonly command?: string | undefined
   readonly parse: ParseMeasurements
+  /** First delay between download attempts (doubling, 6 retries). */
+  readonly downloadRetry?: Duration.DurationInput | undefined
 }
 
 const isExecutableFile = (file: string): boolean => {
@@ -71,7 +78,12 @@ export const invocation = (
 }
 
 /** Runs `run` for `server`, its output going into `output` as it comes; ends with what to submit. */
-export const performRun = (server: ServerClient, run: Run, output: OutputBuffer, settings: BenchSettings): Effect.Effect<FinishedRun> =>
+export const performRun = (
+  server: ServerClient,
+  run: Run,
+  output: OutputBuffer,
+  settings: BenchSettings
+): Effect.Effect<FinishedRun, RunAbandoned> =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       const parent = settings.benchDir ?? os.tmpdir()
@@ -93,11 +105,19 @@ export const performRun = (server: ServerClient, run: Run, output: OutputBuffer,
         const repoDir = path.join(dir, "repo")
         const benchRepoDir = run.bench_method.type === "repo" ? path.join(dir, "bench-repo") : undefined
         yield* say(`run ${run.id}: ${run.hash} (${benchMethodText(run.bench_method)}) for ${server.name}`)
+        // a server restarting or out of reach is waited for; a tree it refuses (4xx) or that does not unpack fails the run
+        const transient = (error: ServerFailure | ExtractError) => error._tag === "ServerFailure" && (error.status === undefined || error.status >= 500)
+        const download = (kind: "repo" | "bench_repo", hash: string, into: string) =>
+          server.downloadTree(kind, hash, into).pipe(
+            Effect.tapError((error) => transient(error) ? say(`${error.message}; trying again`) : Effect.void),
+            Effect.retry({ while: transient, schedule: Schedule.exponential(settings.downloadRetry ?? "500 millis").pipe(Schedule.intersect(Schedule.recurs(6))) })
+          )
         const downloaded = yield* Effect.either(Effect.gen(function*() {
-          yield* server.downloadTree("repo", run.hash, repoDir)
-          if (run.bench_method.type === "repo") yield* server.downloadTree("bench_repo", run.bench_method.hash, benchRepoDir!)
+          yield* download("repo", run.hash, repoDir)
+          if (run.bench_method.type === "repo") yield* download("bench_repo", run.bench_method.hash, benchRepoDir!)
         }))
         if (Either.isLeft(downloaded)) {
+          if (transient(downloaded.left)) return yield* new RunAbandoned({ reason: downloaded.left.message })
           yield* say(downloaded.left.message)
           return finish(-1)
         }

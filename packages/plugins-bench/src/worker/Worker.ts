@@ -14,7 +14,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import { DaemonInfo } from "@orch/core/Plugin"
 import { Cause, Duration, Effect, Fiber, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
-import { type BenchSettings, type ParseMeasurements, performRun } from "./Bench.js"
+import { type BenchSettings, type ParseMeasurements, performRun, type RunAbandoned } from "./Bench.js"
 import { FairShare } from "./FairShare.js"
 import * as Fingerprint from "./Fingerprint.js"
 import { benchMethodText, type FinishedRun, type Run, Source, type WorkerStatus } from "./Protocol.js"
@@ -29,7 +29,7 @@ export interface WorkerOptions {
   readonly parse?: ParseMeasurements | undefined
   /** The `info` sent with every status; computed at start (fingerprint, noise test) when absent. */
   readonly info?: string | undefined
-  /** Delay before the first retry of a submit; it doubles up to `pingSeconds`. */
+  /** Delay before the first retry of a submit (doubling up to `pingSeconds`) and of a download (doubling, 6 retries). */
   readonly retryInitial?: Duration.DurationInput | undefined
 }
 
@@ -41,7 +41,7 @@ interface CurrentRun {
   readonly server: string
   readonly run: Run
   readonly output: OutputBuffer
-  fiber?: Fiber.RuntimeFiber<FinishedRun> | undefined
+  fiber?: Fiber.RuntimeFiber<FinishedRun, RunAbandoned> | undefined
   aborted: boolean
 }
 
@@ -58,7 +58,8 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
       benchDir: section.benchDir,
       timeout: Duration.seconds(section.timeoutSeconds),
       command: section.command,
-      parse: options.parse ?? parseMeasurements
+      parse: options.parse ?? parseMeasurements,
+      downloadRetry: options.retryInitial
     }
     if (section.servers.length === 0) {
       yield* Effect.logWarning("bench worker: no servers configured (bench.worker.servers, or --server and --token): nothing to do")
@@ -169,6 +170,9 @@ export const run = (options: WorkerOptions): Effect.Effect<never, never, HttpCli
         current = undefined
         if (exit._tag === "Failure" && mine.aborted) {
           yield* Effect.logWarning(`bench worker: run ${mine.run.id} aborted at ${client.name}'s request; not submitted`)
+        } else if (exit._tag === "Failure" && Cause.failureOption(exit.cause)._tag === "Some") {
+          const abandoned = Cause.failureOption(exit.cause)
+          yield* Effect.logWarning(`bench worker: run ${mine.run.id} given up, not submitted: ${abandoned._tag === "Some" ? abandoned.value.reason : ""}`)
         } else if (exit._tag === "Failure") {
           // a bug of the worker's own, not the benchmark's: the server hears of it as a failed run
           const why = Cause.pretty(exit.cause)
