@@ -142,4 +142,23 @@ describe("the worker and the orch daemon", () => {
     })
     expect(stored).toEqual([expect.objectContaining({ worker: "proc", exitCode: 0, measurements: 1 })])
   }, 120_000)
+
+  // runs once the plugin's config has `localWorker` and `worker` and its loops run `localWorkerLoop` (see worker/index.ts)
+  const localWired = run(orchBin, ["config", "check", "--set", "bench.localWorker=true"], { cwd: tempDir() }).then((result) => result.code === 0)
+
+  it("orch run --plugins=bench with bench.localWorker: a repository with no bench script gets tablejohn's counts, from its own worker", async (context) => {
+    if (!(await localWired)) return context.skip("bench.localWorker is not in the bench plugin's config in this build")
+    const dir = tempDir()
+    const hash = makeRepo(dir, { "a.ts": "const a = 1\n// TODO b\n" })
+    const daemon = await startDaemon(orchBin, [
+      "--plugins=bench", "--data-dir", path.join(dir, ".orch"),
+      "--set", "bench.localWorker=true", "--set", "bench.worker.noiseTest=false", "--set", "bench.worker.pingSeconds=0.2"
+    ], { cwd: dir })
+    cleanups.push(() => daemon.stop())
+    const stored = await eventually(async () => {
+      const { runs } = await runsOf(daemon.url)
+      return runs.length > 0 ? runs : undefined
+    }, 30_000)
+    expect(stored).toEqual([expect.objectContaining({ hash, worker: expect.stringMatching(/-local$/), exitCode: 0, measurements: 6 })])
+  }, 60_000)
 })
