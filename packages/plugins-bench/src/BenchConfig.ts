@@ -1,6 +1,7 @@
 /** The `bench:` section of orch.yaml. Every key has a default, so `{}` is valid. */
 import * as Config from "@orch/core/Config"
 import { Schema } from "effect"
+import { defaultWorkerSection, WorkerSection } from "./worker/WorkerConfig.js"
 
 const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
 
@@ -36,6 +37,12 @@ export const BenchConfig = Schema.Struct({
   }),
   workerKeepDays: Schema.optionalWith(PositiveSeconds, { default: () => 30 }).annotations({
     description: "Workers unseen this many days are forgotten (their runs stay)"
+  }),
+  localWorker: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Run a worker in this process too, against this server (tablejohn's --local-runner); it runs the queued commits' benchmarks"
+  }),
+  worker: Schema.optionalWith(WorkerSection, { default: () => defaultWorkerSection }).annotations({
+    description: "The worker's settings: for `orch bench worker`, and for the local worker"
   })
 })
 export type BenchConfig = typeof BenchConfig.Type

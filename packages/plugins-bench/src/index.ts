@@ -16,6 +16,7 @@ import { compareCommand } from "./CompareCommand.js"
 import * as Metrics from "./Metrics.js"
 import { pageRoutes } from "./Pages.js"
 import { migrations, pruneWorkers, queueDepth } from "./sql.js"
+import { localWorkerLoop, workerCommand } from "./worker/index.js"
 import * as WorkerApi from "./WorkerApi.js"
 
 export { Bench } from "./Bench.js"
@@ -50,7 +51,11 @@ const loops = (config: BenchConfig) => ({
       yield* pruneWorkers(sql, (yield* Clock.currentTimeMillis) - config.workerKeepDays * 86_400_000)
     }),
     every: Duration.hours(1)
-  }
+  },
+  // tablejohn's local runner: this process benchmarks its own queue too
+  ...(config.localWorker
+    ? { localWorker: { daemon: Effect.flatMap(Bench.Bench, (bench) => localWorkerLoop(bench.token, { section: config.worker })) } }
+    : {})
 })
 
 export const plugin = Plugin.make({
@@ -62,7 +67,7 @@ export const plugin = Plugin.make({
   loops,
   // pageRoutes holds the pages and their read-only JSON API
   http: () => ({ routes: Layer.mergeAll(WorkerApi.routes, Api.routes, pageRoutes), access: WorkerApi.access }),
-  commands: [...commands, compareCommand],
+  commands: [...commands, compareCommand, workerCommand],
   tui: () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

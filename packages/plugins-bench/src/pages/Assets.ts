@@ -161,7 +161,8 @@ document.addEventListener("click", function (event) {
   button.disabled = true;
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
     .then(function (response) {
-      if (response.ok) { location.reload(); return; }
+      // read the answer before reloading: a reload while it streams aborts the request
+      if (response.ok) return response.text().then(function () { location.reload(); });
       return response.json().then(function (answer) { message.textContent = "Not done: " + (answer.error || response.status); });
     })
     .catch(function (error) { message.textContent = "Not done: " + error; })
