@@ -34,18 +34,6 @@ const entryStarts = (lines: ReadonlyArray<string>): Array<number> => {
   return starts
 }
 
-/**
- * `Yaml.parse`, with what the library throws instead of reporting (an alias to no anchor
- * throws when the document becomes data) as a problem of the file.
- */
-const parseText = (text: string, file: string): Either.Either<Yaml.YamlDocument, ConfigError> => {
-  try {
-    return Yaml.parse(text, file)
-  } catch (error) {
-    return Either.left(new ConfigError({ file, message: `invalid YAML: ${error instanceof Error ? error.message : String(error)}` }))
-  }
-}
-
 /** `document` with its lines moved down by `offset` (the line its chunk starts at, 0-based). */
 const shifted = (document: Yaml.YamlDocument, offset: number): Yaml.YamlDocument => ({
   file: document.file,
@@ -67,7 +55,7 @@ export function* parse(
   env: Readonly<Record<string, string | undefined>>,
   chunkEntries: number = entriesPerChunk
 ): Generator<void, Either.Either<Yaml.YamlDocument, ConfigError>> {
-  const whole = () => parseText(text, file).pipe(Either.flatMap((document) => Yaml.substituteEnv(document, env)))
+  const whole = () => Yaml.parse(text, file).pipe(Either.flatMap((document) => Yaml.substituteEnv(document, env)))
   if (wholeOnly.test(text)) return whole()
   const lines = text.split("\n")
   const starts = entryStarts(lines)
@@ -83,7 +71,7 @@ export function* parse(
     if (c > 0) yield
     const from = cuts[c]!
     const chunkText = lines.slice(from, cuts[c + 1] ?? lines.length).join("\n")
-    const parsed = parseText(chunkText, file)
+    const parsed = Yaml.parse(chunkText, file)
     if (Either.isLeft(parsed)) return whole()
     const value = parsed.right.value
     if (value === null || typeof value !== "object" || Array.isArray(value)) return whole()
