@@ -246,7 +246,9 @@ export const reservedNames: ReadonlyArray<string> = [
   "docs",
   "jobs",
   "resources",
-  "overview"
+  "overview",
+  "events",
+  "tui"
 ]
 
 /** Checks a plugin's shape once, where it is defined. */
