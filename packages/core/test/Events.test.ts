@@ -77,7 +77,7 @@ const listen = (url: string, headers: Record<string, string> = {}) =>
   })
 
 describe("GET /events", () => {
-  it.live("says change when a job is enqueued and when it is cancelled", () =>
+  it.scopedLive("says change when a job is enqueued and when it is cancelled", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const url = yield* start(scope)
@@ -85,7 +85,7 @@ describe("GET /events", () => {
       expect(events.status).toBe(200)
       expect(events.type).toContain("text/event-stream")
       const first = (yield* Effect.promise(events.next))!
-      const { id } = yield* Effect.promise(() => fetch(`${url}/crew/chores`, { method: "POST" }).then((r) => r.json()))
+      const { id } = yield* Effect.promise(() => fetch(`${url}/crew/chores`, { method: "POST" }).then((r) => r.json() as Promise<{ id: number }>))
       const enqueued = (yield* Effect.promise(events.next))!
       expect(enqueued.job).toBe(id)
       expect(enqueued.history).toBeGreaterThan(first.history)
@@ -100,7 +100,7 @@ describe("GET /events", () => {
       expect(yield* Effect.promise(events.next)).toBeUndefined()
     }), 20_000)
 
-  it.live("is behind core's gate: a read token is needed once tokens are configured", () =>
+  it.scopedLive("is behind core's gate: a read token is needed once tokens are configured", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const url = yield* start(scope, true)
