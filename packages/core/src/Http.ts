@@ -24,6 +24,7 @@ import * as Access from "./Access.js"
 import * as Auth from "./Auth.js"
 import * as CoreApi from "./CoreApi.js"
 import * as Events from "./Events.js"
+import * as TuiViews from "./TuiViews.js"
 import { Config } from "./Config.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -235,6 +236,7 @@ const coreRoutes = (
         )
       ))),
     CoreApi.routes(panels),
+    TuiViews.routes(panels),
     Events.route()
   )
 
@@ -390,7 +392,7 @@ export const serve = (
   panels: ReadonlyArray<CoreApi.PluginPanels> = []
 ) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
-  const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
+  const apis = [CoreApi.CoreApi, TuiViews.TuiApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
   const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name), panels), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))
