@@ -9,7 +9,7 @@ import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
 import type { TuiApi } from "./Api.js"
 import { type Content, coreViews, load } from "./Content.js"
-import { completions, help, initial, type Mode, type ScreenState, step } from "./Keys.js"
+import { completions, help, initial, type KeyPress, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
 import { Overview } from "./Overview.js"
 import { Table } from "./Table.js"
@@ -128,7 +128,7 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   }, [api, state.view, state.filter, state.detail, tick])
 
   const bodyHeight = Math.max(1, rows - 4)
-  useInput((input, key) => {
+  const onKey = (input: string, key: KeyPress) => {
     const before = latest.current
     const now = shownContent.current
     const rowCount = now?._tag === "table" ? now.rows.length : now?._tag === "detail" ? now.lines.length : 0
@@ -138,7 +138,8 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
       show(undefined)
       shown.current = ""
     }
-    update(() => next.state)
+    // a message (an action's outcome, an error) stays until the next key
+    update(() => (next.state.message === before.message ? { ...next.state, message: undefined } : next.state))
     const effect = next.effect
     if (effect?._tag === "quit") exit()
     if (effect?._tag === "act") {
@@ -153,6 +154,11 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
           }))
       ).finally(() => setTick((t) => t + 1))
     }
+  }
+  // keys that arrive together (typed fast, pasted, sent by tmux) come as one string: each is a key
+  useInput((input, key) => {
+    if (input.length > 1 && !key.ctrl && !key.meta) for (const char of input) onKey(char, {})
+    else onKey(input, key)
   })
 
   const width = Math.max(20, columns)
