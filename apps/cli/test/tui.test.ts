@@ -12,7 +12,7 @@ import { JobKind, JobQueue } from "@orch/core/Jobs"
 import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir, waitFor } from "@orch/testing"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Exit, Redacted, Schema, Scope } from "effect"
 import { render } from "ink-testing-library"
 import { createElement } from "react"
 import * as Api from "../src/tui/Api.js"
@@ -44,8 +44,11 @@ const crew = Plugin.make({
 const readToken = "tui-test-read-token-0123456789"
 const adminToken = "tui-test-admin-token-012345678"
 
-const daemon = Effect.gen(function*() {
-  const loaded = yield* Config.load([crew], { dataDir: tempDir("orch-tui-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+const daemon = Effect.suspend(() => daemonAt(tempDir("orch-tui-"), 0))
+
+function daemonAt(dataDir: string, httpPort: number) {
+  return Effect.gen(function*() {
+  const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort }, {})
   const tokens = [
     { name: "viewer", token: Redacted.make(readToken), role: "read" as const },
     { name: "boss", token: Redacted.make(adminToken), role: "admin" as const }
@@ -53,7 +56,8 @@ const daemon = Effect.gen(function*() {
   const config = { ...loaded, core: { ...loaded.core, auth: { ...loaded.core.auth, tokens } } }
   const { info } = yield* Runtime.start({ config, available: [crew], selected: [crew], version: "test" })
   return info.url
-})
+  })
+}
 
 const enqueue = (url: string) =>
   Effect.promise(() =>
@@ -144,6 +148,20 @@ describe("tui over a real daemon", () => {
       yield* tui.type(" ", ":", "c", "r", "e", "w", "/", "r", enter)
       yield* tui.until("the plugin's view, fetched over the API", (f) => f.includes("crew/rota: crew: the rota") && f.includes("ada"))
       expect(tui.lines().every((line) => line.length <= 80)).toBe(true)
+    }), 30_000)
+
+  it.scopedLive("the daemon going away shows in the header; the TUI reconnects by itself when it is back", () =>
+    Effect.gen(function*() {
+      const dataDir = tempDir("orch-tui-gone-")
+      const first = yield* Scope.make()
+      const url = yield* daemonAt(dataDir, 0).pipe(Scope.extend(first))
+      const tui = yield* mount(yield* apiFor(url, adminToken), "jobs")
+      yield* tui.until("live", (f) => f.includes("● live"))
+      yield* Scope.close(first, Exit.void)
+      yield* tui.until("the daemon shown gone", (f) => f.split("\n")[0]!.includes("✕ daemon unreachable, reconnecting"))
+      yield* daemonAt(dataDir, Number(new URL(url).port))
+      yield* enqueue(url)
+      yield* tui.until("live again, with the new job", (f) => f.includes("● live") && f.includes("jobs (1)"))
     }), 30_000)
 
   it.scopedLive("an action the token may not do says so", () =>

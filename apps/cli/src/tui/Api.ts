@@ -41,6 +41,8 @@ export type LiveEvent = { readonly _tag: "change" } | { readonly _tag: "down"; r
 export interface TuiApi {
   readonly url: string
   readonly overview: () => Promise<Overview>
+  /** `/readyz`'s status (ready, degraded, draining), for the header. */
+  readonly health: () => Promise<string>
   readonly jobs: (filter: JobFilter) => Promise<ReadonlyArray<Job>>
   readonly job: (id: number) => Promise<{ readonly job: Job; readonly history: ReadonlyArray<JobHistoryEntry> }>
   readonly resources: () => Promise<ReadonlyArray<Resource>>
@@ -88,6 +90,7 @@ export const make = Effect.gen(function*() {
         Effect.all([readiness(daemon), daemon.get<typeof OverviewView.Type>("/overview")], { concurrency: 2 }),
         ([ready, overview]) => ({ status: ready.status, loops: ready.loops, jobs: overview.jobs, resources: overview.resources })
       )),
+    health: () => run(Effect.map(readiness(daemon), (ready) => ready.status)),
     jobs: (filter) => run(daemon.get("/jobs", query(filter))),
     job: (id) => run(daemon.get(`/jobs/${id}`)),
     resources: () => run(daemon.get("/resources")),

@@ -92,6 +92,9 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   const [live, setLive] = useState<Live>({ _tag: "connecting" })
   const [tick, setTick] = useState(0)
   const [names, setNames] = useState<ReadonlyArray<string>>(coreViews)
+  const [health, setHealth] = useState("")
+  // why the view could not be loaded, until it can
+  const [problem, setProblem] = useState<string | undefined>(undefined)
   const shown = useRef("")
   // what the key handler reads: Ink may deliver a key before React re-subscribes the handler of the last draw
   const shownContent = useRef<Content | undefined>(undefined)
@@ -113,16 +116,20 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     api.views().then((views) => setNames([...coreViews, ...views.map((v) => `${v.plugin}/${v.name}`)]), () => undefined)
   }, [api, live._tag])
   useEffect(() => {
+    api.health().then(setHealth, () => setHealth(""))
+  }, [api, tick])
+  useEffect(() => {
     let current = true
     load(api, state, now).then(
       (next) => {
+        if (current) setProblem(undefined)
         const text = JSON.stringify(next)
         if (current && text !== shown.current) {
           shown.current = text
           show(next)
         }
       },
-      (error: Error) => current && update((s) => ({ ...s, message: error.message }))
+      (error: Error) => current && setProblem(error.message)
     )
     return () => void (current = false)
   }, [api, state.view, state.filter, state.detail, tick])
@@ -162,11 +169,11 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   })
 
   const width = Math.max(20, columns)
-  const header = `orch  ${api.url}  ${content?._tag === "overview" ? content.overview.status : ""}  ${liveText(live)}`
+  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : health}  ${liveText(live)}`
   return (
     <Box flexDirection="column" width={width}>
       <Text bold inverse>{fit(header, width).padEnd(width)}</Text>
-      <Text color={state.message ? "yellow" : "cyan"}>{fit(state.message ?? title(content, state), width)}</Text>
+      <Text color={state.message || problem ? "yellow" : "cyan"}>{fit(state.message ?? problem ?? title(content, state), width)}</Text>
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
         <Body content={content} state={state} width={width} height={bodyHeight} />
       </Box>
