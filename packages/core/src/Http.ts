@@ -1,6 +1,6 @@
 /**
- * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs` and
- * `/openapi.json`; each plugin mounts its routes under `/<plugin>/`. Around every route:
+ * The one HTTP server. Core serves `/` (an index page), `/healthz`, `/readyz`, `/metrics`, `/docs`,
+ * `/openapi.json` and `/events` (server-sent change notifications); each plugin mounts its routes under `/<plugin>/`. Around every route:
  * core's gate (`Access`: Host, origin, bearer token and role, JSON content type) before
  * anything is read, a body size limit (413), JSON 404s, and request count and latency metrics.
  */
@@ -23,6 +23,8 @@ import { createRequire } from "node:module"
 import * as Access from "./Access.js"
 import * as Auth from "./Auth.js"
 import * as CoreApi from "./CoreApi.js"
+import * as Events from "./Events.js"
+import * as TuiViews from "./TuiViews.js"
 import { Config } from "./Config.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -233,7 +235,9 @@ const coreRoutes = (
           Effect.catchAll((error) => Effect.succeed(jsonError(404, `the API viewer is not installed: ${String(error)}`)))
         )
       ))),
-    CoreApi.routes(panels)
+    CoreApi.routes(panels),
+    TuiViews.routes(panels),
+    Events.route()
   )
 
 /**
@@ -388,7 +392,7 @@ export const serve = (
   panels: ReadonlyArray<CoreApi.PluginPanels> = []
 ) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
-  const apis = [CoreApi.CoreApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
+  const apis = [CoreApi.CoreApi, TuiViews.TuiApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]
   const routes = Layer.mergeAll(coreRoutes(apis, version, mounted.map((p) => p.name), panels), ...mounted.map((p) => p.routes))
   return HttpLayerRouter.serve(Layer.provide(routes, guard(options, known)), { disableLogger: true, disableListenLog: true })
     .pipe(withoutRequestSpans, Layer.provide(bodyLimit(options.maxBodyBytes)))

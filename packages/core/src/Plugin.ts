@@ -175,8 +175,10 @@ export interface PluginHttp<S = never> {
   readonly access?: ReadonlyArray<AccessRule> | undefined
 }
 
-/** One line of the TUI's overview and the rows under it. */
+/** One view of a plugin in the TUI (`GET /tui/views/<plugin>/<name>`), and a panel of `GET /overview`. */
 export interface TuiPanel {
+  /** The view's name in the TUI (`:<plugin>/<name>`); the title made a slug when absent. Keep it stable. */
+  readonly name?: string | undefined
   readonly title: string
   readonly rows: ReadonlyArray<ReadonlyArray<string>>
   readonly columns: ReadonlyArray<string>
@@ -221,7 +223,10 @@ export interface Plugin<C = any, S = any, Provided = never> {
   readonly http?: ((config: C) => PluginHttp<S>) | undefined
   /** Subcommands under `orch <name>`; build them with core's `Cli.command` (they talk to the daemon over HTTP). */
   readonly commands?: ReadonlyArray<Command.Command<any, CliServices, unknown, any>> | undefined
-  /** What the TUI shows for this plugin: read by the daemon from the shared database, served in `GET /overview`. */
+  /**
+   * The plugin's views in the TUI: read by the daemon from the shared database when asked,
+   * served in `GET /tui/views/<plugin>/<name>` (and as panels in `GET /overview`).
+   */
   readonly tui?: ((config: C) => Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>) | undefined
 }
 
@@ -246,7 +251,9 @@ export const reservedNames: ReadonlyArray<string> = [
   "docs",
   "jobs",
   "resources",
-  "overview"
+  "overview",
+  "events",
+  "tui"
 ]
 
 /** Checks a plugin's shape once, where it is defined. */

@@ -15,8 +15,9 @@ import { commands } from "./Commands.js"
 import { compareCommand } from "./CompareCommand.js"
 import * as Metrics from "./Metrics.js"
 import { pageRoutes } from "./Pages.js"
-import { migrations, pruneWorkers, queueDepth } from "./sql.js"
+import { migrations, pruneWorkers } from "./sql.js"
 import { localWorkerLoop, workerCommand } from "./worker/index.js"
+import * as TuiViews from "./TuiViews.js"
 import * as WorkerApi from "./WorkerApi.js"
 
 export { Bench } from "./Bench.js"
@@ -68,10 +69,5 @@ export const plugin = Plugin.make({
   // pageRoutes holds the pages and their read-only JSON API
   http: () => ({ routes: Layer.mergeAll(WorkerApi.routes, Api.routes, pageRoutes), access: WorkerApi.access }),
   commands: [...commands, compareCommand, workerCommand],
-  tui: () =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const depth = yield* queueDepth(sql)
-      return [{ title: `bench: ${depth} commit(s) queued`, columns: [], rows: [] }]
-    })
+  tui: TuiViews.views
 })

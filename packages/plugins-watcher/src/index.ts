@@ -17,7 +17,8 @@ import { routes } from "./Routes.js"
 import * as Self from "./Self.js"
 import * as SelfMonitor from "./SelfMonitor.js"
 import * as Sinks from "./Sinks.js"
-import { listStates, migrations, pruneUptime } from "./sql.js"
+import { migrations, pruneUptime } from "./sql.js"
+import * as TuiViews from "./TuiViews.js"
 import * as Watcher from "./Watcher.js"
 import { WatcherConfig } from "./WatcherConfig.js"
 
@@ -96,17 +97,5 @@ export const plugin = Plugin.make({
   workers,
   http: () => ({ routes }),
   commands,
-  tui: () =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const states = yield* listStates(sql)
-      const down = states.filter((row) => row.state === "down")
-      return [{
-        title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
-        columns: ["ENDPOINT", "STATE", "SINCE", "FAILURES IN A ROW"],
-        rows: [...down, ...states.filter((row) => row.state !== "down")].slice(0, 50).map((row) => [
-          row.endpoint, row.state, row.changed_at === null ? "-" : new Date(Number(row.changed_at)).toISOString(), String(row.failures)
-        ])
-      }]
-    })
+  tui: TuiViews.views
 })

@@ -1,0 +1,183 @@
+/**
+ * The interactive TUI: a header always on top, the view's body, and a footer with the
+ * prompt or the keys. Reloads the view when the daemon says something changed (`/events`),
+ * when the view or filter changes, or after an action; draws again only when what it
+ * loaded differs. Sized to the terminal (resize redraws), one line short of its height so
+ * Ink never clears the screen.
+ */
+import { Box, Text, useApp, useInput, useStdout } from "ink"
+import { useEffect, useRef, useState } from "react"
+import type { TuiApi } from "./Api.js"
+import { type Content, coreViews, load } from "./Content.js"
+import { completions, help, initial, type KeyPress, type Mode, type ScreenState, step } from "./Keys.js"
+import { fit } from "./Layout.js"
+import { Overview } from "./Overview.js"
+import { Table } from "./Table.js"
+
+export type Live = { readonly _tag: "connecting" } | { readonly _tag: "live" } | { readonly _tag: "down"; readonly reason: string }
+
+export interface AppProps {
+  readonly api: TuiApi
+  readonly view?: string | undefined
+  readonly now?: (() => number) | undefined
+}
+
+const useSize = () => {
+  const { stdout } = useStdout()
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 })
+  const [size, setSize] = useState(read)
+  useEffect(() => {
+    const onResize = () => setSize(read())
+    stdout.on("resize", onResize)
+    return () => void stdout.off("resize", onResize)
+  }, [stdout])
+  return size
+}
+
+const footer = (mode: Mode, names: ReadonlyArray<string>) => {
+  switch (mode._tag) {
+    case "command":
+      return `:${mode.text}▏  ${completions(names, mode.text).slice(0, 6).join("  ")}`
+    case "filter":
+      return `/${mode.text}▏  (Enter applies, Esc leaves)`
+    case "confirm":
+      return `${mode.action} job ${mode.id}? y to confirm, any other key not to`
+    default:
+      return "? help  : view  / filter  Enter details  c cancel  r retry  Esc back  q quit"
+  }
+}
+
+const liveText = (live: Live) =>
+  live._tag === "live" ? "● live" : live._tag === "connecting" ? "○ connecting" : `✕ daemon unreachable, reconnecting (${live.reason})`
+
+export const Body = ({ content, state, width, height }: { content: Content | undefined; state: ScreenState; width: number; height: number }) => {
+  if (state.mode._tag === "help") {
+    return (
+      <Box flexDirection="column">
+        {help.slice(0, height).map(([keys, what]) => <Text key={keys}>{fit(`${keys.padEnd(12)}${what}`, width)}</Text>)}
+      </Box>
+    )
+  }
+  if (content === undefined) return <Text dimColor>{fit("loading…", width)}</Text>
+  switch (content._tag) {
+    case "overview":
+      return <Overview overview={content.overview} width={width} height={height} />
+    case "table":
+      return <Table columns={content.columns} rows={content.rows} width={width} height={height} selected={state.selected} />
+    case "detail": {
+      const start = Math.min(state.scroll, Math.max(0, content.lines.length - height))
+      return (
+        <Box flexDirection="column">
+          {content.lines.slice(start, start + height).map((line, i) => <Text key={start + i}>{fit(line, width) || " "}</Text>)}
+        </Box>
+      )
+    }
+  }
+}
+
+const title = (content: Content | undefined, state: ScreenState) =>
+  content === undefined || content._tag === "overview" ? state.view : content.title
+
+export const App = ({ api, view, now = Date.now }: AppProps) => {
+  const { exit } = useApp()
+  const { columns, rows } = useSize()
+  const [state, setState] = useState(() => initial(view))
+  // keys may come faster than React draws (a paste, a quick typist): each reads the state the last one left
+  const latest = useRef(state)
+  const update = (change: (s: ScreenState) => ScreenState) => {
+    latest.current = change(latest.current)
+    setState(latest.current)
+  }
+  const [content, setContent] = useState<Content | undefined>(undefined)
+  const [live, setLive] = useState<Live>({ _tag: "connecting" })
+  const [tick, setTick] = useState(0)
+  const [names, setNames] = useState<ReadonlyArray<string>>(coreViews)
+  const [health, setHealth] = useState("")
+  // why the view could not be loaded, until it can
+  const [problem, setProblem] = useState<string | undefined>(undefined)
+  const shown = useRef("")
+  // what the key handler reads: Ink may deliver a key before React re-subscribes the handler of the last draw
+  const shownContent = useRef<Content | undefined>(undefined)
+  const viewNames = useRef(names)
+  viewNames.current = names
+  const show = (next: Content | undefined) => {
+    shownContent.current = next
+    setContent(next)
+  }
+
+  useEffect(() =>
+    api.watch((event) => {
+      if (event._tag === "down") setLive({ _tag: "down", reason: event.reason })
+      else setLive((current) => (current._tag === "live" ? current : { _tag: "live" }))
+      setTick((t) => t + 1)
+    }), [api])
+  useEffect(() => {
+    if (live._tag !== "live") return
+    api.views().then((views) => setNames([...coreViews, ...views.map((v) => `${v.plugin}/${v.name}`)]), () => undefined)
+  }, [api, live._tag])
+  useEffect(() => {
+    api.health().then(setHealth, () => setHealth(""))
+  }, [api, tick])
+  useEffect(() => {
+    let current = true
+    load(api, state, now).then(
+      (next) => {
+        if (current) setProblem(undefined)
+        const text = JSON.stringify(next)
+        if (current && text !== shown.current) {
+          shown.current = text
+          show(next)
+        }
+      },
+      (error: Error) => current && setProblem(error.message)
+    )
+    return () => void (current = false)
+  }, [api, state.view, state.filter, state.detail, tick])
+
+  const bodyHeight = Math.max(1, rows - 4)
+  const onKey = (input: string, key: KeyPress) => {
+    const before = latest.current
+    const now = shownContent.current
+    const rowCount = now?._tag === "table" ? now.rows.length : now?._tag === "detail" ? now.lines.length : 0
+    const selectedJob = now?._tag === "table" ? now.jobIds?.[before.selected] : undefined
+    const next = step(before, input, key, { names: viewNames.current, rows: rowCount, selectedJob, page: Math.max(1, bodyHeight - 1) })
+    if (next.state.view !== before.view) {
+      show(undefined)
+      shown.current = ""
+    }
+    // a message (an action's outcome, an error) stays until the next key
+    update(() => (next.state.message === before.message ? { ...next.state, message: undefined } : next.state))
+    const effect = next.effect
+    if (effect?._tag === "quit") exit()
+    if (effect?._tag === "act") {
+      api.act(effect.id, effect.action).then(
+        (job) => update((s) => ({ ...s, message: `${effect.action} of job ${job.id}: now ${job.state}` })),
+        (error: Error & { status?: number }) =>
+          update((s) => ({
+            ...s,
+            message: error.status === 403
+              ? `not allowed: this token may not ${effect.action} jobs (403)`
+              : `${effect.action} of job ${effect.id} failed: ${error.message}`
+          }))
+      ).finally(() => setTick((t) => t + 1))
+    }
+  }
+  // keys that arrive together (typed fast, pasted, sent by tmux) come as one string: each is a key
+  useInput((input, key) => {
+    if (input.length > 1 && !key.ctrl && !key.meta) for (const char of input) onKey(char, {})
+    else onKey(input, key)
+  })
+
+  const width = Math.max(20, columns)
+  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : health}  ${liveText(live)}`
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text bold inverse>{fit(header, width).padEnd(width)}</Text>
+      <Text color={state.message || problem ? "yellow" : "cyan"}>{fit(state.message ?? problem ?? title(content, state), width)}</Text>
+      <Box flexDirection="column" height={bodyHeight} overflow="hidden">
+        <Body content={content} state={state} width={width} height={bodyHeight} />
+      </Box>
+      <Text dimColor={state.mode._tag === "normal"}>{fit(footer(state.mode, names), width)}</Text>
+    </Box>
+  )
+}

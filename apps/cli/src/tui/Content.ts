@@ -1,0 +1,120 @@
+/**
+ * What a view shows, loaded over the API for the screen's state: the overview, a table
+ * (jobs, resources, a plugin's view) or a job's details. Pure shaping of the API's answers,
+ * so components only draw.
+ */
+import type { Job, JobFilter, JobHistoryEntry, Overview, PluginView, Resource, TuiApi } from "./Api.js"
+import type { ScreenState } from "./Keys.js"
+import { relative, shortTime } from "./Layout.js"
+
+export type Content =
+  | { readonly _tag: "overview"; readonly overview: Overview }
+  | {
+    readonly _tag: "table"
+    readonly title: string
+    readonly columns: ReadonlyArray<string>
+    readonly rows: ReadonlyArray<ReadonlyArray<string>>
+    /** Each row's job id, in the jobs view. */
+    readonly jobIds?: ReadonlyArray<number> | undefined
+  }
+  | { readonly _tag: "detail"; readonly title: string; readonly lines: ReadonlyArray<string> }
+
+export const coreViews = ["overview", "jobs", "resources"] as const
+
+/** `plugin=… kind=… state=…` of a filter, asked of the daemon; the other words match rows here. */
+export const parseFilter = (filter: string): { readonly query: JobFilter; readonly words: ReadonlyArray<string> } => {
+  const query: Record<string, string> = {}
+  const words: Array<string> = []
+  for (const token of filter.split(/\s+/).filter((t) => t !== "")) {
+    const match = /^(plugin|kind|state)=(.+)$/.exec(token)
+    if (match) query[match[1]!] = match[2]!
+    else words.push(token.toLowerCase())
+  }
+  return { query, words }
+}
+
+const matches = (words: ReadonlyArray<string>) => (row: ReadonlyArray<string>) => {
+  const text = row.join(" ").toLowerCase()
+  return words.every((w) => text.includes(w))
+}
+
+const filtered = (filter: string, columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
+  const { words } = parseFilter(filter)
+  return { columns, rows: words.length === 0 ? rows : rows.filter(matches(words)) }
+}
+
+export const jobsTable = (jobs: ReadonlyArray<Job>, filter: string, now: number): Content => {
+  const { words } = parseFilter(filter)
+  const shaped = jobs.map((job) => ({
+    id: job.id,
+    row: [
+      String(job.id), job.plugin, job.kind, job.state, `${job.attempts}/${job.maxAttempts}`, shortTime(job.updatedAt, now), job.lastError ?? ""
+    ]
+  })).filter(({ row }) => matches(words)(row))
+  return {
+    _tag: "table",
+    title: `jobs${filter === "" ? "" : ` /${filter}`} (${shaped.length}${jobs.length >= 1000 ? "+, newest 1000" : ""})`,
+    columns: ["ID", "PLUGIN", "KIND", "STATE", "TRIES", "UPDATED", "LAST ERROR"],
+    rows: shaped.map((s) => s.row),
+    jobIds: shaped.map((s) => s.id)
+  }
+}
+
+export const resourcesTable = (resources: ReadonlyArray<Resource>, filter: string, now: number): Content => {
+  const table = filtered(filter, ["PLUGIN", "KIND", "NAME", "STATE", "HOLDER", "EXPIRES", "LABELS"], resources.map((r) => [
+    r.plugin, r.kind, r.name, r.state, r.lease?.holder ?? "-", r.lease === undefined ? "-" : relative(r.lease.expiresAt, now),
+    Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(",")
+  ]))
+  return { _tag: "table", title: `resources${filter === "" ? "" : ` /${filter}`} (${table.rows.length})`, ...table }
+}
+
+export const pluginTable = (view: PluginView, filter: string): Content => {
+  const table = filtered(filter, view.columns.length > 0 ? view.columns : [""], view.rows)
+  return { _tag: "table", title: `${view.plugin}/${view.name}: ${view.title}${filter === "" ? "" : ` /${filter}`}`, ...table }
+}
+
+const json = (value: unknown) => (value === undefined ? "-" : JSON.stringify(value, null, 2))
+
+export const jobDetail = (job: Job, history: ReadonlyArray<JobHistoryEntry>, now: number): Content => ({
+  _tag: "detail",
+  title: `job ${job.id}: ${job.plugin}/${job.kind} ${job.state}`,
+  lines: [
+    `state      ${job.state}`,
+    `attempts   ${job.attempts} of ${job.maxAttempts}`,
+    `run at     ${new Date(job.runAt).toISOString()} (${relative(job.runAt, now)})`,
+    `created    ${new Date(job.createdAt).toISOString()}`,
+    `updated    ${new Date(job.updatedAt).toISOString()}`,
+    ...(job.leaseOwner === undefined ? [] : [`lease      ${job.leaseOwner} token ${job.token ?? "-"}`]),
+    `last error ${job.lastError ?? "-"}`,
+    "",
+    "payload",
+    ...json(job.payload).split("\n").map((l) => `  ${l}`),
+    "result",
+    ...json(job.result).split("\n").map((l) => `  ${l}`),
+    "",
+    `history (${history.length})`,
+    ...history.map((h) =>
+      `  ${new Date(h.at).toISOString().slice(0, 19)}  ${h.from ?? "∅"} → ${h.to}  ${h.reason}${h.owner === undefined ? "" : `  (${h.owner})`}`
+    )
+  ]
+})
+
+/** The content of `state`'s view, read from the daemon. */
+export const load = async (api: TuiApi, state: ScreenState, now: () => number): Promise<Content> => {
+  if (state.view === "jobs" && state.detail !== undefined) {
+    const { job, history } = await api.job(state.detail)
+    return jobDetail(job, history, now())
+  }
+  switch (state.view) {
+    case "overview":
+      return { _tag: "overview", overview: await api.overview() }
+    case "jobs":
+      return jobsTable(await api.jobs(parseFilter(state.filter).query), state.filter, now())
+    case "resources":
+      return resourcesTable(await api.resources(), state.filter, now())
+    default: {
+      const [plugin, name] = state.view.split("/")
+      return pluginTable(await api.view(plugin ?? "", name ?? ""), state.filter)
+    }
+  }
+}
