@@ -17,8 +17,8 @@ import { Effect, Layer } from "effect"
 import { parseArgs } from "node:util"
 import * as Analysis from "../src/Analysis.js"
 import { detectChanges } from "../src/detect/index.js"
-import { chainMeasurements } from "../src/analysisSql.js"
-import { migrations } from "../src/sql.js"
+import { chainMeasurements } from "../src/sql/analysis.js"
+import { migrations } from "../src/sql/index.js"
 
 const { values: args } = parseArgs({ options: { commits: { type: "string", default: "1000" }, metrics: { type: "string", default: "200" } } })
 const commits = Number(args.commits)

@@ -14,7 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Repo from "../src/Repo.js"
-import { migrations } from "../src/sql.js"
+import { migrations } from "../src/sql/index.js"
 
 /** A fast-import stream of `count` commits on main (every 100th merges a side-branch commit). */
 const fastImportStream = (count: number): string => {

@@ -29,7 +29,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { transaction } from "@orch/core/Database"
 import type { Sample } from "@orch/core/Metrics"
 import { Clock, Data, Effect } from "effect"
-import * as Sql from "./analysisSql.js"
+import * as Sql from "./sql/analysis.js"
 import {
   bisectStep,
   classifySide,

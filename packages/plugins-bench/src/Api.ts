@@ -14,7 +14,7 @@ import * as Formats from "./formats/index.js"
 import * as Protocol from "./Protocol.js"
 import * as Repo from "./Repo.js"
 import * as Runs from "./Runs.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 
 const Rev = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 

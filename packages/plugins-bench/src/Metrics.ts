@@ -3,7 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Collector, Sample } from "@orch/core/Metrics"
 import { Clock, Effect } from "effect"
 import * as Analysis from "./Analysis.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 
 const gauge = (name: string, help: string, value: number): Sample => ({ name: `orch_bench_${name}`, help, type: "gauge", labels: {}, value })
 

@@ -18,7 +18,7 @@ import { Clock, Effect, Layer } from "effect"
 import * as Assets from "./pages/Assets.js"
 import { base, errorPage } from "./pages/Html.js"
 import * as Views from "./pages/Views.js"
-import * as PagesSql from "./pagesSql.js"
+import * as PagesSql from "./sql/pages.js"
 import * as ReadApi from "./ReadApi.js"
 
 const htmlResponse = (body: string, status = 200) => HttpServerResponse.text(body, { status, contentType: "text/html; charset=utf-8" })

@@ -22,7 +22,7 @@ import { Data, Effect, Layer } from "effect"
 import * as Compare from "./pages/Compare.js"
 import * as Downsample from "./pages/Downsample.js"
 import * as Resolve from "./pages/Resolve.js"
-import * as PagesSql from "./pagesSql.js"
+import * as PagesSql from "./sql/pages.js"
 
 /** A request the read API cannot answer: its status and why, said to the caller. */
 export class ReadError extends Data.TaggedError("ReadError")<{ readonly status: number; readonly message: string }> {}

@@ -16,7 +16,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Git from "./Git.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 
 export interface RepoRef {
   readonly name: string

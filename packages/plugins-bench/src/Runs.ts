@@ -9,7 +9,7 @@ import * as Database from "@orch/core/Database"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import type { Measurement } from "./Measurement.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 
 const idChars = "0123456789abcdefghijklmnopqrstuvwxyz"
 

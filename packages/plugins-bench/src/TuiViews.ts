@@ -2,9 +2,9 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { TuiPanel } from "@orch/core/Plugin"
 import { Clock, Effect } from "effect"
-import { allAlerts } from "./analysisSql.js"
+import { allAlerts } from "./sql/analysis.js"
 import type { BenchConfig } from "./BenchConfig.js"
-import { listQueue } from "./sql.js"
+import { listQueue } from "./sql/index.js"
 
 const shown = 200
 const recentAlerts = 50

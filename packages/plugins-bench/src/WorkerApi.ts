@@ -17,7 +17,7 @@ import { Bench, type BenchService } from "./Bench.js"
 import * as Git from "./Git.js"
 import { body, fail, handle, json, param } from "./Http.js"
 import * as Protocol from "./Protocol.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 import * as Workers from "./Workers.js"
 
 /** The worker routes take no bearer token: they check HTTP Basic themselves. */

@@ -19,7 +19,7 @@ import * as Database from "@orch/core/Database"
 import { Clock, Data, Effect } from "effect"
 import * as Protocol from "./Protocol.js"
 import * as Runs from "./Runs.js"
-import * as Sql from "./sql.js"
+import * as Sql from "./sql/index.js"
 
 /** A status the server will not take: its HTTP status and why. */
 export class Refused extends Data.TaggedError("Refused")<{ readonly status: number; readonly message: string }> {}

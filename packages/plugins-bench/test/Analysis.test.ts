@@ -10,7 +10,7 @@ import * as Migrations from "@orch/core/Migrations"
 import { testDatabase } from "@orch/testing"
 import { Effect, Layer } from "effect"
 import * as Analysis from "../src/Analysis.js"
-import { migrations } from "../src/sql.js"
+import { migrations } from "../src/sql/index.js"
 
 const database = () => Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("bench", migrations))), testDatabase())
 

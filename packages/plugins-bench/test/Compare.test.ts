@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { compare, compareFingerprints, compareMetric } from "../src/pages/Compare.js"
 import { studentCritical } from "../src/detect/Statistics.js"
-import type { MeasurementRow, RunRow } from "../src/pagesSql.js"
+import type { MeasurementRow, RunRow } from "../src/sql/pages.js"
 
 const m = (value: number, extra: Partial<MeasurementRow> = {}): MeasurementRow => ({
   metric: "m",

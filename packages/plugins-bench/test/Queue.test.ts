@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, TestClock } from "effect"
 import type * as Protocol from "../src/Protocol.js"
 import * as Repo from "../src/Repo.js"
-import * as Sql from "../src/sql.js"
+import * as Sql from "../src/sql/index.js"
 import * as Workers from "../src/Workers.js"
 import { benchDatabase, makeRepo } from "./support.js"
 

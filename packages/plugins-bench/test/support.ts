@@ -5,7 +5,7 @@ import { Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { migrations } from "../src/sql.js"
+import { migrations } from "../src/sql/index.js"
 
 /** Core's database with the bench plugin's migrations, in a new temp file (or `filename`). */
 export const benchDatabase = (filename?: string) =>

@@ -12,7 +12,7 @@
  *   effect size (there is no spread of single results to scale by);
  * - `single`: a side has only a value: no interval, no effect size, and the verdict says so.
  */
-import type { MeasurementRow, RunRow } from "../pagesSql.js"
+import type { MeasurementRow, RunRow } from "../sql/pages.js"
 import * as Stats from "../detect/Statistics.js"
 
 export type Verdict =

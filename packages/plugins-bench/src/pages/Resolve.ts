@@ -5,7 +5,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
-import * as PagesSql from "../pagesSql.js"
+import * as PagesSql from "../sql/pages.js"
 
 export type Resolved =
   | { readonly _tag: "Found"; readonly hash: string }

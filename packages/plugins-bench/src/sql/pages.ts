@@ -5,6 +5,10 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Effect } from "effect"
+import type { AlertMetricRow } from "./analysis.js"
+import type { RunRow } from "./index.js"
+
+export type { AlertMetricRow, RunRow }
 
 type Query<A> = Effect.Effect<ReadonlyArray<A>, SqlError>
 
@@ -29,19 +33,6 @@ export interface RefRow {
   readonly run_id: string | null
 }
 
-export interface RunRow {
-  readonly id: string
-  readonly hash: string
-  readonly bench_method: string
-  readonly worker_name: string | null
-  readonly worker_info: string | null
-  readonly fingerprint: string | null
-  readonly started_at: number
-  readonly ended_at: number
-  readonly exit_code: number
-  readonly source: string
-}
-
 export interface MeasurementRow {
   readonly metric: string
   readonly value: number
@@ -60,16 +51,6 @@ export interface AlertRow {
   readonly state: string
   readonly created_at: number
   readonly updated_at: number
-}
-
-export interface AlertMetricRow {
-  readonly alert_id: number
-  readonly metric: string
-  readonly before_mean: number
-  readonly after_mean: number
-  readonly change: number
-  readonly p_value: number
-  readonly regression: number
 }
 
 export interface WorkerRow {

@@ -1,5 +1,8 @@
 /**
- * The bench plugin's SQL. Migration 0001 is the plugin's data model (tablejohn's, with times as
+ * The bench plugin's SQL, all in this folder: here the schema and the server's queries (repository,
+ * queue, workers, runs); `analysis.ts` change detection's, `pages.ts` the pages' (read only).
+ *
+ * Migration 0001 is the plugin's data model (tablejohn's, with times as
  * epoch milliseconds and what change detection and bisection need):
  *
  * - commits and their parent edges, refs and whether each is tracked (from the `git` binary);
