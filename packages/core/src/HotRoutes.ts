@@ -165,8 +165,11 @@ const readBody = (
 ): () => void => {
   const declared = Number(incoming.headers["content-length"] ?? 0)
   if (declared > max) {
+    // discarded as it comes, so the client finishes sending and reads the 413 (a connection
+    // closed mid-upload resets: its client sees EPIPE, not the answer); past the bound, cut
     incoming.resume()
-    onRefused(error(413, `request body of ${declared} bytes is over the limit of ${max} bytes`, undefined, { connection: "close" }))
+    const message = `request body of ${declared} bytes is over the limit of ${max} bytes`
+    onRefused(declared > max * discardFactor ? error(413, message, undefined, { connection: "close" }) : error(413, message))
     return noCleanup
   }
   if (incoming.readableEnded) {

@@ -9,7 +9,7 @@ import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
 import type { TuiApi } from "./Api.js"
 import { type Content, coreViews, load } from "./Content.js"
-import { completions, help, initial, type KeyPress, type Mode, type ScreenState, step } from "./Keys.js"
+import { completions, help, initial, type KeyPress, keysOfChunk, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
 import { Overview } from "./Overview.js"
 import { Table } from "./Table.js"
@@ -164,7 +164,7 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   }
   // keys that arrive together (typed fast, pasted, sent by tmux) come as one string: each is a key
   useInput((input, key) => {
-    if (input.length > 1 && !key.ctrl && !key.meta) for (const char of input) onKey(char, {})
+    if (input.length > 1 && !key.ctrl && !key.meta) for (const [char, charKey] of keysOfChunk(input)) onKey(char, charKey)
     else onKey(input, key)
   })
 

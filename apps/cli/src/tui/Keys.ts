@@ -79,6 +79,18 @@ export const help: ReadonlyArray<readonly [string, string]> = [
   ["q  Ctrl-C", "quit"]
 ]
 
+/**
+ * The keys of a chunk of several characters, one by one: a slow process reads what was typed
+ * (or pasted) since its last read as one chunk, Enter and Tab included (`:jobs\r`).
+ */
+export const keysOfChunk = (chunk: string): ReadonlyArray<readonly [string, KeyPress]> =>
+  Array.from(chunk, (char): readonly [string, KeyPress] =>
+    char === "\r" || char === "\n" ? ["", { return: true }]
+    : char === "\t" ? ["", { tab: true }]
+    : char === "\u007f" || char === "\b" ? ["", { backspace: true }]
+    : char === "\u001b" ? ["", { escape: true }]
+    : [char, {}])
+
 const text = (input: string, key: KeyPress, current: string): string | undefined =>
   key.backspace || key.delete ? current.slice(0, -1) : input !== "" && !key.ctrl && !key.tab ? current + input : undefined
 
