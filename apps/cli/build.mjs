@@ -1,6 +1,7 @@
-// Bundles the CLI into one file, apps/cli/dist/orch.mjs. better-sqlite3 stays external
-// (a native addon); dynamic imports stay lazy inside the bundle, so `orch --version`
-// evaluates almost nothing and only `orch run` loads the runtime.
+// Bundles the CLI into one file, apps/cli/dist/orch.mjs, and the interactive TUI alone into
+// apps/cli/dist/tui.mjs (a long-lived process: it should hold only what it uses).
+// better-sqlite3 stays external (a native addon); dynamic imports stay lazy inside the
+// bundle, so `orch --version` evaluates almost nothing and only `orch run` loads the runtime.
 import * as esbuild from "esbuild"
 import { fileURLToPath } from "node:url"
 
@@ -17,8 +18,9 @@ const withoutDevtools = {
 }
 
 /** Bundles `entry` (relative to apps/cli) into `outfile`. */
-export const bundle = (entry, outfile) =>
+export const bundle = (entry, outfile, options = {}) =>
   esbuild.build({
+    ...options,
     absWorkingDir: here,
     entryPoints: [entry],
     outfile,
@@ -37,7 +39,14 @@ export const bundle = (entry, outfile) =>
     logLevel: "warning"
   })
 
-export const build = () => bundle("src/bin.ts", "dist/orch.mjs")
+/** The CLI, and the TUI's own light bundle that `bin/orch.mjs` starts for `orch tui`. */
+export const build = () => Promise.all([bundle("src/bin.ts", "dist/orch.mjs"), bundle("src/tui/Main.ts", "dist/tui.mjs", {
+    // React's production build: its development build (twice the code, and checks on every
+    // render) is for React's own warnings, which a user of the TUI does not read
+    define: { "process.env.NODE_ENV": "\"production\"" },
+    // a third of the source V8 keeps in memory for as long as the TUI runs (the sourcemap maps it back)
+    minify: true
+  })])
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await build()

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- tui`: `orch tui` in tmux (120×40) against a daemon holding 10,000 jobs
+ * `npm run bench -- tui`: `orch tui` (the installed command, `bin/orch.mjs`, which starts the
+ * TUI's own bundle) in tmux (120×40) against a daemon holding 10,000 jobs
  * and 500 resources. Prints `tui: rss_mb=<n> cpu_pct_idle=<n> update_ms_p99=<n>`: the TUI's
  * resident memory, its CPU while nothing changes (5 s), and the time from a change in the
  * daemon (a job enqueued) to the change on screen, over 40 changes. Goals: RSS < 120 MB,
@@ -14,10 +15,11 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const demoBin = fileURLToPath(new URL("../dist/test/orch-demo.mjs", import.meta.url))
-// the bundle measured is built from the sources now (the tests' global setup builds the same)
+const orchBin = fileURLToPath(new URL("../bin/orch.mjs", import.meta.url))
+// the bundles measured are built from the sources now (the tests' global setup builds the same)
 // @ts-expect-error: a plain ESM build script without types
-const { bundle } = await import("../build.mjs")
-await bundle("test/fixtures/orch-demo.ts", "dist/test/orch-demo.mjs")
+const { build, bundle } = await import("../build.mjs")
+await Promise.all([build(), bundle("test/fixtures/orch-demo.ts", "dist/test/orch-demo.mjs")])
 const jobs = 10_000
 const resources = 500
 const changes = 40
@@ -52,7 +54,7 @@ const socket = `orch-bench-tui-${process.pid}`
 const tmux = (...args: Array<string>) => execFileSync("tmux", ["-L", socket, "-f", "/dev/null", ...args], { encoding: "utf8" })
 const screen = () => tmux("capture-pane", "-p", "-t", "tui")
 try {
-  tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", `TERM=xterm-256color ${process.execPath} ${demoBin} tui --url ${daemon.url}`)
+  tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", `TERM=xterm-256color ${process.execPath} ${orchBin} tui --url ${daemon.url}`)
   const pid = Number(tmux("display-message", "-p", "-t", "tui", "#{pane_pid}").trim())
   const queued = (n: number) => new RegExp(`demo\\s+task\\s+queued\\s+${n}\\b`)
   await eventually(() => (queued(jobs).test(screen()) && screen().includes("● live") ? true : undefined), 30_000)

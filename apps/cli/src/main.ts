@@ -16,9 +16,12 @@ import { jobsCommand } from "./commands/jobs.js"
 import { resourcesCommand } from "./commands/resources.js"
 import { runCommand } from "./commands/run.js"
 import { tuiCommand } from "./commands/tui.js"
+import { describeFailure } from "./Failure.js"
 import * as CommandInfo from "./help/CommandInfo.js"
 import { preflight } from "./help/Preflight.js"
 import * as Help from "./help/Render.js"
+
+export { describeFailure }
 
 export const version: string = packageJson.version
 
@@ -59,16 +62,6 @@ export const rootCommand = (plugins: ReadonlyArray<Plugin>) => {
     ] as unknown as [Command.Command<string, any, any, any>])
   )
   return root
-}
-
-/** A failure as one line: tagged errors carry their own message (config errors their location). */
-export const describeFailure = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause) as { _tag?: string; message?: string; toString?: () => string }
-  if (error && typeof error === "object" && error._tag === "ConfigError") return String(error)
-  if (error && typeof error === "object" && typeof error.message === "string" && error.message !== "") {
-    return error._tag && !error.message.includes(error._tag) ? `${error.message}` : error.message
-  }
-  return Cause.pretty(cause)
 }
 
 /** @effect/cli's parse errors: printed by orch as one plain line, not by @effect/cli in colour. */

@@ -143,3 +143,36 @@ describe("orch tui", () => {
     expect(frame.stderr).toBe("orch: no orch daemon answers at http://127.0.0.1:9 (bad port); start one with `orch run`, or give its address with --url or ORCH_URL\n")
   })
 })
+
+describe("orch tui through the installed command (the TUI's own bundle)", () => {
+  it("--once draws the frame from the daemon, ORCH_URL and ORCH_TOKEN read as by the full CLI", async () => {
+    const frame = await run(orchBin, ["tui", "--once", "--url", demo.url])
+    expect(frame.code).toBe(0)
+    expect(frame.stdout).toMatch(/demo\s+task\s+queued\s+\d+/)
+    expect(frame.stdout).toContain(`daemon ${demo.url} ready`)
+    const fromEnv = await run(orchBin, ["tui", "--once"], { env: { ORCH_URL: demo.url, ORCH_TOKEN: "unused" } })
+    expect(fromEnv.stdout).toContain(`daemon ${demo.url} ready`)
+  })
+
+  it("without a daemon says so in the full CLI's line and exits 1", async () => {
+    const frame = await run(orchBin, ["tui", "--once", "--url=http://127.0.0.1:9"])
+    expect(frame.code).toBe(1)
+    expect(frame.stderr).toBe("orch: no orch daemon answers at http://127.0.0.1:9 (bad port); start one with `orch run`, or give its address with --url or ORCH_URL\n")
+  })
+
+  it("hands --help, bad options and ./orch.yaml to the full CLI", async () => {
+    const help = await run(orchBin, ["tui", "--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("--once")
+    expect(help.stdout).toContain("--config")
+    const wrong = await run(orchBin, ["tui", "--nope"])
+    expect(wrong.code).toBe(2)
+    // the config file places the daemon: only the full CLI reads it
+    const folder = tempDir()
+    fs.writeFileSync(path.join(folder, "orch.yaml"), `core:\n  http:\n    port: ${new URL(demo.url).port}\n`)
+    const configured = await run(orchBin, ["tui", "--once"], { cwd: folder, env: { ORCH_URL: "" } })
+    expect(configured.code).toBe(0)
+    expect(configured.stdout).toContain(`ready`)
+    expect(configured.stdout).toMatch(/demo\s+task\s+queued/)
+  })
+})

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
 import { demoBin } from "./support.js"
 
 const hasTmux = (() => {
@@ -53,7 +53,8 @@ describe.skipIf(!hasTmux)("orch tui in tmux", () => {
     keys("-l", "echo scrollback-before-tui")
     keys("Enter")
     await showing("the shell's echo", (text) => text.includes("\nscrollback-before-tui"))
-    keys("-l", `TERM=xterm-256color node ${demoBin} tui --url ${daemon.url}`)
+    // the installed command: it starts the TUI's own bundle
+    keys("-l", `TERM=xterm-256color node ${orchBin} tui --url ${daemon.url}`)
     keys("Enter")
     await showing("the overview, live", (text) => text.includes("● live") && /demo\s+task\s+queued\s+40/.test(text))
     const overview = screen()
