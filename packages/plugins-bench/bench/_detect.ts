@@ -19,20 +19,13 @@ import * as Analysis from "../src/Analysis.js"
 import { detectChanges } from "../src/detect/index.js"
 import { chainMeasurements } from "../src/sql/analysis.js"
 import { migrations } from "../src/sql/index.js"
+import { gaussian as seededGaussian } from "../test/gaussian.js"
 
 const { values: args } = parseArgs({ options: { commits: { type: "string", default: "1000" }, metrics: { type: "string", default: "200" } } })
 const commits = Number(args.commits)
 const metrics = Number(args.metrics)
 
-let state = 7
-const uniform = () => {
-  state = (state + 0x6d2b79f5) >>> 0
-  let t = state
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-const gaussian = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform())
+const gaussian = seededGaussian(7)
 const hashOf = (i: number) => i.toString(16).padStart(40, "0")
 const stepAt = Math.floor(commits * 0.7)
 const valueOf = (metric: number, commit: number) => 100 * (metric % 10 === 0 && commit >= stepAt ? 1.05 : 1) * (1 + 0.02 * gaussian())

@@ -11,20 +11,10 @@ import { testDatabase } from "@orch/testing"
 import { Effect, Layer } from "effect"
 import * as Analysis from "../src/Analysis.js"
 import { migrations } from "../src/sql/index.js"
+import { gaussian } from "./gaussian.js"
 
 const database = () => Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("bench", migrations))), testDatabase())
 
-const gaussian = (seed: number) => {
-  let state = seed >>> 0
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform())
-}
 
 const hashOf = (i: number) => i.toString(16).padStart(40, "0")
 

@@ -1,5 +1,6 @@
 /** The pure detector on synthetic series from a seeded generator, so every run sees the same numbers. */
 import { describe, expect, it } from "@effect/vitest"
+import { gaussian } from "./gaussian.js"
 import {
   benjaminiHochberg,
   bisectStep,
@@ -13,18 +14,6 @@ import {
   testSuspect
 } from "../src/detect/index.js"
 
-/** mulberry32: a small seeded PRNG; Box–Muller on top for Gaussian noise. */
-const gaussian = (seed: number) => {
-  let state = seed >>> 0
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform())
-}
 
 /** `length` values around 100 with `noise` relative sd, times `1 + step` from index `at` on. */
 const series = (random: () => number, length: number, noise: number, at = length, step = 0) =>

@@ -187,6 +187,12 @@ export const welchTest = (before: Summary, after: Summary): TTest => {
   return fromDifference(after.mean - before.mean, se, df)
 }
 
+/** Cohen's d: the difference of means over the pooled standard deviation; null when that is 0. */
+export const cohensD = (a: Summary, b: Summary): number | null => {
+  const pooled = Math.sqrt(((a.n - 1) * a.sd ** 2 + (b.n - 1) * b.sd ** 2) / (a.n + b.n - 2))
+  return pooled === 0 ? null : (b.mean - a.mean) / pooled
+}
+
 /**
  * How far `b` is from `a`: the mean difference `b − a` with its Welch confidence interval, the
  * same relative to `a`'s mean, Cohen's d, and the test. What the compare page shows per metric.
@@ -230,7 +236,6 @@ export const meanDifference = (
   const test = welchTest(sa, sb)
   const se = Math.sqrt(sa.sd ** 2 / sa.n + sb.sd ** 2 / sb.n)
   const margin = se === 0 ? 0 : studentCritical(1 - confidence, test.df) * se
-  const pooled = Math.sqrt(((sa.n - 1) * sa.sd ** 2 + (sb.n - 1) * sb.sd ** 2) / (sa.n + sb.n - 2))
   return {
     a: sa,
     b: sb,
@@ -241,7 +246,7 @@ export const meanDifference = (
     high: difference + margin,
     relativeLow: scale === null ? null : (difference - margin) / scale,
     relativeHigh: scale === null ? null : (difference + margin) / scale,
-    cohensD: pooled === 0 ? null : difference / pooled,
+    cohensD: cohensD(sa, sb),
     t: Number.isFinite(test.t) ? test.t : null,
     df: test.df,
     pValue: test.pValue

@@ -114,7 +114,7 @@ export const compareMetric = (a: MeasurementRow | undefined, b: MeasurementRow |
   }
   const interval = Stats.differenceInterval(estimateA, estimateB)
   const bothSamples = samplesA !== undefined && samplesB !== undefined
-  const effectSize = bothSamples ? Stats.meanDifference(samplesA, samplesB).cohensD : null
+  const effectSize = bothSamples ? Stats.cohensD(Stats.summarize(samplesA), Stats.summarize(samplesB)) : null
   const significant = interval.lower > 0 || interval.upper < 0
   const worse = base.direction === 0 ? undefined : Math.sign(interval.difference) === -base.direction
   const verdict: Verdict = !significant ? "no significant change" : worse === undefined ? "changed" : worse ? "regression" : "improvement"

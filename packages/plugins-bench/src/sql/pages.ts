@@ -6,19 +6,13 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Effect } from "effect"
 import type { AlertMetricRow } from "./analysis.js"
-import type { RunRow } from "./index.js"
+import type { CommitRow as StoredCommit, RunRow } from "./index.js"
 
 export type { AlertMetricRow, RunRow }
 
 type Query<A> = Effect.Effect<ReadonlyArray<A>, SqlError>
 
-export interface CommitRow {
-  readonly hash: string
-  readonly author: string
-  readonly author_date: number
-  readonly committer: string
-  readonly committer_date: number
-  readonly message: string
+export interface CommitRow extends StoredCommit {
   readonly reachable: number
 }
 
