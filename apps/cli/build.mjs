@@ -17,6 +17,11 @@ const withoutDevtools = {
   }
 }
 
+// better-sqlite3 is a native addon. The Google client loads its protobuf descriptors from its
+// own package files at run time; the AWS clients (the watcher's post_service) stay beside
+// it, loaded on first use as well.
+export const external = ["better-sqlite3", "@google-cloud/compute", "google-gax", "@aws-sdk/*"]
+
 /** Bundles `entry` (relative to apps/cli) into `outfile`. */
 export const bundle = (entry, outfile, options = {}) =>
   esbuild.build({
@@ -28,9 +33,7 @@ export const bundle = (entry, outfile, options = {}) =>
     platform: "node",
     target: "node20",
     format: "esm",
-    // The Google client loads its protobuf descriptors from its own package files at run time;
-    // the AWS clients (the watcher's post_service) stay beside it, loaded on first use as well
-    external: ["better-sqlite3", "@google-cloud/compute", "google-gax", "@aws-sdk/*"],
+    external,
     plugins: [withoutDevtools],
     // CommonJS dependencies bundled into ESM still call require() for Node built-ins
     banner: { js: "import { createRequire as __orchCreateRequire } from 'node:module'; const require = __orchCreateRequire(import.meta.url);" },
@@ -39,8 +42,12 @@ export const bundle = (entry, outfile, options = {}) =>
     logLevel: "warning"
   })
 
-/** The CLI, and the TUI's own light bundle that `bin/orch.mjs` starts for `orch tui`. */
-export const build = () => Promise.all([bundle("src/bin.ts", "dist/orch.mjs"), bundle("src/tui/Main.ts", "dist/tui.mjs", {
+/**
+ * The CLI, and the TUI's own light bundle that `bin/orch.mjs` starts for `orch tui`;
+ * `extra` esbuild options for both (`binary.mjs` asks for the metafile).
+ */
+export const build = (extra = {}) => Promise.all([bundle("src/bin.ts", "dist/orch.mjs", extra), bundle("src/tui/Main.ts", "dist/tui.mjs", {
+    ...extra,
     // React's production build: its development build (twice the code, and checks on every
     // render) is for React's own warnings, which a user of the TUI does not read
     define: { "process.env.NODE_ENV": "\"production\"" },

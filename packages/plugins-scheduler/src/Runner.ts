@@ -26,6 +26,7 @@ export const lookupUser = (user: string): Either.Either<Identity, string> => {
     if (!Number.isInteger(uid) || !Number.isInteger(gid)) return Either.left(`cannot read the ids of user ${JSON.stringify(user)}`)
     return Either.right({ user, uid, gid })
   } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return Either.left(`cannot look up user ${JSON.stringify(user)}: no \`id\` command on PATH`)
     const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim()
     return Either.left(`no user ${JSON.stringify(user)} on this system${stderr ? ` (${stderr})` : ""}`)
   }
@@ -129,6 +130,8 @@ export const execute = (
         TMPDIR: "/tmp",
         LANG: process.env.LANG ?? "C.UTF-8"
       }
+    // in orch's single executable `$node` is that executable, which acts as Node when told
+    if (process.env.ORCH_BINARY !== undefined && file === process.env.ORCH_BINARY) env.ORCH_AS_NODE = "1"
     // Node reports a missing working directory as the command being missing (ENOENT)
     if (!fs.existsSync(spec.cwd)) {
       resume(Effect.succeed({ _tag: "Failed", reason: `working directory ${spec.cwd} does not exist`, exitCode: null, signal: null }))

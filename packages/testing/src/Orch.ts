@@ -5,16 +5,20 @@ import { fileURLToPath } from "node:url"
 /** The real `orch` as installed (`bin` of the package), with the plugins of this build. */
 export const orchBin = fileURLToPath(new URL("../../../apps/cli/bin/orch.mjs", import.meta.url))
 
+/** How `bin` is started: a script through this Node, an executable (the single binary) by itself. */
+const command = (bin: string, args: ReadonlyArray<string>): [string, Array<string>] =>
+  /\.[cm]?js$/.test(bin) ? [process.execPath, [bin, ...args]] : [bin, [...args]]
+
 export interface Result {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
 }
 
-/** Runs a command to completion (bounded by `timeoutMs`). */
+/** Runs a command to completion (bounded by `timeoutMs`); `bin` is a script or an executable. */
 export const run = (bin: string, args: ReadonlyArray<string>, options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
   new Promise<Result>((resolve) => {
-    execFile(process.execPath, [bin, ...args], {
+    execFile(...command(bin, args), {
       cwd: options.cwd,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       timeout: options.timeoutMs ?? 30_000
@@ -35,7 +39,7 @@ export interface Daemon {
 /** Starts `orch run …` and resolves once it logs the address it listens on. */
 export const startDaemon = (bin: string, args: ReadonlyArray<string>, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
   new Promise<Daemon>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "run", "--http-port", "0", "--log-format", "json", ...args], {
+    const child = spawn(...command(bin, ["run", "--http-port", "0", "--log-format", "json", ...args]), {
       cwd: options.cwd,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
