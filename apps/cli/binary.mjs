@@ -6,11 +6,12 @@ import * as esbuild from "esbuild"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import { builtinModules, createRequire } from "node:module"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as tar from "tar"
-import { build, external } from "./build.mjs"
+import { build } from "./build.mjs"
+import { closure, externalsOf, findPackage, readAtRunTime } from "./externals.mjs"
 
 const require = createRequire(import.meta.url)
 const here = fileURLToPath(new URL(".", import.meta.url))
@@ -19,64 +20,6 @@ const out = path.join(repo, "dist")
 const work = path.join(out, "binary")
 const stage = path.join(work, "runtime")
 const { version } = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8"))
-
-// Files read from node_modules at run time rather than imported, without their packages'
-// dependencies (browser scripts, built whole): the API page's viewer (core's /docs) and the
-// bench pages' chart library.
-const readAtRunTime = { rapidoc: ["package.json", "dist/rapidoc-min.js"], uplot: ["package.json", "dist"] }
-
-/** `@scope/name/sub` or `name/sub` → the package's name. */
-const packageName = (specifier) => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
-
-/**
- * The packages the bundles import but do not hold, from esbuild's metafile: those the build
- * leaves out (`external`) are needed; the others are requires esbuild could not resolve
- * inside a try (a package's optional speed-ups, as ws's bufferutil), taken when installed.
- */
-const externalsOf = (results) => {
-  const isNeeded = (name) => external.some((pattern) => pattern.endsWith("/*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern)
-  const needed = new Set()
-  const optional = new Set()
-  for (const result of results) {
-    for (const output of Object.values(result.metafile.outputs)) {
-      for (const imported of output.imports) {
-        const name = packageName(imported.path)
-        if (!imported.external || imported.path.startsWith("node:") || builtinModules.includes(name)) continue
-        ;(isNeeded(name) ? needed : optional).add(name)
-      }
-    }
-  }
-  return { needed: [...needed], optional: [...optional].filter((name) => !needed.has(name)) }
-}
-
-/** The folder Node finds package `name` in from `from`: the nearest node_modules above. */
-const findPackage = (name, from) => {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "node_modules", name)
-    if (fs.existsSync(path.join(candidate, "package.json"))) return candidate
-    if (dir === path.dirname(dir)) return undefined
-  }
-}
-
-/** Every package folder the bundles need at run time: the externals and their dependencies, transitively. */
-const closure = (names) => {
-  const found = new Set()
-  const visit = (name, from, optional) => {
-    const dir = findPackage(name, from)
-    if (dir === undefined) {
-      if (optional) return
-      throw new Error(`${name} (needed from ${path.relative(repo, from) || "."}) is not installed: run npm ci`)
-    }
-    if (found.has(dir)) return
-    found.add(dir)
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
-    for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep, dir, false)
-    for (const dep of Object.keys(manifest.optionalDependencies ?? {})) visit(dep, dir, true)
-  }
-  for (const name of names.needed) visit(name, path.join(here, "dist"), false)
-  for (const name of names.optional) visit(name, path.join(here, "dist"), true)
-  return [...found].sort()
-}
 
 // Files no run reads: types, sourcemaps, docs. A package's own node_modules is copied as
 // packages of their own (only those the closure found).
@@ -101,7 +44,7 @@ const copyPackage = (dir) => {
 const stageRuntime = async (results) => {
   fs.rmSync(stage, { recursive: true, force: true })
   fs.mkdirSync(stage, { recursive: true })
-  const packages = [...closure(externalsOf(results)), ...Object.keys(readAtRunTime).map((name) => findPackage(name, here))]
+  const packages = [...closure(externalsOf(results), path.join(here, "dist")), ...Object.keys(readAtRunTime).map((name) => findPackage(name, here))]
   for (const dir of packages) copyPackage(dir)
   for (const bundle of ["orch.mjs", "tui.mjs"]) fs.copyFileSync(path.join(here, "dist", bundle), path.join(stage, bundle))
   fs.writeFileSync(path.join(stage, "package.json"), JSON.stringify({ name: "orch-runtime", version, type: "module", private: true }))

@@ -13,6 +13,7 @@ import packageJson from "../package.json" with { type: "json" }
 import { configCommand } from "./commands/config.js"
 import { dbCommand } from "./commands/db.js"
 import { jobsCommand } from "./commands/jobs.js"
+import { healthCommand } from "./commands/health.js"
 import { resourcesCommand } from "./commands/resources.js"
 import { runCommand } from "./commands/run.js"
 import { tuiCommand } from "./commands/tui.js"
@@ -56,6 +57,7 @@ export const rootCommand = (plugins: ReadonlyArray<Plugin>) => {
       dbCommand,
       jobsCommand,
       resourcesCommand,
+      healthCommand,
       tuiCommand,
       ...pluginGroups,
       helpCommand((): CommandInfo.CommandInfo => (described ??= CommandInfo.describe(root)))

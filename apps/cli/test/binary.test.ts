@@ -59,6 +59,8 @@ describe("orch as one executable", () => {
     const daemon = await startDaemon(binary, ["--plugins=allocator,watchdog,scheduler"], { cwd: dir, env })
     try {
       expect((await send(`${daemon.url}/healthz`)).status).toBe(200)
+      // the container's HEALTHCHECK
+      expect(await orch(["health", "--url", daemon.url])).toMatchObject({ code: 0, stdout: "ok\n" })
       const lease = await send(`${daemon.url}/allocator/leases`, { method: "POST", body: { type: "board", holder: "binary-test", ttlSeconds: 60 } })
       expect(lease).toMatchObject({ status: 200 })
       expect(lease.body.device.name).toBe("board-1")

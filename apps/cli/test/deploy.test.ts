@@ -1,0 +1,107 @@
+/**
+ * The ways orch is deployed, checked here without the machines they run on: the systemd unit
+ * by `systemd-analyze verify` (no warning either), the Dockerfile by a Dockerfile linter
+ * (no Docker engine answers on this machine kind), the compose file and its config by
+ * orch's own YAML reader and `orch config check`.
+ */
+import * as Yaml from "@orch/core/Yaml"
+import { orchBin, run, tempDir } from "@orch/testing"
+import { validate } from "dockerfile-utils"
+import { Either } from "effect"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+
+const repo = fileURLToPath(new URL("../../..", import.meta.url))
+const read = (file: string) => fs.readFileSync(path.join(repo, file), "utf8")
+
+/** `Key=value` lines of a unit file's sections, every value a key has. */
+const unitKeys = (text: string) => {
+  const keys = new Map<string, Array<string>>()
+  for (const line of text.split("\n")) {
+    const match = /^([A-Za-z]+)=(.*)$/.exec(line)
+    if (match) keys.set(match[1]!, [...(keys.get(match[1]!) ?? []), match[2]!])
+  }
+  return keys
+}
+
+describe("deploy/orch.service", () => {
+  const unit = read("deploy/orch.service")
+
+  it("passes systemd-analyze verify with nothing to say", async () => {
+    const analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((f) => fs.existsSync(f))
+    if (analyze === undefined) {
+      // .ci/run installs systemd; elsewhere say what is missing rather than pass
+      if (process.env.CI) throw new Error("systemd-analyze not found: apt-get install systemd")
+      console.warn("skipped: no systemd-analyze (apt-get install systemd)")
+      return
+    }
+    // verify checks that ExecStart's program exists: point it at one that does
+    const dir = tempDir("orch-unit-")
+    fs.writeFileSync(path.join(dir, "orch.service"), unit.replaceAll("/usr/local/bin/orch", process.execPath))
+    const { stdout, stderr } = await promisify(execFile)(analyze, ["verify", path.join(dir, "orch.service")])
+    expect(stdout + stderr).toBe("")
+  })
+
+  it("runs as its own user, hardened, restarted on failure, reloaded by SIGHUP, stopped past the grace", () => {
+    const keys = unitKeys(unit)
+    expect(keys.get("DynamicUser")).toEqual(["yes"])
+    expect(keys.get("User")).toEqual(["orch"])
+    expect(keys.get("StateDirectory")).toEqual(["orch"])
+    expect(keys.get("ExecStart")![0]).toContain("--data-dir ${STATE_DIRECTORY}")
+    for (const [key, value] of [["ProtectSystem", "strict"], ["NoNewPrivileges", "yes"], ["ProtectHome", "yes"], ["PrivateTmp", "yes"]]) {
+      expect(keys.get(key!), key).toEqual([value])
+    }
+    expect(keys.get("CapabilityBoundingSet")).toEqual([""])
+    expect(keys.get("Restart")).toEqual(["on-failure"])
+    expect(keys.get("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"])
+    expect(keys.get("KillSignal")).toEqual(["SIGTERM"])
+    // systemd's SIGKILL must come after core.shutdownGraceSeconds (10 s by default)
+    expect(Number(keys.get("TimeoutStopSec")![0])).toBeGreaterThan(10)
+  })
+})
+
+describe("Dockerfile", () => {
+  const dockerfile = read("Dockerfile")
+
+  it("has no problem a Dockerfile linter finds", () => {
+    expect(validate(dockerfile).map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).toEqual([])
+    // the linter finds problems when there are some
+    expect(validate("FROM debian\nRUNN true\n")).not.toEqual([])
+  })
+
+  it("builds the single executable and ships it alone, as a user of its own, with a health check and a data volume", () => {
+    const stages = dockerfile.split("\n").filter((l) => l.startsWith("FROM "))
+    expect(stages).toHaveLength(2)
+    expect(dockerfile).toContain("RUN npm run build:binary")
+    expect(dockerfile).toContain("COPY --from=build /src/dist/orch /usr/local/bin/orch")
+    const user = /^USER (\S+)$/m.exec(dockerfile)?.[1]
+    expect(user).toBeDefined()
+    expect(user).not.toMatch(/^(root|0)$/)
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n\s+CMD \["orch", "health"/m)
+    expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/orch"\]$/m)
+    expect(dockerfile).toMatch(/^ENV ORCH_DATA_DIR=\/var\/lib\/orch$/m)
+    // every file the build stage copies by name is in the repository
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) {
+      if (source !== ".") expect(fs.existsSync(path.join(repo, source!)), source).toBe(true)
+    }
+  })
+})
+
+describe("compose.yaml", () => {
+  it("runs the image with its data in a volume and the config that orch config check accepts", async () => {
+    const compose = Either.getOrThrow(Yaml.parse(read("compose.yaml"), "compose.yaml")).value as any
+    const service = compose.services.orch
+    expect(service.build).toBe(".")
+    expect(service.volumes).toContain("orch-data:/var/lib/orch")
+    const mount = (service.volumes as Array<string>).find((v) => v.endsWith(":/etc/orch/orch.yaml:ro"))!
+    const config = path.join(repo, mount.split(":")[0]!)
+    expect(fs.existsSync(config)).toBe(true)
+    const check = await run(orchBin, ["config", "check", "--config", config], { cwd: tempDir("orch-compose-") })
+    expect(check).toMatchObject({ code: 0 })
+    expect(check.stdout).toContain("is valid")
+  })
+})
