@@ -81,8 +81,11 @@ describe("orch run", () => {
     const bad = await post(`${daemon.url}/demo/tasks`, { n: "three" })
     expect(bad.status).toBe(400)
     const badBody: any = await bad.json()
-    expect(JSON.stringify(badBody)).toContain("\"n\"")
-    expect(badBody.message).toContain("Expected")
+    // core's readable pair, beside the schema library's issues
+    expect(badBody).toMatchObject({ error: "n: Expected number, actual \"three\"", field: "n", _tag: "HttpApiDecodeError" })
+    expect(badBody.issues[0].path).toEqual(["n"])
+    const spec: any = await (await fetch(`${daemon.url}/openapi.json`)).json()
+    expect(spec.components.schemas.HttpApiDecodeError.properties).toHaveProperty("field")
     const outOfRange = await post(`${daemon.url}/demo/tasks`, { n: 1, count: 0 })
     expect(outOfRange.status).toBe(400)
     const huge = await post(`${daemon.url}/demo/tasks`, { n: 1, pad: "x".repeat(2 * 1024 * 1024) })

@@ -29,6 +29,7 @@ import { Config } from "./Config.js"
 import { HttpListenError } from "./Errors.js"
 import * as HotRoutes from "./HotRoutes.js"
 import * as Metrics from "./Metrics.js"
+import * as DecodeError from "./internal/decodeError.js"
 import * as HttpMetrics from "./internal/httpMetrics.js"
 import { DaemonInfo, reservedNames } from "./Plugin.js"
 import { isFailing, Supervisor } from "./Supervisor.js"
@@ -110,7 +111,8 @@ const guard = (options: HttpOptions, known: ReadonlySet<string>) => {
               (error): error is HttpServerError.RouteNotFound =>
                 typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "RouteNotFound",
               () => Effect.succeed(jsonError(404, `no route for ${request.method} ${request.url.split("?")[0]}`))
-            )
+            ),
+            Effect.map(DecodeError.readable)
           )
         const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
         record(request.method, HttpMetrics.pathPrefix(request.url, known), response.status, seconds)
@@ -148,7 +150,7 @@ const docsViewer = Effect.cached(Effect.try({
 export const openApiDocument = (apis: ReadonlyArray<HttpApi.HttpApi.Any>, version: string) => {
   let merged: HttpApi.HttpApi.Any = HttpApi.make("orch")
   for (const api of apis) merged = (merged as any).addHttpApi(api)
-  const spec = OpenApi.fromApi(merged as any)
+  const spec = DecodeError.documented(OpenApi.fromApi(merged as any))
   // core.auth.tokens: every route takes a bearer token (the probes need none)
   return {
     ...spec,
