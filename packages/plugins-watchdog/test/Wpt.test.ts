@@ -161,4 +161,20 @@ describe("WPT client", () => {
       // a test already started is refused
       expect(yield* wpt.cancel(sharded.testId)).toBe("refused")
     }).pipe(Effect.scoped))
+
+  it.effect("is told a busy tester's test by getTesters only with WPT's server key, not an ordinary API key (as the real server did)", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => new FakeWpt({ locations: [{ id: A }], apiKey: "api", serverKey: "server" }).start()),
+        (f) => Effect.promise(() => f.close())
+      )
+      const ordinary = Wpt.make({ server: fake.url, key: Redacted.make("api"), timeout: 2_000 })
+      const admin = Wpt.make({ server: fake.url, key: Redacted.make("server"), timeout: 2_000 })
+      const test = yield* admin.submit({ url: "https://e.org/", location: A, runs: 1, firstViewOnly: true, label: "l" })
+      // the first poll meets the stale queue entry; the second takes the test
+      for (let i = 0; i < 2; i++) yield* Effect.promise(() => fetch(`${fake.url}/work/getwork.php?location=${A}&pc=p1`))
+      const seen = (wpt: Wpt.WptClientService) => Effect.map(wpt.testers, (ls) => ls[0]!.testers.map((t) => [t.busy, t.test]))
+      expect(yield* seen(ordinary)).toEqual([[true, undefined]])
+      expect(yield* seen(admin)).toEqual([[true, test.testId]])
+    }).pipe(Effect.scoped))
 })

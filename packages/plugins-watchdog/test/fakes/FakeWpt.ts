@@ -30,6 +30,12 @@ export interface FakeWptOptions {
   readonly locations: ReadonlyArray<FakeLocation>
   /** When set, runtest.php needs this key (keys.ini `[server] secret`). */
   readonly apiKey?: string
+  /**
+   * keys.ini `[server] key`: accepted by runtest.php too, and the only key for which
+   * getTesters.php adds each tester's current `test` (an ordinary API key does not: seen on
+   * the real server).
+   */
+  readonly serverKey?: string
   /** Where the key is read: new servers read the header only, servers up to 23.01 read k=. */
   readonly keyFrom?: "header" | "param"
   /** The agents' location key. */
@@ -186,7 +192,7 @@ export class FakeWpt {
           return json(this.getLocations(params.get("hidden") === "1"))
         case "getTesters.php":
           if (params.get("f") !== "json") return this.xml(res)
-          return json(this.getTesters(header("x-wpt-api-key") !== undefined && header("x-wpt-api-key") === this.options.apiKey))
+          return json(this.getTesters(header("x-wpt-api-key") !== undefined && header("x-wpt-api-key") === this.options.serverKey))
         case "cancelTest.php":
           return this.cancelTest(params.get("test") ?? "", res)
         case "testlog.php":
@@ -223,7 +229,7 @@ export class FakeWpt {
       if (given === undefined || given === "") {
         return fail("An error occurred processing your request (missing API key). If you do not have an API key you can purchase one here: https://product.webpagetest.org/api")
       }
-      if (given !== this.options.apiKey) {
+      if (given !== this.options.apiKey && given !== this.options.serverKey) {
         return fail("Invalid API key. To continue running tests via the WebPageTest API, you'll need to update your current key for the enhanced WebPageTest API. Read more here: https://product.webpagetest.org/api")
       }
     }
