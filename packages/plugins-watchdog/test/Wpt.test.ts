@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net"
 import * as Wpt from "../src/Wpt.js"
 import { FakeWpt } from "./fakes/FakeWpt.js"
 import { SimulatedAgent } from "./fakes/SimulatedAgent.js"
+import * as zip from "./fakes/zip.js"
 
 const A = "us-central1-a--tor--agent1"
 
@@ -176,5 +177,24 @@ describe("WPT client", () => {
       const seen = (wpt: Wpt.WptClientService) => Effect.map(wpt.testers, (ls) => ls[0]!.testers.map((t) => [t.busy, t.test]))
       expect(yield* seen(ordinary)).toEqual([[true, undefined]])
       expect(yield* seen(admin)).toEqual([[true, test.testId]])
+    }).pipe(Effect.scoped))
+
+  it.effect("reads the median run as WPT picks it: by loadTime among the successful runs, not the middle run number", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }], disableSharding: true }).start()), (f) => Effect.promise(() => f.close()))
+      const wpt = Wpt.make({ server: fake.url, timeout: 2_000 })
+      const test = yield* wpt.submit({ url: "https://e.org/", location: A, runs: 4, firstViewOnly: true, label: "l" })
+      yield* Effect.promise(async () => {
+        let job = ""
+        while (!job.startsWith("{")) job = await (await fetch(`${fake.url}/work/getwork.php?location=${A}&pc=p1`)).text()
+        const page = (result: number, loadTime: number) => JSON.stringify({ result, loadTime, TTFB: loadTime / 10 })
+        const form = new FormData()
+        const files = { "1_page_data.json": page(0, 1300), "2_page_data.json": page(0, 1100), "3_page_data.json": page(404, 900), "4_page_data.json": page(0, 1200) }
+        form.set("file", new Blob([zip.write(files)], { type: "application/zip" }), "result.zip")
+        await fetch(`${fake.url}/work/workdone.php?id=${test.testId}&location=${A}&pc=p1&done=1`, { method: "POST", body: form })
+      })
+      const result = yield* wpt.result(test.testId)
+      // successful runs sorted 1100 (2), 1200 (4), 1300 (1): floor((3-1)/2) is 1200, the failed 900 left out
+      expect([result.successfulFVRuns, result.testRuns, result.loadTime, result.ttfb]).toEqual([3, 4, 1200, 120])
     }).pipe(Effect.scoped))
 })

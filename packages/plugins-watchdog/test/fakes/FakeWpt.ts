@@ -363,13 +363,20 @@ export class FakeWpt {
     if (test.state === "cancelled" || (test.cancelMarked === true && test.state !== "complete")) return { statusCode: 402, statusText: "Test Cancelled", id }
     const runs: Record<string, unknown> = {}
     const good: Array<Record<string, unknown>> = []
+    const all: Array<Record<string, unknown>> = []
     for (let run = 1; run <= test.runs; run++) {
       const page = test.pages[run]
       if (page === undefined) continue
       runs[String(run)] = { firstView: { ...page, URL: test.url, run } }
-      if (page.result === 0 || page.result === 99999) good.push(page)
+      all.push({ ...page, run })
+      if (page.result === 0 || page.result === 99999) good.push({ ...page, run })
     }
-    const median = good.length === 0 ? [] : { firstView: good[Math.floor((good.length - 1) / 2)] }
+    // include/TestResults.php getMedianRunNumber: runs sorted by loadTime, the successful ones,
+    // else all (so a failed test has a median too: seen on the real server), index floor((n-1)/2)
+    const candidates = (good.length > 0 ? good : all)
+      .filter((page) => typeof page.loadTime === "number")
+      .sort((a, b) => (a.loadTime as number) - (b.loadTime as number))
+    const median = candidates.length === 0 ? [] : { firstView: { ...candidates[Math.floor((candidates.length - 1) / 2)]!, URL: test.url } }
     const location = this.options.locations.find((l) => l.id === test.location)
     return {
       statusCode: 200,
