@@ -57,11 +57,15 @@ const verdictOf = (config: WatchdogConfig, wpt: WptClientService, job: Job, now:
         } as const
       }
       if (submittedMinutes > config.finisher.giveUpMinutes) {
-        const cancelled = code === 100 ? false : yield* Effect.orElseSucceed(wpt.cancel(testId), () => false)
+        const cancelled = code === 100 ? "refused" : yield* Effect.orElseSucceed(wpt.cancel(testId), () => "refused" as const)
         return {
           _tag: "Failed",
           reason: `no result ${Math.round(submittedMinutes)} min after submission (limit ${config.finisher.giveUpMinutes} min)${
-            cancelled ? "; cancelled at WPT" : ""
+            cancelled === "cancelled"
+              ? "; cancelled at WPT"
+              : cancelled === "marked"
+              ? "; marked cancelled at WPT, but its runs stay queued there and will still run"
+              : ""
           }`
         } as const
       }

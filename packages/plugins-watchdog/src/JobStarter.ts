@@ -86,7 +86,8 @@ export const round = (config: WatchdogConfig) =>
     const resolve = (label: string, outcome: Sql.Outcome, testId: string | null, detail: string | null) =>
       Effect.flatMap(now(), (at) => Sql.resolveSubmission(sql, { label, outcome, testId, detail, now: at }))
 
-    const toSubmitted = (job: Job, label: string, testId: string, reason: string) =>
+    /** `detail`: for a test adopted after a lost answer, what the test log showed. */
+    const toSubmitted = (job: Job, label: string, testId: string, reason: string, detail: string | null = null) =>
       Effect.gen(function*() {
         const at = yield* now()
         yield* transaction(Effect.zipRight(
@@ -95,7 +96,7 @@ export const round = (config: WatchdogConfig) =>
             result: { testId, wptLabel: label, submittedAt: at },
             runAt: at + Math.min(config.finisher.recheckMs, config.finisher.intervalMs)
           }),
-          resolve(label, "accepted", testId, null)
+          resolve(label, "accepted", testId, detail)
         ))
         yield* done(job)
       })
@@ -208,7 +209,7 @@ export const round = (config: WatchdogConfig) =>
         const test = ours[ours.length - 1]
         if (test !== undefined) {
           const adopted = yield* Effect.either(
-            toSubmitted(job, submission.label, test.testId, `WPT has test ${test.testId} from an earlier submission (${submission.label})`)
+            toSubmitted(job, submission.label, test.testId, `WPT has test ${test.testId} from an earlier submission (${submission.label})`, `adopted: ${shown}`)
           )
           if (Either.isLeft(adopted)) {
             if (adopted.left._tag !== "LeaseLost") return yield* adopted.left

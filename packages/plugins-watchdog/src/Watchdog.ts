@@ -54,7 +54,9 @@ export const toView = (job: AnyJob): JobView => {
     label: payload.label,
     testId: Option.getOrUndefined(Option.map(result, (r) => r.testId)),
     summary: Option.getOrUndefined(Option.flatMap(result, (r) => Option.fromNullable(r.summary))),
-    error: job.state === "ERROR_SUBMITTING" || job.state === "ERROR_TESTING" ? job.lastError : undefined,
+    // an AWAITING job's last error says why it still waits (no live agent, API key rejected,
+    // WPT unreachable): without it a paused submission showed nothing in `orch watchdog jobs`
+    error: job.state === "ERROR_SUBMITTING" || job.state === "ERROR_TESTING" || job.state === "AWAITING" ? job.lastError : undefined,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt
   }
@@ -98,8 +100,13 @@ export const cancel = (config: WatchdogConfig, id: number, reason: string) =>
     if (testId !== undefined) {
       const wpt = yield* Wpt.WptClient
       const atWpt = yield* Effect.either(wpt.cancel(testId))
-      yield* (atWpt._tag === "Right" && atWpt.right
+      const outcome = atWpt._tag === "Right" ? atWpt.right : "unreachable"
+      yield* (outcome === "cancelled"
         ? Effect.logInfo(`watchdog: job ${id} cancelled; test ${testId} cancelled at WPT`)
+        : outcome === "marked"
+        ? Effect.logWarning(
+          `watchdog: job ${id} cancelled; test ${testId} is marked cancelled at WPT, but its job files (one per run) stay queued there and its agents will still run them (cancelTest.php deletes a test's job file only when it has one)`
+        )
         : Effect.logWarning(`watchdog: job ${id} cancelled; test ${testId} could not be cancelled at WPT (already started, or WPT unreachable)`))
         .pipe(Effect.annotateLogs({ job: id, testId }))
     }

@@ -122,8 +122,8 @@ export interface WptClientService {
   /** Every configured location with its queue (`hidden=1`: offline ones too). */
   readonly locations: Effect.Effect<ReadonlyArray<LocationQueue>, WptRejected | WptUnreachable>
   readonly testers: Effect.Effect<ReadonlyArray<LocationTesters>, WptRejected | WptUnreachable>
-  /** Cancels a test not yet started; true when WPT now reports it cancelled. */
-  readonly cancel: (testId: string) => Effect.Effect<boolean, WptUnreachable>
+  /** Cancels a test not yet started (see `CancelOutcome`). */
+  readonly cancel: (testId: string) => Effect.Effect<CancelOutcome, WptUnreachable>
   /**
    * The test log's lines of today and the `days` before (WPT keeps one log file per UTC day)
    * that hold `filter`, compared as testlog.php does: lowercased, without the characters it
@@ -131,6 +131,18 @@ export interface WptClientService {
    */
   readonly testLog: (filter: string, days: number) => Effect.Effect<ReadonlyArray<LoggedTest>, WptUnreachable>
 }
+
+/**
+ * What cancelTest.php did. It marks a test not yet started cancelled (testStatus: 402), but
+ * deletes its job file only when exactly one matches (CancelTest in cancelTest.php, every
+ * release since 21.07): a sharded test of N runs has N, which stay queued, are still handed
+ * to agents and run, and the test then reads 200 Test Complete. The page says
+ * "Test cancelled!" only when the file went.
+ * - `cancelled`: 402 and the page said so: nothing of it will run;
+ * - `marked`: 402, but its job files stay queued and will run;
+ * - `refused`: not cancelled (already started, or unknown).
+ */
+export type CancelOutcome = "cancelled" | "marked" | "refused"
 
 export class WptClient extends Context.Tag("@orch/plugins-watchdog/WptClient")<WptClient, WptClientService>() {}
 
@@ -434,8 +446,11 @@ export const make = (options: WptOptions): WptClientService => {
   )
 
   const cancel: WptClientService["cancel"] = (testId) =>
-    // cancelTest.php answers HTML whatever happened: ask testStatus what it did
-    Effect.zipRight(request("cancelTest.php", { test: testId }), Effect.map(status(testId), (s) => s.statusCode === 402))
+    // cancelTest.php answers HTML whatever happened: its words say whether the job file went,
+    // testStatus whether the test is marked cancelled
+    Effect.flatMap(request("cancelTest.php", { test: testId }), ({ body }) =>
+      Effect.map(status(testId), (s): CancelOutcome =>
+        s.statusCode !== 402 ? "refused" : /cancelled!/i.test(body) ? "cancelled" : "marked"))
 
   const testLog: WptClientService["testLog"] = (filter, days) =>
     Effect.flatMap(

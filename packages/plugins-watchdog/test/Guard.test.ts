@@ -64,6 +64,12 @@ describe("the guard against a second submission", () => {
         // WPT kept the label exactly as it was sent
         expect(tests[0]!.label).toBe(TestLog.label(labels[i], job, 1))
         expect((yield* Sql.submissionsOf(sql, id)).map((s) => s.outcome)).toEqual(["accepted"])
+        // the record says what the test log showed, as the log does
+        expect((yield* Sql.submissionsOf(sql, id))[0]!.detail).toBe(
+          `adopted: WPT's test log (filter "${TestLog.tag(job, 1)}", 1 day(s) back) showed 1 line(s): ${tests[0]!.id} "${tests[0]!.label}" at ${
+            new Date(Math.floor(tests[0]!.submittedAt / 1000) * 1000).toISOString()
+          }`
+        )
       }
       expect(t.fake.hits.get("runtest.php")).toBe(labels.length)
     }).pipe(Effect.provide(watchdogDatabase())))

@@ -9,6 +9,7 @@ import { Clock, Effect, Either, Metric } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import * as Sql from "../src/sql.js"
 import * as TestLog from "../src/TestLog.js"
+import { toView } from "../src/Watchdog.js"
 import { A, B, minute, setup, submitted } from "./loops.js"
 import { watchdogDatabase } from "./support.js"
 
@@ -78,8 +79,10 @@ describe("job_starter", () => {
       yield* t.poll(B)
       const ids = [yield* t.enqueue(A), yield* t.enqueue(A), yield* t.enqueue(B)]
       yield* t.starter
-      const why = "WPT rejected the API key: Invalid API key. Please check your API key and try again.; submissions are paused until it is accepted"
+      const why = "WPT rejected the API key: Invalid API key. To continue running tests via the WebPageTest API, you'll need to update your current key for the enhanced WebPageTest API. Read more here: https://product.webpagetest.org/api; submissions are paused until it is accepted"
       for (const id of ids) expect(yield* t.get1(id)).toMatchObject({ state: "AWAITING", lastError: why, attempts: 0 })
+      // and the API and `orch watchdog jobs` show it
+      for (const id of ids) expect(toView(yield* t.get1(id))).toMatchObject({ state: "AWAITING", error: why })
       // the locations go side by side: at most one test each before the first rejection stops them
       const tried = t.fake.hits.get("runtest.php")!
       expect(tried).toBeLessThanOrEqual(2)
@@ -170,6 +173,23 @@ describe("job_finisher", () => {
       expect(given.state).toBe("ERROR_TESTING")
       expect(given.lastError).toBe("no result 181 min after submission (limit 180 min); cancelled at WPT")
       expect(t.fake.tests.get((given.result as any).testId)!.state).toBe("cancelled")
+    }).pipe(Effect.provide(watchdogDatabase())))
+
+  it.scoped("says a sharded test it gives up on is only marked cancelled at WPT: its runs stay queued there (cancelTest.php deletes a single job file only)", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({}, { finisher: { recheckMs: 10 * minute, giveUpMinutes: 180 } })
+      yield* t.poll(B)
+      const sharded = yield* t.enqueue(B, { runs: 3 })
+      yield* t.starter
+      yield* t.advance(181 * minute)
+      yield* t.finisher
+      const given = yield* t.get1(sharded)
+      expect([given.state, given.lastError]).toEqual([
+        "ERROR_TESTING",
+        "no result 181 min after submission (limit 180 min); marked cancelled at WPT, but its runs stay queued there and will still run"
+      ])
+      const test = t.fake.tests.get((given.result as any).testId)!
+      expect([test.state, test.cancelMarked]).toEqual(["queued", true])
     }).pipe(Effect.provide(watchdogDatabase())))
 
   it.scoped("keeps jobs SUBMITTED while WPT is unreachable, and ends a test WPT does not know after asking twice", () =>

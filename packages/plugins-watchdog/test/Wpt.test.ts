@@ -5,6 +5,8 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Wpt from "../src/Wpt.js"
 import { FakeWpt } from "./fakes/FakeWpt.js"
+import { SimulatedAgent } from "./fakes/SimulatedAgent.js"
+import * as zip from "./fakes/zip.js"
 
 const A = "us-central1-a--tor--agent1"
 
@@ -98,12 +100,12 @@ describe("WPT client", () => {
       const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }], apiKey: "k" }).start()), (f) => Effect.promise(() => f.close()))
       const noKey = Wpt.make({ server: fake.url, timeout: 2_000 })
       const rejected = yield* Effect.either(noKey.submit({ url: "https://e.org/", location: A, runs: 1, firstViewOnly: true, label: "l" }))
-      expect(Either.isLeft(rejected) && rejected.left).toMatchObject({ _tag: "WptRejected", statusCode: 400, message: "An error occurred processing your request (missing API key)." })
+      expect(Either.isLeft(rejected) && rejected.left).toMatchObject({ _tag: "WptRejected", statusCode: 400, message: expect.stringContaining("An error occurred processing your request (missing API key).") })
       const keyed = Wpt.make({ server: `${fake.url}/`, key: Redacted.make("k"), timeout: 2_000 })
       const ok = yield* keyed.submit({ url: "https://e.org/", location: `${A}:Chrome.Native`, runs: 1, firstViewOnly: true, label: "l" })
       expect(ok.testId).toMatch(/^\d{6}_[A-Z]{1,2}\d_\d+$/)
       expect((yield* keyed.status(ok.testId)).statusCode).toBe(101)
-      expect(yield* keyed.cancel(ok.testId)).toBe(true)
+      expect(yield* keyed.cancel(ok.testId)).toBe("cancelled")
       expect((yield* keyed.status(ok.testId)).statusCode).toBe(402)
       fake.unreachable = true
       const down = yield* Effect.either(keyed.status(ok.testId))
@@ -133,5 +135,66 @@ describe("WPT client", () => {
       // an underscore is dropped from the filter: an older watchdog's tag never matched
       yield* keyed.submit({ url: "https://e.org/z", location: A, runs: 1, firstViewOnly: true, label: "watchdog_job_7_try_1_" })
       expect(yield* keyed.testLog("watchdog_job_7_try_1_", 1)).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.effect("cancels a one-run test outright, but only marks a sharded one, whose runs stay queued and still run (as the real server did)", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }] }).start()), (f) => Effect.promise(() => f.close()))
+      const wpt = Wpt.make({ server: fake.url, timeout: 2_000 })
+      const single = yield* wpt.submit({ url: "https://e.org/1", location: A, runs: 1, firstViewOnly: true, label: "one" })
+      const sharded = yield* wpt.submit({ url: "https://e.org/3", location: A, runs: 3, firstViewOnly: true, label: "three" })
+      expect(yield* wpt.cancel(single.testId)).toBe("cancelled")
+      expect(yield* wpt.cancel(sharded.testId)).toBe("marked")
+      expect((yield* wpt.status(sharded.testId)).statusCode).toBe(402)
+      // its three job files are still queued (the index counts the deleted one until a poll)
+      expect((yield* wpt.locations)[0]!.queued).toBeGreaterThanOrEqual(3)
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new SimulatedAgent(fake.url, A, "agent1", "1", { testMs: 5, pollMs: 5 })),
+        (a) => Effect.promise(() => a.stop())
+      )
+      yield* Effect.promise(async () => {
+        while (agent.tests < 3) await new Promise((r) => setTimeout(r, 10))
+      })
+      const after = yield* wpt.status(sharded.testId)
+      expect(after.statusCode).toBe(200)
+      expect((yield* wpt.result(sharded.testId)).successfulFVRuns).toBe(3)
+      expect((yield* wpt.status(single.testId)).statusCode).toBe(402)
+      // a test already started is refused
+      expect(yield* wpt.cancel(sharded.testId)).toBe("refused")
+    }).pipe(Effect.scoped))
+
+  it.effect("is told a busy tester's test by getTesters only with WPT's server key, not an ordinary API key (as the real server did)", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => new FakeWpt({ locations: [{ id: A }], apiKey: "api", serverKey: "server" }).start()),
+        (f) => Effect.promise(() => f.close())
+      )
+      const ordinary = Wpt.make({ server: fake.url, key: Redacted.make("api"), timeout: 2_000 })
+      const admin = Wpt.make({ server: fake.url, key: Redacted.make("server"), timeout: 2_000 })
+      const test = yield* admin.submit({ url: "https://e.org/", location: A, runs: 1, firstViewOnly: true, label: "l" })
+      // the first poll meets the stale queue entry; the second takes the test
+      for (let i = 0; i < 2; i++) yield* Effect.promise(() => fetch(`${fake.url}/work/getwork.php?location=${A}&pc=p1`))
+      const seen = (wpt: Wpt.WptClientService) => Effect.map(wpt.testers, (ls) => ls[0]!.testers.map((t) => [t.busy, t.test]))
+      expect(yield* seen(ordinary)).toEqual([[true, undefined]])
+      expect(yield* seen(admin)).toEqual([[true, test.testId]])
+    }).pipe(Effect.scoped))
+
+  it.effect("reads the median run as WPT picks it: by loadTime among the successful runs, not the middle run number", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => new FakeWpt({ locations: [{ id: A }], disableSharding: true }).start()), (f) => Effect.promise(() => f.close()))
+      const wpt = Wpt.make({ server: fake.url, timeout: 2_000 })
+      const test = yield* wpt.submit({ url: "https://e.org/", location: A, runs: 4, firstViewOnly: true, label: "l" })
+      yield* Effect.promise(async () => {
+        let job = ""
+        while (!job.startsWith("{")) job = await (await fetch(`${fake.url}/work/getwork.php?location=${A}&pc=p1`)).text()
+        const page = (result: number, loadTime: number) => JSON.stringify({ result, loadTime, TTFB: loadTime / 10 })
+        const form = new FormData()
+        const files = { "1_page_data.json": page(0, 1300), "2_page_data.json": page(0, 1100), "3_page_data.json": page(404, 900), "4_page_data.json": page(0, 1200) }
+        form.set("file", new Blob([zip.write(files)], { type: "application/zip" }), "result.zip")
+        await fetch(`${fake.url}/work/workdone.php?id=${test.testId}&location=${A}&pc=p1&done=1`, { method: "POST", body: form })
+      })
+      const result = yield* wpt.result(test.testId)
+      // successful runs sorted 1100 (2), 1200 (4), 1300 (1): floor((3-1)/2) is 1200, the failed 900 left out
+      expect([result.successfulFVRuns, result.testRuns, result.loadTime, result.ttfb]).toEqual([3, 4, 1200, 120])
     }).pipe(Effect.scoped))
 })

@@ -3,7 +3,8 @@
  * included: errors as HTTP 200 with a `statusCode` in the body, `[]` for empty objects,
  * a queue count that can be one too high after a location's first submission (and an
  * agent poll that then comes back empty), a running test past `max_run_minutes` that
- * answers 400 once and 200 after, cancelTest.php answering HTML only.
+ * answers 400 once and 200 after, cancelTest.php answering HTML only (and leaving a
+ * sharded test's job files queued).
  *
  * Each behaviour follows the WPT file named beside it (catchpoint/WebPageTest, `www/`); none
  * of WPT's code is here. The test log (testlog.php) is kept as WPT keeps it: one file of
@@ -29,6 +30,12 @@ export interface FakeWptOptions {
   readonly locations: ReadonlyArray<FakeLocation>
   /** When set, runtest.php needs this key (keys.ini `[server] secret`). */
   readonly apiKey?: string
+  /**
+   * keys.ini `[server] key`: accepted by runtest.php too, and the only key for which
+   * getTesters.php adds each tester's current `test` (an ordinary API key does not: seen on
+   * the real server).
+   */
+  readonly serverKey?: string
   /** Where the key is read: new servers read the header only, servers up to 23.01 read k=. */
   readonly keyFrom?: "header" | "param"
   /** The agents' location key. */
@@ -69,6 +76,11 @@ export interface FakeTest {
   pages: Record<number, Record<string, unknown>>
   /** Runs reported done one by one (a sharded test completes when all are). */
   readonly runsDone: Set<number>
+  /**
+   * Marked cancelled while its job files stay queued (cancelTest.php on a sharded test):
+   * testStatus answers 402 until its runs, which agents are still handed, complete it.
+   */
+  cancelMarked?: boolean
 }
 
 /** A job file in a location's work directory: a whole test, or one run of a sharded one. */
@@ -180,7 +192,7 @@ export class FakeWpt {
           return json(this.getLocations(params.get("hidden") === "1"))
         case "getTesters.php":
           if (params.get("f") !== "json") return this.xml(res)
-          return json(this.getTesters(header("x-wpt-api-key") !== undefined && header("x-wpt-api-key") === this.options.apiKey))
+          return json(this.getTesters(header("x-wpt-api-key") !== undefined && header("x-wpt-api-key") === this.options.serverKey))
         case "cancelTest.php":
           return this.cancelTest(params.get("test") ?? "", res)
         case "testlog.php":
@@ -213,8 +225,13 @@ export class FakeWpt {
     const fail = (statusText: string) => json({ statusCode: 400, statusText, ...(params.has("r") ? { requestId: params.get("r") } : {}) })
     if (this.options.apiKey !== undefined) {
       const given = (this.options.keyFrom ?? "header") === "header" ? headerKey : params.get("k") ?? undefined
-      if (given === undefined || given === "") return fail("An error occurred processing your request (missing API key).")
-      if (given !== this.options.apiKey) return fail("Invalid API key. Please check your API key and try again.")
+      // runtest.php's messages as the 2025 server (4e157836c) words them; older ones end differently
+      if (given === undefined || given === "") {
+        return fail("An error occurred processing your request (missing API key). If you do not have an API key you can purchase one here: https://product.webpagetest.org/api")
+      }
+      if (given !== this.options.apiKey && given !== this.options.serverKey) {
+        return fail("Invalid API key. To continue running tests via the WebPageTest API, you'll need to update your current key for the enhanced WebPageTest API. Read more here: https://product.webpagetest.org/api")
+      }
     }
     const [locationId, rest] = (params.get("location") ?? "").split(":") as [string, string | undefined]
     const location = this.options.locations.find((l) => l.id === locationId)
@@ -302,6 +319,8 @@ export class FakeWpt {
 
   private statusOf(test: FakeTest) {
     const base = { id: test.id, testId: test.id, runs: test.runs, fvonly: test.fvonly ? 1 : 0, location: test.location, testInfo: { label: test.label, url: test.url } }
+    // testStatus.inc GetTestStatus: test.complete first, then testinfo's `cancelled`
+    if (test.cancelMarked === true && test.state !== "complete") return { statusCode: 402, statusText: "Test Cancelled", data: base }
     switch (test.state) {
       case "queued": {
         const position = this.queueOf(test.location).indexOf(test.id)
@@ -341,16 +360,23 @@ export class FakeWpt {
     if (test === undefined || this.timeout(test)) return { statusCode: 400, statusText: "Test not found" }
     if (test.state === "queued") return { statusCode: 101, statusText: "Test pending", id }
     if (test.state === "running") return { statusCode: 100, statusText: "Test Started", id }
-    if (test.state === "cancelled") return { statusCode: 402, statusText: "Test Cancelled", id }
+    if (test.state === "cancelled" || (test.cancelMarked === true && test.state !== "complete")) return { statusCode: 402, statusText: "Test Cancelled", id }
     const runs: Record<string, unknown> = {}
     const good: Array<Record<string, unknown>> = []
+    const all: Array<Record<string, unknown>> = []
     for (let run = 1; run <= test.runs; run++) {
       const page = test.pages[run]
       if (page === undefined) continue
       runs[String(run)] = { firstView: { ...page, URL: test.url, run } }
-      if (page.result === 0 || page.result === 99999) good.push(page)
+      all.push({ ...page, run })
+      if (page.result === 0 || page.result === 99999) good.push({ ...page, run })
     }
-    const median = good.length === 0 ? [] : { firstView: good[Math.floor((good.length - 1) / 2)] }
+    // include/TestResults.php getMedianRunNumber: runs sorted by loadTime, the successful ones,
+    // else all (so a failed test has a median too: seen on the real server), index floor((n-1)/2)
+    const candidates = (good.length > 0 ? good : all)
+      .filter((page) => typeof page.loadTime === "number")
+      .sort((a, b) => (a.loadTime as number) - (b.loadTime as number))
+    const median = candidates.length === 0 ? [] : { firstView: { ...candidates[Math.floor((candidates.length - 1) / 2)]!, URL: test.url } }
     const location = this.options.locations.find((l) => l.id === test.location)
     return {
       statusCode: 200,
@@ -458,16 +484,27 @@ export class FakeWpt {
 
   private cancelTest(id: string, res: http.ServerResponse) {
     const test = this.tests.get(id)
-    if (test !== undefined && test.state === "queued") {
-      test.state = "cancelled"
-      // cancelTest.php: every job file of the test is deleted
+    let deleted = false
+    if (test !== undefined && test.state === "queued" && test.cancelMarked !== true) {
+      // cancelTest.php CancelTest: testinfo gets `cancelled` (testStatus: 402), but the job
+      // file is deleted only when exactly one matches `*.<id>.p<priority>`; a sharded test's
+      // N files stay queued, agents are still handed them, and the test completes after all
+      // (seen on the real server: runs=3 cancelled, then run by its agent, 200 Test Complete)
       const queue = this.queues.get(test.location)!
-      queue.splice(0, queue.length, ...queue.filter((file) => file.id !== test.id))
-      // the queue index keeps counting it until the next agent poll
-      this.stale.set(test.location, (this.stale.get(test.location) ?? 0) + 1)
+      const files = queue.filter((file) => file.id === test.id)
+      if (files.length === 1) {
+        test.state = "cancelled"
+        queue.splice(0, queue.length, ...queue.filter((file) => file.id !== test.id))
+        // the queue index keeps counting it until the next agent poll
+        this.stale.set(test.location, (this.stale.get(test.location) ?? 0) + 1)
+        deleted = true
+      } else {
+        test.cancelMarked = true
+      }
     }
+    // the page says so only when CancelTest deleted the file; otherwise just the Back button
     res.writeHead(200, { "content-type": "text/html" })
-    res.end("<html><body><h3 align=\"center\">Test cancelled!</h3></body></html>")
+    res.end(`${deleted ? "<h3 align=\"center\">Test cancelled!</h3>" : ""}<form><input type="button" value="Back" onClick="history.go(-1);return true;"> </form>`)
   }
 
   /** runtest.php LogTest, after the test is queued: the location as its label with the browser and connectivity in HTML. */
