@@ -1,8 +1,8 @@
 /**
  * The ways orch is deployed, checked here without the machines they run on: the systemd unit
  * by `systemd-analyze verify` (no warning either), the Dockerfile by a Dockerfile linter
- * (no Docker engine answers on this machine kind), the compose file and its config by
- * orch's own YAML reader and `orch config check`.
+ * (no Docker engine answers on this machine kind), the compose file by docker-compose's own
+ * check (Debian's docker-compose, which needs no engine for it) and its config by `orch config check`.
  */
 import * as Yaml from "@orch/core/Yaml"
 import { orchBin, run, tempDir } from "@orch/testing"
@@ -92,6 +92,23 @@ describe("Dockerfile", () => {
 })
 
 describe("compose.yaml", () => {
+  it("is a valid Compose file to docker-compose", async () => {
+    const compose = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"].find((f) => fs.existsSync(f))
+    if (compose === undefined) {
+      // .ci/run installs Debian's docker-compose; elsewhere say what is missing rather than pass
+      if (process.env.CI) throw new Error("docker-compose not found: apt-get install docker-compose")
+      console.warn("skipped: no docker-compose (apt-get install docker-compose)")
+      return
+    }
+    // `config` checks the file against the Compose schema without a Docker engine
+    const { stdout } = await promisify(execFile)(compose, ["-f", path.join(repo, "compose.yaml"), "config"])
+    expect(stdout).toContain("/var/lib/orch")
+    // and refuses what is not Compose
+    const bad = path.join(tempDir("orch-compose-"), "compose.yaml")
+    fs.writeFileSync(bad, "services:\n  orch:\n    imagee: orch\n")
+    await expect(promisify(execFile)(compose, ["-f", bad, "config"])).rejects.toThrow(/imagee/)
+  })
+
   it("runs the image with its data in a volume and the config that orch config check accepts", async () => {
     const compose = Either.getOrThrow(Yaml.parse(read("compose.yaml"), "compose.yaml")).value as any
     const service = compose.services.orch
