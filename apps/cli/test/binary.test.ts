@@ -48,13 +48,30 @@ describe("orch as one executable", () => {
     const version = await orch(["--version"])
     expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(fs.readFileSync(path.join(repo, "apps/cli/package.json"), "utf8")).version}\n` })
 
+    // runtimes of other builds in the cache: one unused for 40 days, one used 5 days ago; an
+    // unpacking whose process died; a folder that is not a runtime
+    const cache = path.join(dir, "home", ".cache", "orch")
+    const runtime = (name: string, daysAgo: number) => {
+      fs.mkdirSync(path.join(cache, name), { recursive: true })
+      const when = new Date(Date.now() - daysAgo * 24 * 3600 * 1000)
+      fs.writeFileSync(path.join(cache, name, ".complete"), `${name}\n`)
+      fs.utimesSync(path.join(cache, name, ".complete"), when, when)
+    }
+    runtime("0.0.1-old", 40)
+    runtime("0.0.2-recent", 5)
+    fs.mkdirSync(path.join(cache, "0.0.3-x.partial-999999999"))
+    fs.mkdirSync(path.join(cache, "notes"))
+
     fs.writeFileSync(path.join(dir, "inventory.yaml"), "devices:\n  - { name: board-1, type: board, connection: { host: 127.0.0.1, port: 9 } }\n")
     const init = await orch(["config", "init", "-o", "orch.yaml", "--allocator-inventory", "inventory.yaml", "--scheduler-allow-root", "true"])
     expect(init.stderr).toBe("")
     expect(init.code).toBe(0)
     expect(fs.readFileSync(path.join(dir, "orch.yaml"), "utf8")).toContain("inventory: inventory.yaml")
-    // the runtime was unpacked once, into the cache of the HOME it was given
-    expect(fs.readdirSync(path.join(dir, "home", ".cache", "orch"))).toHaveLength(1)
+    // the runtime was unpacked once, into the cache of the HOME it was given; the old
+    // runtime and the dead unpacking are gone, the recent one and the foreign folder stay
+    const left = fs.readdirSync(cache).sort()
+    expect(left.filter((name) => name.startsWith(`${version.stdout.trim()}-`))).toHaveLength(1)
+    expect(left.filter((name) => !name.startsWith(`${version.stdout.trim()}-`))).toEqual(["0.0.2-recent", "notes"])
 
     const daemon = await startDaemon(binary, ["--plugins=allocator,watchdog,scheduler"], { cwd: dir, env })
     try {

@@ -30,6 +30,48 @@ const cacheRoots = (): ReadonlyArray<string> => {
   return [...(user ? [path.join(user, "orch")] : []), path.join(os.tmpdir(), `orch-${uid}`)]
 }
 
+const day = 24 * 60 * 60 * 1000
+
+/** Marks `dir` used now (at most once a day: most starts write nothing). */
+const markUsed = (dir: string) => {
+  const complete = path.join(dir, ".complete")
+  try {
+    if (Date.now() - fs.statSync(complete).mtimeMs > day) fs.utimesSync(complete, new Date(), new Date())
+  } catch {
+    // a read-only cache (a container image's) is fine: it is never pruned either
+  }
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Removes, beside a runtime just unpacked, those of other builds unused for 30 days (each
+ * is ~100 MB; a daemon still running an old build started within them keeps its files)
+ * and unpackings left half-done by a process that died.
+ */
+const prune = (root: string, keep: string) => {
+  for (const name of fs.readdirSync(root)) {
+    const dir = path.join(root, name)
+    if (dir === keep) continue
+    const partial = /\.partial-(\d+)$/.exec(name)
+    try {
+      const stale = partial !== null
+        ? !isAlive(Number(partial[1]))
+        : Date.now() - fs.statSync(path.join(dir, ".complete")).mtimeMs > 30 * day
+      if (stale) fs.rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // not a runtime of ours (no .complete): left alone
+    }
+  }
+}
+
 /**
  * The runtime's folder, unpacked if it is not there yet. Unpacking goes to a folder of
  * this process's own and is renamed into place when complete, so concurrent first starts
@@ -40,7 +82,10 @@ const runtimeDir = (): string => {
   const failures: Array<string> = []
   for (const root of cacheRoots()) {
     const dir = path.join(root, name)
-    if (fs.existsSync(path.join(dir, ".complete"))) return dir
+    if (fs.existsSync(path.join(dir, ".complete"))) {
+      markUsed(dir)
+      return dir
+    }
     const partial = `${dir}.partial-${process.pid}`
     try {
       fs.mkdirSync(partial, { recursive: true, mode: 0o700 })
@@ -53,6 +98,7 @@ const runtimeDir = (): string => {
         if (!fs.existsSync(path.join(dir, ".complete"))) throw error
         fs.rmSync(partial, { recursive: true, force: true })
       }
+      prune(root, dir)
       return dir
     } catch (error) {
       fs.rmSync(partial, { recursive: true, force: true })
