@@ -54,8 +54,8 @@ describe.skipIf(!hasTmux)("orch tui in tmux", () => {
     keys("Enter")
     await showing("the shell's echo", (text) => text.includes("\nscrollback-before-tui"))
     // the installed command: it starts the TUI's own bundle
-    // without CI: Ink (is-in-ci) draws only the last frame when it is set, as CI runs of this test do
-    keys("-l", `env -u CI TERM=xterm-256color node ${orchBin} tui --url ${daemon.url}`)
+    // CI set, as in CI runs: on a terminal the TUI is interactive all the same
+    keys("-l", `CI=true TERM=xterm-256color node ${orchBin} tui --url ${daemon.url}`)
     keys("Enter")
     await showing("the overview, live", (text) => text.includes("● live") && /demo\s+task\s+queued\s+40/.test(text))
     const overview = screen()
