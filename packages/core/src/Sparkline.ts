@@ -29,7 +29,7 @@ export const sparkline = (values: ReadonlyArray<number | undefined>, options: Sp
   return values.map((value) => {
     if (value === undefined || !Number.isFinite(value)) return missing
     if (value <= min || span <= 0) return value > min ? blocks[blocks.length - 1] : blocks[0]
-    const level = Math.ceil(((value - min) / span) * (blocks.length - 1))
+    const level = Math.round(((value - min) / span) * (blocks.length - 1))
     return blocks[Math.min(blocks.length - 1, Math.max(1, level))]
   }).join("")
 }
