@@ -8,7 +8,7 @@
 import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
 import type { TuiApi } from "./Api.js"
-import { type Content, coreViews, load } from "./Content.js"
+import { type Content, coreViews, counted, load, ticks } from "./Content.js"
 import { completions, help, initial, type KeyPress, keysOfChunk, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
 import { Overview } from "./Overview.js"
@@ -92,6 +92,9 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   const [live, setLive] = useState<Live>({ _tag: "connecting" })
   const [tick, setTick] = useState(0)
   const [names, setNames] = useState<ReadonlyArray<string>>(coreViews)
+  // the clock of a countdown (a lease's expiry): it ticks each second only while such a view shows
+  const [clock, setClock] = useState(now)
+  const ticking = ticks(content)
   const [health, setHealth] = useState("")
   // why the view could not be loaded, until it can
   const [problem, setProblem] = useState<string | undefined>(undefined)
@@ -134,6 +137,13 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     return () => void (current = false)
   }, [api, state.view, state.filter, state.detail, tick])
 
+  useEffect(() => {
+    if (!ticking) return
+    setClock(now())
+    const timer = setInterval(() => setClock(now()), 1000)
+    return () => clearInterval(timer)
+  }, [ticking])
+
   const bodyHeight = Math.max(1, rows - 4)
   const onKey = (input: string, key: KeyPress) => {
     const before = latest.current
@@ -175,7 +185,7 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
       <Text bold inverse>{fit(header, width).padEnd(width)}</Text>
       <Text color={state.message || problem ? "yellow" : "cyan"}>{fit(state.message ?? problem ?? title(content, state), width)}</Text>
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
-        <Body content={content} state={state} width={width} height={bodyHeight} />
+        <Body content={counted(content, clock)} state={state} width={width} height={bodyHeight} />
       </Box>
       <Text dimColor={state.mode._tag === "normal"}>{fit(footer(state.mode, names), width)}</Text>
     </Box>
