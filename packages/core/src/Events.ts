@@ -11,6 +11,11 @@
  * slow reader misses intermediate marks (it only needs the newest) and never grows memory.
  * At shutdown the streams end when the supervisor starts draining, so an open stream
  * never holds the server past its grace.
+ *
+ * A plugin's changes to its own tables (a watcher endpoint going down, a bench run queued)
+ * move no mark of core's: the plugin says `changed` after committing them, and the next
+ * probe of this process sends them as a change too. Pages follow the stream with
+ * `GET /events/live.js`, which keeps their `[data-live]` parts current.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
@@ -31,18 +36,36 @@ export interface EventsOptions {
 }
 
 /** A `change` event as sent: the mark and when it was seen. */
-export interface Change extends ChangeMark {
+export interface Change extends Mark {
   readonly at: number
 }
 
-const sameMark = (a: ChangeMark, b: ChangeMark) =>
-  a.job === b.job && a.history === b.history && a.resource === b.resource && a.lease === b.lease && a.open === b.open
+/** Changes this process's plugins made to their own tables, as `changed` counted them. */
+let pluginChanges = 0
+
+/**
+ * Says that a plugin changed something of its own (after its transaction committed), for
+ * the next probe to send as a change. Process-wide, like the probe's view of the database:
+ * every `/events` stream of this process sees it.
+ */
+export const changed: Effect.Effect<void> = Effect.sync(() => {
+  pluginChanges++
+})
+
+interface Mark extends ChangeMark {
+  /** `changed`'s count. */
+  readonly plugins: number
+}
+
+const sameMark = (a: Mark, b: Mark) =>
+  a.job === b.job && a.history === b.history && a.resource === b.resource && a.lease === b.lease && a.open === b.open &&
+  a.plugins === b.plugins
 
 /** The database's marks as they change, probed every `pollMs` (the first one at once). */
 export const changes = (pollMs: number) =>
   Effect.map(SqlClient.SqlClient, (sql) =>
     Stream.repeatEffectWithSchedule(
-      selectChangeMark(sql).pipe(Effect.map((rows) => decodeMark(rows[0]!)), Effect.option),
+      selectChangeMark(sql).pipe(Effect.map((rows): Mark => ({ ...decodeMark(rows[0]!), plugins: pluginChanges })), Effect.option),
       Schedule.spaced(Duration.millis(pollMs))
     ).pipe(
       // a failed probe (the database busy) is skipped: the next one tries again
@@ -72,12 +95,65 @@ export const route = (options: EventsOptions = {}) =>
       Stream.interruptWhen(drained),
       Stream.map((text) => encoder.encode(text))
     )
-    return HttpLayerRouter.add(
-      "GET",
-      "/events",
-      Effect.succeed(HttpServerResponse.stream(body, {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      }))
+    return Layer.mergeAll(
+      HttpLayerRouter.add(
+        "GET",
+        "/events",
+        Effect.succeed(HttpServerResponse.stream(body, {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+        }))
+      ),
+      HttpLayerRouter.add("GET", "/events/live.js", Effect.succeed(HttpServerResponse.text(liveScript, { contentType: "text/javascript; charset=utf-8" })))
     )
   }))
+
+/**
+ * The pages' side of `/events` (`<script src="/events/live.js" defer>`, same origin, so the
+ * page's own access applies to the stream too): on each change, at most every 300 ms, the
+ * page is fetched again and each element with `data-live` and an id is replaced by its
+ * new version in place (no reload: the scroll, and a part being typed in, stay). An
+ * element's `data-live-every="30"` also refreshes it every 30 s, for what changes without
+ * a change event. Without script a page does as it did (its own meta refresh, say).
+ */
+export const liveScript = `"use strict";
+(function () {
+  if (document.querySelectorAll("[data-live][id]").length === 0) return;
+  var timer, busy = false, again = false;
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.href, { headers: { accept: "text/html" }, cache: "no-store" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (text) {
+        if (text === null) return;
+        var next = new DOMParser().parseFromString(text, "text/html");
+        document.querySelectorAll("[data-live][id]").forEach(function (part) {
+          var fresh = next.getElementById(part.id);
+          var active = document.activeElement;
+          if (!fresh || (active && active !== document.body && part.contains(active))) return;
+          part.replaceWith(document.importNode(fresh, true));
+        });
+        if (next.title) document.title = next.title;
+        document.documentElement.setAttribute("data-live-refreshed", String(Date.now()));
+      })
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        if (again) { again = false; schedule(); }
+      });
+  }
+  function schedule() {
+    if (timer === undefined) timer = setTimeout(function () { timer = undefined; refresh(); }, 300);
+  }
+  var every = Number((document.querySelector("[data-live-every]") || { getAttribute: function () { return "0"; } }).getAttribute("data-live-every"));
+  if (every > 0) setInterval(schedule, every * 1000);
+  if (!window.EventSource) return;
+  // the stream's first event is the mark as it is now, which the page already shows
+  var first = true;
+  new EventSource("/events").addEventListener("change", function () {
+    if (first) { first = false; return; }
+    schedule();
+  });
+})();
+`
