@@ -151,9 +151,12 @@ export const liveScript = `"use strict";
   if (!window.EventSource) return;
   // the stream's first event is the mark as it is now, which the page already shows
   var first = true;
-  new EventSource("/events").addEventListener("change", function () {
+  var source = new EventSource("/events");
+  source.addEventListener("change", function () {
     if (first) { first = false; return; }
     schedule();
   });
+  // closed, not cut, when the page goes (a link followed, a reload)
+  window.addEventListener("pagehide", function () { source.close(); });
 })();
 `
