@@ -27,7 +27,11 @@ import { Supervisor } from "./Supervisor.js"
 export type { ChangeMark } from "./sql/changes.js"
 
 export interface EventsOptions {
-  /** How often the database is probed while someone listens (100 ms: the probe costs about 10 µs, a change shows within a tenth of a second). */
+  /**
+   * How often the database is probed while someone listens (50 ms: the probe costs about
+   * 10 µs; at 100 ms the wait for it was about 75 ms of a change's ~200 ms to the TUI's
+   * screen, `npm run bench -- tui` on a loaded machine).
+   */
   readonly pollMs?: number | undefined
   /** How often an idle stream sends a heartbeat. */
   readonly heartbeatMs?: number | undefined
@@ -84,7 +88,7 @@ export const route = (options: EventsOptions = {}) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const bufferSize = options.bufferSize ?? 16
     const shared = yield* Effect.flatMap(
-      changes(options.pollMs ?? 100),
+      changes(options.pollMs ?? 50),
       Stream.share({ capacity: bufferSize, strategy: "sliding", replay: 1 })
     )
     const supervisor = yield* Effect.serviceOption(Supervisor)

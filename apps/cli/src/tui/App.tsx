@@ -118,9 +118,10 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     if (live._tag !== "live") return
     api.views().then((views) => setNames([...coreViews, ...views.map((v) => `${v.plugin}/${v.name}`)]), () => undefined)
   }, [api, live._tag])
+  // the overview brings the health with it: one request fewer on each change there
   useEffect(() => {
-    api.health().then(setHealth, () => setHealth(""))
-  }, [api, tick])
+    if (state.view !== "overview") api.health().then(setHealth, () => setHealth(""))
+  }, [api, tick, state.view])
   useEffect(() => {
     let current = true
     load(api, state, now).then(
@@ -179,7 +180,8 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   })
 
   const width = Math.max(20, columns)
-  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : health}  ${liveText(live)}`
+  const shownHealth = state.view === "overview" && content?._tag === "overview" ? content.overview.status : health
+  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : shownHealth}  ${liveText(live)}`
   return (
     <Box flexDirection="column" width={width}>
       <Text bold inverse>{fit(header, width).padEnd(width)}</Text>
