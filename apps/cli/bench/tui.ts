@@ -54,7 +54,7 @@ const socket = `orch-bench-tui-${process.pid}`
 const tmux = (...args: Array<string>) => execFileSync("tmux", ["-L", socket, "-f", "/dev/null", ...args], { encoding: "utf8" })
 const screen = () => tmux("capture-pane", "-p", "-t", "tui")
 try {
-  tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", `env -u CI TERM=xterm-256color ${process.execPath} ${orchBin} tui --url ${daemon.url}`)
+  tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", `TERM=xterm-256color ${process.execPath} ${orchBin} tui --url ${daemon.url}`)
   const pid = Number(tmux("display-message", "-p", "-t", "tui", "#{pane_pid}").trim())
   const queued = (n: number) => new RegExp(`demo\\s+task\\s+queued\\s+${n}\\b`)
   await eventually(() => (queued(jobs).test(screen()) && screen().includes("● live") ? true : undefined), 30_000)

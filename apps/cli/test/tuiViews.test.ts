@@ -24,7 +24,7 @@ describe("plugins' views over the API", () => {
       expect.objectContaining({ plugin: "watcher", name: "endpoints" })
     ]))
     const endpoints = await get("/tui/views/watcher/endpoints")
-    expect(endpoints.body.columns).toEqual(["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED"])
+    expect(endpoints.body.columns).toEqual(["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED", "LATENCY (LAST 16)"])
     expect(endpoints.body.title).toMatch(/^watcher: \d+ endpoint\(s\) seen, \d+ down$/)
     const queue = await get("/tui/views/bench/queue")
     expect(queue.body.columns).toEqual(["COMMIT", "PRIORITY", "REASON", "QUEUED", "WORKER", "MESSAGE"])

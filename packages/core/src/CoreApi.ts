@@ -11,8 +11,9 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect, Layer, Schema } from "effect"
+import { Clock, Effect, Layer, Schema } from "effect"
 import * as Auth from "./Auth.js"
+import * as JobRates from "./JobRates.js"
 import { type Job, JobQueue } from "./Jobs.js"
 import type { CoreServices, TuiPanel } from "./Plugin.js"
 import { Resources } from "./Resources.js"
@@ -160,6 +161,14 @@ export const OverviewView = Schema.Struct({
     count: Schema.Int,
     leased: Schema.Int
   })),
+  rates: Schema.Array(Schema.Struct({
+    plugin: Schema.String,
+    kind: Schema.String,
+    perMinute: Schema.Number.annotations({ description: "Jobs that entered a final state per minute, over about the last 5 minutes" }),
+    minutes: Schema.Array(Schema.Int).annotations({
+      description: "Jobs that entered a final state in each of the last 30 minutes, oldest first; the last is the current minute so far"
+    })
+  })),
   plugins: Schema.Array(Schema.Struct({ name: Schema.String, panels: Schema.Array(Panel) }))
 }).annotations({ identifier: "Overview" })
 
@@ -216,16 +225,22 @@ const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) 
     }).pipe(Effect.orDie))
 )
 
-/** Counts by state of jobs and resources, and each running plugin's panels (one that fails says so in its panel). */
+/**
+ * Counts by state of jobs and resources, the rates jobs finish at, and each running
+ * plugin's panels (one that fails says so in its panel).
+ */
 const OverviewHandlers = (plugins: ReadonlyArray<PluginPanels>) =>
   HttpApiBuilder.group(CoreApi, "overview", (handlers) =>
+    Effect.map(JobRates.make, (rates) =>
     handlers.handle("get", () =>
       Effect.gen(function*() {
         const queue = yield* JobQueue
         const resources = yield* Resources
-        const [jobs, resourceCounts, panels] = yield* Effect.all([
+        const now = yield* Clock.currentTimeMillis
+        const [jobs, resourceCounts, rateList, panels] = yield* Effect.all([
           queue.countByState(),
           resources.countByState(),
+          rates(now),
           Effect.forEach(plugins, (plugin) =>
             plugin.panels.pipe(
               Effect.map((panels) => ({ name: plugin.name, panels })),
@@ -234,8 +249,8 @@ const OverviewHandlers = (plugins: ReadonlyArray<PluginPanels>) =>
               )
             ))
         ], { concurrency: "unbounded" })
-        return { jobs, resources: resourceCounts, plugins: panels.filter((p) => p.panels.length > 0) }
-      }).pipe(Effect.orDie)))
+        return { jobs, resources: resourceCounts, rates: rateList, plugins: panels.filter((p) => p.panels.length > 0) }
+      }).pipe(Effect.orDie))))
 
 /** Core's API routes, for the one server; `plugins` are the running plugins' panels. */
 export const routes = (plugins: ReadonlyArray<PluginPanels> = []) =>

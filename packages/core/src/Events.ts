@@ -11,6 +11,11 @@
  * slow reader misses intermediate marks (it only needs the newest) and never grows memory.
  * At shutdown the streams end when the supervisor starts draining, so an open stream
  * never holds the server past its grace.
+ *
+ * A plugin's changes to its own tables (a watcher endpoint going down, a bench run queued)
+ * move no mark of core's: the plugin says `changed` after committing them, and the next
+ * probe of this process sends them as a change too. Pages follow the stream with
+ * `GET /events/live.js`, which keeps their `[data-live]` parts current.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
@@ -22,7 +27,11 @@ import { Supervisor } from "./Supervisor.js"
 export type { ChangeMark } from "./sql/changes.js"
 
 export interface EventsOptions {
-  /** How often the database is probed while someone listens (100 ms: the probe costs about 10 µs, a change shows within a tenth of a second). */
+  /**
+   * How often the database is probed while someone listens (50 ms: the probe costs about
+   * 10 µs; at 100 ms the wait for it was about 75 ms of a change's ~200 ms to the TUI's
+   * screen, `npm run bench -- tui` on a loaded machine).
+   */
   readonly pollMs?: number | undefined
   /** How often an idle stream sends a heartbeat. */
   readonly heartbeatMs?: number | undefined
@@ -31,18 +40,36 @@ export interface EventsOptions {
 }
 
 /** A `change` event as sent: the mark and when it was seen. */
-export interface Change extends ChangeMark {
+export interface Change extends Mark {
   readonly at: number
 }
 
-const sameMark = (a: ChangeMark, b: ChangeMark) =>
-  a.job === b.job && a.history === b.history && a.resource === b.resource && a.lease === b.lease && a.open === b.open
+/** Changes this process's plugins made to their own tables, as `changed` counted them. */
+let pluginChanges = 0
+
+/**
+ * Says that a plugin changed something of its own (after its transaction committed), for
+ * the next probe to send as a change. Process-wide, like the probe's view of the database:
+ * every `/events` stream of this process sees it.
+ */
+export const changed: Effect.Effect<void> = Effect.sync(() => {
+  pluginChanges++
+})
+
+interface Mark extends ChangeMark {
+  /** `changed`'s count. */
+  readonly plugins: number
+}
+
+const sameMark = (a: Mark, b: Mark) =>
+  a.job === b.job && a.history === b.history && a.resource === b.resource && a.lease === b.lease && a.open === b.open &&
+  a.plugins === b.plugins
 
 /** The database's marks as they change, probed every `pollMs` (the first one at once). */
 export const changes = (pollMs: number) =>
   Effect.map(SqlClient.SqlClient, (sql) =>
     Stream.repeatEffectWithSchedule(
-      selectChangeMark(sql).pipe(Effect.map((rows) => decodeMark(rows[0]!)), Effect.option),
+      selectChangeMark(sql).pipe(Effect.map((rows): Mark => ({ ...decodeMark(rows[0]!), plugins: pluginChanges })), Effect.option),
       Schedule.spaced(Duration.millis(pollMs))
     ).pipe(
       // a failed probe (the database busy) is skipped: the next one tries again
@@ -61,7 +88,7 @@ export const route = (options: EventsOptions = {}) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const bufferSize = options.bufferSize ?? 16
     const shared = yield* Effect.flatMap(
-      changes(options.pollMs ?? 100),
+      changes(options.pollMs ?? 50),
       Stream.share({ capacity: bufferSize, strategy: "sliding", replay: 1 })
     )
     const supervisor = yield* Effect.serviceOption(Supervisor)
@@ -72,12 +99,68 @@ export const route = (options: EventsOptions = {}) =>
       Stream.interruptWhen(drained),
       Stream.map((text) => encoder.encode(text))
     )
-    return HttpLayerRouter.add(
-      "GET",
-      "/events",
-      Effect.succeed(HttpServerResponse.stream(body, {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      }))
+    return Layer.mergeAll(
+      HttpLayerRouter.add(
+        "GET",
+        "/events",
+        Effect.succeed(HttpServerResponse.stream(body, {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+        }))
+      ),
+      HttpLayerRouter.add("GET", "/events/live.js", Effect.succeed(HttpServerResponse.text(liveScript, { contentType: "text/javascript; charset=utf-8" })))
     )
   }))
+
+/**
+ * The pages' side of `/events` (`<script src="/events/live.js" defer>`, same origin, so the
+ * page's own access applies to the stream too): on each change, at most every 300 ms, the
+ * page is fetched again and each element with `data-live` and an id is replaced by its
+ * new version in place (no reload: the scroll, and a part being typed in, stay). An
+ * element's `data-live-every="30"` also refreshes it every 30 s, for what changes without
+ * a change event. Without script a page does as it did (its own meta refresh, say).
+ */
+export const liveScript = `"use strict";
+(function () {
+  if (document.querySelectorAll("[data-live][id]").length === 0) return;
+  var timer, busy = false, again = false;
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.href, { headers: { accept: "text/html" }, cache: "no-store" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (text) {
+        if (text === null) return;
+        var next = new DOMParser().parseFromString(text, "text/html");
+        document.querySelectorAll("[data-live][id]").forEach(function (part) {
+          var fresh = next.getElementById(part.id);
+          var active = document.activeElement;
+          if (!fresh || (active && active !== document.body && part.contains(active))) return;
+          part.replaceWith(document.importNode(fresh, true));
+        });
+        if (next.title) document.title = next.title;
+        document.documentElement.setAttribute("data-live-refreshed", String(Date.now()));
+      })
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        if (again) { again = false; schedule(); }
+      });
+  }
+  function schedule() {
+    if (timer === undefined) timer = setTimeout(function () { timer = undefined; refresh(); }, 300);
+  }
+  var every = Number((document.querySelector("[data-live-every]") || { getAttribute: function () { return "0"; } }).getAttribute("data-live-every"));
+  if (every > 0) setInterval(schedule, every * 1000);
+  if (!window.EventSource) return;
+  // the stream's first event is the mark as it is now, which the page already shows
+  var first = true;
+  var source = new EventSource("/events");
+  source.addEventListener("change", function () {
+    if (first) { first = false; return; }
+    schedule();
+  });
+  // closed, not cut, when the page goes (a link followed, a reload)
+  window.addEventListener("pagehide", function () { source.close(); });
+})();
+`

@@ -150,20 +150,30 @@ const broken = Plugin.make({
 })
 
 describe("GET /overview", () => {
-  it.scopedLive("counts jobs and resources by state and carries each running plugin's panels", () =>
+  it.scopedLive("counts jobs and resources by state, the rate jobs finish at, and carries each running plugin's panels", () =>
     Effect.gen(function*() {
       const plugins = [viewed, broken]
       const config = yield* Config.load(plugins, { dataDir: tempDir("orch-overview-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
       const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
       // a second process's worth of core over the same file, as `orch demo enqueue` once was
-      yield* Effect.flatMap(JobQueue, (queue) => Effect.zipRight(queue.enqueue(Task, { n: 1 }), queue.enqueue(Task, { n: 2 }))).pipe(
-        Effect.provide(Runtime.coreLayer(config, plugins))
-      )
+      yield* Effect.flatMap(JobQueue, (queue) =>
+        Effect.gen(function*() {
+          yield* queue.enqueue(Task, { n: 1 })
+          yield* queue.enqueue(Task, { n: 2 })
+          const third = yield* queue.enqueue(Task, { n: 3 })
+          // a final state: it counts in the rates
+          yield* queue.cancel(third.job.id, "test")
+        })).pipe(Effect.provide(Runtime.coreLayer(config, plugins)))
       const daemon = yield* client({ url: info.url })
-      const overview = yield* daemon.get("/overview")
+      const overview = yield* daemon.get<{ rates: ReadonlyArray<{ minutes: ReadonlyArray<number>; perMinute: number }> }>("/overview")
+      expect(overview.rates).toHaveLength(1)
+      expect(overview.rates[0]!.minutes).toHaveLength(30)
+      expect(overview.rates[0]!.minutes.at(-1)).toBe(1)
+      expect(overview.rates[0]!.perMinute).toBeGreaterThan(0)
       expect(overview).toEqual({
-        jobs: [{ plugin: "viewed", kind: "task", state: "queued", count: 2 }],
+        jobs: [{ plugin: "viewed", kind: "task", state: "cancelled", count: 1 }, { plugin: "viewed", kind: "task", state: "queued", count: 2 }],
         resources: [],
+        rates: [{ plugin: "viewed", kind: "task", perMinute: overview.rates[0]!.perMinute, minutes: overview.rates[0]!.minutes }],
         plugins: [
           { name: "viewed", panels: [{ title: "numbers", columns: ["N"], rows: [["1"], ["2"]] }] },
           { name: "broken", panels: [{ title: "unavailable", columns: [], rows: [] }] }

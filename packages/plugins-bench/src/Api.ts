@@ -6,6 +6,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@orch/core/Database"
+import * as Events from "@orch/core/Events"
 import { Clock, Effect, Either, Layer, Schema } from "effect"
 import { Bench, type BenchService } from "./Bench.js"
 import * as Git from "./Git.js"
@@ -100,6 +101,7 @@ const addToQueue = handle(Effect.gen(function*() {
   const hash = yield* resolveRev(bench, yield* revOf(request))
   const sql = yield* SqlClient.SqlClient
   yield* Sql.enqueue(sql, hash, request.priority, "manual", yield* Clock.currentTimeMillis)
+  yield* Events.changed
   return json({ hash, priority: request.priority, queued: true })
 }))
 
@@ -109,6 +111,7 @@ const drop = (rev: string) =>
     const hash = yield* resolveRev(bench, rev)
     const dropped = yield* Sql.dequeue(yield* SqlClient.SqlClient, hash)
     if (!dropped) return yield* fail(404, `${hash} is not queued`)
+    yield* Events.changed
     return json({ hash, dropped: true })
   })
 
@@ -182,6 +185,7 @@ const track = handle(Effect.gen(function*() {
     return true
   }))
   if (!found) return yield* fail(404, `no ref ${JSON.stringify(request.ref)} (give its full name, refs/heads/…)`, { field: "ref" })
+  yield* Events.changed
   return json({ ref: request.ref, tracked: request.tracked })
 }))
 

@@ -6,6 +6,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
+import * as Events from "@orch/core/Events"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import type { Measurement } from "./Measurement.js"
@@ -46,4 +47,4 @@ export const store = (run: NewRun): Effect.Effect<boolean, SqlError, SqlClient.S
       })))
       yield* Sql.insertOutput(sql, run.output.map(([source, text], line) => ({ run_id: run.run.id, line, source, text })))
       return true
-    })))
+    })).pipe(Effect.tap((stored) => (stored ? Events.changed : Effect.void))))

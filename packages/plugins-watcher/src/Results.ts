@@ -7,6 +7,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Events from "@orch/core/Events"
 import * as GroupCommit from "@orch/core/GroupCommit"
 import { JobQueue } from "@orch/core/Jobs"
 import { Cause, Data, Effect, type Scope } from "effect"
@@ -118,5 +119,6 @@ export const make = (options: { readonly keepResults: number }): Effect.Effect<R
         return { state: step.tally.state, change: step.changed, sends: sends.length }
       })
 
-    return (check) => commit(change(check))
+    // a state change is what the status page shows first: pages following /events refresh on it
+    return (check) => commit(change(check)).pipe(Effect.tap((outcome) => (outcome.change ? Events.changed : Effect.void)))
   })

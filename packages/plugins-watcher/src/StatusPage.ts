@@ -2,8 +2,10 @@
  * The status page at `/watcher/`: the endpoints, down and failing first, 100 to a page
  * (filtered by state, file or text), each with its state, uptime over 24 hours and 7 days,
  * newest result, response times and recent failures with their reasons; counts by state,
- * the files, and the files that were skipped with their problems. Plain HTML that reloads itself every
- * 30 seconds (no script, so it works under any Content-Security-Policy).
+ * the files, and the files that were skipped with their problems. Its body follows the daemon
+ * through core's `/events/live.js` (same origin): replaced in place when an endpoint changes
+ * state, and every 30 seconds for the newest checks. Without script it reloads itself every
+ * 30 seconds.
  */
 import type { Overview, Query } from "./Status.js"
 
@@ -78,7 +80,8 @@ export const render = (overview: Overview, now: number): string => {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="refresh" content="${refreshSeconds}">
+<noscript><meta http-equiv="refresh" content="${refreshSeconds}"></noscript>
+<script src="/events/live.js" defer></script>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>watcher: ${counts.down > 0 ? `${counts.down} down` : "status"}</title>
@@ -96,6 +99,7 @@ export const render = (overview: Overview, now: number): string => {
 </style>
 </head>
 <body>
+<div id="live-body" data-live data-live-every="${refreshSeconds}">
 <h1>watcher</h1>
 <p>${all} endpoint(s): ${stateLink("down", "down", counts.down)}, ${stateLink("failing", "failing", counts.failing)}, ${stateLink("unknown", "unknown", counts.unknown)}, ${stateLink("up", "up", counts.up)}${
     filtered ? ` · <a href="./">all</a>` : ""} · from ${escapeHtml(overview.directory)}${overview.missing ? " (no such directory)" : ""} · ${time(now)} · refreshes every ${refreshSeconds} s · <a href="api/endpoints${linkTo(query, {}).replace("./", "")}">JSON</a></p>
@@ -111,6 +115,7 @@ ${overview.endpoints.length === 0 ? `<p>No endpoints${filtered ? " match" : ""}.
   </tbody>
 </table>
 ${pager}`}
+</div>
 </body>
 </html>
 `

@@ -1,10 +1,24 @@
-/** The watcher's view in the TUI (`Plugin.tui`): its endpoints, down ones first, with how long each has been in its state. */
+/**
+ * The watcher's view in the TUI (`Plugin.tui`): its endpoints, down ones first, with how
+ * long each has been in its state and a sparkline of its latest checks' latencies.
+ */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { TuiPanel } from "@orch/core/Plugin"
+import { sparkline } from "@orch/core/Sparkline"
 import { Clock, Effect } from "effect"
-import { listStates } from "./sql.js"
+import { listStates, newestDurationsOf } from "./sql.js"
 
 const shown = 200
+/** Checks in an endpoint's latency sparkline. */
+export const latencyChecks = 16
+
+/**
+ * An endpoint's latencies, oldest first (`newestDurationsOf` gives them newest first), on its
+ * own scale from 0 to its slowest success; a failed check is drawn `×` (its duration, a
+ * timeout say, would flatten the others).
+ */
+export const latencyLine = (newestFirst: ReadonlyArray<{ readonly duration_ms: number; readonly success: number | boolean }>): string =>
+  sparkline([...newestFirst].reverse().map((c) => (c.success ? Number(c.duration_ms) : undefined)), { missing: "×" })
 
 /** `3d4h`, `2h5m`, `4m10s`, `12s`: the two largest units. */
 export const duration = (ms: number): string => {
@@ -19,17 +33,25 @@ export const views = () =>
     const now = yield* Clock.currentTimeMillis
     const states = yield* listStates(sql)
     const down = states.filter((row) => row.state === "down")
+    const listed = [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown)
+    const latencies = new Map<string, Array<{ duration_ms: number; success: number }>>()
+    for (const result of yield* newestDurationsOf(sql, listed.map((row) => row.endpoint), latencyChecks)) {
+      const list = latencies.get(result.endpoint) ?? []
+      list.push(result)
+      latencies.set(result.endpoint, list)
+    }
     const endpoints: TuiPanel = {
       name: "endpoints",
       title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
-      columns: ["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED"],
-      rows: [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown).map((row) => [
+      columns: ["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED", `LATENCY (LAST ${latencyChecks})`],
+      rows: listed.map((row) => [
         row.endpoint,
         row.state,
         row.changed_at === null ? "-" : duration(now - Number(row.changed_at)),
         row.changed_at === null ? "-" : new Date(Number(row.changed_at)).toISOString(),
         String(row.failures),
-        `${duration(now - Number(row.checked_at))} ago`
+        `${duration(now - Number(row.checked_at))} ago`,
+        latencyLine(latencies.get(row.endpoint) ?? [])
       ])
     }
     return [endpoints]

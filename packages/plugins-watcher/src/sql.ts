@@ -155,6 +155,18 @@ export const newestResultsOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArr
       (SELECT id FROM watcher_results WHERE endpoint = s.endpoint ORDER BY id DESC LIMIT 1 OFFSET ${perEndpoint - 1}), 0)
     ORDER BY r.endpoint, r.id DESC`
 
+/**
+ * The durations of the newest `perEndpoint` results of each of `endpoints`, newest first
+ * within each (the TUI's latency sparklines): `newestResultsOf`'s bounded read (one range of
+ * the (endpoint, id) index per endpoint) without the result's text columns.
+ */
+export const newestDurationsOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<string>, perEndpoint: number): Effect.Effect<ReadonlyArray<{ endpoint: string; id: number; duration_ms: number; success: number }>, SqlError> =>
+  endpoints.length === 0 ? Effect.succeed([]) : sql<{ endpoint: string; id: number; duration_ms: number; success: number }>`SELECT r.endpoint, r.id, r.duration_ms, r.success
+    FROM watcher_states s CROSS JOIN watcher_results r
+    WHERE s.endpoint IN ${sql.in(endpoints)} AND r.endpoint = s.endpoint AND r.id >= COALESCE(
+      (SELECT id FROM watcher_results WHERE endpoint = s.endpoint ORDER BY id DESC LIMIT 1 OFFSET ${perEndpoint - 1}), 0)
+    ORDER BY r.endpoint, r.id DESC`
+
 /** The newest `perEndpoint` failed results of each of `endpoints`, newest first within each. */
 export const newestFailuresOf = (sql: SqlClient.SqlClient, endpoints: ReadonlyArray<string>, perEndpoint: number): Effect.Effect<ReadonlyArray<ResultRow & { id: number }>, SqlError> =>
   endpoints.length === 0 ? Effect.succeed([]) : sql<ResultRow & { id: number }>`SELECT * FROM (

@@ -2,7 +2,8 @@
  * The watcher's status page in headless Chromium (Debian's, driven by playwright-core),
  * served by the built `orch` checking a local target: it loads with no console error, no
  * exception and no failed request, and shows each endpoint's state, uptime, chart and
- * failure, and the file it skipped. Without Chromium it skips and says why.
+ * failure, and the file it skipped; an endpoint that comes up in the daemon shows as up on the
+ * open page without a reload (core's /events). Without Chromium it skips and says why.
  */
 import { type Daemon, eventually, findChromium, orchBin, startDaemon, tempDir } from "@orch/testing"
 import { chromium } from "playwright-core"
@@ -69,6 +70,15 @@ describe.skipIf(missing !== undefined)(`the watcher's status page in Chromium${m
       expect(text).toContain("broken.yml")
       // a response-time chart per endpoint that has results
       expect(await page.locator("svg.chart").count()).toBeGreaterThanOrEqual(1)
+      expect(await page.locator("tr.down").count()).toBe(1)
+
+      // the target recovers: the daemon sees "bad" come up, and the open page follows, without a reload
+      // (within 15 s: the page's own every-30-seconds refresh would be too late)
+      await page.evaluate("window.kept = 1")
+      target!.setDownStatus(200)
+      await page.waitForFunction(`document.querySelectorAll("tr.down").length === 0 && document.querySelectorAll("tr.up").length === 2`, undefined, { timeout: 15_000 })
+      expect(await page.evaluate("window.kept")).toBe(1)
+      expect(await page.evaluate(`document.documentElement.hasAttribute("data-live-refreshed")`)).toBe(true)
       expect(errors).toEqual([])
     } finally {
       await browser.close()

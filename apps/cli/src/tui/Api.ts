@@ -88,7 +88,7 @@ export const make = Effect.gen(function*() {
     overview: () =>
       run(Effect.map(
         Effect.all([readiness(daemon), daemon.get<typeof OverviewView.Type>("/overview")], { concurrency: 2 }),
-        ([ready, overview]) => ({ status: ready.status, loops: ready.loops, jobs: overview.jobs, resources: overview.resources })
+        ([ready, overview]) => ({ status: ready.status, loops: ready.loops, jobs: overview.jobs, resources: overview.resources, rates: overview.rates })
       )),
     health: () => run(Effect.map(readiness(daemon), (ready) => ready.status)),
     jobs: (filter) => run(daemon.get("/jobs", query(filter))),

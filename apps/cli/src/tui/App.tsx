@@ -8,7 +8,7 @@
 import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
 import type { TuiApi } from "./Api.js"
-import { type Content, coreViews, load } from "./Content.js"
+import { type Content, coreViews, counted, load, ticks } from "./Content.js"
 import { completions, help, initial, type KeyPress, keysOfChunk, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
 import { Overview } from "./Overview.js"
@@ -92,6 +92,9 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   const [live, setLive] = useState<Live>({ _tag: "connecting" })
   const [tick, setTick] = useState(0)
   const [names, setNames] = useState<ReadonlyArray<string>>(coreViews)
+  // the clock of a countdown (a lease's expiry): it ticks each second only while such a view shows
+  const [clock, setClock] = useState(now)
+  const ticking = ticks(content)
   const [health, setHealth] = useState("")
   // why the view could not be loaded, until it can
   const [problem, setProblem] = useState<string | undefined>(undefined)
@@ -115,9 +118,10 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     if (live._tag !== "live") return
     api.views().then((views) => setNames([...coreViews, ...views.map((v) => `${v.plugin}/${v.name}`)]), () => undefined)
   }, [api, live._tag])
+  // the overview brings the health with it: one request fewer on each change there
   useEffect(() => {
-    api.health().then(setHealth, () => setHealth(""))
-  }, [api, tick])
+    if (state.view !== "overview") api.health().then(setHealth, () => setHealth(""))
+  }, [api, tick, state.view])
   useEffect(() => {
     let current = true
     load(api, state, now).then(
@@ -133,6 +137,13 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     )
     return () => void (current = false)
   }, [api, state.view, state.filter, state.detail, tick])
+
+  useEffect(() => {
+    if (!ticking) return
+    setClock(now())
+    const timer = setInterval(() => setClock(now()), 1000)
+    return () => clearInterval(timer)
+  }, [ticking])
 
   const bodyHeight = Math.max(1, rows - 4)
   const onKey = (input: string, key: KeyPress) => {
@@ -169,13 +180,14 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
   })
 
   const width = Math.max(20, columns)
-  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : health}  ${liveText(live)}`
+  const shownHealth = state.view === "overview" && content?._tag === "overview" ? content.overview.status : health
+  const header = `orch  ${api.url}  ${live._tag === "down" ? "" : shownHealth}  ${liveText(live)}`
   return (
     <Box flexDirection="column" width={width}>
       <Text bold inverse>{fit(header, width).padEnd(width)}</Text>
       <Text color={state.message || problem ? "yellow" : "cyan"}>{fit(state.message ?? problem ?? title(content, state), width)}</Text>
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
-        <Body content={content} state={state} width={width} height={bodyHeight} />
+        <Body content={counted(content, clock)} state={state} width={width} height={bodyHeight} />
       </Box>
       <Text dimColor={state.mode._tag === "normal"}>{fit(footer(state.mode, names), width)}</Text>
     </Box>

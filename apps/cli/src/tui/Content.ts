@@ -16,10 +16,35 @@ export type Content =
     readonly rows: ReadonlyArray<ReadonlyArray<string>>
     /** Each row's job id, in the jobs view. */
     readonly jobIds?: ReadonlyArray<number> | undefined
+    /** A column that counts down to each row's time (a lease's expiry): drawn by `counted` as the clock ticks. */
+    readonly countdown?: Countdown | undefined
   }
   | { readonly _tag: "detail"; readonly title: string; readonly lines: ReadonlyArray<string> }
 
+export interface Countdown {
+  readonly column: number
+  /** Each row's time, epoch ms; undefined: the row has none ("-"). */
+  readonly at: ReadonlyArray<number | undefined>
+}
+
 export const coreViews = ["overview", "jobs", "resources"] as const
+
+/** Whether `content` has a time counting down, so the screen should tick each second while it shows. */
+export const ticks = (content: Content | undefined): boolean =>
+  content?._tag === "table" && (content.countdown?.at.some((at) => at !== undefined) ?? false)
+
+/** `content` with its countdown column's cells as of `now` ("in 12s", "3s ago"). */
+export const counted = (content: Content | undefined, now: number): Content | undefined => {
+  if (content?._tag !== "table" || content.countdown === undefined) return content
+  const { column, at } = content.countdown
+  return {
+    ...content,
+    rows: content.rows.map((row, i) => {
+      const time = at[i]
+      return row.map((cell, c) => (c === column ? (time === undefined ? "-" : relative(time, now)) : cell))
+    })
+  }
+}
 
 /** `plugin=… kind=… state=…` of a filter, asked of the daemon; the other words match rows here. */
 export const parseFilter = (filter: string): { readonly query: JobFilter; readonly words: ReadonlyArray<string> } => {
@@ -60,12 +85,23 @@ export const jobsTable = (jobs: ReadonlyArray<Job>, filter: string, now: number)
   }
 }
 
-export const resourcesTable = (resources: ReadonlyArray<Resource>, filter: string, now: number): Content => {
-  const table = filtered(filter, ["PLUGIN", "KIND", "NAME", "STATE", "HOLDER", "EXPIRES", "LABELS"], resources.map((r) => [
-    r.plugin, r.kind, r.name, r.state, r.lease?.holder ?? "-", r.lease === undefined ? "-" : relative(r.lease.expiresAt, now),
-    Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(",")
-  ]))
-  return { _tag: "table", title: `resources${filter === "" ? "" : ` /${filter}`} (${table.rows.length})`, ...table }
+/** Resources, a lease's expiry counting down (`counted`): its cell is left empty here, so a reload finds the same content. */
+export const resourcesTable = (resources: ReadonlyArray<Resource>, filter: string): Content => {
+  const { words } = parseFilter(filter)
+  const shaped = resources.map((r) => ({
+    at: r.lease?.expiresAt,
+    row: [
+      r.plugin, r.kind, r.name, r.state, r.lease?.holder ?? "-", "",
+      Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(",")
+    ]
+  })).filter(({ row }) => matches(words)(row))
+  return {
+    _tag: "table",
+    title: `resources${filter === "" ? "" : ` /${filter}`} (${shaped.length})`,
+    columns: ["PLUGIN", "KIND", "NAME", "STATE", "HOLDER", "EXPIRES", "LABELS"],
+    rows: shaped.map((s) => s.row),
+    countdown: { column: 5, at: shaped.map((s) => s.at) }
+  }
 }
 
 export const pluginTable = (view: PluginView, filter: string): Content => {
@@ -111,7 +147,7 @@ export const load = async (api: TuiApi, state: ScreenState, now: () => number): 
     case "jobs":
       return jobsTable(await api.jobs(parseFilter(state.filter).query), state.filter, now())
     case "resources":
-      return resourcesTable(await api.resources(), state.filter, now())
+      return resourcesTable(await api.resources(), state.filter)
     default: {
       const [plugin, name] = state.view.split("/")
       return pluginTable(await api.view(plugin ?? "", name ?? ""), state.filter)

@@ -29,17 +29,39 @@ export const once: Effect.Effect<void, DaemonClientError, DaemonClient> = Effect
   yield* Effect.sync(() => process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
 })
 
+/**
+ * Ink decides once, when it is first imported (`is-in-ci`: `CI` or `CONTINUOUS_INTEGRATION`
+ * set and not 0 or false), that it runs in CI, and then draws only the last frame and
+ * ignores resizes. The interactive TUI runs only on a terminal, so it is interactive
+ * whatever CI says: its modules are imported with those two hidden, then put back.
+ */
+const importOnTerminal = async <A>(load: () => Promise<A>): Promise<A> => {
+  const hidden = ["CI", "CONTINUOUS_INTEGRATION"].flatMap((name) => {
+    const value = process.env[name]
+    delete process.env[name]
+    return value === undefined ? [] : [[name, value] as const]
+  })
+  try {
+    return await load()
+  } finally {
+    for (const [name, value] of hidden) process.env[name] = value
+  }
+}
+
 /** The interactive TUI until `q` (or the fiber is interrupted: a signal); the screen is restored either way. */
 export const interactive = (initialView: string | undefined): Effect.Effect<void, never, DaemonClient> =>
   Effect.gen(function*() {
     const [Api, ink, React, { App }] = yield* Effect.promise(() =>
-      Promise.all([import("./Api.js"), import("ink"), import("react"), import("./App.js")])
+      importOnTerminal(() => Promise.all([import("./Api.js"), import("ink"), import("react"), import("./App.js")]))
     )
     const api = yield* Api.make
     yield* Effect.acquireUseRelease(
       Effect.sync(() => {
         process.stdout.write(enterAlternateScreen)
-        return ink.render(React.createElement(App, { api, view: initialView }), { exitOnCtrlC: false })
+        // Ink draws at most 30 times a second by default: a change that comes just after a
+        // draw (the view's new content right after the tick that asked for it) waited up to
+        // 33 ms. It draws only when something changed, so allowing 60 costs nothing while idle.
+        return ink.render(React.createElement(App, { api, view: initialView }), { exitOnCtrlC: false, maxFps: 60 })
       }),
       (app) => Effect.promise(() => app.waitUntilExit()),
       (app) =>

@@ -5,6 +5,7 @@
 import type { Migrations } from "../Migrations.js"
 import * as Fencing from "./fencing.js"
 import * as Jobs from "./jobs.js"
+import * as Rates from "./rates.js"
 import * as Resources from "./resources.js"
 import * as Retention from "./retention.js"
 import * as Schedules from "./schedules.js"
@@ -35,5 +36,6 @@ export const coreMigrations: Migrations = {
   "0004_schedules": Schedules.schema,
   // resources and schedules were created with BIGINT times already
   "0005_bigint_times": [Fencing.bigintTimes, Jobs.bigintTimes, migrationsBigintTimes].join("\n"),
-  "0006_retention_indexes": Retention.indexes
+  "0006_retention_indexes": Retention.indexes,
+  "0007_job_history_by_time": Rates.indexes
 }

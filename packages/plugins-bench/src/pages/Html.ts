@@ -77,7 +77,11 @@ const style = `
 
 export type Tab = "index" | "graph" | "queue" | "other"
 
-export const page = (options: { readonly title: string; readonly tab: Tab; readonly head?: Raw; readonly body: Raw }) => {
+/**
+ * A page in the frame. `live`: its main part follows the daemon (core's `/events/live.js`
+ * replaces it when something changed); not for a page whose script draws into it (the graph).
+ */
+export const page = (options: { readonly title: string; readonly tab: Tab; readonly head?: Raw; readonly body: Raw; readonly live?: boolean }) => {
   const tab = (name: Tab, href: string, label: string) => html`<a href="${href}"${raw(options.tab === name ? ` class="here"` : "")}>${label}</a>`
   return `<!doctype html>
 <html lang="en">
@@ -87,13 +91,13 @@ export const page = (options: { readonly title: string; readonly tab: Tab; reado
 <link rel="icon" href="data:,">
 <title>${escapeHtml(options.title)} · bench</title>
 <style>${style}</style>
-${options.head?.html ?? ""}
+${options.head?.html ?? ""}${options.live ? `\n<script src="/events/live.js" defer></script>` : ""}
 </head>
 <body>
 <header><strong>bench</strong>${tab("index", `${base}/`, "refs").html}${tab("graph", `${base}/graph/`, "graph").html}${
     tab("queue", `${base}/queue/`, "queue").html
   }</header>
-<main>
+<main${options.live ? ` id="live-main" data-live` : ""}>
 ${options.body.html}
 </main>
 </body>

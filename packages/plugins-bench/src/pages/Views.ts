@@ -92,7 +92,7 @@ ${
   }
 <h2>Compare</h2>
 ${compareForm()}`
-  return page({ title: "refs", tab: "index", body })
+  return page({ title: "refs", tab: "index", body, live: true })
 }
 
 const fingerprintTable = (fingerprint: unknown): Raw => {
@@ -132,7 +132,7 @@ ${
     }</tbody></table>`
   }
 <p><a href="${base}/api/commit/${commit.hash}">JSON</a></p>`
-  return page({ title: `${short(commit.hash)} ${subject}`, tab: "other", body })
+  return page({ title: `${short(commit.hash)} ${subject}`, tab: "other", body, live: true })
 }
 
 export const runPage = (run: Run, parent: string | undefined) => {
@@ -166,7 +166,7 @@ ${
     }</pre>`
   }
 <p><a href="${base}/api/run/${encodeURIComponent(run.id)}">JSON</a></p>`
-  return page({ title: `run ${run.id}`, tab: "other", body })
+  return page({ title: `run ${run.id}`, tab: "other", body, live: true })
 }
 
 const verdictOrder: ReadonlyArray<Compare.Verdict> = ["regression", "improvement", "changed", "added", "removed", "no significant change", "not judged"]
@@ -288,7 +288,7 @@ ${
       )
     }</tbody></table>`
   }`
-  return page({ title: "queue", tab: "queue", head: html`<script src="${base}/static/queue.js" defer></script>`, body })
+  return page({ title: "queue", tab: "queue", head: html`<script src="${base}/static/queue.js" defer></script>`, body, live: true })
 }
 
 const shortRef = (name: string) => name.replace(/^refs\/(heads|tags)\//, "")
