@@ -38,7 +38,7 @@ const crew = Plugin.make({
       }).pipe(Effect.orDie)
     )
   }),
-  tui: () => Effect.succeed([{ name: "rota", title: "crew: the rota", columns: ["WHO"], rows: [["ada"]] }])
+  tui: () => [{ name: "rota", title: "Rota", read: Effect.succeed({ title: "crew: the rota", columns: ["WHO"], rows: [["ada"]] }) }]
 })
 
 const readToken = "tui-test-read-token-0123456789"

@@ -1,6 +1,6 @@
 /** The watcher's view in the TUI (`Plugin.tui`): its endpoints, down ones first, with how long each has been in its state. */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { TuiPanel } from "@orch/core/Plugin"
+import type { TuiView } from "@orch/core/Plugin"
 import { Clock, Effect } from "effect"
 import { listStates } from "./sql.js"
 
@@ -13,24 +13,30 @@ export const duration = (ms: number): string => {
   return d > 0 ? `${d}d${h}h` : h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`
 }
 
-export const views = () =>
-  Effect.gen(function*() {
+const endpoints: TuiView = {
+  name: "endpoints",
+  title: "Endpoints",
+  read: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = yield* Clock.currentTimeMillis
     const states = yield* listStates(sql)
     const down = states.filter((row) => row.state === "down")
-    const endpoints: TuiPanel = {
-      name: "endpoints",
+    const shownRows = [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown)
+    return {
       title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
       columns: ["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED"],
-      rows: [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown).map((row) => [
+      rows: shownRows.map((row) => [
         row.endpoint,
         row.state,
         row.changed_at === null ? "-" : duration(now - Number(row.changed_at)),
         row.changed_at === null ? "-" : new Date(Number(row.changed_at)).toISOString(),
         String(row.failures),
         `${duration(now - Number(row.checked_at))} ago`
-      ])
+      ]),
+      keys: shownRows.map((row) => ({ endpoint: row.endpoint })),
+      actions: [{ key: "n", label: "check now", method: "POST", path: "/api/endpoints/{endpoint}/check", role: "operate" }]
     }
-    return [endpoints]
   })
+}
+
+export const views = (): ReadonlyArray<TuiView> => [endpoints]
