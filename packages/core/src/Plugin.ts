@@ -191,7 +191,7 @@ export interface TuiAction {
    * every value named does not offer the action.
    */
   readonly path: string
-  /** The JSON body, when the route takes one. */
+  /** The JSON body, when the route takes one; `{x}` in its strings is the row's `x` too (not encoded). */
   readonly body?: unknown
   /** The least role the route needs: said when the token may not. */
   readonly role: "operate" | "admin"
