@@ -213,12 +213,16 @@ export interface TuiPanel {
  * One view of a plugin in the TUI (`:<plugin>/<name>`), and a panel of `GET /overview`.
  * Listed by its name and title without being read; `read` runs only when the view is asked for.
  */
-export interface TuiView {
+export interface TuiView<S = never> {
   /** Lowercase words joined by dashes; keep it stable. */
   readonly name: string
   readonly title: string
-  /** Reads the view from the shared database (with core's services only; the plugin's own are not there). */
-  readonly read: Effect.Effect<TuiPanel, unknown, CoreServices>
+  /**
+   * Reads the view: from the shared database with core's services, or from the plugin's
+   * own services `S` (what only the running plugin holds: waiters, an upstream's answer),
+   * in which case it is unavailable while they are down.
+   */
+  readonly read: Effect.Effect<TuiPanel, unknown, CoreServices | S | PluginContext>
 }
 
 /**
@@ -264,7 +268,7 @@ export interface Plugin<C = any, S = any, Provided = never> {
    * The plugin's views in the TUI, declared: `GET /tui/views` lists them, `GET
    * /tui/views/<plugin>/<name>` reads one (and `GET /overview` shows each as a panel).
    */
-  readonly tui?: ((config: C) => ReadonlyArray<TuiView>) | undefined
+  readonly tui?: ((config: C) => ReadonlyArray<TuiView<S>>) | undefined
 }
 
 /** The plugins this build of orch knows: provided by `apps/cli`, read by core's commands. */

@@ -1,12 +1,15 @@
 /** `GET /tui/views` and `GET /tui/views/{plugin}/{name}` through a real daemon: plugins' declared views over the API. */
 import { describe, expect, it } from "@effect/vitest"
 import { tempDir } from "@orch/testing"
-import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import * as Config from "../src/Config.js"
 import * as Plugin from "../src/Plugin.js"
 import * as Runtime from "../src/Runtime.js"
 
 const NoConfig = Schema.Struct({})
+
+/** A plugin's own service, which only its running services provide. */
+class Shelf extends Context.Tag("test/Shelf")<Shelf, { readonly items: ReadonlyArray<string> }>() {}
 
 const get = (url: string) => Effect.promise(async () => {
   const response = await fetch(url)
@@ -21,8 +24,9 @@ describe("GET /tui/views", () => {
       const gate = yield* Deferred.make<void>()
       const shop = Plugin.make({
         name: "shop",
-        description: "two views",
+        description: "three views",
         config: NoConfig,
+        services: () => Layer.succeed(Shelf, { items: ["x", "y"] }),
         tui: () => [
           {
             name: "queue",
@@ -41,7 +45,8 @@ describe("GET /tui/views", () => {
               } satisfies Plugin.TuiPanel
             })
           },
-          { name: "slow", title: "Slow", read: Effect.as(Deferred.await(gate), { title: "slow at last", columns: ["X"], rows: [["1"]] }) }
+          { name: "slow", title: "Slow", read: Effect.as(Deferred.await(gate), { title: "slow at last", columns: ["X"], rows: [["1"]] }) },
+          { name: "shelf", title: "Shelf", read: Effect.map(Shelf, (shelf) => ({ title: "on the shelf", columns: ["ITEM"], rows: shelf.items.map((i) => [i]) })) }
         ]
       })
       const broken = Plugin.make({
@@ -59,7 +64,8 @@ describe("GET /tui/views", () => {
       })
       const plugins = [shop, broken]
       const config = yield* Config.load(plugins, { dataDir: tempDir("orch-tuiviews-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
-      const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "test" })
+      const { info, running } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "test" })
+      yield* Effect.forEach(running, (p) => p.started, { discard: true })
 
       // the slow view is being read (and waits) while the list answers at once, having read nothing
       const slow = yield* Effect.fork(get(`${info.url}/tui/views/shop/slow`))
@@ -68,6 +74,7 @@ describe("GET /tui/views", () => {
       expect(list.body).toEqual([
         { plugin: "shop", name: "queue", title: "Queue" },
         { plugin: "shop", name: "slow", title: "Slow" },
+        { plugin: "shop", name: "shelf", title: "Shelf" },
         { plugin: "broken", name: "fails", title: "Fails" },
         { plugin: "broken", name: "bad-key", title: "Bad key" }
       ])
@@ -90,6 +97,9 @@ describe("GET /tui/views", () => {
         ]
       })
 
+      // a view read from the plugin's own running services
+      expect((yield* get(`${info.url}/tui/views/shop/shelf`)).body.rows).toEqual([["x"], ["y"]])
+
       const fails = yield* get(`${info.url}/tui/views/broken/fails`)
       expect(fails.status).toBe(503)
       expect(fails.body.message).toContain("view broken/fails is unavailable")
@@ -109,7 +119,8 @@ describe("GET /tui/views", () => {
           name: "shop",
           panels: [
             { title: "shop: 2 queued", columns: ["ITEM"], rows: [["a"], ["b"]] },
-            { title: "slow at last", columns: ["X"], rows: [["1"]] }
+            { title: "slow at last", columns: ["X"], rows: [["1"]] },
+            { title: "on the shelf", columns: ["ITEM"], rows: [["x"], ["y"]] }
           ]
         },
         {
