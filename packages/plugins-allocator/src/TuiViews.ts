@@ -1,14 +1,15 @@
 /**
  * The allocator's view in the TUI (`Plugin.tui`): its devices with state, holder, expiry and
- * labels; on the selected device, its own routes: release the lease, drain, undrain.
- * (Waiters are held in the running allocator's memory, which a view cannot read: not shown.)
+ * labels; on the selected device, its own routes: release the lease, drain, undrain. And
+ * the allocations waiting for a device, as the running allocator holds them.
  */
 import type { TuiView } from "@orch/core/Plugin"
 import { Resources } from "@orch/core/Resources"
 import { Effect } from "effect"
+import { Allocator } from "./Allocator.js"
 import { Device, infoOf, statusOf } from "./Device.js"
 
-const devices: TuiView = {
+const devices: TuiView<Allocator> = {
   name: "devices",
   title: "Devices",
   read: Effect.gen(function*() {
@@ -39,4 +40,22 @@ const devices: TuiView = {
   })
 }
 
-export const views = (): ReadonlyArray<TuiView> => [devices]
+const waiters: TuiView<Allocator> = {
+  name: "waiters",
+  title: "Waiters",
+  read: Effect.gen(function*() {
+    const waiting = yield* (yield* Allocator).waiters
+    return {
+      title: `waiters (${waiting.length}, first come first served)`,
+      columns: ["#", "HOLDER", "WANTS", "GIVES UP AT"],
+      rows: waiting.map((w, i) => [
+        String(i + 1),
+        w.holder,
+        Object.entries(w.criteria).map(([k, v]) => `${k}=${v}`).join(","),
+        Number.isFinite(w.deadline) ? new Date(w.deadline).toISOString() : "-"
+      ])
+    }
+  })
+}
+
+export const views = (): ReadonlyArray<TuiView<Allocator>> => [devices, waiters]

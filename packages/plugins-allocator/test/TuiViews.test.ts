@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Config from "@orch/core/Config"
 import * as Runtime from "@orch/core/Runtime"
 import { send, tempDir } from "@orch/testing"
-import { Effect, Redacted } from "effect"
+import { Effect, Fiber, Redacted, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { plugin } from "../src/index.js"
@@ -40,8 +40,26 @@ describe("allocator devices view", () => {
       const view = () => Effect.map(call("GET", "/tui/views/allocator/devices", "viewer"), (answer) => answer.body as any)
       const fill = (template: string, row: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(row[k]!))
 
-      expect((yield* call("GET", "/tui/views", "viewer")).body).toEqual([{ plugin: "allocator", name: "devices", title: "Devices" }])
-      const lease = (yield* call("POST", "/allocator/leases", "ci", { type: "board", holder: "ci", ttlSeconds: 60 })).body as any
+      expect((yield* call("GET", "/tui/views", "viewer")).body).toEqual([
+        { plugin: "allocator", name: "devices", title: "Devices" },
+        { plugin: "allocator", name: "waiters", title: "Waiters" }
+      ])
+      // both devices taken, a third allocation waits: the waiters view shows it, until a device comes free
+      const first = (yield* call("POST", "/allocator/leases", "ops", { type: "board", holder: "lab", ttlSeconds: 60 })).body as any
+      const second = (yield* call("POST", "/allocator/leases", "ops", { type: "board", holder: "lab", ttlSeconds: 60 })).body as any
+      const waiting = yield* Effect.fork(call("POST", "/allocator/leases", "ci", { type: "board", holder: "ci", ttlSeconds: 60, waitSeconds: 30 }))
+      const waiters = yield* call("GET", "/tui/views/allocator/waiters", "viewer").pipe(
+        Effect.map((answer) => answer.body as any),
+        Effect.filterOrFail((v) => v.rows?.length === 1, () => "nobody waits yet"),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
+      )
+      expect(waiters.rows[0].slice(0, 3)).toEqual(["1", "ci", "type=board"])
+      expect(Date.parse(waiters.rows[0][3])).toBeGreaterThan(Date.now())
+      expect((yield* call("DELETE", `/allocator/leases/${first.id}`, "ops")).status).toBe(200)
+      const lease = (yield* Fiber.join(waiting)).body as any
+      expect(lease.holder).toBe("ci")
+      expect((yield* call("GET", "/tui/views/allocator/waiters", "viewer")).body.rows).toEqual([])
+      expect((yield* call("DELETE", `/allocator/leases/${second.id}`, "ops")).status).toBe(200)
       const before = yield* view()
       expect(before.columns).toEqual(["NAME", "TYPE", "STATUS", "HOLDER", "EXPIRES", "LABELS"])
       const leased = before.rows.findIndex((row: Array<string>) => row[0] === lease.device.name)
