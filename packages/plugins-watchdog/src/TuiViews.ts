@@ -1,25 +1,37 @@
 /**
- * The watchdog's views in the TUI (`Plugin.tui`): its jobs by location and state, and its
- * instances with their last decision; on an instance, start or stop it through the
+ * The watchdog's views in the TUI (`Plugin.tui`): each location with its agents and queue
+ * as WPT reports them and orch's jobs there by state, and its instances with their last decision; on an instance, start or stop it through the
  * watchdog's own routes (`POST /instances/{name}/start|stop`, operate role).
  */
 import type { TuiView } from "@orch/core/Plugin"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import * as Watchdog from "./Watchdog.js"
+import { WptClient } from "./Wpt.js"
 
 const states = ["AWAITING", "SUBMITTED", "FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING", "CANCELLED"]
 
-const locations: TuiView = {
+const locations: TuiView<WptClient> = {
   name: "locations",
   title: "WPT jobs by location",
-  read: Effect.map(Watchdog.jobsByLocation, (rows) => ({
-    title: "WPT jobs by location",
-    columns: ["LOCATION", ...states],
-    rows: rows.map((l) => [l.location, ...states.map((state) => String(l.counts[state] ?? 0))])
-  }))
+  read: Effect.gen(function*() {
+    const [jobs, wpt] = yield* Effect.all([Watchdog.jobsByLocation, Effect.either((yield* WptClient).locations)], { concurrency: 2 })
+    const atWpt = new Map(Either.isRight(wpt) ? wpt.right.map((l) => [l.location, l]) : [])
+    const names = [...new Set([...atWpt.keys(), ...jobs.map((l) => l.location)])].sort()
+    const counts = new Map(jobs.map((l) => [l.location, l.counts]))
+    // WPT's own figures, "?" while it cannot be asked, "-" for a location it does not list
+    const wptFigures = (name: string) => {
+      const l = atWpt.get(name)
+      return Either.isLeft(wpt) ? ["?", "?", "?", "?"] : l === undefined ? ["not at WPT", "-", "-", "-"] : [l.status, `${l.idle}/${l.total}`, String(l.queued), String(l.testing)]
+    }
+    return {
+      title: Either.isLeft(wpt) ? `WPT jobs by location (WPT unreachable: ${wpt.left.message})` : "WPT jobs by location",
+      columns: ["LOCATION", "WPT", "AGENTS IDLE", "WPT QUEUE", "TESTING", ...states],
+      rows: names.map((name) => [name, ...wptFigures(name), ...states.map((state) => String(counts.get(name)?.[state] ?? 0))])
+    }
+  })
 }
 
-const instances: TuiView = {
+const instances: TuiView<WptClient> = {
   name: "instances",
   title: "Instances",
   read: Effect.map(Watchdog.instances, (rows) => ({
@@ -34,4 +46,4 @@ const instances: TuiView = {
   }))
 }
 
-export const views = (): ReadonlyArray<TuiView> => [locations, instances]
+export const views = (): ReadonlyArray<TuiView<WptClient>> => [locations, instances]
