@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { ViewAction } from "../src/tui/Api.js"
-import { requestOf } from "../src/tui/Content.js"
+import { requestOf } from "../src/tui/Actions.js"
 import * as Keys from "../src/tui/Keys.js"
 import { keysOfChunk } from "../src/tui/Keys.js"
 

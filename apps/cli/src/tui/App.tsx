@@ -7,8 +7,9 @@
  */
 import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
-import type { ApiError, RowKey, TuiApi, ViewAction } from "./Api.js"
-import { type Content, coreViews, load, requestOf, subjectOf } from "./Content.js"
+import { actionsOf, outcome, requestOf, subjectOf } from "./Actions.js"
+import type { ApiError, TuiApi, ViewAction } from "./Api.js"
+import { type Content, coreViews, load } from "./Content.js"
 import { completions, help, initial, type KeyPress, keysOfChunk, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
 import { Overview } from "./Overview.js"
@@ -32,27 +33,6 @@ const useSize = () => {
     return () => void stdout.off("resize", onResize)
   }, [stdout])
   return size
-}
-
-/** The actions of what is shown, and the row they act on. */
-const actionsOf = (content: Content | undefined, selected: number): { actions: ReadonlyArray<ViewAction>; row: RowKey | undefined } =>
-  content?._tag === "table"
-    ? { actions: content.actions ?? [], row: content.keys?.[selected] }
-    : content?._tag === "detail"
-    ? { actions: content.actions ?? [], row: content.key }
-    : { actions: [], row: undefined }
-
-/** How an action's outcome reads: done (with the state it left, when the answer says one), not allowed, or refused and why. */
-export const outcome = (action: ViewAction, row: RowKey, result: { ok: unknown } | { error: ApiError }): string => {
-  const what = `${action.label} ${subjectOf(action, row)}`
-  if ("ok" in result) {
-    const state = typeof result.ok === "object" && result.ok !== null ? (result.ok as { state?: unknown }).state : undefined
-    return `${what}: done${typeof state === "string" ? `, now ${state}` : ""}`
-  }
-  const { status, reason, message } = result.error
-  if (status === 403) return `not allowed: this token may not ${action.label} (403, needs ${action.role}): ${reason ?? message}`
-  if (status !== undefined) return `${what}: refused by the daemon (${status}): ${reason ?? message}`
-  return `${what} failed: ${message}`
 }
 
 const footer = (mode: Mode, names: ReadonlyArray<string>, actions: ReadonlyArray<ViewAction>) => {

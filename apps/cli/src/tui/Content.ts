@@ -3,6 +3,7 @@
  * (jobs, resources, a plugin's view) or a job's details. Pure shaping of the API's answers,
  * so components only draw.
  */
+import { jobActions } from "./Actions.js"
 import type { Job, JobFilter, JobHistoryEntry, Overview, PluginView, Resource, RowKey, TuiApi, ViewAction } from "./Api.js"
 import type { ScreenState } from "./Keys.js"
 import { relative, shortTime } from "./Layout.js"
@@ -26,54 +27,6 @@ export type Content =
     readonly key?: RowKey | undefined
     readonly actions?: ReadonlyArray<ViewAction> | undefined
   }
-
-/** Core's actions on a job, declared as plugins declare theirs. */
-export const jobActions: ReadonlyArray<ViewAction> = [
-  { key: "c", label: "cancel job", method: "POST", path: "/jobs/{id}/cancel", body: { reason: "cancelled from orch tui" }, role: "operate", confirm: true },
-  { key: "r", label: "retry job", method: "POST", path: "/jobs/{id}/retry", body: { reason: "retried from orch tui" }, role: "operate", confirm: true }
-]
-
-const placeholder = /\{([A-Za-z0-9_-]+)\}/g
-
-/** `template` with each `{x}` replaced by the row's `x` (through `encode`); undefined when the row lacks one. */
-const fill = (template: string, row: RowKey, encode: (value: string) => string): string | undefined => {
-  let missing = false
-  const filled = template.replace(placeholder, (_, name: string) => {
-    const value = row[name]
-    if (value === undefined) missing = true
-    return value === undefined ? "" : encode(value)
-  })
-  return missing ? undefined : filled
-}
-
-const fillBody = (body: unknown, row: RowKey): { readonly ok: boolean; readonly value: unknown } => {
-  if (typeof body === "string") {
-    const value = fill(body, row, (v) => v)
-    return { ok: value !== undefined, value }
-  }
-  if (Array.isArray(body)) {
-    const items = body.map((item) => fillBody(item, row))
-    return { ok: items.every((i) => i.ok), value: items.map((i) => i.value) }
-  }
-  if (typeof body === "object" && body !== null) {
-    const entries = Object.entries(body).map(([k, v]) => [k, fillBody(v, row)] as const)
-    return { ok: entries.every(([, v]) => v.ok), value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])) }
-  }
-  return { ok: true, value: body }
-}
-
-/** The request an action makes on a row (its path's and body's `{x}` filled), or undefined when the row lacks a value it names. */
-export const requestOf = (action: ViewAction, row: RowKey) => {
-  const path = fill(action.path, row, encodeURIComponent)
-  const body = fillBody(action.body, row)
-  return path === undefined || !body.ok ? undefined : { method: action.method, path, body: body.value }
-}
-
-/** What an action is done to, as the question and its answer say it: the row's values it names (`job 12`, `device pixel-1`). */
-export const subjectOf = (action: ViewAction, row: RowKey): string => {
-  const names = [...`${action.path} ${JSON.stringify(action.body ?? "")}`.matchAll(placeholder)].map((m) => m[1]!)
-  return [...new Set(names)].map((name) => row[name] ?? "?").join(" ")
-}
 
 export const coreViews = ["overview", "jobs", "resources"] as const
 

@@ -5,7 +5,7 @@
  * selected row (a job's `c`/`r`, a device's drain …), after a `y` when they ask.
  */
 import type { RowKey, ViewAction } from "./Api.js"
-import { requestOf, subjectOf } from "./Content.js"
+import { requestOf, subjectOf } from "./Actions.js"
 
 export type Mode =
   | { readonly _tag: "normal" }
