@@ -14,7 +14,12 @@ const locations: TuiView<WptClient> = {
   name: "locations",
   title: "WPT jobs by location",
   read: Effect.gen(function*() {
-    const [jobs, wpt] = yield* Effect.all([Watchdog.jobsByLocation, Effect.either((yield* WptClient).locations)], { concurrency: 2 })
+    // bounded: the view (and `/overview`, which shows it) must not wait on a slow WPT
+    const asked = (yield* WptClient).locations.pipe(
+      Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => ({ message: "no answer within 2 s" }) }),
+      Effect.either
+    )
+    const [jobs, wpt] = yield* Effect.all([Watchdog.jobsByLocation, asked], { concurrency: 2 })
     const atWpt = new Map(Either.isRight(wpt) ? wpt.right.map((l) => [l.location, l]) : [])
     const names = [...new Set([...atWpt.keys(), ...jobs.map((l) => l.location)])].sort()
     const counts = new Map(jobs.map((l) => [l.location, l.counts]))
