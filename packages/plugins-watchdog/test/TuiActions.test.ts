@@ -54,7 +54,11 @@ watchdog:
         { plugin: "watchdog", name: "instances", title: "Instances" }
       ])
       // the location with WPT's own figures (no agent has polled: offline, none idle)
-      const locations = (yield* call("GET", "/tui/views/watchdog/locations", readToken)).body
+      const locations = yield* call("GET", "/tui/views/watchdog/locations", readToken).pipe(
+        Effect.map((answer) => answer.body),
+        Effect.filterOrFail((v) => v.rows?.length === 1, () => "WPT not asked yet"),
+        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 })
+      )
       expect(locations.columns.slice(0, 5)).toEqual(["LOCATION", "WPT", "AGENTS IDLE", "WPT QUEUE", "TESTING"])
       expect(locations.rows.map((row: Array<string>) => row.slice(0, 2))).toEqual([[name, expect.not.stringMatching(/^(\?|not at WPT)$/)]])
       // instance_controller records the instance it finds at the provider
