@@ -5,14 +5,16 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "@orch/core/Config"
 import * as DaemonClient from "@orch/core/DaemonClient"
+import { jsonError } from "@orch/core/Http"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
 import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir, waitFor } from "@orch/testing"
-import { Effect, Exit, Redacted, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import { render } from "ink-testing-library"
 import { createElement } from "react"
 import * as Api from "../src/tui/Api.js"
@@ -22,26 +24,52 @@ import { columnWidths, fit, tableLine } from "../src/tui/Layout.js"
 
 const Chore = JobKind.simple({ plugin: "crew", name: "chore", payload: Schema.Struct({ n: Schema.Number }), result: Schema.Struct({}) })
 
-// jobs that stay queued (no worker), enqueued through a route; a view of the plugin's own
+// who is on duty: the rota view's rows, changed by its action's route (a 409 when there is nothing to change)
+const rota = new Map<string, string>([["ada", "on duty"]])
+
+// jobs that stay queued (no worker), enqueued through a route; a view of the plugin's own, with an action
 const crew = Plugin.make({
   name: "crew",
   description: "enqueues chores on request",
   config: Schema.Struct({}),
   jobKinds: [Chore],
   http: () => ({
-    routes: HttpLayerRouter.add(
-      "POST",
-      "/chores",
-      Effect.gen(function*() {
-        const { job } = yield* (yield* JobQueue).enqueue(Chore, { n: 7 })
-        return HttpServerResponse.unsafeJson({ id: job.id })
-      }).pipe(Effect.orDie)
+    routes: Layer.mergeAll(
+      HttpLayerRouter.add(
+        "POST",
+        "/chores",
+        Effect.gen(function*() {
+          const { job } = yield* (yield* JobQueue).enqueue(Chore, { n: 7 })
+          return HttpServerResponse.unsafeJson({ id: job.id })
+        }).pipe(Effect.orDie)
+      ),
+      HttpLayerRouter.add(
+        "POST",
+        "/rota/:who/off",
+        Effect.map(HttpRouter.RouteContext, ({ params }) => {
+          const who = params.who ?? ""
+          if (rota.get(who) !== "on duty") return jsonError(409, `${who} is not on duty`)
+          rota.set(who, "off")
+          return HttpServerResponse.unsafeJson({ who, state: "off" })
+        })
+      )
     )
   }),
-  tui: () => Effect.succeed([{ name: "rota", title: "crew: the rota", columns: ["WHO"], rows: [["ada"]] }])
+  tui: () => [{
+    name: "rota",
+    title: "Rota",
+    read: Effect.sync(() => ({
+      title: "crew: the rota",
+      columns: ["WHO", "STATE"],
+      rows: [...rota].map(([who, state]) => [who, state]),
+      keys: [...rota.keys()].map((who) => ({ who })),
+      actions: [{ key: "o", label: "send home", method: "POST" as const, path: "/rota/{who}/off", role: "operate" as const }]
+    }))
+  }]
 })
 
 const readToken = "tui-test-read-token-0123456789"
+const operateToken = "tui-test-operate-token-0123456"
 const adminToken = "tui-test-admin-token-012345678"
 
 const daemon = Effect.suspend(() => daemonAt(tempDir("orch-tui-"), 0))
@@ -51,6 +79,7 @@ function daemonAt(dataDir: string, httpPort: number) {
   const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort }, {})
   const tokens = [
     { name: "viewer", token: Redacted.make(readToken), role: "read" as const },
+    { name: "hand", token: Redacted.make(operateToken), role: "operate" as const },
     { name: "boss", token: Redacted.make(adminToken), role: "admin" as const }
   ]
   const config = { ...loaded, core: { ...loaded.core, auth: { ...loaded.core.auth, tokens } } }
@@ -138,14 +167,14 @@ describe("tui over a real daemon", () => {
       yield* tui.type("c")
       yield* tui.until("the confirmation", (f) => f.includes(`cancel job ${id}? y to confirm`))
       yield* tui.type("y")
-      yield* tui.until("the cancel is done", (f) => f.includes(`cancel of job ${id}: now cancelled`) && f.includes("history (2)"))
+      yield* tui.until("the cancel is done", (f) => f.includes(`cancel job ${id}: done, now cancelled`) && f.includes("history (2)"))
       const answer = yield* Effect.promise(() =>
         fetch(`${url}/jobs/${id}`, { headers: { authorization: `Bearer ${readToken}` } }).then((r) => r.json() as Promise<any>)
       )
       expect(answer.job.state).toBe("cancelled")
       yield* tui.type(escape, "?")
       yield* tui.until("the help lists the keys", (f) => f.includes("filter the rows") && f.includes("quit"))
-      yield* tui.type(" ", ":", "c", "r", "e", "w", "/", "r", enter)
+      yield* tui.type(" ", ":", "c", "r", "e", "w", "/", "r", "o", enter)
       yield* tui.until("the plugin's view, fetched over the API", (f) => f.includes("crew/rota: crew: the rota") && f.includes("ada"))
       expect(tui.lines().every((line) => line.length <= 80)).toBe(true)
     }), 30_000)
@@ -171,8 +200,39 @@ describe("tui over a real daemon", () => {
       const tui = yield* mount(yield* apiFor(url, readToken), "jobs")
       yield* tui.until("the jobs view", (f) => f.includes("jobs (1)"))
       yield* tui.type("c", "y")
-      yield* tui.until("the refusal", (f) => f.includes("not allowed: this token may not cancel jobs (403)"))
+      yield* tui.until("the refusal", (f) => f.includes("not allowed: this token may not cancel job (403, needs operate)"))
       expect(tui.lines()[1]).toContain("403")
       expect(id).toBeGreaterThan(0)
+    }), 30_000)
+
+  it.scopedLive("a plugin view's action: listed, asked, done in the daemon; refused when there is nothing to do; a read token is told it may not", () =>
+    Effect.gen(function*() {
+      rota.clear()
+      rota.set("ada", "on duty").set("bob", "on duty")
+      const url = yield* daemon
+      const tui = yield* mount(yield* apiFor(url, operateToken), "crew/rota")
+      yield* tui.until("the view with its action in the footer", (f) => /ada\s+on duty/.test(f) && f.includes("o send home"))
+      yield* tui.type("?")
+      yield* tui.until("the help lists the action", (f) => f.includes("send home (selected row; needs operate, asks y/n): POST /crew/r"))
+      yield* tui.type(escape, "o")
+      yield* tui.until("the question", (f) => f.includes("send home ada? y to confirm"))
+      yield* tui.type("n")
+      yield* tui.until("not done", (f) => f.includes("send home ada: not done"))
+      expect(rota.get("ada")).toBe("on duty")
+      yield* tui.type("o", "y")
+      yield* tui.until("done, and the view reloaded", (f) => f.includes("send home ada: done, now off") && /ada\s+off/.test(f))
+      const view = yield* Effect.promise(() =>
+        fetch(`${url}/tui/views/crew/rota`, { headers: { authorization: `Bearer ${readToken}` } }).then((r) => r.json() as Promise<any>)
+      )
+      expect(view.rows).toEqual([["ada", "off"], ["bob", "on duty"]])
+      yield* tui.type("o", "y")
+      yield* tui.until("the daemon's refusal, in its words", (f) => f.includes("send home ada: refused by the daemon (409): ada is not on duty"))
+
+      const reader = yield* mount(yield* apiFor(url, readToken), "crew/rota")
+      yield* reader.until("the view", (f) => /bob\s+on duty/.test(f))
+      yield* reader.type("j", "o", "y")
+      yield* reader.until("the refusal", (f) => f.includes("not allowed: this token may not send home (403, needs operate)"))
+      expect(rota.get("bob")).toBe("on duty")
+      expect(reader.lines().every((line) => line.length <= 80)).toBe(true)
     }), 30_000)
 })

@@ -30,7 +30,7 @@ const fakeApi = (): TuiApi & { loads: number } => {
     },
     views: () => Promise.resolve([]),
     view: () => Promise.reject(new Error("no views")),
-    act: () => Promise.reject(new Error("no actions")),
+    perform: () => Promise.reject(new Error("no actions")),
     // the daemon never says anything changed: whatever redraws is the tick
     watch: () => () => undefined
   }

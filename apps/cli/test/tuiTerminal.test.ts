@@ -101,7 +101,7 @@ describe.skipIf(!hasTmux)("orch tui in tmux", () => {
     keys("c")
     await showing("the confirmation", (text) => text.includes(`cancel job ${id}? y to confirm`))
     keys("y")
-    await showing("the cancel done", (text) => text.includes(`cancel of job ${id}: now cancelled`) && text.includes("history (2)"))
+    await showing("the cancel done", (text) => text.includes(`cancel job ${id}: done, now cancelled`) && text.includes("history (2)"))
     const answer = await fetch(`${daemon.url}/jobs/${id}`).then((r) => r.json() as Promise<{ job: { state: string } }>)
     expect(answer.job.state).toBe("cancelled")
 

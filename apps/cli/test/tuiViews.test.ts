@@ -29,6 +29,9 @@ describe("plugins' views over the API", () => {
     const queue = await get("/tui/views/bench/queue")
     expect(queue.body.columns).toEqual(["COMMIT", "PRIORITY", "REASON", "QUEUED", "WORKER", "MESSAGE"])
     expect(queue.body.title).toMatch(/^bench: \d+ commit\(s\) queued$/)
+    // each view's actions come with it, their paths under the plugin's mount
+    expect(queue.body.actions.map((a: any) => a.path)).toEqual(["/bench/api/queue/{hash}"])
+    expect(endpoints.body.actions.map((a: any) => a.path)).toEqual(["/watcher/api/endpoints/{endpoint}/check"])
     expect((await get("/tui/views/bench/alerts")).body.columns[0]).toBe("ALERT")
     expect((await get("/tui/views/bench/nope")).status).toBe(404)
   }, 30_000)

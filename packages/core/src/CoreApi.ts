@@ -15,7 +15,7 @@ import { Clock, Effect, Layer, Schema } from "effect"
 import * as Auth from "./Auth.js"
 import * as JobRates from "./JobRates.js"
 import { type Job, JobQueue } from "./Jobs.js"
-import type { CoreServices, TuiPanel } from "./Plugin.js"
+import type { TuiView } from "./Plugin.js"
 import { Resources } from "./Resources.js"
 
 export class NotFound extends Schema.TaggedError<NotFound>()(
@@ -180,11 +180,19 @@ export class OverviewGroup extends HttpApiGroup.make("overview")
 
 export class CoreApi extends HttpApi.make("core").add(JobsGroup).add(ResourcesGroup).add(OverviewGroup) {}
 
-/** A running plugin's panels for `/overview` (and so the TUI): `Plugin.tui` over its config. */
-export interface PluginPanels {
+/** A running plugin's declared views (`Plugin.tui` over its config): the TUI's, and panels of `/overview`. */
+export interface PluginViews {
   readonly name: string
-  readonly panels: Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>
+  readonly views: ReadonlyArray<TuiView>
 }
+
+/** One view read as an overview panel; one that fails or takes over 10 s says so in its panel. */
+const panelOf = (view: TuiView) =>
+  view.read.pipe(
+    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "slow" }),
+    Effect.map(({ title, columns, rows }) => ({ title, columns, rows })),
+    Effect.catchAllCause(() => Effect.succeed({ title: `${view.title}: unavailable`, columns: [], rows: [] }))
+  )
 
 const notFound = (error: { readonly message: string }) => new NotFound({ message: error.message })
 const conflict = (error: { readonly message: string }) => new Conflict({ message: error.message })
@@ -227,9 +235,9 @@ const ResourcesHandlers = HttpApiBuilder.group(CoreApi, "resources", (handlers) 
 
 /**
  * Counts by state of jobs and resources, the rates jobs finish at, and each running
- * plugin's panels (one that fails says so in its panel).
+ * plugin's views as panels (one that fails says so in its panel).
  */
-const OverviewHandlers = (plugins: ReadonlyArray<PluginPanels>) =>
+const OverviewHandlers = (plugins: ReadonlyArray<PluginViews>) =>
   HttpApiBuilder.group(CoreApi, "overview", (handlers) =>
     Effect.map(JobRates.make, (rates) =>
     handlers.handle("get", () =>
@@ -242,18 +250,16 @@ const OverviewHandlers = (plugins: ReadonlyArray<PluginPanels>) =>
           resources.countByState(),
           rates(now),
           Effect.forEach(plugins, (plugin) =>
-            plugin.panels.pipe(
-              Effect.map((panels) => ({ name: plugin.name, panels })),
-              Effect.catchAllCause(() =>
-                Effect.succeed({ name: plugin.name, panels: [{ title: "unavailable", columns: [], rows: [] }] })
-              )
-            ))
+            Effect.map(
+              Effect.forEach(plugin.views, panelOf, { concurrency: "unbounded" }),
+              (panels) => ({ name: plugin.name, panels })
+            ), { concurrency: "unbounded" })
         ], { concurrency: "unbounded" })
         return { jobs, resources: resourceCounts, rates: rateList, plugins: panels.filter((p) => p.panels.length > 0) }
       }).pipe(Effect.orDie))))
 
 /** Core's API routes, for the one server; `plugins` are the running plugins' panels. */
-export const routes = (plugins: ReadonlyArray<PluginPanels> = []) =>
+export const routes = (plugins: ReadonlyArray<PluginViews> = []) =>
   HttpLayerRouter.addHttpApi(CoreApi).pipe(
     Layer.provide(Layer.mergeAll(JobsHandlers, ResourcesHandlers, OverviewHandlers(plugins)))
   )

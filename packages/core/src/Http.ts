@@ -192,7 +192,7 @@ const coreRoutes = (
   apis: ReadonlyArray<HttpApi.HttpApi.Any>,
   version: string,
   plugins: ReadonlyArray<string>,
-  panels: ReadonlyArray<CoreApi.PluginPanels>
+  panels: ReadonlyArray<CoreApi.PluginViews>
 ) =>
   Layer.mergeAll(
     // served before the Effect router: the probe of every load balancer and supervisor
@@ -386,12 +386,12 @@ export interface Mounted {
   readonly access?: ReadonlyArray<Access.Rule> | undefined
 }
 
-/** Serves core's routes and every plugin's mounted routes on the server from `listen`; `panels` feed `/overview`. */
+/** Serves core's routes and every plugin's mounted routes on the server from `listen`; `panels`: the plugins' views, for the TUI and `/overview`. */
 export const serve = (
   options: HttpOptions,
   mounted: ReadonlyArray<Mounted>,
   version: string,
-  panels: ReadonlyArray<CoreApi.PluginPanels> = []
+  panels: ReadonlyArray<CoreApi.PluginViews> = []
 ) => {
   const known = new Set([...reservedNames.map((name) => `/${name}`), ...mounted.map((p) => `/${p.name}`)])
   const apis = [CoreApi.CoreApi, TuiViews.TuiApi, ...mounted.flatMap((p) => (p.api ? [p.api] : []))]

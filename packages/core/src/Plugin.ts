@@ -175,13 +175,54 @@ export interface PluginHttp<S = never> {
   readonly access?: ReadonlyArray<AccessRule> | undefined
 }
 
-/** One view of a plugin in the TUI (`GET /tui/views/<plugin>/<name>`), and a panel of `GET /overview`. */
+/**
+ * An action a view offers on its selected row: an HTTP call the TUI makes with its own
+ * token after a y/n, then reloads. Plain data, it travels as JSON in the view.
+ */
+export interface TuiAction {
+  /** The key that does it: one character the TUI keeps for nothing else (not `:/?qjkgG`). */
+  readonly key: string
+  /** What it does, as the footer and the question say it: "drain device". */
+  readonly label: string
+  readonly method: "POST" | "PUT" | "PATCH" | "DELETE"
+  /**
+   * Relative to the plugin's routes, as its access rules are: `/devices/{name}/drain`.
+   * `{x}` is the selected row's `x` (see `TuiPanel.keys`), URL-encoded; a row without
+   * every value named does not offer the action.
+   */
+  readonly path: string
+  /** The JSON body, when the route takes one; `{x}` in its strings is the row's `x` too (not encoded). */
+  readonly body?: unknown
+  /** The least role the route needs: said when the token may not. */
+  readonly role: "operate" | "admin"
+  /** Asks y/n first (default); false for what is harmless to do twice. */
+  readonly confirm?: boolean | undefined
+}
+
+/** What one view shows when read: a table, each row's hidden values, the actions on a row. */
 export interface TuiPanel {
-  /** The view's name in the TUI (`:<plugin>/<name>`); the title made a slug when absent. Keep it stable. */
-  readonly name?: string | undefined
   readonly title: string
-  readonly rows: ReadonlyArray<ReadonlyArray<string>>
   readonly columns: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<ReadonlyArray<string>>
+  /** Each row's hidden values by name, in the order of `rows`: what actions' paths use (a device's name, its lease's id). */
+  readonly keys?: ReadonlyArray<Readonly<Record<string, string>>> | undefined
+  readonly actions?: ReadonlyArray<TuiAction> | undefined
+}
+
+/**
+ * One view of a plugin in the TUI (`:<plugin>/<name>`), and a panel of `GET /overview`.
+ * Listed by its name and title without being read; `read` runs only when the view is asked for.
+ */
+export interface TuiView<S = never> {
+  /** Lowercase words joined by dashes; keep it stable. */
+  readonly name: string
+  readonly title: string
+  /**
+   * Reads the view: from the shared database with core's services, or from the plugin's
+   * own services `S` (what only the running plugin holds: waiters, an upstream's answer),
+   * in which case it is unavailable while they are down.
+   */
+  readonly read: Effect.Effect<TuiPanel, unknown, CoreServices | S | PluginContext>
 }
 
 /**
@@ -224,10 +265,10 @@ export interface Plugin<C = any, S = any, Provided = never> {
   /** Subcommands under `orch <name>`; build them with core's `Cli.command` (they talk to the daemon over HTTP). */
   readonly commands?: ReadonlyArray<Command.Command<any, CliServices, unknown, any>> | undefined
   /**
-   * The plugin's views in the TUI: read by the daemon from the shared database when asked,
-   * served in `GET /tui/views/<plugin>/<name>` (and as panels in `GET /overview`).
+   * The plugin's views in the TUI, declared: `GET /tui/views` lists them, `GET
+   * /tui/views/<plugin>/<name>` reads one (and `GET /overview` shows each as a panel).
    */
-  readonly tui?: ((config: C) => Effect.Effect<ReadonlyArray<TuiPanel>, unknown, CoreServices>) | undefined
+  readonly tui?: ((config: C) => ReadonlyArray<TuiView<S>>) | undefined
 }
 
 /** The plugins this build of orch knows: provided by `apps/cli`, read by core's commands. */

@@ -130,6 +130,15 @@ const unavailableReply = (running: Running) =>
       : HotRoutes.error(503, `the ${name} is starting`, { plugin: name, retryAfterSeconds: retryAfter }, headers)
   })
 
+/** `effect` with the plugin's services (a TUI view's read); failing, as its routes answer 503, while they are not up. */
+export const withServices = <A, E, R>(running: Running, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | string, Plugin.CoreServices> =>
+  Effect.suspend((): Effect.Effect<A, E | string, Plugin.CoreServices> => {
+    const context = running.current()
+    return context === undefined
+      ? Effect.fail(`the ${running.plugin.name} plugin's services are not up`)
+      : Effect.provide(effect, context as Context.Context<R>) as Effect.Effect<A, E, Plugin.CoreServices>
+  })
+
 /** Core's answer while a plugin's services are not up: 503 with Retry-After, in core's error shape. */
 const unavailable = (running: Running) =>
   Effect.map(unavailableReply(running), replyResponse)

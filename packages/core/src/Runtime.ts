@@ -128,7 +128,10 @@ export const start = (options: DaemonOptions) =>
       }]
     })
     const panels = running.flatMap((plugin) =>
-      plugin.plugin.tui === undefined ? [] : [{ name: plugin.plugin.name, panels: plugin.plugin.tui(plugin.config) }]
+      plugin.plugin.tui === undefined ? [] : [{
+        name: plugin.plugin.name,
+        views: plugin.plugin.tui(plugin.config).map((view) => ({ ...view, read: PluginRuntime.withServices(plugin, view.read) }))
+      }]
     )
     const http = Http.serve(config.core.http, mounted, options.version, panels).pipe(
       Layer.provideMerge(Http.listen(config.core.http, {

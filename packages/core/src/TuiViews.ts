@@ -1,17 +1,25 @@
 /**
  * Plugins' views for the TUI, over the API: `GET /tui/views` lists every running plugin's
- * views, `GET /tui/views/{plugin}/{view}` serves one as a table (title, columns, rows).
- * A view is one `TuiPanel` of the plugin's `tui`, evaluated in the daemon when asked; it is
- * named by its `name`, else by its title made into a slug. Read role, as every GET.
+ * declared views (names and titles, nothing read), `GET /tui/views/{plugin}/{view}` reads
+ * one: a table, each row's hidden values, and the actions on a row with their paths made
+ * absolute. Read role, as every GET; an action is the route's own, under its own role.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect, Layer, Schema } from "effect"
-import { NotFound, type PluginPanels } from "./CoreApi.js"
-import type { TuiPanel } from "./Plugin.js"
+import { Cause, Effect, Layer, Schema } from "effect"
+import { NotFound, type PluginViews } from "./CoreApi.js"
+import type { TuiPanel, TuiView } from "./Plugin.js"
+
+/** The view could not be read: it failed, took too long, or broke the contract (its message says which). */
+export class ViewUnavailable extends Schema.TaggedError<ViewUnavailable>()(
+  "ViewUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
 
 export const ViewSummary = Schema.Struct({
   plugin: Schema.String,
@@ -19,12 +27,26 @@ export const ViewSummary = Schema.Struct({
   title: Schema.String
 }).annotations({ identifier: "TuiViewSummary" })
 
+export const Action = Schema.Struct({
+  key: Schema.String,
+  label: Schema.String,
+  method: Schema.Literal("POST", "PUT", "PATCH", "DELETE"),
+  path: Schema.String.annotations({ description: "From the daemon's root; `{x}` is the selected row's value x, URL-encoded" }),
+  body: Schema.optional(Schema.Unknown),
+  role: Schema.Literal("operate", "admin"),
+  confirm: Schema.Boolean
+}).annotations({ identifier: "TuiAction" })
+
 export const View = Schema.Struct({
   plugin: Schema.String,
   name: Schema.String,
   title: Schema.String,
   columns: Schema.Array(Schema.String),
-  rows: Schema.Array(Schema.Array(Schema.String))
+  rows: Schema.Array(Schema.Array(Schema.String)),
+  keys: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.String })).annotations({
+    description: "Each row's hidden values by name, in the order of rows"
+  }),
+  actions: Schema.Array(Action)
 }).annotations({ identifier: "TuiView" })
 
 export class TuiGroup extends HttpApiGroup.make("tui")
@@ -34,41 +56,77 @@ export class TuiGroup extends HttpApiGroup.make("tui")
       .setPath(Schema.Struct({ plugin: Schema.String, name: Schema.String }))
       .addSuccess(View)
       .addError(NotFound)
+      .addError(ViewUnavailable)
   )
 {}
 
 export class TuiApi extends HttpApi.make("tui").add(TuiGroup) {}
 
-/** A panel's view name: its own, else its title in lowercase words joined by dashes. */
-export const viewName = (panel: TuiPanel): string =>
-  panel.name ?? (panel.title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "view")
+/** Keys the TUI keeps for itself: an action may not take them. */
+export const reservedKeys = [":", "/", "?", "q", "j", "k", "g", "G"] as const
 
-/** A plugin's views; one whose `tui` fails shows as one view that says so. */
-const viewsOf = (plugin: PluginPanels) =>
-  plugin.panels.pipe(
-    Effect.map((panels) => panels.map((panel) => ({ ...panel, plugin: plugin.name, name: viewName(panel) }))),
-    Effect.catchAllCause(() =>
-      Effect.succeed([{ plugin: plugin.name, name: "unavailable", title: `${plugin.name}: unavailable`, columns: [], rows: [] }])
-    )
+/** How long a view may take to read before it is answered as unavailable. */
+export const readTimeout = "10 seconds"
+
+/** What breaks the contract in a panel, or undefined. */
+export const problemOf = (panel: TuiPanel): string | undefined => {
+  if (panel.keys !== undefined && panel.keys.length !== panel.rows.length) {
+    return `${panel.keys.length} row key(s) for ${panel.rows.length} row(s)`
+  }
+  const seen = new Set<string>()
+  for (const action of panel.actions ?? []) {
+    if ([...action.key].length !== 1) return `action "${action.label}": its key must be one character, not ${JSON.stringify(action.key)}`
+    if ((reservedKeys as ReadonlyArray<string>).includes(action.key)) return `action "${action.label}": the key ${action.key} is the TUI's own`
+    if (seen.has(action.key)) return `two actions on the key ${action.key}`
+    if (!action.path.startsWith("/")) return `action "${action.label}": its path must start with /, not ${JSON.stringify(action.path)}`
+    seen.add(action.key)
+  }
+  return undefined
+}
+
+/** Reads one view as served: the actions' paths under the plugin's mount. */
+export const read = (plugin: string, view: TuiView) =>
+  view.read.pipe(
+    Effect.timeoutFail({ duration: readTimeout, onTimeout: () => `took longer than ${readTimeout}` }),
+    Effect.catchAllCause((cause) => Effect.fail(Cause.pretty(cause).split("\n")[0]!.slice(0, 300))),
+    Effect.flatMap((panel) => {
+      const problem = problemOf(panel)
+      return problem === undefined ? Effect.succeed(panel) : Effect.fail(problem)
+    }),
+    Effect.mapError((reason) => new ViewUnavailable({ message: `view ${plugin}/${view.name} is unavailable: ${reason}` })),
+    Effect.map((panel) => ({
+      plugin,
+      name: view.name,
+      title: panel.title,
+      columns: panel.columns,
+      rows: panel.rows,
+      keys: panel.keys ?? [],
+      actions: (panel.actions ?? []).map((action) => ({
+        key: action.key,
+        label: action.label,
+        method: action.method,
+        path: `/${plugin}${action.path}`,
+        ...(action.body === undefined ? {} : { body: action.body }),
+        role: action.role,
+        confirm: action.confirm ?? true
+      }))
+    }))
   )
 
-const handlers = (plugins: ReadonlyArray<PluginPanels>) =>
+const handlers = (plugins: ReadonlyArray<PluginViews>) =>
   HttpApiBuilder.group(TuiApi, "tui", (handlers) =>
     handlers
       .handle("list", () =>
-        Effect.map(
-          Effect.forEach(plugins, viewsOf, { concurrency: "unbounded" }),
-          (all) => all.flat().map(({ plugin, name, title }) => ({ plugin, name, title }))
-        ))
+        Effect.succeed(plugins.flatMap((plugin) => plugin.views.map((view) => ({ plugin: plugin.name, name: view.name, title: view.title })))))
       .handle("get", ({ path }) =>
         Effect.gen(function*() {
           const plugin = plugins.find((p) => p.name === path.plugin)
           if (plugin === undefined) return yield* Effect.fail(new NotFound({ message: `no running plugin ${path.plugin}` }))
-          const view = (yield* viewsOf(plugin)).find((v) => v.name === path.name)
+          const view = plugin.views.find((v) => v.name === path.name)
           if (view === undefined) return yield* Effect.fail(new NotFound({ message: `plugin ${path.plugin} has no view ${path.name}` }))
-          return { plugin: view.plugin, name: view.name, title: view.title, columns: view.columns, rows: view.rows }
+          return yield* read(plugin.name, view)
         })))
 
-/** The routes, over the running plugins' panels. */
-export const routes = (plugins: ReadonlyArray<PluginPanels>) =>
+/** The routes, over the running plugins' declared views. */
+export const routes = (plugins: ReadonlyArray<PluginViews>) =>
   HttpLayerRouter.addHttpApi(TuiApi).pipe(Layer.provide(handlers(plugins)))

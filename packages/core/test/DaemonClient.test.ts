@@ -138,15 +138,14 @@ const viewed = Plugin.make({
   description: "a plugin with a TUI panel",
   config: Schema.Struct({}),
   jobKinds: [Task],
-  tui: () =>
-    Effect.map(JobQueue, () => [{ title: "numbers", columns: ["N"], rows: [["1"], ["2"]] }])
+  tui: () => [{ name: "numbers", title: "Numbers", read: Effect.map(JobQueue, () => ({ title: "numbers", columns: ["N"], rows: [["1"], ["2"]] })) }]
 })
 
 const broken = Plugin.make({
   name: "broken",
   description: "a plugin whose panel fails",
   config: Schema.Struct({}),
-  tui: () => Effect.fail("no panel today")
+  tui: () => [{ name: "today", title: "Today", read: Effect.fail("no panel today") }]
 })
 
 describe("GET /overview", () => {
@@ -176,7 +175,7 @@ describe("GET /overview", () => {
         rates: [{ plugin: "viewed", kind: "task", perMinute: overview.rates[0]!.perMinute, minutes: overview.rates[0]!.minutes }],
         plugins: [
           { name: "viewed", panels: [{ title: "numbers", columns: ["N"], rows: [["1"], ["2"]] }] },
-          { name: "broken", panels: [{ title: "unavailable", columns: [], rows: [] }] }
+          { name: "broken", panels: [{ title: "Today: unavailable", columns: [], rows: [] }] }
         ]
       })
       const spec = yield* daemon.get<{ paths: Record<string, unknown> }>("/openapi.json")

@@ -91,6 +91,8 @@ export interface AllocatorService {
   /** Devices may have come free: serve waiting allocations. */
   readonly wake: Effect.Effect<void>
   readonly waitingCount: Effect.Effect<number>
+  /** The allocations waiting for a device, first come first (the TUI's waiters view). */
+  readonly waiters: Effect.Effect<ReadonlyArray<Waiting.WaiterView>>
 }
 
 export class DeviceNotDrained extends Data.TaggedError("DeviceNotDrained")<{
@@ -386,6 +388,7 @@ export const make = (
       useInventory,
       typeOf,
       wake,
-      waitingCount: waiting.size
+      waitingCount: waiting.size,
+      waiters: waiting.list
     } satisfies AllocatorService
   })

@@ -55,6 +55,14 @@ export interface Waiting {
   /** Answers at once the waiters whose criteria no device in the inventory fits any more. */
   readonly dropUnmatched: Effect.Effect<void, SqlError>
   readonly size: Effect.Effect<number>
+  /** Who waits, first come first: holder, criteria, when each gives up (Infinity: never). */
+  readonly list: Effect.Effect<ReadonlyArray<WaiterView>>
+}
+
+export interface WaiterView {
+  readonly holder: string
+  readonly criteria: Readonly<Record<string, string>>
+  readonly deadline: number
 }
 
 export const make = (options: {
@@ -274,6 +282,9 @@ export const make = (options: {
       denial,
       knownUnmatched,
       dropUnmatched,
-      size: Effect.sync(() => line.size)
+      size: Effect.sync(() => line.size),
+      list: Effect.sync(() =>
+        line.entries().filter((w) => !w.gone).map((w) => ({ holder: w.request.holder, criteria: w.criteria, deadline: w.deadline }))
+      )
     } satisfies Waiting
   })

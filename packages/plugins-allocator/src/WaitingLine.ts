@@ -65,6 +65,11 @@ export class WaitingLine<W extends Entry> {
     return this.count
   }
 
+  /** Every waiter, in the one order of arrival (for who looks: a view, not the hot path). */
+  entries(): Array<W> {
+    return [...this.lines.values()].flatMap((line) => [...line.waiters.values()]).sort((a, b) => a.seq - b.seq)
+  }
+
   /** Puts `waiter` at the end of its line; true when it is the first of its criteria. */
   add(waiter: W): boolean {
     waiter.seq = this.nextSeq++

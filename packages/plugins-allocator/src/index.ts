@@ -9,11 +9,10 @@ import { AllocatorConfig } from "./AllocatorConfig.js"
 import { AllocatorApi } from "./Api.js"
 import { commands } from "./Commands.js"
 import * as Daemon from "./Daemon.js"
-import { Resources } from "@orch/core/Resources"
-import { Effect } from "effect"
-import { Device, infoOf, statusOf } from "./Device.js"
+import { Device } from "./Device.js"
 import { access, routes } from "./Routes.js"
 import { migrations } from "./sql.js"
+import * as TuiViews from "./TuiViews.js"
 
 export { Allocator, AllocationDenied, CleanJob, DeviceNotDrained } from "./Allocator.js"
 export type { AllocateRequest, AllocatorService, Grant } from "./Allocator.js"
@@ -36,14 +35,5 @@ export const plugin = Plugin.make({
   workers: Daemon.workers,
   http: (config) => ({ api: AllocatorApi, routes: routes(config), access }),
   commands,
-  tui: () =>
-    Effect.gen(function*() {
-      const resources = yield* Resources
-      const devices = (yield* resources.list({ kind: Device })).filter((d) => d.retiredAt === undefined || d.lease !== undefined)
-      return [{
-        title: `devices (${devices.filter((d) => statusOf(d) === "free").length} free of ${devices.length})`,
-        columns: ["NAME", "TYPE", "STATUS", "HOLDER", "EXPIRES"],
-        rows: devices.map((d) => [d.name, infoOf(d).type, statusOf(d), d.lease?.holder ?? "-", d.lease ? new Date(d.lease.expiresAt).toISOString() : "-"])
-      }]
-    })
+  tui: TuiViews.views
 })

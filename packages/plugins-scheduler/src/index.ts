@@ -13,8 +13,8 @@ import { NeubotApi } from "./ApiDescription.js"
 import { commands } from "./Commands.js"
 import * as Scheduler from "./Scheduler.js"
 import { SchedulerConfig } from "./Settings.js"
-import * as StatusPage from "./StatusPage.js"
 import * as Stores from "./Stores.js"
+import * as TuiViews from "./TuiViews.js"
 
 export * as Api from "./Api.js"
 export * as Descriptor from "./Descriptor.js"
@@ -91,13 +91,5 @@ export const plugin = Plugin.make({
   workers,
   http: (config) => ({ api: NeubotApi, routes: Api.routes(config, Plugin.basePath(Scheduler.pluginName)), access: Api.access }),
   commands,
-  tui: (config) =>
-    Effect.gen(function*() {
-      const rows = yield* Stores.latestResults(Scheduler.storesDir(yield* Scheduler.dataDir))
-      return [{
-        title: `scheduler: newest result of each test (descriptors in ${config.descriptors})`,
-        columns: StatusPage.tableColumns,
-        rows: StatusPage.tableRows(rows.map((row) => ({ test: row.test_name, startedAt: row.timestamp_msec, result: JSON.parse(row.json) })))
-      }]
-    })
+  tui: TuiViews.views
 })

@@ -1,6 +1,6 @@
 /**
  * The watchdog's JSON API (core mounts it under /watchdog/): create, list, cancel and
- * retry jobs; list instances; each location as WPT reports it with the jobs orch holds.
+ * retry jobs; list, start and stop instances; each location as WPT reports it with the jobs orch holds.
  * `orch watchdog …` is a client of it.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
@@ -12,6 +12,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Conflict, IdPath, NotFound, strict } from "@orch/core/CoreApi"
 import { Effect, Layer, Schema } from "effect"
 import type { WatchdogConfig } from "./Config.js"
+import * as InstanceActions from "./InstanceActions.js"
 import * as Watchdog from "./Watchdog.js"
 import { WptClient } from "./Wpt.js"
 import { states, TestRequest } from "./WptJob.js"
@@ -38,6 +39,15 @@ export const LocationView = Schema.Struct({
     description: "orch's jobs for the location, by state"
   })
 }).annotations({ identifier: "WptLocation" })
+
+/** `POST /instances/:name/start|stop` (operate role: core's default for a POST). */
+const instanceEndpoint = <N extends string>(name: N, decision: "start" | "stop") =>
+  HttpApiEndpoint.post(name, `/instances/:name/${decision}`)
+    .setPath(Schema.Struct({ name: Schema.String }))
+    .addSuccess(InstanceActions.InstanceOperation)
+    .addError(NotFound)
+    .addError(Conflict)
+    .addError(InstanceActions.ProviderUnavailable)
 
 const Reason = strict(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))) }))
 
@@ -78,6 +88,8 @@ export class WatchdogGroup extends HttpApiGroup.make("watchdog")
   )
   .add(HttpApiEndpoint.get("listInstances", "/instances").addSuccess(Schema.Array(Watchdog.InstanceView)))
   .add(HttpApiEndpoint.get("listLocations", "/locations").addSuccess(Schema.Array(LocationView)).addError(WptUnavailable))
+  .add(instanceEndpoint("startInstance", "start"))
+  .add(instanceEndpoint("stopInstance", "stop"))
 {}
 
 export class WatchdogApi extends HttpApi.make("watchdog").add(WatchdogGroup) {}
@@ -106,6 +118,8 @@ const handlers = (config: WatchdogConfig) =>
           Effect.catchTag("SqlError", Effect.die)
         ))
       .handle("listInstances", () => Effect.orDie(Watchdog.instances))
+      .handle("startInstance", ({ path }) => InstanceActions.operate(path.name, "start"))
+      .handle("stopInstance", ({ path }) => InstanceActions.operate(path.name, "stop"))
       .handle("listLocations", () =>
         Effect.gen(function*() {
           const wpt = yield* WptClient

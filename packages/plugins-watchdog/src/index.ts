@@ -14,6 +14,7 @@ import { InstanceKind, InstanceProvider } from "./Instances.js"
 import * as JobFinisher from "./JobFinisher.js"
 import * as JobStarter from "./JobStarter.js"
 import { migrations } from "./sql.js"
+import * as TuiViews from "./TuiViews.js"
 import * as Watchdog from "./Watchdog.js"
 import * as Wpt from "./Wpt.js"
 import { WptTest } from "./WptJob.js"
@@ -76,25 +77,6 @@ export const loops = (config: Settings) =>
 /** job_finisher: a job worker over SUBMITTED jobs, run by core as `watchdog:worker:wpt-test`. */
 export const workers = (config: Settings) => config.wpt.server === undefined ? [] : [JobFinisher.worker(config)]
 
-/** What the TUI shows: jobs by location and state, and instances with their last decision. */
-export const panels = Effect.gen(function*() {
-  const locations = yield* Watchdog.jobsByLocation
-  const instances = yield* Watchdog.instances
-  const columns = ["AWAITING", "SUBMITTED", "FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING", "CANCELLED"]
-  return [
-    {
-      title: "WPT jobs by location",
-      columns: ["LOCATION", ...columns],
-      rows: locations.map((l) => [l.location, ...columns.map((state) => String(l.counts[state] ?? 0))])
-    },
-    {
-      title: "Instances",
-      columns: ["NAME", "STATE", "LAST DECISION"],
-      rows: instances.map((i) => [i.name, i.state, i.lastDecision ?? "-"])
-    }
-  ]
-})
-
 export const plugin = Plugin.make({
   name: "watchdog",
   description: "watchdog: WebPageTest job queue, dispatch to idle agents, results, and Compute Engine instances",
@@ -109,5 +91,5 @@ export const plugin = Plugin.make({
   workers,
   http: (config) => ({ api: Api.WatchdogApi, routes: Api.routes(config) }),
   commands: [...commands],
-  tui: () => panels
+  tui: TuiViews.views
 })

@@ -3,7 +3,7 @@
  * long each has been in its state and a sparkline of its latest checks' latencies.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { TuiPanel } from "@orch/core/Plugin"
+import type { TuiView } from "@orch/core/Plugin"
 import { sparkline } from "@orch/core/Sparkline"
 import { Clock, Effect } from "effect"
 import { listStates, newestDurationsOf } from "./sql.js"
@@ -27,24 +27,25 @@ export const duration = (ms: number): string => {
   return d > 0 ? `${d}d${h}h` : h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`
 }
 
-export const views = () =>
-  Effect.gen(function*() {
+const endpoints: TuiView = {
+  name: "endpoints",
+  title: "Endpoints",
+  read: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = yield* Clock.currentTimeMillis
     const states = yield* listStates(sql)
     const down = states.filter((row) => row.state === "down")
-    const listed = [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown)
+    const shownRows = [...down, ...states.filter((row) => row.state !== "down")].slice(0, shown)
     const latencies = new Map<string, Array<{ duration_ms: number; success: number }>>()
-    for (const result of yield* newestDurationsOf(sql, listed.map((row) => row.endpoint), latencyChecks)) {
+    for (const result of yield* newestDurationsOf(sql, shownRows.map((row) => row.endpoint), latencyChecks)) {
       const list = latencies.get(result.endpoint) ?? []
       list.push(result)
       latencies.set(result.endpoint, list)
     }
-    const endpoints: TuiPanel = {
-      name: "endpoints",
+    return {
       title: `watcher: ${states.length} endpoint(s) seen, ${down.length} down`,
       columns: ["ENDPOINT", "STATE", "FOR", "SINCE", "FAILURES IN A ROW", "CHECKED", `LATENCY (LAST ${latencyChecks})`],
-      rows: listed.map((row) => [
+      rows: shownRows.map((row) => [
         row.endpoint,
         row.state,
         row.changed_at === null ? "-" : duration(now - Number(row.changed_at)),
@@ -52,7 +53,11 @@ export const views = () =>
         String(row.failures),
         `${duration(now - Number(row.checked_at))} ago`,
         latencyLine(latencies.get(row.endpoint) ?? [])
-      ])
+      ]),
+      keys: shownRows.map((row) => ({ endpoint: row.endpoint })),
+      actions: [{ key: "n", label: "check now", method: "POST", path: "/api/endpoints/{endpoint}/check", role: "operate" }]
     }
-    return [endpoints]
   })
+}
+
+export const views = (): ReadonlyArray<TuiView> => [endpoints]

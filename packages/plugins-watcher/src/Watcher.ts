@@ -71,6 +71,11 @@ export interface WatcherService {
   readonly timetable: Timetable.Timetable
   /** The jobsets this worker holds (shared with the other processes on the database). */
   readonly jobsets: Jobsets.Jobsets
+  /**
+   * Checks one endpoint now, out of its schedule, and records it as a run due now: its
+   * outcome, or why not (no such endpoint; its jobset is another worker's, which checks it).
+   */
+  readonly checkOne: (key: string) => Effect.Effect<Latest | "unknown" | "elsewhere">
 }
 
 export class Watcher extends Context.Tag("@orch/plugins-watcher/Watcher")<Watcher, WatcherService>() {}
@@ -225,6 +230,15 @@ export const make = (
       refresh,
       latest: Effect.sync(() => latest as ReadonlyMap<string, Latest>),
       timetable,
-      jobsets
+      jobsets,
+      checkOne: (key) =>
+        Effect.gen(function*() {
+          const endpoint = byKey.get(key)
+          if (endpoint === undefined) return "unknown" as const
+          const now = yield* Clock.currentTimeMillis
+          if (jobsets.tokenAt(Jobsets.jobsetOf(key, config.jobsets), now) === undefined) return "elsewhere" as const
+          yield* check(endpoint, now, 0)
+          return latest.get(key) ?? ("elsewhere" as const)
+        })
     } satisfies WatcherService
   })

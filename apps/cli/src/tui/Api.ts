@@ -6,7 +6,7 @@
 import type { JobHistoryView, JobView, OverviewView, ResourceView } from "@orch/core/CoreApi"
 import { type DaemonClientError, DaemonClient, DaemonError } from "@orch/core/DaemonClient"
 import type { LoopStatus } from "@orch/core/Supervisor"
-import type { View, ViewSummary } from "@orch/core/TuiViews"
+import type { Action, View, ViewSummary } from "@orch/core/TuiViews"
 import { type Duration, Effect, Either, Fiber, Option, Runtime, Schedule, Stream } from "effect"
 
 export type Job = typeof JobView.Type
@@ -14,6 +14,10 @@ export type JobHistoryEntry = typeof JobHistoryView.Type
 export type Resource = typeof ResourceView.Type
 export type PluginView = typeof View.Type
 export type PluginViewSummary = typeof ViewSummary.Type
+/** An action on a row, as a view declares it (`path` from the daemon's root, `{x}` the row's `x`). */
+export type ViewAction = typeof Action.Type
+/** A row's hidden values by name. */
+export type RowKey = Readonly<Record<string, string>>
 
 export interface Overview extends Omit<typeof OverviewView.Type, "plugins"> {
   readonly status: string
@@ -26,11 +30,9 @@ export interface JobFilter {
   readonly state?: string | undefined
 }
 
-export type JobAction = "cancel" | "retry"
-
-/** A failed request: `status` is the HTTP status when the daemon answered (403: the token may not). */
+/** A failed request: `status` is the HTTP status when the daemon answered (403: the token may not), `reason` its own words. */
 export class ApiError extends Error {
-  constructor(message: string, readonly status: number | undefined) {
+  constructor(message: string, readonly status: number | undefined, readonly reason?: string | undefined) {
     super(message)
   }
 }
@@ -48,7 +50,8 @@ export interface TuiApi {
   readonly resources: () => Promise<ReadonlyArray<Resource>>
   readonly views: () => Promise<ReadonlyArray<PluginViewSummary>>
   readonly view: (plugin: string, name: string) => Promise<PluginView>
-  readonly act: (id: number, action: JobAction) => Promise<Job>
+  /** One action's request, its path and body filled already (see `Content.requestOf`): the daemon's answer. */
+  readonly perform: (request: { readonly method: string; readonly path: string; readonly body?: unknown }) => Promise<unknown>
   /** Follows `/events` until the returned function is called; reconnects every `retryMs` while the daemon is away. */
   readonly watch: (listener: (event: LiveEvent) => void, retryMs?: number) => () => void
 }
@@ -63,7 +66,7 @@ const readiness = (daemon: DaemonClient["Type"]) =>
   )
 
 const toApiError = (error: DaemonClientError) =>
-  new ApiError(error.message, error._tag === "DaemonError" ? error.status : undefined)
+  error._tag === "DaemonError" ? new ApiError(error.message, error.status, error.error) : new ApiError(error.message, undefined)
 
 /** The `event:` names of a server-sent events text stream; it fails when even heartbeats stop for `silentFor`. */
 export const eventNames = <E>(bytes: Stream.Stream<Uint8Array, E>, silentFor: Duration.DurationInput = "45 seconds") =>
@@ -96,7 +99,7 @@ export const make = Effect.gen(function*() {
     resources: () => run(daemon.get("/resources")),
     views: () => run(daemon.get("/tui/views")),
     view: (plugin, name) => run(daemon.get(`/tui/views/${encodeURIComponent(plugin)}/${encodeURIComponent(name)}`)),
-    act: (id, action) => run(daemon.post(`/jobs/${id}/${action}`, { reason: `${action} from orch tui` })),
+    perform: (request) => run(daemon.request(request.method, request.path, request.body === undefined ? {} : { body: request.body })),
     watch: (listener, retryMs = 1000) => {
       let down = false
       const connect = Effect.gen(function*() {

@@ -7,7 +7,8 @@
  */
 import { Box, Text, useApp, useInput, useStdout } from "ink"
 import { useEffect, useRef, useState } from "react"
-import type { TuiApi } from "./Api.js"
+import { actionsOf, outcome, requestOf, subjectOf } from "./Actions.js"
+import type { ApiError, TuiApi, ViewAction } from "./Api.js"
 import { type Content, coreViews, counted, load, ticks } from "./Content.js"
 import { completions, help, initial, type KeyPress, keysOfChunk, type Mode, type ScreenState, step } from "./Keys.js"
 import { fit } from "./Layout.js"
@@ -34,16 +35,16 @@ const useSize = () => {
   return size
 }
 
-const footer = (mode: Mode, names: ReadonlyArray<string>) => {
+const footer = (mode: Mode, names: ReadonlyArray<string>, actions: ReadonlyArray<ViewAction>) => {
   switch (mode._tag) {
     case "command":
       return `:${mode.text}▏  ${completions(names, mode.text).slice(0, 6).join("  ")}`
     case "filter":
       return `/${mode.text}▏  (Enter applies, Esc leaves)`
     case "confirm":
-      return `${mode.action} job ${mode.id}? y to confirm, any other key not to`
+      return `${mode.action.label} ${subjectOf(mode.action, mode.row)}? y to confirm, any other key not to`
     default:
-      return "? help  : view  / filter  Enter details  c cancel  r retry  Esc back  q quit"
+      return `? help  : view  / filter  Enter details  ${actions.map((a) => `${a.key} ${a.label}  `).join("")}Esc back  q quit`
   }
 }
 
@@ -52,9 +53,13 @@ const liveText = (live: Live) =>
 
 export const Body = ({ content, state, width, height }: { content: Content | undefined; state: ScreenState; width: number; height: number }) => {
   if (state.mode._tag === "help") {
+    const actions = actionsOf(content, state.selected).actions.map((a): readonly [string, string] => [
+      a.key,
+      `${a.label} (selected row; needs ${a.role}${a.confirm ? ", asks y/n" : ""}): ${a.method} ${a.path}`
+    ])
     return (
       <Box flexDirection="column">
-        {help.slice(0, height).map(([keys, what]) => <Text key={keys}>{fit(`${keys.padEnd(12)}${what}`, width)}</Text>)}
+        {[...help, ...actions].slice(0, height).map(([keys, what]) => <Text key={keys}>{fit(`${keys.padEnd(12)}${what}`, width)}</Text>)}
       </Box>
     )
   }
@@ -150,8 +155,16 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     const before = latest.current
     const now = shownContent.current
     const rowCount = now?._tag === "table" ? now.rows.length : now?._tag === "detail" ? now.lines.length : 0
-    const selectedJob = now?._tag === "table" ? now.jobIds?.[before.selected] : undefined
-    const next = step(before, input, key, { names: viewNames.current, rows: rowCount, selectedJob, page: Math.max(1, bodyHeight - 1) })
+    const { actions, row } = actionsOf(now, before.selected)
+    const selectedJob = before.view === "jobs" && now?._tag === "table" && row?.id !== undefined ? Number(row.id) : undefined
+    const next = step(before, input, key, {
+      names: viewNames.current,
+      rows: rowCount,
+      selectedJob,
+      actions,
+      selectedRow: row,
+      page: Math.max(1, bodyHeight - 1)
+    })
     if (next.state.view !== before.view) {
       show(undefined)
       shown.current = ""
@@ -161,16 +174,14 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
     const effect = next.effect
     if (effect?._tag === "quit") exit()
     if (effect?._tag === "act") {
-      api.act(effect.id, effect.action).then(
-        (job) => update((s) => ({ ...s, message: `${effect.action} of job ${job.id}: now ${job.state}` })),
-        (error: Error & { status?: number }) =>
-          update((s) => ({
-            ...s,
-            message: error.status === 403
-              ? `not allowed: this token may not ${effect.action} jobs (403)`
-              : `${effect.action} of job ${effect.id} failed: ${error.message}`
-          }))
-      ).finally(() => setTick((t) => t + 1))
+      const { action, row } = effect
+      const request = requestOf(action, row)
+      if (request !== undefined) {
+        api.perform(request).then(
+          (ok) => update((s) => ({ ...s, message: outcome(action, row, { ok }) })),
+          (error: ApiError) => update((s) => ({ ...s, message: outcome(action, row, { error }) }))
+        ).finally(() => setTick((t) => t + 1))
+      }
     }
   }
   // keys that arrive together (typed fast, pasted, sent by tmux) come as one string: each is a key
@@ -189,7 +200,7 @@ export const App = ({ api, view, now = Date.now }: AppProps) => {
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
         <Body content={counted(content, clock)} state={state} width={width} height={bodyHeight} />
       </Box>
-      <Text dimColor={state.mode._tag === "normal"}>{fit(footer(state.mode, names), width)}</Text>
+      <Text dimColor={state.mode._tag === "normal"}>{fit(footer(state.mode, names, actionsOf(content, state.selected).actions), width)}</Text>
     </Box>
   )
 }

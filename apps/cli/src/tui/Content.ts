@@ -3,7 +3,8 @@
  * (jobs, resources, a plugin's view) or a job's details. Pure shaping of the API's answers,
  * so components only draw.
  */
-import type { Job, JobFilter, JobHistoryEntry, Overview, PluginView, Resource, TuiApi } from "./Api.js"
+import { jobActions } from "./Actions.js"
+import type { Job, JobFilter, JobHistoryEntry, Overview, PluginView, Resource, RowKey, TuiApi, ViewAction } from "./Api.js"
 import type { ScreenState } from "./Keys.js"
 import { relative, shortTime } from "./Layout.js"
 
@@ -14,12 +15,20 @@ export type Content =
     readonly title: string
     readonly columns: ReadonlyArray<string>
     readonly rows: ReadonlyArray<ReadonlyArray<string>>
-    /** Each row's job id, in the jobs view. */
-    readonly jobIds?: ReadonlyArray<number> | undefined
+    /** Each row's hidden values (a job's id, a device's name), for the actions. */
+    readonly keys?: ReadonlyArray<RowKey> | undefined
+    readonly actions?: ReadonlyArray<ViewAction> | undefined
     /** A column that counts down to each row's time (a lease's expiry): drawn by `counted` as the clock ticks. */
     readonly countdown?: Countdown | undefined
   }
-  | { readonly _tag: "detail"; readonly title: string; readonly lines: ReadonlyArray<string> }
+  | {
+    readonly _tag: "detail"
+    readonly title: string
+    readonly lines: ReadonlyArray<string>
+    /** What is shown, and what may be done to it. */
+    readonly key?: RowKey | undefined
+    readonly actions?: ReadonlyArray<ViewAction> | undefined
+  }
 
 export interface Countdown {
   readonly column: number
@@ -81,7 +90,8 @@ export const jobsTable = (jobs: ReadonlyArray<Job>, filter: string, now: number)
     title: `jobs${filter === "" ? "" : ` /${filter}`} (${shaped.length}${jobs.length >= 1000 ? "+, newest 1000" : ""})`,
     columns: ["ID", "PLUGIN", "KIND", "STATE", "TRIES", "UPDATED", "LAST ERROR"],
     rows: shaped.map((s) => s.row),
-    jobIds: shaped.map((s) => s.id)
+    keys: shaped.map((s) => ({ id: String(s.id) })),
+    actions: jobActions
   }
 }
 
@@ -106,13 +116,17 @@ export const resourcesTable = (resources: ReadonlyArray<Resource>, filter: strin
 
 export const pluginTable = (view: PluginView, filter: string): Content => {
   const table = filtered(filter, view.columns.length > 0 ? view.columns : [""], view.rows)
-  return { _tag: "table", title: `${view.plugin}/${view.name}: ${view.title}${filter === "" ? "" : ` /${filter}`}`, ...table }
+  const shown = new Set(table.rows)
+  const keys = view.keys.length === view.rows.length ? view.rows.flatMap((row, i) => (shown.has(row) ? [view.keys[i]!] : [])) : undefined
+  return { _tag: "table", title: `${view.plugin}/${view.name}: ${view.title}${filter === "" ? "" : ` /${filter}`}`, ...table, keys, actions: view.actions }
 }
 
 const json = (value: unknown) => (value === undefined ? "-" : JSON.stringify(value, null, 2))
 
 export const jobDetail = (job: Job, history: ReadonlyArray<JobHistoryEntry>, now: number): Content => ({
   _tag: "detail",
+  key: { id: String(job.id) },
+  actions: jobActions,
   title: `job ${job.id}: ${job.plugin}/${job.kind} ${job.state}`,
   lines: [
     `state      ${job.state}`,

@@ -1,17 +1,18 @@
 /**
  * What each key does, as a pure step from one screen state to the next (and, for a quit
  * or a confirmed action, what the app must then do). k9s's keys: `:` view, `/` filter,
- * arrows or j/k, Enter details, Esc back, `?` help, `q` quit; `c`/`r` cancel or retry the
- * selected job after a `y`.
+ * arrows or j/k, Enter details, Esc back, `?` help, `q` quit; and the view's actions on the
+ * selected row (a job's `c`/`r`, a device's drain …), after a `y` when they ask.
  */
-import type { JobAction } from "./Api.js"
+import type { RowKey, ViewAction } from "./Api.js"
+import { requestOf, subjectOf } from "./Actions.js"
 
 export type Mode =
   | { readonly _tag: "normal" }
   | { readonly _tag: "command"; readonly text: string }
   | { readonly _tag: "filter"; readonly text: string }
   | { readonly _tag: "help" }
-  | { readonly _tag: "confirm"; readonly action: JobAction; readonly id: number }
+  | { readonly _tag: "confirm"; readonly action: ViewAction; readonly row: RowKey }
 
 export interface ScreenState {
   /** `overview`, `jobs`, `resources` or a plugin's `<plugin>/<view>`. */
@@ -47,11 +48,14 @@ export interface Context {
   readonly rows: number
   /** The selected row's job id, in the jobs view. */
   readonly selectedJob?: number | undefined
+  /** The view's actions, and the hidden values of the row they would act on (the job shown, in details). */
+  readonly actions?: ReadonlyArray<ViewAction> | undefined
+  readonly selectedRow?: RowKey | undefined
   /** Rows a page moves. */
   readonly page: number
 }
 
-export type Effect = { readonly _tag: "quit" } | { readonly _tag: "act"; readonly action: JobAction; readonly id: number }
+export type Effect = { readonly _tag: "quit" } | { readonly _tag: "act"; readonly action: ViewAction; readonly row: RowKey }
 
 export interface Step {
   readonly state: ScreenState
@@ -73,8 +77,6 @@ export const help: ReadonlyArray<readonly [string, string]> = [
   ["g G", "first, last row"],
   ["Enter", "details of the selected job"],
   ["Esc", "back: close details, help or the prompt; clear the filter"],
-  ["c", "cancel the selected job (asks y/n)"],
-  ["r", "retry the selected job (asks y/n)"],
   ["?", "this help"],
   ["q  Ctrl-C", "quit"]
 ]
@@ -108,8 +110,8 @@ export const step = (state: ScreenState, input: string, key: KeyPress, ctx: Cont
     case "help":
       return { state: { ...state, mode: normal } }
     case "confirm":
-      if (input === "y" || input === "Y") return { state: { ...state, mode: normal }, effect: { _tag: "act", action: mode.action, id: mode.id } }
-      return { state: { ...state, mode: normal, message: `${mode.action} of job ${mode.id}: not done` } }
+      if (input === "y" || input === "Y") return { state: { ...state, mode: normal }, effect: { _tag: "act", action: mode.action, row: mode.row } }
+      return { state: { ...state, mode: normal, message: `${mode.action.label} ${subjectOf(mode.action, mode.row)}: not done` } }
     case "command": {
       if (key.escape) return { state: { ...state, mode: normal } }
       const matches = completions(ctx.names, mode.text)
@@ -145,8 +147,12 @@ export const step = (state: ScreenState, input: string, key: KeyPress, ctx: Cont
       if (input === "G") return { state: moved(state, ctx.rows - 1, ctx.rows) }
       const job = state.detail ?? ctx.selectedJob
       if (key.return && state.detail === undefined && job !== undefined) return { state: { ...state, detail: job, scroll: 0 } }
-      if ((input === "c" || input === "r") && job !== undefined) {
-        return { state: { ...state, mode: { _tag: "confirm", action: input === "c" ? "cancel" : "retry", id: job } } }
+      const action = ctx.actions?.find((a) => a.key === input)
+      if (action !== undefined && ctx.selectedRow !== undefined) {
+        const row = ctx.selectedRow
+        if (requestOf(action, row) === undefined) return { state: { ...state, message: `${action.label}: not for this row` } }
+        if (!action.confirm) return { state, effect: { _tag: "act", action, row } }
+        return { state: { ...state, mode: { _tag: "confirm", action, row } } }
       }
       return { state }
     }
