@@ -36,7 +36,7 @@ describe("Config", () => {
       expect(config.core.http).toEqual({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024, allowedHosts: [] })
       expect(config.core.auth).toEqual({ tokens: [] })
       expect(config.plugins.demo).toEqual({ server: "http://127.0.0.1:8080", limits: { queue: 5 } })
-      expect(config.databaseFile).toBe(path.resolve(".orch/orch.sqlite"))
+      expect(config.database.location).toBe(path.resolve(".orch/orch.sqlite"))
     }))
 
   it.effect("a wrong type names the file, the line and the key", () =>
@@ -106,7 +106,7 @@ describe("Config", () => {
       }, {})
       expect(config.core.http.port).toBe(0)
       expect(config.core.log).toEqual({ level: "debug", format: "json" })
-      expect(config.databaseFile).toBe("/tmp/orch-data/orch.sqlite")
+      expect(config.database.location).toBe("/tmp/orch-data/orch.sqlite")
       expect((config.plugins.demo as any).limits.queue).toBe(9)
     }))
 })
