@@ -37,6 +37,8 @@ export interface PostgresOptions {
   readonly connectTimeoutMs?: number | undefined
   /** Connections in the pool. */
   readonly maxConnections?: number | undefined
+  /** A schema of its own (the search path of every connection), e.g. one per test. */
+  readonly schema?: string | undefined
 }
 
 export interface DatabaseInfo {
@@ -108,7 +110,10 @@ export const layerPostgres = (
       const client = yield* Postgres.connect(options)
       return Context.make(PgClient.PgClient, client).pipe(
         Context.add(SqlClient.SqlClient, client),
-        Context.add(Database, { dialect: "pg", location: Postgres.location(options.url) })
+        Context.add(Database, {
+          dialect: "pg",
+          location: `${Postgres.location(options.url)}${options.schema === undefined ? "" : ` (schema ${options.schema})`}`
+        })
       )
     })
   ).pipe(Layer.provide(Reactivity.layer))

@@ -46,6 +46,7 @@ export const connect = (options: {
   readonly url: Redacted.Redacted<string>
   readonly connectTimeoutMs?: number | undefined
   readonly maxConnections?: number | undefined
+  readonly schema?: string | undefined
 }): Effect.Effect<PgClient.PgClient, DatabaseError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const url = Redacted.value(options.url)
@@ -55,6 +56,9 @@ export const connect = (options: {
         message: "core.database.url is not a PostgreSQL URL: expected postgres://user:password@host:port/database"
       })
     }
+    if (options.schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
+      return yield* new DatabaseError({ message: `schema "${options.schema}" is not a plain lower-case SQL name` })
+    }
     const pool = yield* Effect.acquireRelease(
       Effect.try({
         try: () =>
@@ -63,7 +67,7 @@ export const connect = (options: {
             connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
             max: options.maxConnections ?? 10,
             application_name: "orch",
-            options: sessionOptions,
+            options: options.schema === undefined ? sessionOptions : `${sessionOptions} -c search_path=${options.schema}`,
             types
           }),
         catch: (cause) => new DatabaseError({ message: `cannot use PostgreSQL at ${where}: ${errorText(cause, url)}`, cause })
