@@ -17,7 +17,7 @@ import * as Migrations from "@orch/core/Migrations"
 import { coreMigrations } from "@orch/core/sql/migrations"
 import { Effect, Layer, Redacted } from "effect"
 import * as path from "node:path"
-import { afterAll } from "vitest"
+import { afterAll, describe } from "vitest"
 import { tempDir } from "./TempDir.js"
 
 export interface Backend {
@@ -106,3 +106,13 @@ export const postgres: Backend = {
 
 /** Both engines, for `describe.each`. */
 export const backends: ReadonlyArray<Backend> = [sqlite, postgres]
+
+/**
+ * `describe` once per engine, named `"<name> (<engine>)"`; an engine unreachable here
+ * (and CI unset) shows as skipped with its reason rather than vanishing.
+ */
+export const describeBackends = (name: string, body: (backend: Backend) => void): void => {
+  for (const backend of backends) {
+    describe.skipIf(backend.skip !== undefined)(`${name} (${backend.name})`, () => body(backend))
+  }
+}
