@@ -5,7 +5,7 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Effect, Redacted, type Scope } from "effect"
+import { Clock, Effect, Redacted, type Scope } from "effect"
 import Pg from "pg"
 import { DatabaseError } from "../Errors.js"
 import { describeUrl, passwordOf } from "./databaseUrl.js"
@@ -72,7 +72,8 @@ export const connect = (options: {
           }),
         catch: (cause) => new DatabaseError({ message: `cannot use PostgreSQL at ${where}: ${errorText(cause, url)}`, cause })
       }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"))
+      // on real time: a socket's close is no business of a test's clock
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"), Effect.withClock(Clock.make()))
     )
     // a pool reports errors of idle connections here; without a listener they would crash the process
     pool.on("error", () => {})
