@@ -217,7 +217,8 @@ export const load = (
     for (const setting of overrides.set ?? []) {
       const [keys, value] = yield* parseSetting(setting)
       setPath(raw, keys, value)
-      origins.push({ keys, flag: `--set ${setting}` })
+      // the URL holds a password: the flag is named without it
+      origins.push({ keys, flag: keys.join(".") === "core.database.url" ? "--set core.database.url=…" : `--set ${setting}` })
     }
     const flag = (keys: ReadonlyArray<string>, name: string, value: unknown) => {
       if (value === undefined) return

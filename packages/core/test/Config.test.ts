@@ -109,6 +109,32 @@ describe("Config", () => {
       expect(config.database.location).toBe("/tmp/orch-data/orch.sqlite")
       expect((config.plugins.demo as any).limits.queue).toBe(9)
     }))
+
+  it.effect("core.database.url, or ORCH_DATABASE_URL, selects PostgreSQL; its password is a secret and never its location", () =>
+    Effect.gen(function*() {
+      const file = write("core:\n  database:\n    url: postgres://orch:pg-secret-1@db.example:5433/orch?sslmode=require\n")
+      const config = yield* Config.load([demo], { configFile: file }, {})
+      expect(config.database.dialect).toBe("pg")
+      expect(config.database.location).toBe("postgres://orch@db.example:5433/orch")
+      expect(config.secrets).toContain("pg-secret-1")
+      const fromEnv = yield* Config.load([demo], {}, { ORCH_DATABASE_URL: "postgresql://u:env-secret@127.0.0.1/test" })
+      expect(fromEnv.database).toMatchObject({ dialect: "pg", location: "postgresql://u@127.0.0.1/test" })
+      expect(Redacted.value((fromEnv.database as { url: Redacted.Redacted<string> }).url)).toBe("postgresql://u:env-secret@127.0.0.1/test")
+    }))
+
+  it.effect("refuses core.database.file and core.database.url together, naming both, and a URL that is not PostgreSQL's", () =>
+    Effect.gen(function*() {
+      const file = write("core:\n  database:\n    file: ./x.sqlite\n")
+      const both = yield* Effect.flip(Config.load([demo], { configFile: file }, { ORCH_DATABASE_URL: "postgres://u:pw-both-1@h/d" }))
+      expect(both.message).toContain("core.database.file")
+      expect(both.message).toContain("core.database.url (ORCH_DATABASE_URL)")
+      expect(both.message).toContain(`core.database.file (${file}:3)`)
+      expect(String(both)).not.toContain("pw-both-1")
+      const mysql = yield* Effect.flip(Config.load([demo], { set: ["core.database.url=mysql://u:pw-my-1@h/d"] }, {}))
+      expect(mysql.key).toBe("core.database.url")
+      expect(mysql.message).toContain("must be a postgres://")
+      expect(String(mysql)).not.toContain("pw-my-1")
+    }))
 })
 
 describe("ConfigInit", () => {
