@@ -2,6 +2,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { it } from "@effect/vitest"
 import * as Database from "@orch/core/Database"
 import * as Migrations from "@orch/core/Migrations"
+import { decodeMark, selectChangeMark } from "@orch/core/sql/changes"
+import * as Fencing from "@orch/core/sql/fencing"
 import { coreMigrations } from "@orch/core/sql/migrations"
 import { postgres } from "@orch/testing/Backends"
 import { Effect, Layer, Redacted } from "effect"
@@ -21,6 +23,10 @@ describe.skipIf(postgres.skip !== undefined)("PostgreSQL", () => {
       expect(level!.transaction_isolation).toBe("read committed")
       const info = yield* Database.Database
       expect(info.dialect).toBe("pg")
+      // the change mark behind GET /events and the readiness write probe, which no store test runs
+      expect(decodeMark((yield* selectChangeMark(sql))[0]!)).toEqual({ job: 0, history: 0, resource: 0, lease: 0, open: 0 })
+      yield* Fencing.probeWrite(sql)
+      expect(yield* Fencing.nextToken(sql, "write-probe")).toBe(2)
     }).pipe(Effect.provide(postgres.database())))
 
   it.effect("names the server, never the password, when it cannot connect", () =>
