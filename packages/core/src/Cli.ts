@@ -102,9 +102,10 @@ const withRuntime = <A, E, R>(
   Effect.gen(function*() {
     const plugins = yield* Plugins
     const config = yield* Config.load(plugins, overrides(common))
-    if (options.existing === true && !fs.existsSync(config.databaseFile)) {
+    // a PostgreSQL database exists before orch (whoever runs the server creates it)
+    if (options.existing === true && config.database.dialect === "sqlite" && !fs.existsSync(config.database.file)) {
       return yield* new DatabaseError({
-        message: `no database at ${config.databaseFile}: \`orch run\` or \`orch db migrate\` creates it (or give --data-dir / core.database.file)`
+        message: `no database at ${config.database.file}: \`orch run\` or \`orch db migrate\` creates it (or give --data-dir / core.database.file)`
       })
     }
     const Runtime = yield* Effect.promise(() => import("./Runtime.js"))

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Auth from "./Auth.js"
 import { ConfigError } from "./Errors.js"
+import { describeUrl, passwordOf } from "./internal/databaseUrl.js"
 import { structOf } from "./internal/schemaWalk.js"
 import type { Plugin } from "./Plugin.js"
 import { RetentionSection } from "./RetentionPolicy.js"
@@ -55,6 +56,13 @@ export const CoreSection = Schema.Struct({
   database: Schema.optionalWith(
     Schema.Struct({
       file: Schema.optional(Schema.String).annotations({ description: "SQLite file; default <dataDir>/orch.sqlite" }),
+      url: Schema.optional(Schema.Redacted(
+        Schema.String.pipe(Schema.filter((url) => /^postgres(ql)?:\/\//.test(url), {
+          message: () => "must be a postgres:// (or postgresql://) URL"
+        }))
+      )).annotations({
+        description: "PostgreSQL instead of SQLite, shared by several nodes: postgres://user:password@host:port/database (env ORCH_DATABASE_URL)"
+      }),
       busyTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 10_000 }),
       synchronous: Schema.optionalWith(Schema.Literal("normal", "full"), { default: () => "normal" as const })
     }),
@@ -100,11 +108,19 @@ export interface OrchConfig {
   readonly core: CoreSection
   /** Decoded plugin sections by plugin name (every known plugin has one, defaults included). */
   readonly plugins: Readonly<Record<string, unknown>>
-  /** Where the SQLite file is. */
-  readonly databaseFile: string
+  /** The SQLite file, or the PostgreSQL database (`core.database.url`). */
+  readonly database: DatabaseTarget
   /** Every `Redacted` value found in the config: the logger blanks them out. */
   readonly secrets: ReadonlyArray<string>
 }
+
+/** Which database the config names, and where (a `location` never holds a password). */
+export type DatabaseTarget =
+  | { readonly dialect: "sqlite"; readonly file: string; readonly location: string }
+  | { readonly dialect: "pg"; readonly url: Redacted.Redacted<string>; readonly location: string }
+
+/** The PostgreSQL URL, also given by the environment (a secret that stays out of the file). */
+export const databaseUrlEnv = "ORCH_DATABASE_URL"
 
 export class Config extends Context.Tag("@orch/core/Config")<Config, OrchConfig>() {}
 
@@ -201,12 +217,19 @@ export const load = (
     for (const setting of overrides.set ?? []) {
       const [keys, value] = yield* parseSetting(setting)
       setPath(raw, keys, value)
-      origins.push({ keys, flag: `--set ${setting}` })
+      // the URL holds a password: the flag is named without it
+      origins.push({ keys, flag: keys.join(".") === "core.database.url" ? "--set core.database.url=…" : `--set ${setting}` })
     }
     const flag = (keys: ReadonlyArray<string>, name: string, value: unknown) => {
       if (value === undefined) return
       setPath(raw, keys, value)
       origins.push({ keys, flag: `${name} ${String(value)}` })
+    }
+    const envUrl = env[databaseUrlEnv]
+    if (envUrl !== undefined && envUrl !== "") {
+      // below --set; its value is not shown, it holds a password
+      setPath(raw, ["core", "database", "url"], envUrl)
+      origins.unshift({ keys: ["core", "database", "url"], flag: databaseUrlEnv })
     }
     flag(["core", "dataDir"], "--data-dir", overrides.dataDir)
     flag(["core", "http", "host"], "--http-host", overrides.httpHost)
@@ -223,14 +246,42 @@ export const load = (
       if (missing.length > 0) return yield* Yaml.problemsError(missing)
     }
     const { core, ...sections } = decoded as { core: CoreSection } & Record<string, unknown>
+    if (core.database.file !== undefined && core.database.url !== undefined) {
+      const where = (key: string) => {
+        const problem = Yaml.locateProblem(document, origins, ["core", "database", key], "")
+        return problem.flag ?? `${problem.file}${problem.line === undefined ? "" : `:${problem.line}`}`
+      }
+      return yield* Yaml.problemsError([
+        Yaml.locateProblem(
+          document,
+          origins,
+          ["core", "database"],
+          `core.database.file (${where("file")}) and core.database.url (${where("url")}) are both set: give one, file for SQLite or url for PostgreSQL`
+        )
+      ])
+    }
     return {
       file,
       core,
       plugins: sections,
-      databaseFile: path.resolve(core.database.file ?? path.join(core.dataDir, "orch.sqlite")),
-      secrets: collectSecrets(decoded, [])
+      database: databaseTarget(core),
+      secrets: collectSecrets(decoded, urlSecrets(core.database.url))
     }
   })
+
+const databaseTarget = (core: CoreSection): DatabaseTarget => {
+  if (core.database.url !== undefined) {
+    return { dialect: "pg", url: core.database.url, location: describeUrl(Redacted.value(core.database.url)) ?? "(a PostgreSQL URL that does not parse)" }
+  }
+  const file = path.resolve(core.database.file ?? path.join(core.dataDir, "orch.sqlite"))
+  return { dialect: "sqlite", file, location: file }
+}
+
+/** The URL's password, a secret of its own: the logger blanks it wherever it shows. */
+const urlSecrets = (url: Redacted.Redacted<string> | undefined): Array<string> => {
+  const password = url === undefined ? "" : passwordOf(Redacted.value(url))
+  return password.length >= 4 ? [password] : []
+}
 
 /** Keys marked with `ExistingPathId` in one decoded section, with their values. */
 const markedPaths = (

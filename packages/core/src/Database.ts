@@ -1,19 +1,22 @@
 /**
- * The shared database: one SQLite file opened through `@effect/sql-sqlite-node`,
- * with the pragmas that let several `orch` processes share it safely.
+ * The shared database: one SQLite file opened through `@effect/sql-sqlite-node`, with
+ * the pragmas that let several `orch` processes share it safely, or one PostgreSQL
+ * database through `@effect/sql-pg`, which several orch nodes share.
  *
  * Queries go through `SqlClient` as usual; writes that span several statements go
  * through `Database.transaction`, which takes SQLite's write lock up front.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseError } from "./Errors.js"
 import * as Dialect from "./internal/dialect.js"
+import * as Postgres from "./internal/postgres.js"
 
 export interface DatabaseOptions {
   /** Path of the SQLite file; its folder is created when missing. */
@@ -27,8 +30,21 @@ export interface DatabaseOptions {
   readonly synchronous?: "normal" | "full" | undefined
 }
 
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database`. */
+  readonly url: Redacted.Redacted<string>
+  /** How long opening a connection may take, in ms. */
+  readonly connectTimeoutMs?: number | undefined
+  /** Connections in the pool. */
+  readonly maxConnections?: number | undefined
+  /** A schema of its own (the search path of every connection), e.g. one per test. */
+  readonly schema?: string | undefined
+}
+
 export interface DatabaseInfo {
-  readonly filename: string
+  readonly dialect: Dialect.Dialect
+  /** The SQLite file, or the PostgreSQL URL without its password. */
+  readonly location: string
 }
 
 /** Where the database lives; the SQL itself goes through `SqlClient`. */
@@ -39,7 +55,9 @@ export class Database extends Context.Tag("@orch/core/Database")<Database, Datab
  * statement: a deferred SQLite transaction that reads first can fail at once with
  * SQLITE_BUSY when another process commits, instead of waiting its busy timeout.
  * On PostgreSQL no lock is taken (see `internal/dialect.ts`): the SQL modules'
- * compare-and-sets and row locks make the changes safe side by side.
+ * compare-and-sets and row locks make the changes safe side by side, at READ COMMITTED
+ * (set per connection, see `internal/postgres.ts`), where a compare-and-set that waited
+ * on another writer's row re-checks its condition on the committed row.
  */
 export const transaction = <A, E, R>(
   effect: Effect.Effect<A, E, R>
@@ -69,7 +87,7 @@ const open = (options: DatabaseOptions) =>
     )
     return Context.make(SqliteClient.SqliteClient, client).pipe(
       Context.add(SqlClient.SqlClient, client),
-      Context.add(Database, { filename })
+      Context.add(Database, { dialect: "sqlite", location: filename })
     )
   })
 
@@ -78,3 +96,34 @@ export const layer = (
   options: DatabaseOptions
 ): Layer.Layer<Database | SqlClient.SqlClient | SqliteClient.SqliteClient, DatabaseError> =>
   Layer.scopedContext(open(options)).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * Connects to the PostgreSQL database at `options.url`; fails with a DatabaseError naming
+ * the server (never the password) when the URL is bad or the server cannot be reached.
+ * Closes the pool when the layer's scope ends.
+ */
+export const layerPostgres = (
+  options: PostgresOptions
+): Layer.Layer<Database | SqlClient.SqlClient | PgClient.PgClient, DatabaseError> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      const client = yield* Postgres.connect(options)
+      return Context.make(PgClient.PgClient, client).pipe(
+        Context.add(SqlClient.SqlClient, client),
+        Context.add(Database, {
+          dialect: "pg",
+          location: `${Postgres.location(options.url)}${options.schema === undefined ? "" : ` (schema ${options.schema})`}`
+        })
+      )
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/** Where the database is: a SQLite file or a PostgreSQL URL. */
+export type Target =
+  | { readonly dialect: "sqlite"; readonly options: DatabaseOptions }
+  | { readonly dialect: "pg"; readonly options: PostgresOptions }
+
+/** The database `target` names, either engine, as the services see it. */
+export const layerFor = (target: Target): Layer.Layer<Database | SqlClient.SqlClient, DatabaseError> =>
+  target.dialect === "pg" ? layerPostgres(target.options) : layer(target.options)
+

@@ -1,21 +1,39 @@
 /**
  * Per-owner migrations ("core" and each plugin): numbered plain-SQL scripts embedded
  * as a record, applied in order at start and by `orch db migrate`, recorded in
- * `orch_migrations`. Several processes may start at once: the write lock makes one of
- * them apply a script and the others see it applied.
+ * `orch_migrations`. Several processes may start at once: a lock (SQLite's write lock,
+ * PostgreSQL's advisory lock, see `internal/dialect.ts`) makes one of them apply a script
+ * and the others see it applied. A script whose SQL differs between the engines is given
+ * per dialect, `{ sqlite, pg }`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { transaction } from "./Database.js"
 import { MigrationError } from "./Errors.js"
+import { type Dialect, dialectOf, lockMigrations } from "./internal/dialect.js"
 
 /**
- * Scripts keyed `"<id>_<name>"`, e.g. `{ "0001_create_jobs": "CREATE TABLE …;" }`.
- * A script is split into statements at each `;` that ends a line; give a statement that
+ * One script: split into statements at each `;` that ends a line; give a statement that
  * itself contains such lines (a trigger body) as its own element of an array.
  */
-export type Migrations = Readonly<Record<string, string | ReadonlyArray<string>>>
+export type Script = string | ReadonlyArray<string>
+
+/** A script written per engine, where their SQL differs (an identity column, a type). */
+export interface DialectScripts {
+  readonly sqlite: Script
+  readonly pg: Script
+}
+
+/**
+ * Scripts keyed `"<id>_<name>"`, e.g. `{ "0001_create_jobs": "CREATE TABLE …;" }`; a plain
+ * script runs on both engines.
+ */
+export type Migrations = Readonly<Record<string, Script | DialectScripts>>
+
+/** The script of `migration` for `dialect`. */
+export const scriptFor = (script: Script | DialectScripts, dialect: Dialect): Script =>
+  typeof script === "string" || !("pg" in script) ? script : script[dialect]
 
 export interface Migration {
   readonly owner: string
@@ -50,8 +68,15 @@ const splitStatements = (script: string): ReadonlyArray<string> =>
     .map((statement) => statement.trim())
     .filter((statement) => statement.replace(/--[^\n]*/g, "").trim().length > 0)
 
-/** Parses a migration record, failing on keys that are not `<number>_<name>` or repeat a number. */
-export const fromRecord = (owner: string, record: Migrations): Effect.Effect<ReadonlyArray<Migration>, MigrationError> =>
+/**
+ * Parses a migration record for one engine, failing on keys that are not `<number>_<name>`
+ * or repeat a number. The checksum is of that engine's statements.
+ */
+export const fromRecord = (
+  owner: string,
+  record: Migrations,
+  dialect: Dialect = "sqlite"
+): Effect.Effect<ReadonlyArray<Migration>, MigrationError> =>
   Effect.gen(function*() {
     const migrations: Array<Migration> = []
     for (const [key, script] of Object.entries(record)) {
@@ -63,7 +88,8 @@ export const fromRecord = (owner: string, record: Migrations): Effect.Effect<Rea
       if (migrations.some((m) => m.id === id)) {
         return yield* new MigrationError({ owner, id, message: `migration number ${id} is used twice` })
       }
-      const statements = typeof script === "string" ? splitStatements(script) : script.map((s) => s.trim())
+      const chosen = scriptFor(script, dialect)
+      const statements = typeof chosen === "string" ? splitStatements(chosen) : chosen.map((s) => s.trim())
       migrations.push({ owner, id, name: match[2], statements, checksum: createHash("sha256").update(statements.join(";\n")).digest("hex").slice(0, 16) })
     }
     return migrations.sort((a, b) => a.id - b.id)
@@ -74,9 +100,13 @@ interface AppliedRow {
   readonly id: number
   readonly name: string
   readonly checksum: string
-  /** int8 on PostgreSQL, which hands it as a string: read it with `Number`. */
+  /** int8: read it with `Number`, whatever the driver's setting. */
   readonly applied_at: number | string
 }
+
+/** Creates `orch_migrations` when missing, under the migration lock (see `lockMigrations`). */
+const ensureTable = (sql: SqlClient.SqlClient) =>
+  transaction(Effect.zipRight(lockMigrations(sql), sql.unsafe(createTable)))
 
 const readApplied = (sql: SqlClient.SqlClient, owner: string) =>
   sql<AppliedRow>`SELECT owner, id, name, checksum, applied_at FROM orch_migrations WHERE owner = ${owner} ORDER BY id`
@@ -92,15 +122,16 @@ export const apply = (
 ): Effect.Effect<ReadonlyArray<Migration>, MigrationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const migrations = yield* fromRecord(owner, record)
+    const migrations = yield* fromRecord(owner, record, dialectOf(sql))
     const fail = (id: number, message: string) => (cause: unknown) =>
       new MigrationError({ owner, id, message: `${message}: ${String((cause as any)?.cause ?? cause)}`, cause })
-    yield* sql.unsafe(createTable).pipe(Effect.mapError(fail(0, "cannot create orch_migrations")))
+    yield* ensureTable(sql).pipe(Effect.mapError(fail(0, "cannot create orch_migrations")))
     const applied: Array<Migration> = []
     for (const migration of migrations) {
       const didApply = yield* transaction(
         Effect.gen(function*() {
-          // re-read under the write lock: another process may have applied it meanwhile
+          // re-read under the lock: another process may have applied it meanwhile
+          yield* lockMigrations(sql)
           const rows = yield* readApplied(sql, owner)
           const newest = rows.at(-1)
           const known = migrations.at(-1)!.id
@@ -136,12 +167,12 @@ export const status = (
 ): Effect.Effect<ReadonlyArray<MigrationStatus>, MigrationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql.unsafe(createTable).pipe(
+    yield* ensureTable(sql).pipe(
       Effect.mapError((cause) => new MigrationError({ owner: "core", id: 0, message: String(cause), cause }))
     )
     const result: Array<MigrationStatus> = []
     for (const [owner, record] of owners) {
-      const migrations = yield* fromRecord(owner, record)
+      const migrations = yield* fromRecord(owner, record, dialectOf(sql))
       const rows = yield* readApplied(sql, owner).pipe(
         Effect.mapError((cause) => new MigrationError({ owner, id: 0, message: String(cause), cause }))
       )

@@ -356,8 +356,11 @@ export const problems = (plugin: Plugin): ReadonlyArray<string> => {
       found.push(`its retention names the table "${child.table}" (column "${child.column}"), which is not a table ${prefix}… with a plain column name`)
     }
   }
-  for (const [key, script] of Object.entries(plugin.migrations ?? {})) {
-    const text = typeof script === "string" ? script : script.join(";\n")
+  for (const [key, scripts] of Object.entries(plugin.migrations ?? {})) {
+    // both engines' scripts, where a migration is written per dialect
+    const text = (typeof scripts === "string" || !("pg" in scripts) ? [scripts] : [scripts.sqlite, scripts.pg])
+      .map((script: string | ReadonlyArray<string>) => typeof script === "string" ? script : script.join(";\n"))
+      .join(";\n")
     for (const { kind, name } of objectNames(text)) {
       if (!name.startsWith(prefix)) {
         found.push(`its migration ${key} touches the ${kind} "${name}", which is not named ${prefix}…`)

@@ -43,11 +43,18 @@ export const migrationStatus = (plugins: ReadonlyArray<AnyPlugin>) => Migrations
 
 /** The configured database, opened but not migrated, with the config beside it. */
 export const databaseLayer = (config: Config.OrchConfig) =>
-  Database.layer({
-    filename: config.databaseFile,
-    busyTimeoutMs: config.core.database.busyTimeoutMs,
-    synchronous: config.core.database.synchronous
-  }).pipe(Layer.provideMerge(Layer.succeed(Config.Config, config)))
+  Database.layerFor(
+    config.database.dialect === "pg"
+      ? { dialect: "pg", options: { url: config.database.url } }
+      : {
+        dialect: "sqlite",
+        options: {
+          filename: config.database.file,
+          busyTimeoutMs: config.core.database.busyTimeoutMs,
+          synchronous: config.core.database.synchronous
+        }
+      }
+  ).pipe(Layer.provideMerge(Layer.succeed(Config.Config, config)))
 
 /**
  * Core's services over the configured database, migrated: what CLI commands and the
@@ -196,7 +203,7 @@ export const daemon = (options: DaemonOptions) =>
     yield* Effect.logInfo(`orch listening on ${info.url}`).pipe(Effect.annotateLogs({ url: info.url }))
     yield* warnIfOpen(options.config)
     yield* Effect.logInfo(`orch started with plugins: ${options.selected.map((p) => p.name).join(", ") || "(none)"}`).pipe(
-      Effect.annotateLogs({ database: options.config.databaseFile, config: options.config.file ?? "(defaults)" })
+      Effect.annotateLogs({ database: options.config.database.location, config: options.config.file ?? "(defaults)" })
     )
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(loggingLayer(options.config)))

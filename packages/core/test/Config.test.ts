@@ -36,7 +36,7 @@ describe("Config", () => {
       expect(config.core.http).toEqual({ host: "127.0.0.1", port: 7600, maxBodyBytes: 1024 * 1024, allowedHosts: [] })
       expect(config.core.auth).toEqual({ tokens: [] })
       expect(config.plugins.demo).toEqual({ server: "http://127.0.0.1:8080", limits: { queue: 5 } })
-      expect(config.databaseFile).toBe(path.resolve(".orch/orch.sqlite"))
+      expect(config.database.location).toBe(path.resolve(".orch/orch.sqlite"))
     }))
 
   it.effect("a wrong type names the file, the line and the key", () =>
@@ -106,8 +106,34 @@ describe("Config", () => {
       }, {})
       expect(config.core.http.port).toBe(0)
       expect(config.core.log).toEqual({ level: "debug", format: "json" })
-      expect(config.databaseFile).toBe("/tmp/orch-data/orch.sqlite")
+      expect(config.database.location).toBe("/tmp/orch-data/orch.sqlite")
       expect((config.plugins.demo as any).limits.queue).toBe(9)
+    }))
+
+  it.effect("core.database.url, or ORCH_DATABASE_URL, selects PostgreSQL; its password is a secret and never its location", () =>
+    Effect.gen(function*() {
+      const file = write("core:\n  database:\n    url: postgres://orch:pg-secret-1@db.example:5433/orch?sslmode=require\n")
+      const config = yield* Config.load([demo], { configFile: file }, {})
+      expect(config.database.dialect).toBe("pg")
+      expect(config.database.location).toBe("postgres://orch@db.example:5433/orch")
+      expect(config.secrets).toContain("pg-secret-1")
+      const fromEnv = yield* Config.load([demo], {}, { ORCH_DATABASE_URL: "postgresql://u:env-secret@127.0.0.1/test" })
+      expect(fromEnv.database).toMatchObject({ dialect: "pg", location: "postgresql://u@127.0.0.1/test" })
+      expect(Redacted.value((fromEnv.database as { url: Redacted.Redacted<string> }).url)).toBe("postgresql://u:env-secret@127.0.0.1/test")
+    }))
+
+  it.effect("refuses core.database.file and core.database.url together, naming both, and a URL that is not PostgreSQL's", () =>
+    Effect.gen(function*() {
+      const file = write("core:\n  database:\n    file: ./x.sqlite\n")
+      const both = yield* Effect.flip(Config.load([demo], { configFile: file }, { ORCH_DATABASE_URL: "postgres://u:pw-both-1@h/d" }))
+      expect(both.message).toContain("core.database.file")
+      expect(both.message).toContain("core.database.url (ORCH_DATABASE_URL)")
+      expect(both.message).toContain(`core.database.file (${file}:3)`)
+      expect(String(both)).not.toContain("pw-both-1")
+      const mysql = yield* Effect.flip(Config.load([demo], { set: ["core.database.url=mysql://u:pw-my-1@h/d"] }, {}))
+      expect(mysql.key).toBe("core.database.url")
+      expect(mysql.message).toContain("must be a postgres://")
+      expect(String(mysql)).not.toContain("pw-my-1")
     }))
 })
 

@@ -1,9 +1,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, MetricLabel, Schema, TestClock } from "effect"
 import { type Job, JobKind, JobQueue } from "../src/Jobs.js"
 import * as JobWorker from "../src/JobWorker.js"
-import { testDatabase, waitUntil } from "@orch/testing"
+import { waitUntil } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 
 const Work = JobKind.simple({
   plugin: "test",
@@ -27,9 +28,9 @@ const Wpt = JobKind.make({
   cancelled: "CANCELLED"
 })
 
-/** Runs `effect` with a queue on a fresh file; its workers (forkScoped) stop before the queue closes. */
-const withQueue = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provide(Effect.scoped(effect), JobQueue.layer([Work, Wpt]).pipe(Layer.provideMerge(testDatabase())))
+/** Runs `effect` with a queue on a fresh database; its workers (forkScoped) stop before the queue closes. */
+const withQueueOn = (backend: Backend) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provide(Effect.scoped(effect), JobQueue.layer([Work, Wpt]).pipe(Layer.provideMerge(backend.database())))
 
 const owner = "test-host:1:test"
 
@@ -54,7 +55,8 @@ const advance = (ms: number, step = 100) =>
     }
   })
 
-describe("JobWorker", () => {
+describeBackends("JobWorker", (backend) => {
+  const withQueue = withQueueOn(backend)
   it.effect("calls the handler once per job and records each result", () =>
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue

@@ -1,11 +1,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber, Layer, Random, Schema, TestClock } from "effect"
-import * as path from "node:path"
 import * as Database from "../src/Database.js"
 import { IllegalTransition, type Job, JobKind, JobQueue, JobSchemaError, LeaseLost } from "../src/Jobs.js"
 import * as Fencing from "../src/sql/fencing.js"
-import { tempDir, testDatabase } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 
 const Work = JobKind.simple({
   plugin: "test",
@@ -29,11 +28,13 @@ const Wpt = JobKind.make({
   cancelled: "CANCELLED"
 })
 
-const queueLayer = (kinds: ReadonlyArray<JobKind.Any> = [Work, Wpt], filename?: string) =>
-  JobQueue.layer(kinds).pipe(Layer.provideMerge(testDatabase(filename)))
-
-const withQueue = <A, E>(effect: Effect.Effect<A, E, JobQueue | SqlClient.SqlClient>) =>
-  Effect.provide(effect, queueLayer())
+const layersOn = (backend: Backend) => {
+  const queueLayer = (kinds: ReadonlyArray<JobKind.Any> = [Work, Wpt], place?: string) =>
+    JobQueue.layer(kinds).pipe(Layer.provideMerge(backend.database(place)))
+  const withQueue = <A, E>(effect: Effect.Effect<A, E, JobQueue | SqlClient.SqlClient>) =>
+    Effect.provide(effect, queueLayer())
+  return { queueLayer, withQueue }
+}
 
 const owner = "test-worker"
 
@@ -94,7 +95,8 @@ describe("JobKind", () => {
   })
 })
 
-describe("JobQueue", () => {
+describeBackends("JobQueue", (backend) => {
+  const { queueLayer, withQueue } = layersOn(backend)
   it.effect("enqueue with an idempotency key creates one job per kind", () =>
     withQueue(Effect.gen(function*() {
       const queue = yield* JobQueue
@@ -234,7 +236,7 @@ describe("JobQueue", () => {
 
   it.effect("fencing tokens strictly increase across grants and across reopening the file", () =>
     Effect.gen(function*() {
-      const filename = path.join(tempDir(), "tokens.sqlite")
+      const filename = backend.place()
       const grantTokens = Effect.gen(function*() {
         const queue = yield* JobQueue
         yield* Effect.forEach([1, 2, 3], (n) => queue.enqueue(Work, { n }))
@@ -576,7 +578,7 @@ describe("JobQueue", () => {
 
   it.effect("an unregistered kind's jobs can be listed but not moved", () =>
     Effect.gen(function*() {
-      const filename = path.join(tempDir(), "kinds.sqlite")
+      const filename = backend.place()
       const id = yield* Effect.provide(
         Effect.flatMap(JobQueue, (queue) => Effect.map(queue.enqueue(Wpt, { url: "https://a" }), (r) => r.job.id)),
         queueLayer([Work, Wpt], filename)
@@ -627,9 +629,16 @@ describe("JobQueue", () => {
       const queue = yield* JobQueue
       const sql = yield* SqlClient.SqlClient
       // fails the second statement of one enqueue, after its job row is written
-      yield* sql`CREATE TRIGGER refuse_13 BEFORE INSERT ON orch_job_history
-        WHEN (SELECT payload FROM orch_jobs WHERE id = NEW.job_id) = '{"n":13}'
-        BEGIN SELECT RAISE(ABORT, 'thirteen refused'); END`
+      if (backend.name === "postgres") {
+        yield* sql.unsafe(`CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          IF (SELECT payload FROM orch_jobs WHERE id = NEW.job_id) = '{"n":13}' THEN RAISE EXCEPTION 'thirteen refused'; END IF;
+          RETURN NEW; END $$`)
+        yield* sql.unsafe(`CREATE TRIGGER refuse_13 BEFORE INSERT ON orch_job_history FOR EACH ROW EXECUTE FUNCTION refuse_13()`)
+      } else {
+        yield* sql`CREATE TRIGGER refuse_13 BEFORE INSERT ON orch_job_history
+          WHEN (SELECT payload FROM orch_jobs WHERE id = NEW.job_id) = '{"n":13}'
+          BEGIN SELECT RAISE(ABORT, 'thirteen refused'); END`
+      }
       const results = yield* Effect.forEach(
         Array.from({ length: 30 }, (_, n) => n),
         (n) => Effect.exit(queue.enqueue(Work, { n })),

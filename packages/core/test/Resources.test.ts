@@ -1,9 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Clock, Context, Effect, FastCheck as fc, Layer, Option, TestClock } from "effect"
-import * as path from "node:path"
 import { Resources, ResourceKind } from "../src/Resources.js"
 import type { Lease } from "../src/Resources.js"
-import { tempDir, testDatabase } from "@orch/testing"
+import { describeBackends, sqlite } from "@orch/testing/Backends"
 
 const Device = ResourceKind.make({
   plugin: "test",
@@ -13,14 +12,6 @@ const Device = ResourceKind.make({
   leasable: ["ready"]
 })
 
-const dir = tempDir()
-let files = 0
-
-/** One `orch` process's view: its own connection to `filename` (by default a new file). */
-const processLayer = (filename = path.join(dir, `orch-${files++}.sqlite`)) =>
-  Resources.layer([Device]).pipe(Layer.provideMerge(testDatabase(filename)))
-
-const withResources = <A, E>(effect: Effect.Effect<A, E, Resources>) => Effect.provide(effect, processLayer())
 
 const addDevices = (resources: Context.Tag.Service<Resources>, count: number, labels: Record<string, string> = {}) =>
   Effect.forEach(
@@ -39,6 +30,13 @@ describe("ResourceKind.make", () => {
     expect(ResourceKind.make(base).leasable).toEqual(["a"])
   })
 })
+
+describeBackends("Resources", (backend) => {
+/** One `orch` process's view: its own connection to the database at `place` (by default a new one). */
+const processLayer = (place = backend.place()) =>
+  Resources.layer([Device]).pipe(Layer.provideMerge(backend.database(place)))
+
+const withResources = <A, E>(effect: Effect.Effect<A, E, Resources>) => Effect.provide(effect, processLayer())
 
 describe("Resources", () => {
   it.effect("upsert registers, keeps state and lease on update, and records state changes", () =>
@@ -231,7 +229,7 @@ describe("Resources", () => {
 
   it.scoped("200 concurrent fibers over two connections, leasing over 10 resources, never hold the same one at once", () =>
     Effect.gen(function*() {
-      const filename = path.join(dir, "contention.sqlite")
+      const filename = backend.place()
       // two connections, as two processes have: half the fibers lease through each
       const connections = [
         Context.get(yield* Layer.build(processLayer(filename)), Resources),
@@ -281,7 +279,7 @@ describe("Resources", () => {
 
   it.scoped("a second process on the same file sees the same leases and never gets a held resource", () =>
     Effect.gen(function*() {
-      const filename = path.join(dir, "two-processes.sqlite")
+      const filename = backend.place()
       // two connections, as two processes have; each call runs whole before the next
       const a = Context.get(yield* Layer.build(processLayer(filename)), Resources)
       const b = Context.get(yield* Layer.build(processLayer(filename)), Resources)
@@ -362,6 +360,12 @@ describe("Resources in batches", () => {
       expect((yield* resources.leases({ active: true })).map((l) => l.id).sort()).toEqual([b!.id, c!.id].sort())
     })))
 })
+})
+
+// SQLite only for now: on PostgreSQL, with this shared-layer suite in the file, a test of the
+// suites above started on the previous test's TestClock (an @effect/vitest layer memo issue, not
+// yet understood; the resource SQL itself passes every test above on both engines)
+const processLayer = (place = sqlite.place()) => Resources.layer([Device]).pipe(Layer.provideMerge(sqlite.database(place)))
 
 // the runs share one database and one test clock
 layer(processLayer())("Resources under random interleavings", (it) => {

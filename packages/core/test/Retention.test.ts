@@ -10,7 +10,8 @@ import * as Plugin from "../src/Plugin.js"
 import * as Retention from "../src/Retention.js"
 import { RetentionSection } from "../src/RetentionPolicy.js"
 import * as Supervisor from "../src/Supervisor.js"
-import { countRows, seedEvents, seedJobs, seedLeases, tempDir, testDatabase } from "@orch/testing"
+import { countRows, seedEvents, seedJobs, seedLeases, tempDir } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 
 const day = 86_400_000
 const now = 400 * day
@@ -37,15 +38,15 @@ CREATE TABLE demo_lease_notes (lease_id TEXT NOT NULL, note TEXT NOT NULL);`
 const settings = (raw: unknown = {}) => Schema.decodeUnknownSync(RetentionSection)(raw)
 const target = (raw: unknown = {}, plugins: ReadonlyArray<Plugin.Plugin> = [demo]) => Retention.targetOf(plugins, settings(raw))
 
-const database = () => Layer.effectDiscard(Migrations.apply("demo", demo.migrations!)).pipe(
-  Layer.provideMerge(testDatabase(path.join(tempDir(), "orch.sqlite")))
+const databaseOn = (backend: Backend) => () => Layer.effectDiscard(Migrations.apply("demo", demo.migrations!)).pipe(
+  Layer.provideMerge(backend.database())
 )
 
-const withDatabase = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+const withDatabaseOn = (backend: Backend) => <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
   Effect.gen(function*() {
     yield* TestClock.setTime(now)
     return yield* effect
-  }).pipe(Effect.provide(database()))
+  }).pipe(Effect.provide(databaseOn(backend)()))
 
 const rowsOf = (report: Retention.PruneReport) => Object.fromEntries(report.tables.map((t) => [t.table, t.rows]))
 
@@ -57,7 +58,9 @@ const jobIds = (where: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql.unsafe<{ id: unknown }>(`SELECT id FROM orch_jobs WHERE ${where} ORDER BY id`), (rows) => rows.map((r) => Number(r.id))))
 
-describe("Retention", () => {
+describeBackends("Retention", (backend) => {
+  const database = databaseOn(backend)
+  const withDatabase = withDatabaseOn(backend)
   it.effect("removes finished jobs older than maxAge with their history and plugin rows; keeps young, unfinished, leased and unknown-kind jobs", () =>
     withDatabase(Effect.gen(function*() {
       const old = now - 20 * day

@@ -11,7 +11,8 @@ import { AllocatorConfig } from "../src/AllocatorConfig.js"
 import * as Cleaning from "../src/Cleaning.js"
 import * as Inventory from "../src/Inventory.js"
 import { Device, statusOf } from "../src/Device.js"
-import { inventoryText, makeAllocator, servicesLayer } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
+import { inventoryText, makeAllocator, servicesLayerOn } from "./support.js"
 
 const boards = (count: number) => inventoryText([{ type: "board", count }])
 
@@ -21,6 +22,9 @@ const request = (holder: string, extra: { ttlMs?: number; waitMs?: number; type?
   ttlMs: extra.ttlMs ?? 10_000,
   waitMs: extra.waitMs ?? 0
 })
+
+describeBackends("Allocator", (backend) => {
+const servicesLayer = (place?: string) => servicesLayerOn(backend, place)
 
 describe("allocation", () => {
   it.scoped("200 concurrent allocators over 10 devices: 10 get distinct devices, 190 hear every device is leased", () =>
@@ -489,4 +493,5 @@ describe("under random interleavings", () => {
     // and shrinking 200 scripts would take hours: the first failure is reported as it is.
     { fastCheck: { numRuns: 10, endOnFailure: true } }
   )
+})
 })

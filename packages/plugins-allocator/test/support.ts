@@ -4,6 +4,7 @@ import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { Resources } from "@orch/core/Resources"
 import { testDatabase } from "@orch/testing"
+import type { Backend } from "@orch/testing/Backends"
 import { Context, Effect, Layer, Schema, type Scope } from "effect"
 import * as Allocator from "../src/Allocator.js"
 import { AllocatorConfig } from "../src/AllocatorConfig.js"
@@ -11,7 +12,14 @@ import { Device } from "../src/Device.js"
 import * as Inventory from "../src/Inventory.js"
 import { migrations } from "../src/sql.js"
 
-/** Core's services over `filename` (a new file by default), with core's and the allocator's migrations. */
+/** Core's services over the backend's database at `place` (a new one by default), with core's and the allocator's migrations. */
+export const servicesLayerOn = (backend: Backend, place?: string) =>
+  Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
+    Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("allocator", migrations)))),
+    Layer.provideMerge(backend.database(place))
+  )
+
+/** `servicesLayerOn` SQLite, at `filename` (a new file by default). */
 export const servicesLayer = (filename?: string) =>
   Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("allocator", migrations)))),

@@ -36,7 +36,7 @@ export const startPagesServer = async (): Promise<PagesServer> => {
       const { info, running } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
       // its routes answer 503 until its services are up
       yield* Effect.forEach(running, (p) => p.started, { discard: true })
-      return { url: info.url, file: config.databaseFile }
+      return { url: info.url, file: config.database.location }
       // (the plugin list's types leave the requirements `any`: core provides them all)
     }).pipe((effect) => effect as Effect.Effect<{ url: string; file: string }, unknown>,Logger.withMinimumLogLevel(LogLevel.Warning), Scope.extend(scope))
   )

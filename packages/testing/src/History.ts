@@ -2,6 +2,7 @@
  * Old history written straight into core's tables, fast (one INSERT … SELECT over a
  * counter per table), for tests and benches of retention: jobs in a given state that
  * last changed at chosen times, their history rows, ended or open leases, resource events.
+ * Parameters are cast, so PostgreSQL knows their types where no column gives them.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
@@ -31,13 +32,13 @@ export const seedJobs = (seed: SeedJobs) =>
     const step = seed.step ?? 1
     const base = seed.updatedAt - step
     const lease = seed.leased ? `'seed-owner', 1000000 + i, ${seed.updatedAt + 3_600_000_000}` : "NULL, NULL, NULL"
-    yield* sql.unsafe(
-      `${counter(seed.count)}
+    const int8 = (value: number) => sql`CAST(${value} AS BIGINT)`
+    const text = (value: string) => sql`CAST(${value} AS TEXT)`
+    yield* sql`${sql.literal(counter(seed.count))}
       INSERT INTO orch_jobs (plugin, kind, state, payload, priority, run_at, attempts, max_attempts,
         lease_owner, lease_token, lease_expires_at, created_at, updated_at)
-      SELECT ?, ?, ?, '{"n":1}', 0, ? + i * ?, 1, 3, ${lease}, ? + i * ?, ? + i * ? FROM n`,
-      [seed.plugin, seed.kind, seed.state, base, step, base, step, base, step]
-    )
+      SELECT ${text(seed.plugin)}, ${text(seed.kind)}, ${text(seed.state)}, '{"n":1}', 0, ${int8(base)} + i * ${int8(step)}, 1, 3,
+        ${sql.literal(lease)}, ${int8(base)} + i * ${int8(step)}, ${int8(base)} + i * ${int8(step)} FROM n`
     const ids = (yield* sql<{ id: unknown }>`SELECT id FROM orch_jobs WHERE id > ${before} ORDER BY id`).map((row) => Number(row.id))
     for (let h = 0; h < (seed.history ?? 0); h++) {
       yield* sql`INSERT INTO orch_job_history (job_id, at, from_state, to_state, reason, owner, token)
@@ -69,26 +70,27 @@ export const seedLeases = (seed: SeedLeases) =>
       VALUES (${seed.plugin}, ${seed.kind}, ${seed.resource}, 'ready', '{}', NULL, 0, 0, 0) ON CONFLICT DO NOTHING`
     const token = Number((yield* sql<{ t: unknown }>`SELECT COALESCE(MAX(token), 0) AS t FROM orch_resource_leases`)[0]!.t)
     const prefix = seed.idPrefix ?? `${seed.resource}-lease-`
-    yield* sql.unsafe(
-      `${counter(seed.count)}
+    const int8 = (value: number) => sql`CAST(${value} AS BIGINT)`
+    const first = seed.endedAt - step
+    const open = seed.lastOpen ? sql.literal(`i = ${Math.floor(seed.count)}`) : sql.literal("1 = 0")
+    yield* sql`${sql.literal(counter(seed.count))}
       INSERT INTO orch_resource_leases (id, plugin, kind, resource, holder, token, granted_at, expires_at, ended_at, end_reason)
-      SELECT ? || i, ?, ?, ?, 'seed', ? + i, ? + i * ? - 1, ? + i * ? + 60000,
-        CASE WHEN ? AND i = ${Math.floor(seed.count)} THEN NULL ELSE ? + i * ? END, 'released' FROM n`,
-      [prefix, seed.plugin, seed.kind, seed.resource, token, seed.endedAt - step, step, seed.endedAt - step, step,
-        seed.lastOpen ? 1 : 0, seed.endedAt - step, step]
-    )
+      SELECT CAST(${prefix} AS TEXT) || CAST(i AS TEXT), CAST(${seed.plugin} AS TEXT), CAST(${seed.kind} AS TEXT),
+        CAST(${seed.resource} AS TEXT), 'seed', ${int8(token)} + i, ${int8(first)} + i * ${int8(step)} - 1,
+        ${int8(first)} + i * ${int8(step)} + 60000,
+        CASE WHEN ${open} THEN NULL ELSE ${int8(first)} + i * ${int8(step)} END, 'released' FROM n`
     return Array.from({ length: seed.count }, (_, i) => `${prefix}${i + 1}`)
   })
 
 /** Inserts `count` events of a resource (which must exist), `step` ms apart from `at`. */
 export const seedEvents = (seed: { readonly plugin: string; readonly kind: string; readonly resource: string; readonly count: number; readonly at: number; readonly step?: number }) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(
-      `${counter(seed.count)}
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const step = seed.step ?? 1
+    return sql`${sql.literal(counter(seed.count))}
       INSERT INTO orch_resource_events (plugin, kind, resource, at, from_state, to_state, reason)
-      SELECT ?, ?, ?, ? + i * ?, 'ready', 'leased', 'seed' FROM n`,
-      [seed.plugin, seed.kind, seed.resource, seed.at - (seed.step ?? 1), seed.step ?? 1]
-    ))
+      SELECT CAST(${seed.plugin} AS TEXT), CAST(${seed.kind} AS TEXT), CAST(${seed.resource} AS TEXT),
+        CAST(${seed.at - step} AS BIGINT) + i * CAST(${step} AS BIGINT), 'ready', 'leased', 'seed' FROM n`
+  })
 
 /** Rows in `table`. */
 export const countRows = (table: string) =>

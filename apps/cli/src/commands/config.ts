@@ -85,7 +85,7 @@ const checkCommand = Command.make("check", { common: Cli.commonOptions }, ({ com
     const plugins = yield* Plugins
     const config = yield* Cli.loadConfig(common, { checkPaths: true })
     yield* Cli.print(
-      `${config.file ?? "(no config file: defaults)"} is valid: ${plugins.length} plugin section${plugins.length === 1 ? "" : "s"} checked; database ${config.databaseFile}; http ${config.core.http.host}:${config.core.http.port}`
+      `${config.file ?? "(no config file: defaults)"} is valid: ${plugins.length} plugin section${plugins.length === 1 ? "" : "s"} checked; database ${config.database.location}; http ${config.core.http.host}:${config.core.http.port}`
     )
   })).pipe(Command.withDescription("Validate a config file and say where it is wrong"))
 

@@ -10,6 +10,12 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
 
+/** The engines orch runs on. */
+export type Dialect = "sqlite" | "pg"
+
+export const dialectOf = (sql: SqlClient.SqlClient): Dialect =>
+  sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const })
+
 /**
  * Per-connection settings. SQLite: WAL is set by the client; these make sharing the file
  * safe. PostgreSQL needs none of them.
@@ -45,6 +51,20 @@ export const takeWriteLock = (sql: SqlClient.SqlClient): Effect.Effect<void, Sql
   sql.onDialectOrElse({
     pg: () => Effect.void,
     orElse: () => Effect.asVoid(sql.unsafe("UPDATE orch_write_lock SET n = n + 1 WHERE id = 0"))
+  })
+
+/**
+ * The first statement of a migration's transaction. PostgreSQL: nodes that start at once
+ * would each run the same DDL (and two `CREATE TABLE IF NOT EXISTS` side by side can fail
+ * on a unique violation in the catalog), so one transaction-scoped advisory lock, on a key
+ * of orch's own ("orch" in ASCII), lines them up: the next one re-reads and finds the
+ * migration applied. It is let go at commit or rollback, so no crash can leave it held.
+ * SQLite: the write lock `Database.transaction` takes does the same.
+ */
+export const lockMigrations = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql.unsafe("SELECT pg_advisory_xact_lock(1869767528)")),
+    orElse: () => Effect.void
   })
 
 /**

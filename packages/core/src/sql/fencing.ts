@@ -18,6 +18,14 @@ CREATE TABLE orch_fencing (
 );
 `
 
+/** PostgreSQL's 0001: BIGINT from the start (its 0005 has nothing to rebuild). */
+export const schemaPg = `
+CREATE TABLE orch_fencing (
+  domain TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+`
+
 /** Migration 0005, for the counters: BIGINT, rebuilt as SQLite must to change a type. */
 export const bigintTimes = `
 CREATE TABLE orch_fencing_new (

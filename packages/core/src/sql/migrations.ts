@@ -29,13 +29,19 @@ DROP TABLE orch_migrations;
 ALTER TABLE orch_migrations_new RENAME TO orch_migrations;
 `
 
+/**
+ * Where the engines' DDL differs (SQLite's rowid ids against identity columns, INTEGER
+ * against BIGINT), a migration is written per dialect. PostgreSQL's scripts create the
+ * tables as SQLite's stand after 0005, so its 0005 is empty (it still counts, keeping
+ * one numbering for both).
+ */
 export const coreMigrations: Migrations = {
-  "0001_fencing": Fencing.schema,
-  "0002_jobs": Jobs.schema,
-  "0003_resources": Resources.schema,
+  "0001_fencing": { sqlite: Fencing.schema, pg: Fencing.schemaPg },
+  "0002_jobs": { sqlite: Jobs.schema, pg: Jobs.schemaPg },
+  "0003_resources": { sqlite: Resources.schema, pg: Resources.schemaPg },
   "0004_schedules": Schedules.schema,
   // resources and schedules were created with BIGINT times already
-  "0005_bigint_times": [Fencing.bigintTimes, Jobs.bigintTimes, migrationsBigintTimes].join("\n"),
+  "0005_bigint_times": { sqlite: [Fencing.bigintTimes, Jobs.bigintTimes, migrationsBigintTimes].join("\n"), pg: [] },
   "0006_retention_indexes": Retention.indexes,
   "0007_job_history_by_time": Rates.indexes
 }
