@@ -13,15 +13,15 @@
  * never holds the server past its grace.
  *
  * A plugin's changes to its own tables (a watcher endpoint going down, a bench run queued)
- * move no mark of core's: the plugin says `changed` after committing them, and the next
- * probe of this process sends them as a change too. Pages follow the stream with
- * `GET /events/live.js`, which keeps their `[data-live]` parts current.
+ * move no mark of core's: the plugin says `changed(name)` after committing them, which
+ * moves its counter in the database, so every process's probe sends it as a change. Pages
+ * follow the stream with `GET /events/live.js`, which keeps their `[data-live]` parts current.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
-import { type ChangeMark, decodeMark, selectChangeMark } from "./sql/changes.js"
+import { bumpPluginMark, type ChangeMark, decodeMark, selectChangeMark } from "./sql/changes.js"
 import { Supervisor } from "./Supervisor.js"
 
 export type { ChangeMark } from "./sql/changes.js"
@@ -40,28 +40,19 @@ export interface EventsOptions {
 }
 
 /** A `change` event as sent: the mark and when it was seen. */
-export interface Change extends Mark {
+export interface Change extends ChangeMark {
   readonly at: number
 }
 
-/** Changes this process's plugins made to their own tables, as `changed` counted them. */
-let pluginChanges = 0
-
 /**
- * Says that a plugin changed something of its own (after its transaction committed), for
- * the next probe to send as a change. Process-wide, like the probe's view of the database:
- * every `/events` stream of this process sees it.
+ * Says that `plugin` changed something of its own (after its transaction committed), for
+ * every `/events` stream on the database to send. Best effort: a hint for screens, so a
+ * failed write (the database busy) is not the caller's failure.
  */
-export const changed: Effect.Effect<void> = Effect.sync(() => {
-  pluginChanges++
-})
+export const changed = (plugin: string): Effect.Effect<void, never, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => bumpPluginMark(sql, plugin)).pipe(Effect.ignore)
 
-interface Mark extends ChangeMark {
-  /** `changed`'s count. */
-  readonly plugins: number
-}
-
-const sameMark = (a: Mark, b: Mark) =>
+const sameMark = (a: ChangeMark, b: ChangeMark) =>
   a.job === b.job && a.history === b.history && a.resource === b.resource && a.lease === b.lease && a.open === b.open &&
   a.plugins === b.plugins
 
@@ -69,7 +60,7 @@ const sameMark = (a: Mark, b: Mark) =>
 export const changes = (pollMs: number) =>
   Effect.map(SqlClient.SqlClient, (sql) =>
     Stream.repeatEffectWithSchedule(
-      selectChangeMark(sql).pipe(Effect.map((rows): Mark => ({ ...decodeMark(rows[0]!), plugins: pluginChanges })), Effect.option),
+      selectChangeMark(sql).pipe(Effect.map((rows) => decodeMark(rows[0]!)), Effect.option),
       Schedule.spaced(Duration.millis(pollMs))
     ).pipe(
       // a failed probe (the database busy) is skipped: the next one tries again

@@ -6,7 +6,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { tempDir } from "@orch/testing"
+import { tempDir, testDatabase } from "@orch/testing"
+import * as path from "node:path"
+import * as Events from "../src/Events.js"
 import { Effect, Exit, Redacted, Schema, Scope } from "effect"
 import * as Config from "../src/Config.js"
 import { JobKind, JobQueue } from "../src/Jobs.js"
@@ -35,9 +37,9 @@ const crew = Plugin.make({
 const secret = "events-test-token-0123456789"
 
 /** A daemon in `scope`; a grace far beyond the test's timeout, so a shutdown that waited on a stream would fail the test. */
-const start = (scope: Scope.Scope, tokens = false) =>
+const start = (scope: Scope.Scope, tokens = false, dataDir = tempDir("orch-events-")) =>
   Effect.gen(function*() {
-    const loaded = yield* Config.load([crew], { dataDir: tempDir("orch-events-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+    const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, {})
     const config = {
       ...loaded,
       core: {
@@ -98,6 +100,22 @@ describe("GET /events", () => {
       // shutdown ends the open stream: the scope closes well within the test's timeout, not after the 600 s grace
       yield* Scope.close(scope, Exit.void)
       expect(yield* Effect.promise(events.next)).toBeUndefined()
+    }), 20_000)
+
+  it.scopedLive("says change when a plugin changed something of its own, written through another connection as another orch process would", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const dataDir = tempDir("orch-events-")
+      const url = yield* start(scope, false, dataDir)
+      const events = yield* listen(url)
+      const first = (yield* Effect.promise(events.next))!
+      expect(first.plugins).toBe(0)
+      // not this daemon's connection: the mark lives in the database, not in a process
+      yield* Events.changed("crew").pipe(Effect.provide(testDatabase(path.join(dataDir, "orch.sqlite"))))
+      const changed = (yield* Effect.promise(events.next))!
+      expect(changed).toMatchObject({ job: first.job, history: first.history, plugins: 1 })
+      yield* Effect.promise(events.cancel)
+      yield* Scope.close(scope, Exit.void)
     }), 20_000)
 
   it.scopedLive("is behind core's gate: a read token is needed once tokens are configured", () =>

@@ -101,7 +101,7 @@ const addToQueue = handle(Effect.gen(function*() {
   const hash = yield* resolveRev(bench, yield* revOf(request))
   const sql = yield* SqlClient.SqlClient
   yield* Sql.enqueue(sql, hash, request.priority, "manual", yield* Clock.currentTimeMillis)
-  yield* Events.changed
+  yield* Events.changed("bench")
   return json({ hash, priority: request.priority, queued: true })
 }))
 
@@ -111,7 +111,7 @@ const drop = (rev: string) =>
     const hash = yield* resolveRev(bench, rev)
     const dropped = yield* Sql.dequeue(yield* SqlClient.SqlClient, hash)
     if (!dropped) return yield* fail(404, `${hash} is not queued`)
-    yield* Events.changed
+    yield* Events.changed("bench")
     return json({ hash, dropped: true })
   })
 
@@ -185,7 +185,7 @@ const track = handle(Effect.gen(function*() {
     return true
   }))
   if (!found) return yield* fail(404, `no ref ${JSON.stringify(request.ref)} (give its full name, refs/heads/…)`, { field: "ref" })
-  yield* Events.changed
+  yield* Events.changed("bench")
   return json({ ref: request.ref, tracked: request.tracked })
 }))
 

@@ -47,4 +47,4 @@ export const store = (run: NewRun): Effect.Effect<boolean, SqlError, SqlClient.S
       })))
       yield* Sql.insertOutput(sql, run.output.map(([source, text], line) => ({ run_id: run.run.id, line, source, text })))
       return true
-    })).pipe(Effect.tap((stored) => (stored ? Events.changed : Effect.void))))
+    })).pipe(Effect.tap((stored) => (stored ? Events.changed("bench") : Effect.void))))

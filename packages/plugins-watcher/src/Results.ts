@@ -120,5 +120,5 @@ export const make = (options: { readonly keepResults: number }): Effect.Effect<R
       })
 
     // a state change is what the status page shows first: pages following /events refresh on it
-    return (check) => commit(change(check)).pipe(Effect.tap((outcome) => (outcome.change ? Events.changed : Effect.void)))
+    return (check) => commit(change(check)).pipe(Effect.tap((outcome) => (outcome.change ? Effect.provideService(Events.changed("watcher"), SqlClient.SqlClient, sql) : Effect.void)))
   })

@@ -3,6 +3,7 @@
  * its queries; this record is the one place that numbers them.
  */
 import type { Migrations } from "../Migrations.js"
+import * as Changes from "./changes.js"
 import * as Fencing from "./fencing.js"
 import * as Jobs from "./jobs.js"
 import * as Rates from "./rates.js"
@@ -43,5 +44,6 @@ export const coreMigrations: Migrations = {
   // resources and schedules were created with BIGINT times already
   "0005_bigint_times": { sqlite: [Fencing.bigintTimes, Jobs.bigintTimes, migrationsBigintTimes].join("\n"), pg: [] },
   "0006_retention_indexes": Retention.indexes,
-  "0007_job_history_by_time": Rates.indexes
+  "0007_job_history_by_time": Rates.indexes,
+  "0008_change_marks": Changes.schema
 }
