@@ -29,6 +29,8 @@ export const bundleFixture = (entry: string) =>
         platform: "node",
         format: "esm",
         external: ["better-sqlite3"],
+        // CommonJS dependencies bundled into ESM (pg) still call require() for Node built-ins
+        banner: { js: "import { createRequire as __fixtureRequire } from 'node:module'; const require = __fixtureRequire(import.meta.url);" },
         logLevel: "warning"
       })
       return outfile
