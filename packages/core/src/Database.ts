@@ -57,12 +57,14 @@ export class Database extends Context.Tag("@orch/core/Database")<Database, Datab
  * On PostgreSQL no lock is taken (see `internal/dialect.ts`): the SQL modules'
  * compare-and-sets and row locks make the changes safe side by side, at READ COMMITTED
  * (set per connection, see `internal/postgres.ts`), where a compare-and-set that waited
- * on another writer's row re-checks its condition on the committed row.
+ * on another writer's row re-checks its condition on the committed row; a transaction
+ * PostgreSQL aborts to break a deadlock runs again (`Dialect.retryAborted`).
  */
 export const transaction = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.withTransaction(Effect.zipRight(Dialect.takeWriteLock(sql), effect)))
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Dialect.retryAborted(sql, sql.withTransaction(Effect.zipRight(Dialect.takeWriteLock(sql), effect))))
 
 const open = (options: DatabaseOptions) =>
   Effect.gen(function*() {

@@ -6,7 +6,7 @@ import { decodeMark, selectChangeMark } from "@orch/core/sql/changes"
 import * as Fencing from "@orch/core/sql/fencing"
 import { coreMigrations } from "@orch/core/sql/migrations"
 import { postgres } from "@orch/testing/Backends"
-import { Effect, Layer, Redacted } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { describe, expect } from "vitest"
 
 // PostgreSQL alone: how orch opens it. The stores' tests run on both engines in their own files.
@@ -28,6 +28,30 @@ describe.skipIf(postgres.skip !== undefined)("PostgreSQL", () => {
       yield* Fencing.probeWrite(sql)
       expect(yield* Fencing.nextToken(sql, "write-probe")).toBe(2)
     }).pipe(Effect.provide(postgres.database())))
+
+  it.live("runs a transaction again when PostgreSQL aborts it to break a deadlock", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE deadlock_probe (id INT PRIMARY KEY, v INT NOT NULL)`
+      yield* sql`INSERT INTO deadlock_probe (id, v) VALUES (1, 0), (2, 0)`
+      const ready = [yield* Deferred.make<void>(), yield* Deferred.make<void>()] as const
+      let attempts = 0
+      // each locks one row, waits until the other holds its own, then wants the other's: a cycle
+      const crossing = (first: 1 | 2) =>
+        Database.transaction(Effect.gen(function*() {
+          attempts++
+          const second = first === 1 ? 2 : 1
+          yield* sql`UPDATE deadlock_probe SET v = v + 1 WHERE id = ${first}`
+          yield* Deferred.succeed(ready[first - 1]!, undefined)
+          yield* Deferred.await(ready[second - 1]!)
+          yield* sql`UPDATE deadlock_probe SET v = v + 1 WHERE id = ${second}`
+        }))
+      yield* Effect.all([crossing(1), crossing(2)], { concurrency: 2 })
+      // PostgreSQL aborted one of them (40P01); it ran again after the other committed
+      expect(attempts).toBe(3)
+      const rows = yield* sql<{ id: number; v: number }>`SELECT id, v FROM deadlock_probe ORDER BY id`
+      expect(rows).toEqual([{ id: 1, v: 2 }, { id: 2, v: 2 }])
+    }).pipe(Effect.provide(postgres.database())), 30_000)
 
   it.effect("names the server, never the password, when it cannot connect", () =>
     Effect.gen(function*() {

@@ -5,10 +5,10 @@
  * differ inside the SQL modules (`FOR UPDATE SKIP LOCKED` on claims), so the PostgreSQL
  * backend adds tests of the `pg` branches rather than a hunt.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 
 /** The engines orch runs on. */
 export type Dialect = "sqlite" | "pg"
@@ -74,3 +74,27 @@ export const lockMigrations = (sql: SqlClient.SqlClient): Effect.Effect<void, Sq
  */
 export const bigintParam = (sql: SqlClient.SqlClient): (value: number) => Statement.Fragment | number =>
   sql.onDialectOrElse({ pg: () => (value: number) => sql`CAST(${value} AS BIGINT)`, orElse: () => (value: number) => value })
+
+/** PostgreSQL's codes for a transaction it aborted so that others could go on: a deadlock, a serialization conflict. */
+const abortedCodes = new Set(["40P01", "40001"])
+
+const isAborted = (error: unknown): boolean =>
+  error instanceof SqlError && abortedCodes.has(String((error.cause as { readonly code?: unknown } | undefined)?.code))
+
+/**
+ * Runs an outermost transaction again, up to 5 times, when
+ * PostgreSQL aborted it to break a deadlock between writers (two batches of releases
+ * touching the same resources in different orders, say): its documentation asks the
+ * client to retry, and orch's transactions are SQL and clock reads that can run again.
+ * A nested transaction (a savepoint) is left to its outermost one; SQLite never aborts so.
+ */
+export const retryAborted = <A, E, R>(sql: SqlClient.SqlClient, transaction: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  sql.onDialectOrElse({
+    pg: () =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+        Option.isSome(outer)
+          ? transaction
+          // at once: the other side went on when this one was aborted (and no clock to wait on, test clocks included)
+          : Effect.retry(transaction, { while: isAborted, times: 5 })),
+    orElse: () => transaction
+  })
