@@ -5,7 +5,7 @@
  * check (Debian's docker-compose, which needs no engine for it) and its config by `orch config check`.
  */
 import * as Yaml from "@orch/core/Yaml"
-import { orchBin, run, tempDir } from "@orch/testing"
+import { debianTool, orchBin, run, tempDir } from "@orch/testing"
 import { validate } from "dockerfile-utils"
 import { Either } from "effect"
 import { execFile } from "node:child_process"
@@ -32,13 +32,8 @@ describe("deploy/orch.service", () => {
   const unit = read("deploy/orch.service")
 
   it("passes systemd-analyze verify with nothing to say", async () => {
-    const analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((f) => fs.existsSync(f))
-    if (analyze === undefined) {
-      // .ci/run installs systemd; elsewhere say what is missing rather than pass
-      if (process.env.CI) throw new Error("systemd-analyze not found: apt-get install systemd")
-      console.warn("skipped: no systemd-analyze (apt-get install systemd)")
-      return
-    }
+    const analyze = debianTool("systemd-analyze", "systemd")
+    if (analyze === undefined) return
     // verify checks that ExecStart's program exists: point it at one that does
     const dir = tempDir("orch-unit-")
     fs.writeFileSync(path.join(dir, "orch.service"), unit.replaceAll("/usr/local/bin/orch", process.execPath))
@@ -93,13 +88,8 @@ describe("Dockerfile", () => {
 
 describe("compose.yaml", () => {
   it("is a valid Compose file to docker-compose", async () => {
-    const compose = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"].find((f) => fs.existsSync(f))
-    if (compose === undefined) {
-      // .ci/run installs Debian's docker-compose; elsewhere say what is missing rather than pass
-      if (process.env.CI) throw new Error("docker-compose not found: apt-get install docker-compose")
-      console.warn("skipped: no docker-compose (apt-get install docker-compose)")
-      return
-    }
+    const compose = debianTool("docker-compose", "docker-compose")
+    if (compose === undefined) return
     // `config` checks the file against the Compose schema without a Docker engine
     const { stdout } = await promisify(execFile)(compose, ["-f", path.join(repo, "compose.yaml"), "config"])
     expect(stdout).toContain("/var/lib/orch")

@@ -4,8 +4,7 @@
  * submits each run until the server has it: through a server restart mid-run and a connection cut
  * while submitting, the run is stored once.
  */
-import { spawnSync } from "node:child_process"
-import { eventually, tempDir } from "@orch/testing"
+import { debianTool, eventually, tempDir } from "@orch/testing"
 import { Effect, Fiber, Logger, LogLevel, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -159,12 +158,8 @@ describe("the worker loop", () => {
   })
 
   it("the in-repo command instead of ./bench: hyperfine writing its JSON to $ORCH_BENCH_RESULTS, detected and read", async () => {
-    // Debian's hyperfine, which .ci/run installs; elsewhere say what is missing rather than fail on exit 127
-    if (spawnSync("hyperfine", ["--version"]).error !== undefined) {
-      if (process.env.CI) throw new Error("hyperfine not found: apt-get install hyperfine")
-      console.warn("skipped: no hyperfine (apt-get install hyperfine)")
-      return
-    }
+    // rather than fail on exit 127 without it
+    if (debianTool("hyperfine", "hyperfine") === undefined) return
     const repo = tempDir()
     const hash = makeRepo(repo, { "README": "no bench script here" })
     const double = await startDouble({ token, repo })
