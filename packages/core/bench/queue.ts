@@ -1,5 +1,6 @@
 /**
- * The durable job queue end to end on a real SQLite file: every enqueue, claim and
+ * The durable job queue end to end on a real SQLite file (or, with `--backend postgres`, a
+ * PostgreSQL database of its own per run): every enqueue, claim and
  * completion is its own call that returns once its transaction has committed (calls
  * made at the same time may share a commit: see the queue's group commit).
  *
@@ -7,7 +8,12 @@
  *     [--producers 4] [--workers 4] [--batch 16] [--complete-concurrency 1] [--enqueue-batch 100]
  *     [--claim-batch 64] [--rate 5000] [--worker-jobs 20000] [--worker-concurrency 50]
  *     [--worker-enqueue-batch 1000] [--worker-producers 1] [--skip-bullmq] [--only pipeline,batched,paced,lone,worker]
+ *     [--backend sqlite|postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/test]
+ *   npm run bench -- queue --backend postgres
  *
+ * On PostgreSQL each run gets a fresh database beside --postgres-url's (ORCH_BENCH_POSTGRES_URL),
+ * dropped at the end, and the report adds what the client sent per job: round trips (each
+ * node-postgres query is one) by statement verb, BEGIN and COMMIT included.
  * Five configurations, each run --runs times over a fresh file:
  * - per-job pipeline: --producers fibers enqueue --jobs jobs one by one while --workers
  *   fibers claim up to --batch at a time and complete each with its own call
@@ -36,7 +42,7 @@
  * runs (JIT): later runs are warm.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Duration, Effect, Either, Fiber, Layer, MetricLabel, Ref, Schema } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, MetricLabel, Redacted, Ref, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -47,6 +53,7 @@ import * as JobWorker from "../src/JobWorker.js"
 import * as Migrations from "../src/Migrations.js"
 import { coreMigrations } from "../src/sql/migrations.js"
 import { type BullmqRun, redisAnswers, runBullmq } from "./_bullmq.js"
+import * as BenchPostgres from "./_postgres.js"
 
 const { values: args } = parseArgs({
   options: {
@@ -66,7 +73,10 @@ const { values: args } = parseArgs({
     "worker-producers": { type: "string", default: "1" },
     // e.g. to profile orch alone
     "skip-bullmq": { type: "boolean", default: false },
-    only: { type: "string" }
+    only: { type: "string" },
+    // sqlite (a fresh file per run) or postgres (a fresh database per run on --postgres-url)
+    backend: { type: "string", default: "sqlite" },
+    "postgres-url": { type: "string", default: process.env.ORCH_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test" }
   }
 })
 const jobCount = Number(args.jobs)
@@ -129,20 +139,39 @@ interface Run {
   readonly endToEnd: Samples
   /** Per call, labelled with what the call carries. */
   readonly calls: ReadonlyArray<readonly [label: string, samples: Samples]>
+  /** What the client sent to PostgreSQL during the run (nothing on SQLite). */
+  readonly sent: BenchPostgres.Sent
 }
 
 const dirs: Array<string> = []
 process.once("exit", () => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })))
 
-const freshQueue = () => {
+const backend = args.backend
+if (backend !== "sqlite" && backend !== "postgres") throw new Error(`--backend must be sqlite or postgres, not ${backend}`)
+const postgresUrl = args["postgres-url"]!
+if (backend === "postgres") BenchPostgres.countQueries()
+
+/** A fresh database per run: a file in a temp folder, or a PostgreSQL database dropped at the end. */
+const freshDatabase = (): Layer.Layer<Database.Database | SqlClient.SqlClient> => {
+  if (backend === "postgres") {
+    return Layer.unwrapEffect(
+      Effect.map(
+        Effect.promise(() => BenchPostgres.freshDatabase(postgresUrl)),
+        (url) => Layer.orDie(Database.layerPostgres({ url: Redacted.make(url) }))
+      )
+    )
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orch-bench-"))
   dirs.push(dir)
-  return Jobs.JobQueue.layer([Work, Noop]).pipe(
+  return Layer.orDie(Database.layer({ filename: path.join(dir, "bench.sqlite") }))
+}
+
+const freshQueue = () =>
+  Jobs.JobQueue.layer([Work, Noop]).pipe(
     Layer.provideMerge(Layer.effectDiscard(Migrations.apply("core", coreMigrations))),
-    Layer.provideMerge(Database.layer({ filename: path.join(dir, "bench.sqlite") })),
+    Layer.provideMerge(freshDatabase()),
     Layer.orDie
   )
-}
 
 /** Every job must have ended succeeded, with its two history rows (enqueued, succeeded). */
 const checkAllSucceeded = (jobs: number) =>
@@ -170,11 +199,13 @@ const measure = <E, R>(
   Effect.gen(function*() {
     const start = performance.now()
     const cpuStart = process.cpuUsage()
+    const sentBefore = BenchPostgres.sent()
     yield* body(start)
     const seconds = (performance.now() - start) / 1000
     const cpu = process.cpuUsage(cpuStart)
+    const sent = BenchPostgres.since(sentBefore)
     yield* checkAllSucceeded(jobs)
-    return { jobs, seconds, cpu, endToEnd, calls } satisfies Run
+    return { jobs, seconds, cpu, endToEnd, calls, sent } satisfies Run
   })
 
 /** Workers forked, producers run side by side; over when every worker has seen all jobs done. */
@@ -324,7 +355,15 @@ interface WorkerRun {
   readonly seconds: number
   readonly cpuMicros: number
   readonly load: number
+  /** What the client sent to PostgreSQL during the run (nothing on SQLite). */
+  readonly sent: BenchPostgres.Sent
 }
+
+/** `1.02 round trips per job (BEGIN 0.10, SELECT 0.30 …)`, on PostgreSQL only. */
+const perJobStatements = (sent: BenchPostgres.Sent, jobs: number): string =>
+  backend !== "postgres" ? "" :
+    `, ${(sent.roundTrips / jobs).toFixed(3)} round trips per job (` +
+    [...sent.byVerb].sort((a, b) => b[1] - a[1]).map(([verb, n]) => `${verb} ${(n / jobs).toFixed(3)}`).join(", ") + ")"
 
 /**
  * The job worker end to end, as BullMQ's case: the worker is running and idle, producers
@@ -350,6 +389,7 @@ const workerRun = Effect.gen(function*() {
   yield* Effect.sleep("50 millis")
   const start = performance.now()
   const cpuStart = process.cpuUsage()
+  const sentBefore = BenchPostgres.sent()
   const producer = (p: number) => {
     const mine = Array.from({ length: Math.ceil(workerJobCount / workerProducers) }, (_, i) => i * workerProducers + p)
       .filter((n) => n < workerJobCount)
@@ -363,10 +403,11 @@ const workerRun = Effect.gen(function*() {
   while (completed() - before < workerJobCount) yield* Effect.sleep("1 millis")
   const seconds = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuStart)
+  const sent = BenchPostgres.since(sentBefore)
   yield* Fiber.interrupt(fiber)
   if (handled !== workerJobCount) return yield* Effect.dieMessage(`expected ${workerJobCount} handler calls, saw ${handled}`)
   yield* checkAllSucceeded(workerJobCount)
-  return { jobs: workerJobCount, seconds, cpuMicros: cpu.user + cpu.system, load: os.loadavg()[0] } satisfies WorkerRun
+  return { jobs: workerJobCount, seconds, cpuMicros: cpu.user + cpu.system, load: os.loadavg()[0], sent } satisfies WorkerRun
 })
 
 const workerComparison = Effect.gen(function*() {
@@ -383,7 +424,8 @@ const workerComparison = Effect.gen(function*() {
     orch.push(run)
     console.log(
       `  orch   run ${i + 1}: ${(run.jobs / run.seconds).toFixed(0)} jobs/s (${run.seconds.toFixed(2)} s),` +
-        ` cpu per job ${(run.cpuMicros / run.jobs).toFixed(1)} µs, load average ${run.load.toFixed(2)}`
+        ` cpu per job ${(run.cpuMicros / run.jobs).toFixed(1)} µs, load average ${run.load.toFixed(2)}` +
+        perJobStatements(run.sent, run.jobs)
     )
     if (withBullmq) {
       const other = yield* Effect.promise(() =>
@@ -401,7 +443,7 @@ const workerComparison = Effect.gen(function*() {
   console.log(`  orch cpu per job: median ${median(orch.map((run) => run.cpuMicros / run.jobs)).toFixed(1)} µs`)
   if (!withBullmq) {
     console.log(`  BullMQ skipped: ${args["skip-bullmq"] ? "--skip-bullmq" : "Redis does not answer at 127.0.0.1:6379"}`)
-    console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=skipped`)
+    console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=skipped backend=${backend}`)
     return
   }
   const bullmqRate = median(bullmq.map((run) => run.jobs / run.seconds))
@@ -409,7 +451,9 @@ const workerComparison = Effect.gen(function*() {
     `  bullmq cpu per job: median ${median(bullmq.map((run) => run.cpuMicros / run.jobs)).toFixed(1)} µs in node,` +
       ` ${median(bullmq.map((run) => (run.cpuMicros + run.redisCpuMicros) / run.jobs)).toFixed(1)} µs with redis`
   )
-  console.log(`queue-worker: orch=${orchRate.toFixed(0)} bullmq=${bullmqRate.toFixed(0)} ratio=${(orchRate / bullmqRate).toFixed(2)}`)
+  console.log(
+    `queue-worker: orch=${orchRate.toFixed(0)} bullmq=${bullmqRate.toFixed(0)} ratio=${(orchRate / bullmqRate).toFixed(2)} backend=${backend}`
+  )
 })
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -420,7 +464,8 @@ const report = (title: string, results: ReadonlyArray<Run & { readonly load: num
     const perJob = (µs: number) => (µs / run.jobs).toFixed(0)
     console.log(
       `  run ${i + 1}: ${(run.jobs / run.seconds).toFixed(0)} jobs/s (${run.jobs} jobs in ${run.seconds.toFixed(2)} s),` +
-        ` cpu per job ${perJob(run.cpu.user + run.cpu.system)} µs, load average ${run.load.toFixed(2)}`
+        ` cpu per job ${perJob(run.cpu.user + run.cpu.system)} µs, load average ${run.load.toFixed(2)}` +
+        perJobStatements(run.sent, run.jobs)
     )
     console.log(`    enqueue→done               ${run.endToEnd.summary()}`)
     for (const [label, samples] of run.calls) console.log(`    ${label.padEnd(26)} ${samples.summary()}`)
@@ -442,7 +487,10 @@ const repeat = <E>(run: Effect.Effect<Run, E, Jobs.JobQueue | SqlClient.SqlClien
 const main = Effect.gen(function*() {
   console.log(
     `node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)} at start,` +
-      ` SQLite WAL synchronous=NORMAL; every call returns after its commit`
+      (backend === "postgres"
+        ? ` PostgreSQL at ${new URL(postgresUrl).host} (a fresh database per run, READ COMMITTED)`
+        : ` SQLite WAL synchronous=NORMAL`) +
+      `; every call returns after its commit`
   )
   if (selected("pipeline")) {
     report(
@@ -470,6 +518,7 @@ const main = Effect.gen(function*() {
   }
   // last: its last line is the comparison
   if (selected("worker")) yield* workerComparison
+  if (backend === "postgres") yield* Effect.promise(() => BenchPostgres.dropAll(postgresUrl))
 })
 
 Effect.runPromise(main).catch((error) => {
