@@ -112,3 +112,24 @@ describe("compose.yaml", () => {
     expect(check.stdout).toContain("is valid")
   })
 })
+
+describe("deploy/compose.cluster.yaml", () => {
+  it("runs three nodes on one PostgreSQL, each with the database URL, and wants the database password given", async () => {
+    const compose = debianTool("docker-compose", "docker-compose")
+    if (compose === undefined) return
+    const file = path.join(repo, "deploy", "compose.cluster.yaml")
+    const { stdout } = await promisify(execFile)(compose, ["-f", file, "config"], {
+      env: { ...process.env, ORCH_DB_PASSWORD: "s3cret" }
+    })
+    const config = Either.getOrThrow(Yaml.parse(stdout, "compose config")).value as any
+    const nodes = Object.keys(config.services).filter((name) => name.startsWith("orch-")).sort()
+    expect(nodes).toEqual(["orch-1", "orch-2", "orch-3"])
+    for (const node of nodes) {
+      expect(config.services[node].environment.ORCH_DATABASE_URL).toBe("postgres://orch:s3cret@postgres:5432/orch")
+      expect(Object.keys(config.services[node].depends_on)).toEqual(["postgres"])
+    }
+    // without the password Compose refuses, naming it
+    const { ORCH_DB_PASSWORD: _, ...env } = process.env
+    await expect(promisify(execFile)(compose, ["-f", file, "config"], { env })).rejects.toThrow(/ORCH_DB_PASSWORD/)
+  })
+})

@@ -166,15 +166,22 @@ describe.skipIf(postgres.skip !== undefined)("three orch nodes on one PostgreSQL
       const script = yield* bundleFixture(path.join(import.meta.dirname, "fixtures", "clusterNode.ts"))
       const [victim, ...survivors] = ["victim", "a", "b"].map((name) => startNode(script, config(name), name, "victim"))
       yield* Effect.addFinalizer(() => Effect.sync(() => [victim, ...survivors].forEach((node) => node.kill())))
-      yield* Effect.promise(() => Promise.all([victim, ...survivors].map((node) => node.ready)))
+      // each stage bounded, saying where it stood (a loaded machine is slow, a stuck cluster never ends)
+      const progress = () => [victim, ...survivors].map((node) => `${node.name}: ${node.handled().length} handled, ${node.holds().length} leases`).join("; ")
+      const stage = <A>(what: string, promise: () => Promise<A>) =>
+        Effect.promise(promise).pipe(
+          Effect.timeoutFail({ duration: "100 seconds", onTimeout: () => new Error(`${what} did not happen within 100 s (${progress()})`) }),
+          Effect.orDie
+        )
+      yield* stage("three nodes starting", () => Promise.all([victim, ...survivors].map((node) => node.ready)))
       for (const node of [victim, ...survivors]) node.go()
       // mid-way: the victim has started a share of the jobs, and one of its clients has just got a device
-      yield* Effect.promise(() => victim.handledAtLeast(jobCount / 10))
-      yield* Effect.promise(() => victim.nextLease())
+      yield* stage("the victim handling 1,000 jobs", () => victim.handledAtLeast(jobCount / 10))
+      yield* stage("a lease for the victim", () => victim.nextLease())
       victim.kill()
       expect(yield* Effect.promise(() => victim.exit)).toBeUndefined()
       const killedAt = victim.killedAt()!
-      const reports = (yield* Effect.promise(() => Promise.all(survivors.map((node) => node.exit)))) as Array<NodeReport>
+      const reports = (yield* stage("the survivors finishing", () => Promise.all(survivors.map((node) => node.exit)))) as Array<NodeReport>
       for (const report of reports) {
         expect(report.handled).toBeGreaterThan(0)
         expect(report.leases).toBeGreaterThan(0)
@@ -254,5 +261,5 @@ describe.skipIf(postgres.skip !== undefined)("three orch nodes on one PostgreSQL
             ` victim's leases reclaimed ${reclaimed.length} (after expiry: max ${Math.max(...lateness)} ms)`
         )
       }).pipe(Effect.provide(queueLayer))
-    }), { timeout: 240_000 })
+    }), { timeout: 420_000 })
 })
