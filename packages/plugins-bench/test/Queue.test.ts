@@ -3,14 +3,15 @@
  * real SQLite file, with the clock driven by TestClock: who gets which commit, exactly-once
  * submits, aborts, secrets, and a worker gone past its timeout.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, TestClock } from "effect"
 import type * as Protocol from "../src/Protocol.js"
 import * as Repo from "../src/Repo.js"
 import * as Sql from "../src/sql/index.js"
 import * as Workers from "../src/Workers.js"
-import { benchDatabase, makeRepo } from "./support.js"
+import { benchDatabaseOn, makeRepo } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
 const options: Workers.StatusOptions = { timeoutMs: 60_000, benchMethod: Effect.succeed({ type: "internal" }) }
 const idle: Protocol.WorkerStatus = { type: "idle" }
@@ -36,7 +37,8 @@ const setup = (count: number) =>
     return { repo, hashes, sql }
   })
 
-describe("the worker protocol", () => {
+describeBackends("the worker protocol", (backend) => {
+  const benchDatabase = () => benchDatabaseOn(backend)
   it.effect("request_run: the highest priority first, then the newest; never the same commit to two live workers", () =>
     Effect.gen(function*() {
       const { hashes, sql } = yield* setup(4)
