@@ -142,7 +142,7 @@ describeBackends("Analysis", (backend) => {
         }
       }
       expect(blamed).toEqual(Array(8).fill("61"))
-    }).pipe(Effect.provide(database())))
+    }).pipe(Effect.provide(database())), 180_000) // some 1,500 passes: on PostgreSQL each query is a round trip (about 30 s here)
 
   it.effect("30 metrics run on every commit, 10 step by 5% in 2% noise at commit 100: one alert with those 10, blamed on 100", () =>
     Effect.gen(function*() {
