@@ -416,6 +416,19 @@ export const nextQueued = (sql: SqlClient.SqlClient, worker: string, liveSince: 
 
 // -- workers ----------------------------------------------------------------------
 
+/**
+ * The first statement of a worker status's transaction (`Workers.status`), which reads who
+ * holds what (a name's secret, the commits live workers hold) and then writes its own claim.
+ * SQLite: the write transaction holds the one write lock already. PostgreSQL: a
+ * transaction-scoped advisory lock (this key spells "bwrk"), since two statuses there would
+ * otherwise both be handed one commit, or both pin one name.
+ */
+export const lockWorkers = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(1651995243)`),
+    orElse: () => Effect.void
+  })
+
 export interface WorkerRow {
   readonly name: string
   readonly secret: string
