@@ -80,8 +80,8 @@ describeBackends("the bench read views", (backend) => {
       // a commit by its full hash, a prefix, a ref, a branch and a tag name; an ambiguous prefix and an unknown name refused
       for (const rev of [main, "a1000", "refs/heads/main", "main"]) expect(yield* ReadApi.commitOf(rev)).toBe(main)
       expect(yield* ReadApi.commitOf("v1.0")).toBe(parent)
-      expect((yield* Effect.flip(ReadApi.commitOf("cc00"))).status).toBe(400)
-      expect((yield* Effect.flip(ReadApi.commitOf("nothing"))).status).toBe(404)
+      expect(yield* Effect.flip(ReadApi.commitOf("cc00"))).toMatchObject({ _tag: "ReadError", status: 400 })
+      expect(yield* Effect.flip(ReadApi.commitOf("nothing"))).toMatchObject({ _tag: "ReadError", status: 404 })
       const view = yield* ReadApi.commitView(parent)
       expect(view).toMatchObject({ hash: parent, committerDate: t0, reachable: "from no ref", parents: [], refs: [{ name: "refs/tags/v1.0", tracked: false }], queue: null })
       expect(view.children.map((c) => c.hash)).toEqual([other, main])
@@ -94,7 +94,7 @@ describeBackends("the bench read views", (backend) => {
       expect(details.output).toEqual([{ line: 1, source: "stdout", text: "hello" }, { line: 2, source: "stderr", text: "oops" }])
       // a commit stands for its newest run
       expect((yield* ReadApi.runOf(main)).id).toBe("run-m2")
-      expect((yield* Effect.flip(ReadApi.runOf(other))).status).toBe(404)
+      expect(yield* Effect.flip(ReadApi.runOf(other))).toMatchObject({ _tag: "ReadError", status: 404 })
       const compared = yield* ReadApi.comparison(yield* ReadApi.runOf("run-p"), yield* ReadApi.runOf("run-m2"))
       expect(compared.metrics.map((m) => m.metric)).toEqual(["sort/time"])
       expect(Object.values(compared.counts).reduce((x, y) => x + y, 0)).toBe(1)
