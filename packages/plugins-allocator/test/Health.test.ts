@@ -1,11 +1,12 @@
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { Resources } from "@orch/core/Resources"
 import { Effect, TestClock } from "effect"
 import * as net from "node:net"
 import { Allocator } from "../src/Allocator.js"
 import { Device, statusOf } from "../src/Device.js"
 import { checkDue } from "../src/Health.js"
-import { makeAllocator, servicesLayer } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
+import { makeAllocator, servicesLayerOn } from "./support.js"
 
 /** A port on 127.0.0.1 that nothing listens on (taken, then closed). */
 const closedPort = Effect.promise(() =>
@@ -17,7 +18,7 @@ const closedPort = Effect.promise(() =>
   })
 )
 
-describe("health checks", () => {
+describeBackends("health checks", (backend) => {
   it.scoped("a device failing its TCP check is unhealthy and not handed out; passing again brings it back", () =>
     Effect.gen(function*() {
       const port = yield* closedPort
@@ -53,5 +54,5 @@ describe("health checks", () => {
       yield* round
       expect(yield* status("scope-0")).toBe("free")
       expect((yield* allocator.allocate({ type: "scope", holder: "a", ttlMs: 1000, waitMs: 0 })).device.name).toBe("scope-0")
-    }).pipe(Effect.provide(servicesLayer())))
+    }).pipe(Effect.provide(servicesLayerOn(backend))))
 })

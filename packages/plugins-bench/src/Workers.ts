@@ -46,6 +46,7 @@ export const status = (
     }
     const fingerprint = Protocol.fingerprintOf(request.info)
     return yield* Database.transaction(Effect.gen(function*() {
+      yield* Sql.lockWorkers(sql)
       const known = yield* Sql.getWorker(sql, name)
       if (known !== undefined && known.last_seen >= liveSince && !Auth.sameSecret(request.secret, known.secret)) {
         return yield* new Refused({

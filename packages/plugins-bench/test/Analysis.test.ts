@@ -1,19 +1,19 @@
 /**
- * Change detection on a real SQLite file migrated with the plugin's migrations: a linear history
+ * Change detection on a real database (SQLite and PostgreSQL) migrated with the plugin's migrations: a linear history
  * measured on every few commits, with a step at a known commit; a simulated worker runs whatever
  * the analysis queues (more samples of a suspect commit, the middle of an alert's range) and the
  * analysis runs after each stored run, as the server does.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Migrations from "@orch/core/Migrations"
-import { testDatabase } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 import { Effect, Layer } from "effect"
 import * as Analysis from "../src/Analysis.js"
 import { migrations } from "../src/sql/index.js"
 import { gaussian } from "./gaussian.js"
 
-const database = () => Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("bench", migrations))), testDatabase())
+const databaseOn = (backend: Backend) => Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("bench", migrations))), backend.database())
 
 
 const hashOf = (i: number) => i.toString(16).padStart(40, "0")
@@ -89,7 +89,8 @@ const measureHistory = (count: number, stride: number, stepAt: number, noise: nu
     return { log, last }
   })
 
-describe("Analysis", () => {
+describeBackends("Analysis", (backend) => {
+  const database = () => databaseOn(backend)
   it.effect("runs on every other commit, a 5% step at commit 23: one alert for both moved metrics, the skipped commit bisected and blamed", () =>
     Effect.gen(function*() {
       const { last, log } = yield* measureHistory(41, 2, 23, 0.01)
@@ -141,7 +142,7 @@ describe("Analysis", () => {
         }
       }
       expect(blamed).toEqual(Array(8).fill("61"))
-    }).pipe(Effect.provide(database())))
+    }).pipe(Effect.provide(database())), 180_000) // some 1,500 passes: on PostgreSQL each query is a round trip (about 30 s here)
 
   it.effect("30 metrics run on every commit, 10 step by 5% in 2% noise at commit 100: one alert with those 10, blamed on 100", () =>
     Effect.gen(function*() {

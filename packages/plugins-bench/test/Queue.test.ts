@@ -1,16 +1,17 @@
 /**
  * The queue and the worker protocol's logic (`Workers.status`) over a real repository and a
- * real SQLite file, with the clock driven by TestClock: who gets which commit, exactly-once
+ * real database (SQLite and PostgreSQL), with the clock driven by TestClock: who gets which commit, exactly-once
  * submits, aborts, secrets, and a worker gone past its timeout.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, TestClock } from "effect"
 import type * as Protocol from "../src/Protocol.js"
 import * as Repo from "../src/Repo.js"
 import * as Sql from "../src/sql/index.js"
 import * as Workers from "../src/Workers.js"
-import { benchDatabase, makeRepo } from "./support.js"
+import { benchDatabaseOn, makeRepo } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
 const options: Workers.StatusOptions = { timeoutMs: 60_000, benchMethod: Effect.succeed({ type: "internal" }) }
 const idle: Protocol.WorkerStatus = { type: "idle" }
@@ -36,7 +37,8 @@ const setup = (count: number) =>
     return { repo, hashes, sql }
   })
 
-describe("the worker protocol", () => {
+describeBackends("the worker protocol", (backend) => {
+  const benchDatabase = () => benchDatabaseOn(backend)
   it.effect("request_run: the highest priority first, then the newest; never the same commit to two live workers", () =>
     Effect.gen(function*() {
       const { hashes, sql } = yield* setup(4)
@@ -118,6 +120,17 @@ describe("the worker protocol", () => {
       // w1 is gone: its commit, still queued, goes to the next worker that asks, and its name to a new secret
       expect((yield* ask("w2")).run?.hash).toBe(hashes[0])
       expect(yield* Effect.either(ask("w1", "s-second"))).toMatchObject({ _tag: "Right" })
+    }).pipe(Effect.provide(benchDatabase())))
+
+  it.effect("request_run side by side (several connections, several orch nodes): 8 workers asking at once get 8 distinct commits", () =>
+    Effect.gen(function*() {
+      const { hashes, sql } = yield* setup(8)
+      const answers = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => `w${i}`), (name) => ask(name), { concurrency: "unbounded" })
+      expect(new Set(answers.map((answer) => answer.run?.hash)).size).toBe(8)
+      expect(new Set((yield* Sql.listWorkers(sql)).map((w) => w.run_hash))).toEqual(new Set(hashes))
+      // one name, two secrets at once: one is pinned, the other refused
+      const clash = yield* Effect.forEach(["s-a", "s-b"], (secret) => Effect.either(ask("w9", secret)), { concurrency: "unbounded" })
+      expect(clash.map((answer) => answer._tag).sort()).toEqual(["Left", "Right"])
     }).pipe(Effect.provide(benchDatabase())))
 
   it.effect("a submit for a commit the server does not know is refused (400), nothing stored", () =>

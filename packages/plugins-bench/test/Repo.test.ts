@@ -1,18 +1,20 @@
 /** The tracked repository's import with the git binary, over real repositories and a real SQLite file. */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { tempDir } from "@orch/testing"
 import { Effect } from "effect"
 import * as path from "node:path"
 import * as Repo from "../src/Repo.js"
-import { benchDatabase, makeRepo } from "./support.js"
+import { benchDatabaseOn, makeRepo } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
 const rows = <A extends object>(query: string) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(query))
 const reachableOf = (hash: string) =>
   Effect.map(rows<{ reachable: number }>(`SELECT reachable FROM bench_commits WHERE hash = '${hash}'`), (r) => r[0]?.reachable)
 const queued = Effect.map(rows<{ hash: string; reason: string }>("SELECT hash, reason FROM bench_queue ORDER BY hash"), (r) => r.map((x) => x.hash))
 
-describe("Repo.update", () => {
+describeBackends("Repo.update", (backend) => {
+  const benchDatabase = () => benchDatabaseOn(backend)
   it.effect("imports commits, parents, refs and reachability; the first import queues only the newest tracked commit", () =>
     Effect.gen(function*() {
       const repo = makeRepo()

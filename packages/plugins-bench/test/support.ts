@@ -1,6 +1,7 @@
-/** Test support: real git repositories made with the git binary, and a migrated SQLite database. */
+/** Test support: real git repositories made with the git binary, and a migrated database (SQLite, or either engine). */
 import * as Migrations from "@orch/core/Migrations"
 import { tempDir, testDatabase } from "@orch/testing"
+import type { Backend } from "@orch/testing/Backends"
 import { Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -10,6 +11,10 @@ import { migrations } from "../src/sql/index.js"
 /** Core's database with the bench plugin's migrations, in a new temp file (or `filename`). */
 export const benchDatabase = (filename?: string) =>
   Layer.effectDiscard(Migrations.apply("bench", migrations)).pipe(Layer.provideMerge(testDatabase(filename)), Layer.orDie)
+
+/** The same over `backend`'s database at `place` (a new one by default). */
+export const benchDatabaseOn = (backend: Backend, place?: string) =>
+  Layer.effectDiscard(Migrations.apply("bench", migrations)).pipe(Layer.provideMerge(backend.database(place)), Layer.orDie)
 
 /** A work tree with `git` bound to it; commits get increasing dates so "newest" is well defined. */
 export const makeRepo = (dir = path.join(tempDir("orch-bench-repo-"), "repo")) => {

@@ -1,7 +1,9 @@
 /**
  * The scheduler's SQL: the schema of its three stores (each its own SQLite file, as
  * Neubot's spec has them, so each is measured and vacuumed alone) and one query per
- * operation. Times are epoch ms.
+ * operation. Times are epoch ms. The stores stay SQLite files whatever engine core's
+ * database is (PostgreSQL included): each is capped by its bytes on disk and pruned with
+ * SQLite's checkpoint and VACUUM, so this SQL is SQLite's alone (no PostgreSQL variant).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"

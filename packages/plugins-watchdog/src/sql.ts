@@ -1,10 +1,12 @@
 /**
  * All of the watchdog's SQL: its migrations and one function per query. Times are
  * epoch ms in BIGINT columns (since 0002); integer columns are decoded, as PostgreSQL
- * hands int8 and counts as strings. Reading the job queue's table by payload fields uses
- * SQLite's `json_extract` (PostgreSQL would write `payload::json->>'zone'`): it is here only.
+ * may hand int8 and counts as strings. Reading the job queue's table by payload fields is
+ * the one query that differs between the engines (SQLite's `json_extract`, PostgreSQL's
+ * `->>` on jsonb): `payloadField` below.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import type { Migrations } from "@orch/core/Migrations"
 import { Effect } from "effect"
 
@@ -23,8 +25,7 @@ const decodeSubmission = (row: Record<string, unknown>): SubmissionRow => ({
   resolved_at: row.resolved_at === null ? null : integer(row.resolved_at, "resolved_at")
 })
 
-export const migrations: Migrations = {
-  "0001_submissions": `
+const submissions = `
 -- One row per attempt to hand a job to WPT, written before runtest.php is called, so a
 -- crash between WPT accepting a test and the job becoming SUBMITTED leaves a trace:
 -- an open row (outcome NULL) whose label is looked up at WPT before anything is resubmitted.
@@ -42,9 +43,27 @@ CREATE TABLE watchdog_submissions (
 );
 
 CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
-`,
-  // BIGINT job ids and times (64 bits on PostgreSQL); SQLite changes a type only by rebuilding the table
-  "0002_bigint_times": `
+`
+
+const submissionsPg = `
+-- PostgreSQL's 0001: the table as SQLite's stands after 0002 (BIGINT ids and times), so its 0002 is empty.
+CREATE TABLE watchdog_submissions (
+  job_id BIGINT NOT NULL,
+  try INTEGER NOT NULL,
+  label TEXT NOT NULL UNIQUE,
+  location TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  outcome TEXT,
+  test_id TEXT,
+  detail TEXT,
+  resolved_at BIGINT,
+  PRIMARY KEY (job_id, try)
+);
+
+CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
+`
+
+const bigintTimes = `
 CREATE TABLE watchdog_submissions_new (
   job_id BIGINT NOT NULL,
   try INTEGER NOT NULL,
@@ -63,6 +82,11 @@ DROP TABLE watchdog_submissions;
 ALTER TABLE watchdog_submissions_new RENAME TO watchdog_submissions;
 CREATE INDEX watchdog_submissions_open ON watchdog_submissions (job_id) WHERE outcome IS NULL;
 `
+
+export const migrations: Migrations = {
+  "0001_submissions": { sqlite: submissions, pg: submissionsPg },
+  // BIGINT job ids and times (64 bits on PostgreSQL); SQLite changes a type only by rebuilding the table
+  "0002_bigint_times": { sqlite: bigintTimes, pg: [] }
 }
 
 export interface SubmissionRow {
@@ -126,6 +150,24 @@ export const submissionsOf = (sql: SqlClient.SqlClient, jobId: number) =>
     (rows) => rows.map(decodeSubmission)
   )
 
+/**
+ * A text field of a job's payload (JSON text in `orch_jobs.payload`), by a fixed name:
+ * SQLite's `json_extract`, PostgreSQL's `->>` on the text cast to jsonb. Chosen once per
+ * statement, used per field.
+ */
+const payloadField = (sql: SqlClient.SqlClient): (name: "zone" | "browser" | "agent") => Statement.Fragment =>
+  sql.onDialectOrElse({
+    pg: () => (name) => sql.literal(`(payload::jsonb ->> '${name}')`),
+    orElse: () => (name) => sql.literal(`json_extract(payload, '$.${name}')`)
+  })
+
+/** An integer field of a job's payload (NULL when absent): PostgreSQL's `->>` gives text, cast to BIGINT. */
+const payloadInteger = (sql: SqlClient.SqlClient, name: "notBefore"): Statement.Fragment =>
+  sql.onDialectOrElse({
+    pg: () => sql.literal(`(payload::jsonb ->> '${name}')::bigint`),
+    orElse: () => sql.literal(`json_extract(payload, '$.${name}')`)
+  })
+
 export interface LocationWorkRow {
   readonly zone: string
   readonly browser: string
@@ -138,13 +180,14 @@ export interface LocationWorkRow {
  * Jobs still to run, by location: AWAITING ones due by `now` (a job whose not-before
  * lies ahead does not start an instance yet) and every SUBMITTED one.
  */
-export const workByLocation = (sql: SqlClient.SqlClient, now: number) =>
-  Effect.map(sql`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
-      json_extract(payload, '$.agent') AS agent, state, count(*) AS n
+export const workByLocation = (sql: SqlClient.SqlClient, now: number) => {
+  const field = payloadField(sql)
+  return Effect.map(sql`SELECT ${field("zone")} AS zone, ${field("browser")} AS browser, ${field("agent")} AS agent, state, count(*) AS n
     FROM orch_jobs
     WHERE plugin = 'watchdog' AND kind = 'wpt-test'
-      AND (state = 'SUBMITTED' OR (state = 'AWAITING' AND COALESCE(json_extract(payload, '$.notBefore'), 0) <= ${now}))
+      AND (state = 'SUBMITTED' OR (state = 'AWAITING' AND COALESCE(${payloadInteger(sql, "notBefore")}, 0) <= ${now}))
     GROUP BY 1, 2, 3, 4`, (rows) => rows.map(decodeLocation))
+}
 
 export interface LocationStateRow extends LocationWorkRow {}
 
@@ -154,16 +197,17 @@ const decodeLocation = (row: Record<string, unknown>): LocationWorkRow => ({
 })
 
 /** Every job by location and state, for `check-idle` and the TUI. */
-export const jobsByLocation = (sql: SqlClient.SqlClient) =>
-  Effect.map(
-    sql`SELECT json_extract(payload, '$.zone') AS zone, json_extract(payload, '$.browser') AS browser,
-        json_extract(payload, '$.agent') AS agent, state, count(*) AS n
+export const jobsByLocation = (sql: SqlClient.SqlClient) => {
+  const field = payloadField(sql)
+  return Effect.map(
+    sql`SELECT ${field("zone")} AS zone, ${field("browser")} AS browser, ${field("agent")} AS agent, state, count(*) AS n
       FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'
       GROUP BY 1, 2, 3, 4`,
     (rows): ReadonlyArray<LocationStateRow> => rows.map(decodeLocation)
   )
+}
 
 /** Every zone a job of the watchdog ever named. */
 export const jobZones = (sql: SqlClient.SqlClient) =>
-  sql<{ zone: string }>`SELECT DISTINCT json_extract(payload, '$.zone') AS zone
+  sql<{ zone: string }>`SELECT DISTINCT ${payloadField(sql)("zone")} AS zone
     FROM orch_jobs WHERE plugin = 'watchdog' AND kind = 'wpt-test'`

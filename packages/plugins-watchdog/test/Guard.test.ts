@@ -4,13 +4,14 @@
  * submission answer is lost ends up as exactly one WPT test.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { waitUntil } from "@orch/testing"
 import { Effect, Fiber } from "effect"
 import * as Sql from "../src/sql.js"
 import * as TestLog from "../src/TestLog.js"
 import { setup } from "./loops.js"
-import { watchdogDatabase } from "./support.js"
+import { watchdogDatabaseOn } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
 /** Every printable ASCII character, some that are not ASCII, and labels that look like the watchdog's own. */
 const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("")
@@ -32,7 +33,8 @@ const fakeWith = (extra: Record<string, unknown>) => ({
   ...extra
 })
 
-describe("the guard against a second submission", () => {
+describeBackends("the guard against a second submission", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("a submission timed out while WPT went on: looked up only after lostAnswerWaitMs, adopted, one test per job, for every label", () =>
     Effect.gen(function*() {
       // WPT takes 4 s to queue and log a test; orch waits 1 s for its answer

@@ -3,7 +3,7 @@
  * real GCE provider (`@google-cloud/compute`) against the fake Compute Engine, the real
  * WPT client against the fake WPT server (whose clock follows the TestClock), real SQLite.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
 import { Resources } from "@orch/core/Resources"
 import { Effect, Metric, TestClock } from "effect"
@@ -14,7 +14,8 @@ import * as Metrics from "../src/Metrics.js"
 import * as Wpt from "../src/Wpt.js"
 import { WptTest } from "../src/WptJob.js"
 import { Fleet } from "./fakes/Fleet.js"
-import { configFor, watchdogDatabase } from "./support.js"
+import { configFor, watchdogDatabaseOn } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
 const A = "us-central1-a--tor--agent1"
 const B = "us-central1-a--firefox--agent2"
@@ -81,7 +82,8 @@ const setup = (
 const decisionCount = (decision: string, outcome: string) =>
   Effect.map(Metric.value(Metric.tagged(Metric.tagged(Metrics.decisions, "decision", decision), "outcome", outcome)), (s) => s.count)
 
-describe("instance_controller", () => {
+describeBackends("instance_controller", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("creates a missing instance for waiting jobs, passing the WPT server, location and key in metadata", () =>
     Effect.gen(function*() {
       const t = yield* setup()

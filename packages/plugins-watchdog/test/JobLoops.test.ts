@@ -3,7 +3,7 @@
  * real SQLite and the TestClock (the fake's clock follows it).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
 import { Clock, Effect, Either, Metric } from "effect"
 import * as Metrics from "../src/Metrics.js"
@@ -11,9 +11,11 @@ import * as Sql from "../src/sql.js"
 import * as TestLog from "../src/TestLog.js"
 import { toView } from "../src/Watchdog.js"
 import { A, B, minute, setup, submitted } from "./loops.js"
-import { watchdogDatabase } from "./support.js"
+import { watchdogDatabaseOn } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
-describe("job_starter", () => {
+describeBackends("job_starter", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("submits while a live agent has room (one test in flight per agent) and the queue is short, sending the key both ways and the job's label", () =>
     Effect.gen(function*() {
       const t = yield* setup({}, { starter: { maxTestsPerAgent: 1 } })
@@ -113,7 +115,8 @@ describe("job_starter", () => {
     }).pipe(Effect.provide(watchdogDatabase())))
 })
 
-describe("job_finisher", () => {
+describeBackends("job_finisher", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("leaves running tests SUBMITTED and resolves finished ones by their first-view runs, with the summary kept", () =>
     Effect.gen(function*() {
       const t = yield* setup()
@@ -214,7 +217,8 @@ describe("job_finisher", () => {
     }).pipe(Effect.provide(watchdogDatabase())))
 })
 
-describe("job_finisher as a job worker", () => {
+describeBackends("job_finisher as a job worker", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("checks every due job once per pass whatever its location, at most `concurrency` at WPT at once, and leaves AWAITING jobs to job_starter", () =>
     Effect.gen(function*() {
       const t = yield* setup({ statusDelayMs: 50 }, { starter: { maxQueueLength: 50 }, finisher: { concurrency: 3 } })

@@ -3,14 +3,16 @@
  * reports minutes since each agent's last poll, and whose runtest.php queues a test of N
  * runs as N job files unless sharding is off.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Liveness from "../src/Liveness.js"
 import * as Wpt from "../src/Wpt.js"
 import { A, B, minute, setup } from "./loops.js"
-import { configFor, watchdogDatabase } from "./support.js"
+import { configFor, watchdogDatabaseOn } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
-describe("live agents", () => {
+describeBackends("live agents", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.scoped("a dead agent (silent in getTesters, though WPT still counts it idle) is sent nothing; once it polls again it is", () =>
     Effect.gen(function*() {
       const t = yield* setup({}, { starter: { maxTestsPerAgent: 1, agentSilentSeconds: 120 } })

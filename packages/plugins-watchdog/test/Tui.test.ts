@@ -1,5 +1,5 @@
 /** What the TUI shows of the watchdog: jobs by location and state, instances with their last decision. */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { JobQueue } from "@orch/core/Jobs"
 import type { TuiPanel } from "@orch/core/Plugin"
@@ -9,9 +9,11 @@ import { InstanceKind } from "../src/Instances.js"
 import { views } from "../src/TuiViews.js"
 import { WptClient, type WptClientService } from "../src/Wpt.js"
 import { WptTest } from "../src/WptJob.js"
-import { watchdogDatabase } from "./support.js"
+import { watchdogDatabaseOn } from "./support.js"
+import { describeBackends } from "@orch/testing/Backends"
 
-describe("watchdog TUI panels", () => {
+describeBackends("watchdog TUI panels", (backend) => {
+  const watchdogDatabase = () => watchdogDatabaseOn(backend)
   it.effect("count jobs per location and state and list instances", () =>
     Effect.gen(function*() {
       const queue = yield* JobQueue

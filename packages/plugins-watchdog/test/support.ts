@@ -1,19 +1,27 @@
-/** Test support: a migrated SQLite file with the watchdog's kinds, and config for the doubles. */
+/** Test support: a migrated database (SQLite, or either engine) with the watchdog's kinds, and config for the doubles. */
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { Resources } from "@orch/core/Resources"
 import { Layer } from "effect"
 import { testDatabase } from "@orch/testing"
+import type { Backend } from "@orch/testing/Backends"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "../src/Config.js"
 import { InstanceKind } from "../src/Instances.js"
 import { migrations } from "../src/sql.js"
 import { WptTest } from "../src/WptJob.js"
 
-export const watchdogDatabase = (filename?: string) =>
+const withWatchdog = <E, R>(database: Layer.Layer<SqlClient.SqlClient, E, R>) =>
   Layer.mergeAll(JobQueue.layer([WptTest]), Resources.layer([InstanceKind])).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("watchdog", migrations)))),
-    Layer.provideMerge(testDatabase(filename))
+    Layer.provideMerge(database)
   )
+
+/** A SQLite file at `filename` (a new one by default), migrated, with the watchdog's queue and resources. */
+export const watchdogDatabase = (filename?: string) => withWatchdog(testDatabase(filename))
+
+/** The same over `backend`'s database at `place` (a new one by default). */
+export const watchdogDatabaseOn = (backend: Backend, place?: string) => withWatchdog(backend.database(place))
 
 /** The plugin's config pointed at the doubles, with `overrides` merged per section. */
 export const configFor = (

@@ -1,9 +1,10 @@
-/** Jobsets shared by workers: claims, renewals, takeover, give-up, fencing and fair spread, on a real SQLite file, time from TestClock. */
+/** Jobsets shared by workers: claims, renewals, takeover, give-up, fencing and fair spread, on both engines, time from TestClock. */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
-import { countRows, testDatabase } from "@orch/testing"
+import { countRows, waitUntil } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 import { Schedules } from "@orch/core/Schedules"
 import { tempDir } from "@orch/testing"
 import { Effect, Layer, Schema, TestClock } from "effect"
@@ -17,10 +18,10 @@ import { migrations } from "../src/sql.js"
 import * as Watcher from "../src/Watcher.js"
 import { WatcherConfig } from "../src/WatcherConfig.js"
 
-const layer = () =>
+const layerOn = (backend: Backend) =>
   Layer.mergeAll(JobQueue.layer([Sinks.SendJob]), Schedules.layer()).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", migrations)))),
-    Layer.provideMerge(testDatabase())
+    Layer.provideMerge(backend.database())
   )
 
 const count = 16
@@ -42,6 +43,19 @@ const worker = (owner: string) =>
 
 const owners = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: number; owner: string | null }>`SELECT id, owner FROM watcher_jobsets ORDER BY id`)
 
+/** A trigger that fails every claim of b's jobsets by a (each engine writes triggers its own way). */
+const refuseTakeover = (sql: SqlClient.SqlClient) =>
+  sql.onDialectOrElse({
+    pg: () =>
+      Effect.zipRight(
+        sql.unsafe(`CREATE FUNCTION refuse_takeover() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF OLD.owner = 'b' AND NEW.owner = 'a' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`),
+        sql.unsafe(`CREATE TRIGGER refuse_takeover BEFORE UPDATE ON watcher_jobsets FOR EACH ROW EXECUTE FUNCTION refuse_takeover()`)
+      ),
+    orElse: () =>
+      sql.unsafe(`CREATE TRIGGER refuse_takeover BEFORE UPDATE ON watcher_jobsets WHEN OLD.owner = 'b' AND NEW.owner = 'a' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+  })
+
 describe("Jobsets", () => {
   it("jobsetOf is a stable bucket of the key", () => {
     expect(Jobsets.jobsetOf("api.example.org/health", 16)).toBe(Jobsets.jobsetOf("api.example.org/health", 16))
@@ -61,6 +75,10 @@ describe("Jobsets", () => {
     lag.reset()
     expect(lag.lagging(300_000)).toBe(false)
   })
+})
+
+describeBackends("Jobsets", (backend) => {
+  const layer = () => layerOn(backend)
 
   it.effect("claim, renew (the token stays, the version moves), and the timetable is told", () =>
     Effect.gen(function*() {
@@ -150,12 +168,15 @@ describe("Jobsets", () => {
       const held = [...a.jobsets.held()].sort((x, y) => x - y)
       expect(held).toHaveLength(8)
       // b dies; a's takeover fails after its renewals ran (a trigger refuses the claims)
-      yield* sql.unsafe(`CREATE TRIGGER refuse_takeover BEFORE UPDATE ON watcher_jobsets WHEN OLD.owner = 'b' AND NEW.owner = 'a' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+      yield* refuseTakeover(sql)
       yield* TestClock.adjust(leaseMs + 1)
       expect((yield* Effect.either(a.jobsets.tick(false)))._tag).toBe("Left")
       expect([...a.jobsets.held()].sort((x, y) => x - y)).toEqual(held)
       expect([...a.told.held].sort((x, y) => x - y)).toEqual(held)
-      yield* sql.unsafe(`DROP TRIGGER refuse_takeover`)
+      yield* sql.onDialectOrElse({
+        pg: () => sql.unsafe(`DROP TRIGGER refuse_takeover ON watcher_jobsets`),
+        orElse: () => sql.unsafe(`DROP TRIGGER refuse_takeover`)
+      })
       const changes = yield* a.jobsets.tick(false)
       expect(changes.filter((c) => c.change === "lost")).toEqual([])
       expect(changes.filter((c) => c.change === "took_over")).toHaveLength(8)
@@ -215,14 +236,16 @@ describe("Jobsets", () => {
       expect(yield* scheduled()).toEqual([])
 
       yield* other.jobsets.tick(false) // two live workers: it hands 8 back
-      yield* TestClock.adjust(1_000) // my heartbeat claims them
-      expect(watcher.jobsets.held().size).toBe(8)
+      yield* TestClock.adjust(1_000) // my heartbeat claims them (on PostgreSQL, over real round trips after the clock moved)
+      yield* waitUntil("my heartbeat claimed 8", Effect.sync(() => watcher.jobsets.held().size === 8))
       expect(yield* scheduled()).toEqual(mine())
       expect(mine().length).toBeGreaterThan(0)
 
       // the other stops heartbeating; past the lease I take its jobsets over, and their endpoints join the timetable
       yield* TestClock.adjust(11_000)
-      expect(watcher.jobsets.held().size).toBe(16)
+      // on PostgreSQL the heartbeat the clock woke at 2 s ends after it moved on (and saw the lease live): the next one takes over
+      yield* waitUntil("I took all 16 over", Effect.suspend(() =>
+        watcher.jobsets.held().size === 16 ? Effect.succeed(true) : Effect.as(TestClock.adjust(1_000), false)))
       expect(yield* scheduled()).toEqual([...keys].sort())
     }).pipe(Effect.scoped, Effect.provide(layer())))
 })

@@ -5,12 +5,13 @@
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Http from "@orch/core/Http"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
 import { Schedules } from "@orch/core/Schedules"
-import { send, tempDir, testDatabase } from "@orch/testing"
+import { send, tempDir } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -22,10 +23,10 @@ import * as StatusPage from "../src/StatusPage.js"
 import * as Watcher from "../src/Watcher.js"
 import { WatcherConfig } from "../src/WatcherConfig.js"
 
-const servicesLayer = () =>
+const servicesLayerOn = (backend: Backend) =>
   Layer.mergeAll(JobQueue.layer([Sinks.SendJob]), Schedules.layer()).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", Sql.migrations)))),
-    Layer.provideMerge(testDatabase())
+    Layer.provideMerge(backend.database())
   )
 
 const result = (endpoint: string, at: number, success: boolean): Sql.ResultRow => ({
@@ -48,7 +49,8 @@ const endpointsFile = (keys: ReadonlyArray<string>) =>
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
-describe("the status overview", () => {
+describeBackends("the status overview", (backend) => {
+  const servicesLayer = () => servicesLayerOn(backend)
   it.live("down and failing first, a page at a time, filtered; each page endpoint's results; the page and the API over HTTP", () =>
     Effect.gen(function*() {
       const dir = tempDir()

@@ -1,14 +1,14 @@
 /** The watcher's endpoints view: down ones first, and each endpoint's latest latencies as a sparkline (a failed check ×). */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Migrations from "@orch/core/Migrations"
 import type { TuiPanel } from "@orch/core/Plugin"
-import { testDatabase } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 import { Effect, Layer } from "effect"
 import * as Sql from "../src/sql.js"
 import { latencyChecks, latencyLine, views } from "../src/TuiViews.js"
 
-const database = () => Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", Sql.migrations))).pipe(Layer.provideMerge(testDatabase()))
+const databaseOn = (backend: Backend) => Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", Sql.migrations))).pipe(Layer.provideMerge(backend.database()))
 
 const check = (endpoint: string, at: number, duration: number, success: boolean): Sql.ResultRow => ({
   endpoint,
@@ -24,7 +24,8 @@ const check = (endpoint: string, at: number, duration: number, success: boolean)
   certificate_expires_at: null
 })
 
-describe("watcher TUI view", () => {
+describeBackends("watcher TUI view", (backend) => {
+  const database = () => databaseOn(backend)
   it("draws latencies oldest first on the endpoint's own scale, a failed check as ×", () => {
     // newest first, as the query gives them
     expect(latencyLine([

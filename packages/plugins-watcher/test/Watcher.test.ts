@@ -4,7 +4,8 @@ import { JobQueue } from "@orch/core/Jobs"
 import * as JobWorker from "@orch/core/JobWorker"
 import * as Migrations from "@orch/core/Migrations"
 import { Schedules } from "@orch/core/Schedules"
-import { tempDir, testDatabase, waitFor } from "@orch/testing"
+import { tempDir, waitFor } from "@orch/testing"
+import { type Backend, describeBackends } from "@orch/testing/Backends"
 import { Effect, Exit, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -20,10 +21,10 @@ import * as Watcher from "../src/Watcher.js"
 import { WatcherConfig } from "../src/WatcherConfig.js"
 import { type DatadogDouble, startDatadogDouble } from "./DatadogDouble.js"
 
-const servicesLayer = () =>
+const servicesLayerOn = (backend: Backend) =>
   Layer.mergeAll(JobQueue.layer([Sinks.SendJob]), Schedules.layer()).pipe(
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("watcher", migrations)))),
-    Layer.provideMerge(testDatabase())
+    Layer.provideMerge(backend.database())
   )
 
 /** A target whose /health says `{"status": <status>}` with HTTP 200 or 503. */
@@ -74,7 +75,8 @@ api:
     - url: ${double.url}/hook
 `
 
-describe("the watcher", () => {
+describeBackends("the watcher", (backend) => {
+  const servicesLayer = () => servicesLayerOn(backend)
   it.scopedLive("checks on schedule, goes down after 3 failures and up after 2 successes, sends Datadog events and webhooks on each change", () =>
     Effect.gen(function*() {
       const { healthy, url } = yield* target

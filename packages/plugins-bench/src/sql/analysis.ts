@@ -1,7 +1,7 @@
 /**
  * The SQL of change detection (`Analysis.ts`): a metric's history along the first-parent chain
  * of a tracked ref, the queue rows for more samples and for bisection, and the alerts with their
- * metrics. Portable: SQLite now, PostgreSQL later (no SQLite-only functions, BIGINT ms times).
+ * metrics. Portable: SQLite and PostgreSQL both run it (no SQLite-only functions, BIGINT ms times).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"

@@ -134,7 +134,7 @@ export const recentAlerts = (sql: SqlClient.SqlClient, limit: number): Query<Ale
 
 export const metricsOfAlerts = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>): Query<AlertMetricRow> =>
   ids.length === 0
-    ? sql<AlertMetricRow>`SELECT * FROM bench_alert_metrics WHERE 0`
+    ? sql<AlertMetricRow>`SELECT * FROM bench_alert_metrics WHERE 1 = 0`
     : sql<AlertMetricRow>`SELECT * FROM bench_alert_metrics WHERE ${sql.in("alert_id", ids)} ORDER BY alert_id, metric`
 
 export const listWorkers = (sql: SqlClient.SqlClient): Query<WorkerRow> =>
