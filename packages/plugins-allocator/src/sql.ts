@@ -95,12 +95,15 @@ export const insertWaiters = (
   node: string,
   waiters: ReadonlyArray<{ readonly waiter: string; readonly holder: string; readonly criteria: string; readonly deadline: number | null }>
 ): Effect.Effect<ReadonlyArray<number>, SqlError> =>
-  waiters.length === 0 ? Effect.succeed([]) : Effect.flatMap(nextTokens(sql, "allocator-waiters", waiters.length), (seqs) =>
-    Effect.as(
-      sql`INSERT INTO allocator_waiters ${sql.insert(waiters.map((w, i) => ({ seq: seqs[i]!, node, ...w })))}
-        ON CONFLICT (node, waiter) DO NOTHING`,
+  waiters.length === 0 ? Effect.succeed([]) : Effect.flatMap(nextTokens(sql, "allocator-waiters", waiters.length), (seqs) => {
+    const rows = waiters.map((w, i) => ({ seq: seqs[i]!, node, ...w }))
+    // a node writing all its waiters anew may have more than PostgreSQL's 65,535 parameters take
+    const chunks = Array.from({ length: Math.ceil(rows.length / 1_000) }, (_, i) => rows.slice(i * 1_000, (i + 1) * 1_000))
+    return Effect.as(
+      Effect.forEach(chunks, (chunk) => sql`INSERT INTO allocator_waiters ${sql.insert(chunk)} ON CONFLICT (node, waiter) DO NOTHING`, { discard: true }),
       seqs
-    ))
+    )
+  })
 
 /** Takes `node`'s waiters out of the shared line, one statement for them all. */
 export const deleteWaiters = (sql: SqlClient.SqlClient, node: string, waiters: ReadonlyArray<string>): Effect.Effect<unknown, SqlError> =>

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Resources } from "@orch/core/Resources"
 import { describeBackends } from "@orch/testing/Backends"
-import { Context, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
+import { Context, Effect, Either, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import type { AllocatorService } from "../src/Allocator.js"
 import type { AllocatorConfig } from "../src/AllocatorConfig.js"
 import { Device, statusOf } from "../src/Device.js"
@@ -54,7 +54,7 @@ describeBackends("Waiters across nodes", (backend) => {
           return fiber
         })
       const openLeases = Effect.orDie(resources.leases({ active: true }))
-      return { a, b, line, holders, waitOn, resources, openLeases }
+      return { a, b, servicesB, line, holders, waitOn, resources, openLeases }
     })
 
   describe("order", () => {
@@ -148,6 +148,23 @@ describeBackends("Waiters across nodes", (backend) => {
         yield* a.release(grant.lease.id, {})
         yield* b.serveWaiting
         expect((yield* Fiber.join(b1)).lease.holder).toBe("b1")
+      }))
+
+    it.scoped("a node that stops takes its waiters out of the shared line at once", () =>
+      Effect.gen(function*() {
+        const { a, holders, servicesB, waitOn } = yield* twoNodes(boards(1))
+        const held = yield* a.allocate(request("holder", 0))
+        // node C, on B's connections, in a scope of its own that closes as a daemon stopping does
+        const scope = yield* Scope.make()
+        const c = yield* makeAllocator(boards(1)).pipe(Effect.provide(servicesB), Scope.extend(scope))
+        const c1 = yield* waitOn(c, "c1")
+        const a1 = yield* waitOn(a, "a1")
+        yield* Scope.close(scope, Exit.void)
+        expect(yield* holders).toEqual(["a1"])
+        yield* Fiber.interrupt(c1)
+        // A's own A1 comes first now, without waiting for C's TTL
+        yield* a.release(held.lease.id, {})
+        expect((yield* Fiber.join(a1)).lease.holder).toBe("a1")
       }))
 
     it.scoped("deadlines still fire; a waiter whose wait ran out holds up no other node's", () =>
