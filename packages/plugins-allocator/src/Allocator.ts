@@ -13,6 +13,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
 import * as GroupCommit from "@orch/core/GroupCommit"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
+import { ownerId } from "@orch/core/Plugin"
 import {
   type Lease,
   type LeaseGone,
@@ -23,6 +24,7 @@ import {
   type ResourceNotFound
 } from "@orch/core/Resources"
 import { Cause, Clock, Context, Data, Effect, Either, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { randomUUID } from "node:crypto"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
 import type { DeviceType, Inventory } from "./Inventory.js"
@@ -88,8 +90,14 @@ export interface AllocatorService {
   /** Serves a new inventory: devices are added or updated, removed ones are retired (a lease on one runs its course). */
   readonly useInventory: (inventory: Inventory) => Effect.Effect<void, SqlError>
   readonly typeOf: (name: string) => Effect.Effect<DeviceType | undefined>
-  /** Devices may have come free: serve waiting allocations. */
+  /**
+   * Devices may have come free (here or on another node): asks for a pass over the waiting
+   * allocations and returns at once. The one entry point for wake-ups from outside, such as
+   * a notification that another node released a device.
+   */
   readonly wake: Effect.Effect<void>
+  /** `wake`, returning once that pass has ended (the waiters loop, which polls for other nodes' releases). */
+  readonly serveWaiting: Effect.Effect<void>
   readonly waitingCount: Effect.Effect<number>
   /** The allocations waiting for a device, first come first (the TUI's waiters view). */
   readonly waiters: Effect.Effect<ReadonlyArray<Waiting.WaiterView>>
@@ -118,9 +126,19 @@ const describeCriteria = (request: AllocateRequest) => {
   return parts.length === 0 ? "" : " " + parts.join(" ")
 }
 
+/** Grants, or why not: none free, or another node's waiter wants what this request could take. */
+type LeaseOutcome =
+  | { readonly _tag: "Granted"; readonly grant: Grant }
+  | { readonly _tag: "NoneFree" }
+  | { readonly _tag: "Behind" }
+
 export const make = (
   config: AllocatorConfig,
-  initial: Inventory
+  initial: Inventory,
+  options: {
+    /** This allocator among the nodes sharing the database (default: host:pid:allocator and a random part). */
+    readonly node?: string | undefined
+  } = {}
 ): Effect.Effect<AllocatorService, never, Resources | JobQueue | SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const resources = yield* Resources
@@ -155,28 +173,20 @@ export const make = (
       grantedTtls.set(leaseId, ttlMs)
     }
 
-    // allocations arriving together are one transaction: one query per kind of request, one insert
-    const leaseBatch = yield* GroupCommit.batcher(
-      (asks: ReadonlyArray<{ readonly request: AllocateRequest; readonly device: string | undefined }>) =>
-        Database.transaction(Effect.gen(function*() {
-          const requests = asks.map((ask) => ask.request)
-          const granted = yield* resources.leaseMany(Device, asks.map(({ device, request }) => ({
-            holder: request.holder,
-            ttlMs: request.ttlMs,
-            labels: criteriaOf(request),
-            name: device
-          })))
-          const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: requests[i]!.ttlMs }] : [])
-          yield* Sql.insertLeaseTtls(sql, ttls)
-          for (const { leaseId, ttlMs } of ttls) rememberTtl(leaseId, ttlMs)
-          return granted.map((lease) => Either.right(Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) }))))
-        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
-      { maxGroupSize: 128, gather: "turn", closedMessage: "the allocator is shutting down" }
-    )
-
-    /** A grant for `request` (of the device named, if one is): a compare-and-set in the next group commit. */
-    const tryLease = (request: AllocateRequest, device?: string): Effect.Effect<Option.Option<Grant>, SqlError> =>
-      leaseBatch({ request, device })
+    /** Leases the device named (or any fitting, without a name) to each request, in the caller's transaction. */
+    const leaseAll = (asks: ReadonlyArray<{ readonly request: AllocateRequest; readonly device?: string | undefined }>) =>
+      Effect.gen(function*() {
+        const granted = yield* resources.leaseMany(Device, asks.map(({ device, request }) => ({
+          holder: request.holder,
+          ttlMs: request.ttlMs,
+          labels: criteriaOf(request),
+          name: device
+        })))
+        const ttls = granted.flatMap((lease, i) => Option.isSome(lease) ? [{ leaseId: lease.value.id, ttlMs: asks[i]!.request.ttlMs }] : [])
+        yield* Sql.insertLeaseTtls(sql, ttls)
+        for (const { leaseId, ttlMs } of ttls) rememberTtl(leaseId, ttlMs)
+        return granted.map((lease) => Option.map(lease, (l): Grant => ({ lease: l, device: infoOf(l.resource) })))
+      })
 
     /** Why no device fitting `request` is free: what the devices that fit it are doing. */
     const readDenial = (request: AllocateRequest) =>
@@ -193,6 +203,8 @@ export const make = (
           ? ["all_leased", `every ${what} is leased (${summary})`]
           : counts.unhealthy === total
           ? ["all_unhealthy", `every ${what} is unhealthy (${summary})`]
+          : (counts.free ?? 0) > 0
+          ? ["none_free", `every free ${what} goes to an allocation that waits before this one (${summary})`]
           : ["none_free", `no ${what} is free (${summary})`]
         return new AllocationDenied({ reason, counts, message })
       })
@@ -205,14 +217,35 @@ export const make = (
 
     const waiting = yield* Waiting.make({
       typeLabel,
-      lease: tryLease,
+      node: options.node ?? `${ownerId("allocator")}:${randomUUID().slice(0, 8)}`,
+      ttlMs: config.waiterTtlSeconds * 1000,
+      leaseAll,
       freeDevices: Effect.map(
         resources.list({ kind: Device, state: "free", leased: false, retired: false }),
         (free) => free.map((device) => ({ name: device.name, labels: device.labels }))
       ),
+      maxFree: Effect.map(Ref.get(inventoryRef), (inventory) => inventory.devices.length),
       readDenial,
       releaseUnused
     })
+
+    // allocations arriving together are one transaction: one look at other nodes' waiters, one query per kind of request, one insert
+    const leaseBatch = yield* GroupCommit.batcher(
+      (requests: ReadonlyArray<AllocateRequest>) =>
+        Database.transaction(Effect.gen(function*() {
+          const behind = yield* waiting.othersWaitFor(requests.map(criteriaOf))
+          const asking = requests.filter((_, i) => !behind[i])
+          const granted = yield* leaseAll(asking.map((request) => ({ request })))
+          let next = 0
+          return behind.map((isBehind): Either.Either<LeaseOutcome> => {
+            if (isBehind) return Either.right({ _tag: "Behind" })
+            const lease = granted[next++]!
+            return Either.right(Option.isSome(lease) ? { _tag: "Granted", grant: lease.value } : { _tag: "NoneFree" })
+          })
+        })).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withTracerEnabled(false)),
+      { maxGroupSize: 128, gather: "turn", closedMessage: "the allocator is shutting down" }
+    )
+
     const wake = waiting.wake
 
     const allocate = (request: AllocateRequest): Effect.Effect<Grant, AllocationDenied | SqlError> =>
@@ -224,11 +257,12 @@ export const make = (
         if (request.waitMs > 0 && waiting.knownUnmatched(criteria, started)) {
           return yield* yield* waiting.denial(request, criteria)
         }
-        // with nobody waiting who could want the same devices, it goes straight to the database
+        // with nobody waiting here who could want the same devices, it goes straight to the
+        // database, where it waits behind another node's waiter who could
         if (!waiting.competesWith(criteria)) {
-          const granted = yield* tryLease(request)
-          if (Option.isSome(granted)) return granted.value
-          if (request.waitMs <= 0) return yield* yield* readDenial(request)
+          const outcome = yield* leaseBatch(request)
+          if (outcome._tag === "Granted") return outcome.grant
+          if (outcome._tag === "NoneFree" && request.waitMs <= 0) return yield* yield* readDenial(request)
         }
         // no device in the inventory fits: waiting would not help
         if (request.waitMs > 0) {
@@ -388,6 +422,7 @@ export const make = (
       useInventory,
       typeOf,
       wake,
+      serveWaiting: waiting.serve,
       waitingCount: waiting.size,
       waiters: waiting.list
     } satisfies AllocatorService

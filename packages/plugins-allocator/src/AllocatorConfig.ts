@@ -28,6 +28,10 @@ export const AllocatorConfig = Schema.Struct({
   waiterPollSeconds: Schema.optionalWith(PositiveSeconds, { default: () => 1 }).annotations({
     description: "How often waiting allocations look again (another orch process may have freed a device)"
   }),
+  waiterTtlSeconds: Schema.optionalWith(PositiveSeconds, { default: () => 10 }).annotations({
+    description: "How long other orch processes sharing the database keep serving this one's waiting allocations first after its " +
+      "last look (it looks every waiterPollSeconds); after that they are skipped, as a dead process's are"
+  }),
   cleaningConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }).annotations({
     description: "How many devices are cleaned at once by this process"
   }),

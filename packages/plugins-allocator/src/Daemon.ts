@@ -73,7 +73,8 @@ export const loops = (config: AllocatorConfig): Loops => {
       iteration: Effect.flatMap(Allocator.Allocator, (allocator) => Effect.asVoid(allocator.reclaimExpired)),
       every: every(config.reclaimIntervalSeconds)
     },
-    waiters: { iteration: Effect.flatMap(Allocator.Allocator, (allocator) => allocator.wake), every: every(config.waiterPollSeconds) },
+    // the path by which devices released by other nodes reach this node's waiters (and this node's waiters stay live for them)
+    waiters: { iteration: Effect.flatMap(Allocator.Allocator, (allocator) => allocator.serveWaiting), every: every(config.waiterPollSeconds) },
     health: { iteration: checkDue(lastChecked), every: every(1) },
     ...(config.inventory === undefined ? {} : { inventory: watchInventory(config, config.inventory) })
   }

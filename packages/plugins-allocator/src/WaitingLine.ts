@@ -37,7 +37,7 @@ interface Line<W extends Entry> {
 export const keyOf = (criteria: Readonly<Record<string, string>>): string => JSON.stringify(Object.entries(criteria).sort())
 
 /** A device can fit both: no label asked for by both with different values. */
-const compatible = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) => {
+export const compatible = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) => {
   for (const name in a) if (name in b && a[name] !== b[name]) return false
   return true
 }
@@ -132,6 +132,19 @@ export class WaitingLine<W extends Entry> {
   /** Every line, with its criteria, for checks that concern a whole line (criteria nothing fits). */
   criteria(): Array<Readonly<Record<string, string>>> {
     return [...this.lines.values()].map((line) => line.criteria)
+  }
+
+  /** The first `count` waiters of each line, oldest first within a line (all that `count` devices can serve). */
+  heads(count: number): Array<W> {
+    const heads: Array<W> = []
+    for (const line of this.lines.values()) {
+      let taken = 0
+      for (const waiter of line.waiters.values()) {
+        if (taken++ === count) break
+        heads.push(waiter)
+      }
+    }
+    return heads
   }
 
   /** The waiters of the line for `criteria`, oldest first. */
