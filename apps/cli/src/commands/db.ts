@@ -1,10 +1,11 @@
-/** `orch db migrate|status|prune`: with `orch run`, the only commands that open the database file. */
+/** `orch db migrate|status|prune|copy`: with `orch run`, the only commands that open the database file. */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Cli from "@orch/core/Cli"
 import * as Config from "@orch/core/Config"
+import { DatabaseError } from "@orch/core/Errors"
 import { Plugins } from "@orch/core/Plugin"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 
 const migrate = Cli.databaseCommand("migrate", {}, () =>
   Effect.gen(function*() {
@@ -48,7 +49,57 @@ const prune = Cli.databaseCommand("prune", {
     )
   }), { existing: true }).pipe(Command.withDescription("Remove history older or more plentiful than core.retention allows, once, in small batches"))
 
+const copy = Command.make("copy", {
+  to: Options.redacted("to").pipe(
+    Options.withPseudoName("postgres://user:password@host:port/database"),
+    Options.withDescription("The empty PostgreSQL database to copy into")
+  ),
+  from: Options.file("from", { exists: "either" }).pipe(
+    Options.withPseudoName("file"),
+    Options.withDescription("The SQLite file to copy (default: core.database.file)"),
+    Options.optional
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON")),
+  common: Cli.commonOptions
+}, ({ common, from, json, to }) =>
+  Effect.gen(function*() {
+    const config = yield* Cli.loadConfig(common)
+    const source = Option.isSome(from)
+      ? from.value
+      : config.database.dialect === "sqlite"
+      ? config.database.file
+      : yield* new DatabaseError({ message: "the config names a PostgreSQL database (core.database.url): give the SQLite file to copy with --from" })
+    const [DatabaseCopy, Runtime] = yield* Effect.promise(() => Promise.all([import("@orch/core/DatabaseCopy"), import("@orch/core/Runtime")]))
+    const plugins = yield* Plugins
+    const report = yield* DatabaseCopy.copy({
+      from: source,
+      to: { url: to },
+      migrations: Runtime.migrationSets(plugins),
+      onProgress: (p) =>
+        Effect.sync(() => process.stderr.write(`${p.step === "copy" ? "copied" : "verified"} ${p.table}: ${p.rows} rows in ${p.ms} ms\n`))
+    })
+    const { verification } = report
+    if (json) yield* Cli.print(JSON.stringify(report, null, 2))
+    else {
+      yield* Cli.print(Cli.table(
+        ["TABLE", "COPIED", "SOURCE", "TARGET", "MISMATCHES"],
+        verification.tables.map((t) => [t.table, report.tables.find((c) => c.table === t.table)?.rows, t.sourceRows, t.targetRows, t.mismatches])
+      ))
+      for (const m of verification.mismatches) {
+        yield* Cli.print(`mismatch: ${m.table} ${m.key}: ${m.problem}${m.column === undefined ? "" : ` in ${m.column}: source ${JSON.stringify(m.source)}, target ${JSON.stringify(m.target)}`}`)
+      }
+      const rows = report.tables.reduce((sum, t) => sum + t.rows, 0)
+      yield* Cli.print(`copied ${rows} rows of ${report.tables.length} tables from ${report.source} to ${report.target}; ${report.sequences} sequences moved on`)
+    }
+    if (!verification.ok) {
+      return yield* new DatabaseCopy.CopyError({
+        message: `the copy in ${report.target} differs from ${report.source}: ${verification.mismatchCount} mismatched rows or columns (the first are listed above)`
+      })
+    }
+    if (!json) yield* Cli.print("verified: every row of every table is the same on both sides")
+  })).pipe(Command.withDescription("Copy the SQLite database into an empty PostgreSQL database, then compare them row by row"))
+
 export const dbCommand = Command.make("db").pipe(
-  Command.withDescription("The shared SQLite database"),
-  Command.withSubcommands([migrate, status, prune])
+  Command.withDescription("The shared database: migrate it, show its migrations, prune it, copy it to PostgreSQL"),
+  Command.withSubcommands([migrate, status, prune, copy])
 )
