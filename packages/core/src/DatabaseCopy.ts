@@ -159,7 +159,8 @@ const open = (endpoints: Endpoints) =>
       return yield* new CopyError({ message: `${file} is not an orch database (it has no orch_migrations table)` })
     }
     const target = yield* Postgres.connect({ ...endpoints.to, maxConnections: 2 })
-    return { source, target, sourceName: file, targetName: Postgres.location(endpoints.to.url) } satisfies Opened
+    const schema = endpoints.to.schema === undefined ? "" : ` (schema ${endpoints.to.schema})`
+    return { source, target, sourceName: file, targetName: `${Postgres.location(endpoints.to.url)}${schema}` } satisfies Opened
   })
 
 /** The (owner, id) pairs `sets` define, as "owner/id" strings. */

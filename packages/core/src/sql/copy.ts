@@ -29,7 +29,10 @@ export interface SqliteColumn {
 }
 
 export const sqliteColumns = (sql: SqlClient.SqlClient, table: string): Effect.Effect<ReadonlyArray<SqliteColumn>, SqlError> =>
-  sql<SqliteColumn>`SELECT name, pk FROM pragma_table_info(${table}) ORDER BY cid`
+  Effect.map(
+    sql<{ name: string; pk: number | bigint }>`SELECT name, pk FROM pragma_table_info(${table}) ORDER BY cid`,
+    (rows) => rows.map((row) => ({ name: row.name, pk: Number(row.pk) }))
+  )
 
 /** Whether the SQLite table has a rowid to page by (a `WITHOUT ROWID` table has not, but has a primary key). */
 export const sqliteHasRowid = (sql: SqlClient.SqlClient, table: string): Effect.Effect<boolean, SqlError> =>
