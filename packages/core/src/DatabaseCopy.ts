@@ -41,7 +41,7 @@ export interface Endpoints {
   readonly to: PostgresOptions
   /** Called after each table. */
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
-  /** Rows per read and per INSERT (default 1,000; fewer for very wide tables). */
+  /** Rows per read and per INSERT (default 1,000). */
   readonly batchSize?: number | undefined
   /** Mismatches kept in the report, the first ones found (default 20). */
   readonly maxMismatches?: number | undefined
@@ -105,6 +105,8 @@ interface TablePlan {
   readonly columns: ReadonlyArray<string>
   /** Each column's PostgreSQL `data_type`. */
   readonly types: ReadonlyMap<string, string>
+  /** Each column's PostgreSQL type name, for an array of it. */
+  readonly udts: ReadonlyMap<string, string>
   /** What the source is paged by: its primary key, or its rowid. */
   readonly sourceKey: ReadonlyArray<string>
   /** The target's primary key (empty: compared as a bag of rows). */
@@ -120,8 +122,6 @@ interface Opened {
 }
 
 const defaultBatchSize = 1_000
-// PostgreSQL takes at most 65,535 parameters per statement
-const maxParameters = 60_000
 
 const sqlFailure = (what: string) => (cause: SqlError) =>
   new CopyError({ message: `${what}: ${String((cause.cause as { message?: string } | undefined)?.message ?? cause.message)}`, cause })
@@ -288,6 +288,7 @@ const plan = (opened: Opened) =>
         table,
         columns: columns.map((column) => column.name),
         types: new Map(columns.map((column) => [column.name, column.type])),
+        udts: new Map(columns.map((column) => [column.name, column.udt])),
         // the rowid pages fastest; a WITHOUT ROWID table has a primary key instead
         sourceKey: hasRowid ? ["rowid"] : sourcePrimaryKey,
         targetKey: primaryKeys.filter((key) => key.table === table).map((key) => key.column),
@@ -357,13 +358,12 @@ const normalise = (type: string, value: unknown): string | null => {
   return String(value)
 }
 
-const batchOf = (endpoints: Endpoints, columns: number) =>
-  Math.max(1, Math.min(endpoints.batchSize ?? defaultBatchSize, Math.floor(maxParameters / Math.max(1, columns))))
+const batchOf = (endpoints: Endpoints) => Math.max(1, Math.floor(endpoints.batchSize ?? defaultBatchSize))
 
 /** Copies one table in batches, keyset-paged on the source; returns the rows copied. */
 const copyTable = (opened: Opened, table: TablePlan, endpoints: Endpoints) =>
   Effect.gen(function*() {
-    const batch = batchOf(endpoints, table.columns.length)
+    const batch = batchOf(endpoints)
     const query: Sql.PageQuery = { table: table.table, columns: table.columns, key: table.sourceKey, textKeys: new Set() }
     const types = table.columns.map((column) => table.types.get(column)!)
     let after: ReadonlyArray<unknown> | undefined
@@ -376,7 +376,7 @@ const copyTable = (opened: Opened, table: TablePlan, endpoints: Endpoints) =>
       yield* Sql.insertRows(
         opened.target,
         table.table,
-        table.columns,
+        table.columns.map((name) => ({ name, udt: table.udts.get(name)! })),
         rows.map((row) => types.map((type, i) => toPg(type, row[i]))),
         { overridingSystemValue: table.overridingSystemValue }
       ).pipe(Effect.mapError(sqlFailure(`cannot copy ${table.table} into ${opened.targetName} (after ${copied} rows)`)))
@@ -414,7 +414,7 @@ class Mismatches {
 /** Compares one table with a primary key: source pages in key order against the target's rows in the same key range. */
 const verifyKeyed = (opened: Opened, table: TablePlan, endpoints: Endpoints, found: Mismatches) =>
   Effect.gen(function*() {
-    const batch = batchOf(endpoints, table.columns.length)
+    const batch = batchOf(endpoints)
     const types = table.columns.map((column) => table.types.get(column)!)
     const keyTypes = table.targetKey.map((column) => table.types.get(column) ?? "text")
     const textKeys = new Set(table.targetKey.filter((column) => !integerTypes.has(table.types.get(column) ?? "text")))
