@@ -5,7 +5,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Effect, Either, Fiber, Layer, Option, Redacted, Ref, Schema } from "effect"
 import Sqlite from "better-sqlite3"
 import * as path from "node:path"
 import * as Database from "../src/Database.js"
@@ -195,6 +195,39 @@ describe.skipIf(postgres.skip !== undefined)("DatabaseCopy", () => {
       // exact past 2^53, JSON as JSON, bytes as bytes
       const [big] = yield* onTarget(target, "SELECT big::text AS big, enabled, picture, doc FROM demo_things WHERE id = 1")
       expect(big).toEqual({ big: "9007199254740994", enabled: true, picture: Buffer.from([0, 1, 255, 10]), doc: { z: 1, a: [1, "two"], nested: { b: true } } })
+    }))
+
+  it.live("copies one snapshot while another connection keeps writing to the source", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "orch.sqlite")
+      yield* fill(file)
+      const written = yield* Ref.make(0)
+      // a daemon's writes: a job (and its history row) every few ms, through the services
+      const writer = yield* Effect.fork(Effect.gen(function*() {
+        const queue = yield* JobQueue
+        yield* Effect.forever(Effect.zipRight(
+          queue.enqueue(Work, { n: 1000, text: "written during the copy" }),
+          Effect.zipRight(Ref.update(written, (n) => n + 1), Effect.sleep("2 millis"))
+        ))
+      }).pipe(Effect.provide(services(sqliteAt(file)))))
+      yield* Effect.repeat(Ref.get(written), { until: (n) => n > 0 })
+      const target = yield* postgresSchema()
+      let atFirstTable = -1
+      const report = yield* copyInto(file, target, {
+        batchSize: 5,
+        // the copy goes on only once the writer has committed more after its snapshot began
+        onProgress: () =>
+          atFirstTable >= 0 ? Effect.void : Effect.gen(function*() {
+            atFirstTable = yield* Ref.get(written)
+            yield* Effect.repeat(Ref.get(written), { until: (n) => n >= atFirstTable + 5 })
+          })
+      })
+      yield* Fiber.interrupt(writer)
+      const after = counts(file)
+      const copiedJobs = report.tables.find((t) => t.table === "orch_jobs")!.rows
+      expect(report.verification.ok).toBe(true)
+      expect(after.orch_jobs).toBeGreaterThanOrEqual(copiedJobs + 5)
+      expect(report.tables.find((t) => t.table === "orch_job_history")!.rows).toBeLessThan(after.orch_job_history!)
     }))
 
   it.live("refuses a target that holds orch rows, naming the table, and changes nothing", () =>

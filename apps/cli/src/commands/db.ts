@@ -90,6 +90,7 @@ const copy = Command.make("copy", {
       }
       const rows = report.tables.reduce((sum, t) => sum + t.rows, 0)
       yield* Cli.print(`copied ${rows} rows of ${report.tables.length} tables from ${report.source} to ${report.target}; ${report.sequences} sequences moved on`)
+      if (report.leftEmpty.length > 0) yield* Cli.print(`left empty (the source has no such table): ${report.leftEmpty.join(", ")}`)
     }
     if (!verification.ok) {
       return yield* new DatabaseCopy.CopyError({
