@@ -214,7 +214,6 @@ describe.skipIf(postgres.skip !== undefined)("DatabaseCopy", () => {
       const target = yield* postgresSchema()
       let atFirstTable = -1
       const report = yield* copyInto(file, target, {
-        batchSize: 5,
         // the copy goes on only once the writer has committed more after its snapshot began
         onProgress: () =>
           atFirstTable >= 0 ? Effect.void : Effect.gen(function*() {

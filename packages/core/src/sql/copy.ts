@@ -151,12 +151,16 @@ export interface PageQuery {
   readonly columns: ReadonlyArray<string>
   /** The columns the rows are ordered and paged by (the primary key, or SQLite's rowid). */
   readonly key: ReadonlyArray<string>
-  /** Key columns that hold text: PostgreSQL orders them byte by byte (COLLATE "C"), as SQLite does. */
+  /** Key columns that hold text: ordered byte by byte on both engines (COLLATE "C", COLLATE BINARY). */
   readonly textKeys: ReadonlySet<string>
 }
 
+// byte order on both sides, whatever collation a column or the database declares
+const keyColumn = (query: PageQuery, dialect: "sqlite" | "pg", column: string): string =>
+  !query.textKeys.has(column) ? quote(column) : `${quote(column)} COLLATE ${dialect === "pg" ? "\"C\"" : "BINARY"}`
+
 const keyExpression = (query: PageQuery, dialect: "sqlite" | "pg"): string => {
-  const parts = query.key.map((column) => dialect === "pg" && query.textKeys.has(column) ? `${quote(column)} COLLATE "C"` : quote(column))
+  const parts = query.key.map((column) => keyColumn(query, dialect, column))
   return parts.length === 1 ? parts[0]! : `(${parts.join(", ")})`
 }
 
@@ -191,7 +195,7 @@ export const selectPage = (
   }
   const text = `SELECT ${[...query.columns, ...query.key].map(quote).join(", ")} FROM ${quote(query.table)}` +
     (conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "") +
-    ` ORDER BY ${query.key.map((column) => dialect === "pg" && query.textKeys.has(column) ? `${quote(column)} COLLATE "C"` : quote(column)).join(", ")}` +
+    ` ORDER BY ${query.key.map((column) => keyColumn(query, dialect, column)).join(", ")}` +
     (range.limit !== undefined ? ` LIMIT ${Math.floor(range.limit)}` : "")
   return sql.unsafe<ReadonlyArray<unknown>>(text, params as Array<any>).values as unknown as Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError>
 }
