@@ -2,7 +2,8 @@
  * `orch db copy` through the built CLI: a data dir migrated by `orch db migrate` (every
  * plugin of this build), an allocator device leased through core's services with the
  * allocator's TTL row, copied into a fresh PostgreSQL database; then the services read
- * the same from PostgreSQL, a second copy is refused, and a missing source is named.
+ * the same from PostgreSQL, `--verify-only` finds a row changed there, a second copy is
+ * refused, and a missing source is named.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@orch/core/Database"
@@ -72,6 +73,21 @@ describe.skipIf(postgres.skip !== undefined)("orch db copy", () => {
 
     const target = await Effect.runPromise(allocatorState.pipe(Effect.provide(services(Database.layerPostgres({ url: Redacted.make(url) })))))
     expect(target).toEqual(source)
+
+    // checked again later, and once more after a row changed in PostgreSQL
+    const same = await run(orchBin, ["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
+    expect(same.code, same.stderr).toBe(0)
+    expect(same.stdout).toMatch(/^TABLE\s+SOURCE\s+TARGET\s+MISMATCHES$/m)
+    expect(same.stdout).toMatch(/^verified: every row of every table is the same on both sides$/m)
+    await Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE orch_jobs SET state = 'dead' WHERE id = 1`).pipe(
+      Effect.provide(Layer.orDie(Database.layerPostgres({ url: Redacted.make(url) })))
+    ))
+    const differs = await run(orchBin, ["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
+    expect(differs.code).toBe(1)
+    expect(differs.stdout).toMatch(/^orch_jobs\s+2\s+2\s+1$/m)
+    expect(differs.stdout).toMatch(/^mismatch: orch_jobs \["1"\]: differs in state: source "cleaned", target "dead"$/m)
+    expect(differs.stderr).toMatch(/^orch: postgres:\/\/postgres@127\.0\.0\.1:5432\/\w+ differs from .*orch\.sqlite: 1 mismatched rows or columns \(the first are listed above\)$/m)
+    expect(differs.stdout + differs.stderr).not.toContain("s3cret-pw")
 
     const again = await run(orchBin, ["db", "copy", "--to", url, "--from", file])
     expect(again.code).toBe(1)

@@ -77,6 +77,9 @@ export interface TableVerified {
 }
 
 export interface Verification {
+  /** The SQLite file and the PostgreSQL database, never its password. */
+  readonly source: string
+  readonly target: string
   readonly ok: boolean
   readonly tables: ReadonlyArray<TableVerified>
   /** The first mismatches found (at most `maxMismatches`). */
@@ -163,14 +166,14 @@ const open = (endpoints: Endpoints) =>
     return { source, target, sourceName: file, targetName: `${Postgres.location(endpoints.to.url)}${schema}` } satisfies Opened
   })
 
-/** The (owner, id) pairs `sets` define, as "owner/id" strings. */
+const migrationKey = (m: { readonly owner: string; readonly id: number }) => `${m.owner}/${String(m.id).padStart(4, "0")}`
+
+/** The migrations `sets` define: their keys ("owner/0001") and how to name them ("owner/0001_name"). */
 const expectedMigrations = (sets: CopyOptions["migrations"]) =>
   Effect.map(
     Effect.forEach(sets, ([owner, record]) => Migrations.fromRecord(owner, record, "pg")),
-    (all) => all.flat().map((m) => `${m.owner}/${String(m.id).padStart(4, "0")}_${m.name}`)
+    (all) => all.flat().map((m) => ({ key: migrationKey(m), label: `${migrationKey(m)}_${m.name}` }))
   )
-
-const migrationKey = (m: { owner: string; id: number }) => `${m.owner}/${String(m.id).padStart(4, "0")}`
 
 /** Refuses a source with pending migrations, or with migrations this build does not know. */
 const checkSourceMigrations = (opened: Opened, sets: CopyOptions["migrations"]) =>
@@ -179,14 +182,14 @@ const checkSourceMigrations = (opened: Opened, sets: CopyOptions["migrations"]) 
     const applied = new Set((yield* onSource(Sql.appliedMigrations(opened.source)).pipe(
       Effect.mapError(sqlFailure(`cannot read the migrations of ${opened.sourceName}`))
     )).map(migrationKey))
-    const missing = expected.filter((m) => !applied.has(m.slice(0, m.indexOf("_"))))
+    const missing = expected.filter((m) => !applied.has(m.key)).map((m) => m.label)
     if (missing.length > 0) {
       return yield* new CopyError({
         message: `${opened.sourceName} lacks ${missing.length} migration(s) of this orch (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}): ` +
           "run `orch db migrate` on it first (with the same --data-dir or --config), then copy"
       })
     }
-    const known = new Set(expected.map((m) => m.slice(0, m.indexOf("_"))))
+    const known = new Set(expected.map((m) => m.key))
     const unknown = [...applied].filter((m) => !known.has(m))
     if (unknown.length > 0) {
       return yield* new CopyError({
@@ -221,7 +224,7 @@ const migrateTarget = (opened: Opened, sets: CopyOptions["migrations"]) =>
     for (const [owner, record] of sets) {
       yield* Migrations.apply(owner, record)
     }
-    const expected = new Set((yield* expectedMigrations(sets)).map((m) => m.slice(0, m.indexOf("_"))))
+    const expected = new Set((yield* expectedMigrations(sets)).map((m) => m.key))
     const applied = (yield* Sql.appliedMigrations(opened.target).pipe(Effect.mapError(sqlFailure(`cannot read ${opened.targetName}`))))
       .map(migrationKey)
     const extra = applied.filter((m) => !expected.has(m))
@@ -507,7 +510,14 @@ const verifyPlans = (opened: Opened, plans: ReadonlyArray<TablePlan>, endpoints:
       if (endpoints.onProgress) yield* endpoints.onProgress({ step: "verify", table: table.table, rows: sourceRows, ms })
     }
     const ok = found.count === 0 && tables.every((table) => table.sourceRows === table.targetRows)
-    return { ok, tables, mismatches: found.kept, mismatchCount: found.count } satisfies Verification
+    return {
+      source: opened.sourceName,
+      target: opened.targetName,
+      ok,
+      tables,
+      mismatches: found.kept,
+      mismatchCount: found.count
+    } satisfies Verification
   })
 
 const scoped = <A, E>(effect: Effect.Effect<A, E, import("effect/Scope").Scope | Reactivity.Reactivity>) =>

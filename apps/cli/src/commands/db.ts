@@ -49,6 +49,28 @@ const prune = Cli.databaseCommand("prune", {
     )
   }), { existing: true }).pipe(Command.withDescription("Remove history older or more plentiful than core.retention allows, once, in small batches"))
 
+/** The per-table comparison, then the first mismatches, each on a line of its own. */
+const printVerification = (verification: import("@orch/core/DatabaseCopy").Verification, copied?: ReadonlyArray<{ table: string; rows: number }>) =>
+  Effect.gen(function*() {
+    yield* Cli.print(Cli.table(
+      [...(copied ? ["TABLE", "COPIED"] : ["TABLE"]), "SOURCE", "TARGET", "MISMATCHES"],
+      verification.tables.map((t) => [
+        t.table,
+        ...(copied ? [copied.find((c) => c.table === t.table)?.rows] : []),
+        t.sourceRows,
+        t.targetRows,
+        t.mismatches
+      ])
+    ))
+    for (const m of verification.mismatches) {
+      yield* Cli.print(
+        `mismatch: ${m.table} ${m.key}: ${m.problem}${
+          m.column === undefined ? "" : ` in ${m.column}: source ${JSON.stringify(m.source)}, target ${JSON.stringify(m.target)}`
+        }`
+      )
+    }
+  })
+
 const copy = Command.make("copy", {
   to: Options.redacted("to").pipe(
     Options.withPseudoName("postgres://user:password@host:port/database"),
@@ -59,9 +81,12 @@ const copy = Command.make("copy", {
     Options.withDescription("The SQLite file to copy (default: core.database.file)"),
     Options.optional
   ),
+  verifyOnly: Options.boolean("verify-only").pipe(
+    Options.withDescription("Copy nothing: compare the two databases row by row again, as after a copy")
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON")),
   common: Cli.commonOptions
-}, ({ common, from, json, to }) =>
+}, ({ common, from, json, to, verifyOnly }) =>
   Effect.gen(function*() {
     const config = yield* Cli.loadConfig(common)
     const source = Option.isSome(from)
@@ -71,30 +96,28 @@ const copy = Command.make("copy", {
       : yield* new DatabaseError({ message: "the config names a PostgreSQL database (core.database.url): give the SQLite file to copy with --from" })
     const [DatabaseCopy, Runtime] = yield* Effect.promise(() => Promise.all([import("@orch/core/DatabaseCopy"), import("@orch/core/Runtime")]))
     const plugins = yield* Plugins
-    const report = yield* DatabaseCopy.copy({
+    const endpoints = {
       from: source,
       to: { url: to },
-      migrations: Runtime.migrationSets(plugins),
-      onProgress: (p) =>
+      onProgress: (p: import("@orch/core/DatabaseCopy").Progress) =>
         Effect.sync(() => process.stderr.write(`${p.step === "copy" ? "copied" : "verified"} ${p.table}: ${p.rows} rows in ${p.ms} ms\n`))
-    })
-    const { verification } = report
-    if (json) yield* Cli.print(JSON.stringify(report, null, 2))
-    else {
-      yield* Cli.print(Cli.table(
-        ["TABLE", "COPIED", "SOURCE", "TARGET", "MISMATCHES"],
-        verification.tables.map((t) => [t.table, report.tables.find((c) => c.table === t.table)?.rows, t.sourceRows, t.targetRows, t.mismatches])
-      ))
-      for (const m of verification.mismatches) {
-        yield* Cli.print(`mismatch: ${m.table} ${m.key}: ${m.problem}${m.column === undefined ? "" : ` in ${m.column}: source ${JSON.stringify(m.source)}, target ${JSON.stringify(m.target)}`}`)
-      }
-      const rows = report.tables.reduce((sum, t) => sum + t.rows, 0)
-      yield* Cli.print(`copied ${rows} rows of ${report.tables.length} tables from ${report.source} to ${report.target}; ${report.sequences} sequences moved on`)
-      if (report.leftEmpty.length > 0) yield* Cli.print(`left empty (the source has no such table): ${report.leftEmpty.join(", ")}`)
     }
+    const verification = verifyOnly
+      ? yield* Effect.tap(DatabaseCopy.verify(endpoints), (verification) =>
+        json ? Cli.print(JSON.stringify(verification, null, 2)) : printVerification(verification))
+      : yield* Effect.gen(function*() {
+        const report = yield* DatabaseCopy.copy({ ...endpoints, migrations: Runtime.migrationSets(plugins) })
+        if (json) return yield* Effect.as(Cli.print(JSON.stringify(report, null, 2)), report.verification)
+        yield* printVerification(report.verification, report.tables)
+        const rows = report.tables.reduce((sum, t) => sum + t.rows, 0)
+        yield* Cli.print(`copied ${rows} rows of ${report.tables.length} tables from ${report.source} to ${report.target}; ${report.sequences} sequences moved on`)
+        if (report.leftEmpty.length > 0) yield* Cli.print(`left empty (the source has no such table): ${report.leftEmpty.join(", ")}`)
+        return report.verification
+      })
     if (!verification.ok) {
       return yield* new DatabaseCopy.CopyError({
-        message: `the copy in ${report.target} differs from ${report.source}: ${verification.mismatchCount} mismatched rows or columns (the first are listed above)`
+        message: `${verification.target} differs from ${verification.source}: ${verification.mismatchCount} mismatched rows or columns` +
+          (verification.mismatches.length > 0 && !json ? " (the first are listed above)" : "")
       })
     }
     if (!json) yield* Cli.print("verified: every row of every table is the same on both sides")
