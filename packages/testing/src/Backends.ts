@@ -112,6 +112,42 @@ export const postgres: Backend = {
   skip
 }
 
+/**
+ * A new, empty schema in the test file's own PostgreSQL database, as the options of code
+ * that connects by itself (`orch db copy`'s core); dropped with the database after the file.
+ */
+export const postgresSchema = (): Effect.Effect<{ readonly url: Redacted.Redacted<string>; readonly schema: string }> =>
+  Effect.gen(function*() {
+    const url = yield* databaseUrl()
+    const schema = postgres.place()
+    yield* Effect.promise(() => Effect.runPromise(run(url, `CREATE SCHEMA ${schema}`)))
+    return { url: Redacted.make(url), schema }
+  })
+
+let databases = 0
+const extraDatabases: Array<string> = []
+
+/**
+ * A new, empty PostgreSQL database of its own (for a child process that can be given a URL
+ * but not a schema), dropped after the file; its URL. `icuLocale` (e.g. "en-US") gives it
+ * a language's collation, which orders text unlike SQLite's bytes.
+ */
+export const postgresDatabase = (options: { readonly icuLocale?: string | undefined } = {}): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    yield* databaseUrl()
+    const name = `${fileDatabase}_${++databases}`
+    const locale = options.icuLocale === undefined ? "" : ` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale.replace(/'/g, "")}'`
+    yield* Effect.promise(() => Effect.runPromise(run(postgresUrl, `CREATE DATABASE ${name}${locale}`)))
+    extraDatabases.push(name)
+    return withUrlDatabase(postgresUrl, name)
+  })
+
+afterAll(async () => {
+  for (const name of extraDatabases) {
+    await Effect.runPromise(Effect.ignore(run(postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  }
+})
+
 /** Both engines, for `describe.each`. */
 export const backends: ReadonlyArray<Backend> = [sqlite, postgres]
 
