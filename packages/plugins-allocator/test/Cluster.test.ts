@@ -17,7 +17,7 @@ import * as Database from "@orch/core/Database"
 import * as Jobs from "@orch/core/Jobs"
 import * as Runtime from "@orch/core/Runtime"
 import { bundleFixture, tempDir } from "@orch/testing"
-import { postgres, postgresFileDatabaseUrl } from "@orch/testing/Backends"
+import { postgres, postgresDatabase } from "@orch/testing/Backends"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -124,7 +124,7 @@ interface LeaseRow {
 describe.skipIf(postgres.skip !== undefined)("three orch nodes on one PostgreSQL", () => {
   it.scopedLive("share 10,000 jobs and the allocator; one SIGKILLed mid-way loses, repeats and double-grants nothing", () =>
     Effect.gen(function*() {
-      const url = yield* postgresFileDatabaseUrl()
+      const url = yield* postgresDatabase()
       const dir = tempDir("orch-cluster-")
       const inventory = path.join(dir, "inventory.yaml")
       fs.writeFileSync(inventory, [

@@ -91,13 +91,6 @@ afterAll(async () => {
   if (ok) await Effect.runPromise(Effect.ignore(run(postgresUrl, `DROP DATABASE IF EXISTS ${fileDatabase} WITH (FORCE)`)))
 })
 
-/**
- * The URL of this test file's own PostgreSQL database (created on first use, dropped after
- * the file), for what connects by URL rather than through a layer: orch processes a test
- * starts. Fails, saying why, when the server cannot be reached.
- */
-export const postgresFileDatabaseUrl = (): Effect.Effect<string> => databaseUrl()
-
 export const postgres: Backend = {
   name: "postgres",
   place: () => `s${++schemas}`,
