@@ -39,6 +39,7 @@ import type * as JobWorker from "./JobWorker.js"
 import { type Collector, Collectors } from "./Metrics.js"
 import type { Rule as AccessRule } from "./Access.js"
 import type { Migrations } from "./Migrations.js"
+import type { Notifications } from "./Notifications.js"
 import type { ResourceKind, Resources } from "./Resources.js"
 import type { ChildTable } from "./Retention.js"
 import type { Schedules } from "./Schedules.js"
@@ -52,6 +53,7 @@ export type CoreServices =
   | Database
   | Config
   | JobQueue
+  | Notifications
   | Resources
   | Schedules
   | Collectors
