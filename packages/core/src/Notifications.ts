@@ -1,7 +1,7 @@
 /**
  * Wake-ups: "there is new work of this kind", for whoever waits on it to look at once
  * rather than at its next poll. Core publishes a topic when jobs of a kind are enqueued or
- * retried (`jobs(kind)`) and when leases of a resource kind end (`released(kind)`); the
+ * retried (`jobs(kind)`) and when resources of a kind may have become free (`released(kind)`); the
  * job worker and a plugin's waiters subscribe. A wake-up is a hint: the waiter looks in the
  * database, and its poll stays the safety net for any wake-up lost.
  *
@@ -42,7 +42,10 @@ export class Notifications extends Context.Tag("@orch/core/Notifications")<Notif
 /** The topic of new runnable jobs of a kind. */
 export const jobs = (kind: { readonly plugin: string; readonly name: string }): string => `jobs:${kind.plugin}/${kind.name}`
 
-/** The topic of leases of a resource kind that ended (released or reclaimed): a resource may be free. */
+/**
+ * The topic of a resource kind whose resources may have become free: a lease ended
+ * (released or reclaimed) or a resource moved into a leasable state (a device cleaned).
+ */
 export const released = (kind: { readonly plugin: string; readonly name: string }): string =>
   `released:${kind.plugin}/${kind.name}`
 

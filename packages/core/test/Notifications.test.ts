@@ -21,7 +21,7 @@ const Work = JobKind.simple({
   result: Schema.Struct({ n: Schema.Number })
 })
 
-const Device = ResourceKind.make({ plugin: "test", name: "device", states: ["ready"], initial: "ready", leasable: ["ready"] })
+const Device = ResourceKind.make({ plugin: "test", name: "device", states: ["ready", "cleaning"], initial: "ready", leasable: ["ready"] })
 
 /** One node: its own pool on the database at `place`, its own wake-ups, queue and resources. */
 const node = (backend: Backend, place: string) =>
@@ -44,6 +44,9 @@ const node = (backend: Backend, place: string) =>
     ))
 
 const nothingWithin = <A>(queue: Queue.Dequeue<A>) => Effect.map(Queue.poll(queue), Option.isNone)
+
+/** A wake-up taken from `queue`, or undefined: for `waitFor`. */
+const woken = <A>(queue: Queue.Dequeue<A>) => Effect.map(Queue.poll(queue), (taken) => (Option.isSome(taken) ? true : undefined))
 
 describeBackends("Notifications", (backend) => {
   const cluster = backend.name === "postgres"
@@ -73,7 +76,7 @@ describeBackends("Notifications", (backend) => {
       yield* waitUntil("job 2 succeeded", Effect.map(a.queue.get(job.id), (j) => j.state === "succeeded"))
     })), 20_000)
 
-  it.live("a batch's wake-ups go out together, and a release wakes the waiters of its resource kind", () =>
+  it.live("an enqueued batch wakes the workers of its kind; an ended lease or a device back in service wakes the waiters of its resource kind", () =>
     Effect.scoped(Effect.gen(function*() {
       const place = backend.place()
       const a = yield* node(backend, place)
@@ -87,13 +90,19 @@ describeBackends("Notifications", (backend) => {
       yield* Queue.takeAll(work)
 
       yield* a.queue.enqueueMany(Work, Array.from({ length: 50 }, (_, n) => ({ payload: { n } })))
-      yield* waitFor("node B was woken for the jobs", Queue.poll(work))
+      yield* waitFor("node B was woken for the jobs", woken(work))
       expect(yield* nothingWithin(released)).toBe(true)
 
       yield* a.resources.upsert(Device, { name: "d1", labels: {} })
       const lease = yield* a.resources.lease(Device, { holder: "someone", ttlMs: 60_000 })
       yield* a.resources.release(Option.getOrThrow(lease).id, { reason: "done" })
-      yield* waitFor("node B was woken for the release", Queue.poll(released))
+      yield* waitFor("node B was woken for the release", woken(released))
+      // cleaned after use: free again once back in a leasable state
+      yield* a.resources.setState(Device, "d1", "cleaning", { reason: "cleaning" })
+      yield* Effect.sleep("100 millis")
+      expect(yield* nothingWithin(released)).toBe(true)
+      yield* a.resources.setState(Device, "d1", "ready", { reason: "cleaned" })
+      yield* waitFor("node B was woken for the device back in service", woken(released))
     })), 20_000)
 
   it.live.skipIf(!cluster)("a node whose LISTEN connection was cut listens again, waking everyone for what it missed", () =>
@@ -113,10 +122,10 @@ describeBackends("Notifications", (backend) => {
       yield* waitUntil("node B noticed", Effect.map(b.notifications.listening, (up) => !up))
       yield* waitUntil("node B listens again", b.notifications.listening)
       // the wake-up for whatever was sent while it was not listening
-      yield* waitFor("node B woke its subscribers on reconnecting", Queue.poll(work))
+      yield* waitFor("node B woke its subscribers on reconnecting", woken(work))
 
       yield* waitUntil("node A listens again", a.notifications.listening)
       yield* a.queue.enqueue(Work, { n: 1 })
-      yield* waitFor("node B hears node A again", Queue.poll(work))
+      yield* waitFor("node B hears node A again", woken(work))
     })), 20_000)
 })

@@ -30,7 +30,8 @@ import {
 export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // where the context has them (the daemon's), ended leases wake the waiters of their kind on every node
+    // where the context has them (the daemon's), ended leases and resources moved into a leasable
+    // state wake the waiters of their kind on every node (the topic `Notifications.released(kind)`)
     const notifications = Option.getOrUndefined(yield* Effect.serviceOption(Notifications.Notifications))
     const announce = (leases: ReadonlyArray<{ readonly plugin: string; readonly kind: string }>) =>
       notifications === undefined || leases.length === 0
@@ -174,7 +175,10 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
           if (!(yield* Sql.setState(sql, key, { from: row.state, to, now }))) return yield* conflict()
           yield* Sql.insertEvent(sql, key, { at: now, from: row.state, to, reason: options.reason })
           return toResource<S>(yield* mustGet(key))
-        }))
+        })).pipe(
+          // into a leasable state (a device cleaned): it may be free for a waiter
+          Effect.tap((resource) => kind.leasable.includes(to) && resource.lease === undefined ? announce([resource]) : Effect.void)
+        )
       })
 
     const history = <S extends string>(kind: ResourceKind<S>, name: string, options?: { readonly limit?: number | undefined }) =>
