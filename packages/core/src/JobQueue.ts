@@ -14,7 +14,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { Cause, Clock, Context, Effect, Either, Layer, Option, PubSub, type Queue, Random, type Scope } from "effect"
+import { Cause, Clock, Context, Effect, Either, Layer, Option, type Queue, Random, type Scope } from "effect"
 import * as GroupCommit from "./GroupCommit.js"
 import { IllegalTransition, JobNotFound, JobSchemaError, LeaseLost, UnknownJobKind } from "./JobErrors.js"
 import { JobKind } from "./JobKind.js"
@@ -32,6 +32,7 @@ import {
   unknownKind
 } from "./internal/jobCodec.js"
 import { chunksOf, first, maxRowsPerStatement, rows } from "./internal/statements.js"
+import * as Notifications from "./Notifications.js"
 import * as Fencing from "./sql/fencing.js"
 import * as Sql from "./sql/jobs.js"
 
@@ -244,9 +245,10 @@ export interface JobQueueService {
   readonly history: (id: number) => Effect.Effect<ReadonlyArray<JobHistoryEntry>, SqlError>
   readonly countByState: () => Effect.Effect<ReadonlyArray<JobCount>, SqlError>
   /**
-   * A signal per committed `enqueue` (of a new job) or `retry` of `kind` in this process,
-   * for a worker to claim at once instead of at its next poll. Sliding with room for one:
-   * signals that arrive while one is waiting collapse into it.
+   * A signal per committed `enqueue` (of a new job) or `retry` of `kind`, for a worker to
+   * claim at once instead of at its next poll: in this process, and from every node when
+   * the context has PostgreSQL's `Notifications` (the daemon's does). Sliding with room for
+   * one: signals that arrive while one is waiting collapse into it.
    */
   readonly wakeups: (kind: JobKind.Any) => Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
 }
@@ -320,21 +322,19 @@ export const make = (
 
     const inTransaction = yield* GroupCommit.make({ isCleanFailure, closedMessage: "the job queue is closed" })
 
-    const wakeupsByKind = new Map<string, PubSub.PubSub<void>>()
-    for (const key of registry.keys()) {
-      const pubsub = yield* PubSub.sliding<void>(1)
-      yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-      wakeupsByKind.set(key, pubsub)
-    }
+    // the daemon's wake-ups reach every node on PostgreSQL; without them, this queue's own reach this process
+    const provided = yield* Effect.serviceOption(Notifications.Notifications)
+    const notifications = Option.isSome(provided) ? provided.value : yield* Notifications.makeLocal
+    const topics = new Map([...registry.values()].map((kind) => [keyOf(kind.plugin, kind.name), Notifications.jobs(kind)]))
     const wakeUp = (plugin: string, name: string) => {
-      const pubsub = wakeupsByKind.get(keyOf(plugin, name))
-      return pubsub === undefined ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, undefined))
+      const topic = topics.get(keyOf(plugin, name))
+      return topic === undefined ? Effect.void : notifications.publish(topic)
     }
     const wakeups: JobQueueService["wakeups"] = (kind) => {
-      const pubsub = wakeupsByKind.get(keyOf(kind.plugin, kind.name))
-      return pubsub === undefined
+      const topic = topics.get(keyOf(kind.plugin, kind.name))
+      return topic === undefined
         ? Effect.dieMessage(`wakeups: job kind ${kind.plugin}/${kind.name} is not known to this queue`)
-        : PubSub.subscribe(pubsub)
+        : notifications.subscribe(topic)
     }
 
     /** Explains a compare-and-set that matched nothing, from the job as it is now. */

@@ -5,7 +5,8 @@
  * batches (up to the free slots, never more), runs the handler once per job, keeps the
  * leases of long jobs alive, and records each outcome through a batched completer, so
  * one handler call per job costs about what the batch calls cost. It wakes when a job of
- * its kind is enqueued in this process and otherwise polls.
+ * its kind is enqueued (in this process; on PostgreSQL on any node, see `Notifications`)
+ * and otherwise polls.
  *
  * A handler returns the job's next state (`transition`; for `JobKind.simple` kinds a
  * plain result means `succeeded`), or `release` to be claimed again later, or fails: a
@@ -147,7 +148,7 @@ export interface JobWorker<P, R, S extends string, E, Req> {
   /** Jobs handled at once. */
   readonly concurrency: number
   readonly leaseMs: number
-  /** How often to look for due jobs when no enqueue in this process woke the worker. */
+  /** How often to look for due jobs when no enqueue woke the worker (the safety net for lost wake-ups, and for run_at). */
   readonly pollInterval: Duration.Duration
   /** On interruption, how long running handlers may take to finish before their jobs are released. */
   readonly gracePeriod: Duration.Duration

@@ -39,9 +39,11 @@ import type * as JobWorker from "./JobWorker.js"
 import { type Collector, Collectors } from "./Metrics.js"
 import type { Rule as AccessRule } from "./Access.js"
 import type { Migrations } from "./Migrations.js"
+import type { Notifications } from "./Notifications.js"
 import type { ResourceKind, Resources } from "./Resources.js"
 import type { ChildTable } from "./Retention.js"
 import type { Schedules } from "./Schedules.js"
+import type { SingletonLease } from "./Singletons.js"
 import { PluginError } from "./Errors.js"
 import type { Backoff, Supervisor } from "./Supervisor.js"
 
@@ -51,6 +53,7 @@ export type CoreServices =
   | Database
   | Config
   | JobQueue
+  | Notifications
   | Resources
   | Schedules
   | Collectors
@@ -131,6 +134,12 @@ export type PluginServices<S> = S | PluginContext | DaemonServices
  *   interrupted at shutdown after the iterations in hand have finished.
  *
  * A failure is logged, counted and retried with backoff.
+ *
+ * `singleton: true` runs the loop on one node of a cluster sharing the database: the node
+ * holding the loop's lease (`orch_singletons`, see `Singletons`), which its iterations (or
+ * its daemon) get as `SingletonLease` for fenced writes (`Singletons.fenced`). The other
+ * nodes stand by; when the holder stops renewing, its work is interrupted and another
+ * node takes over within the lease's ttl.
  */
 export type Loop<R> =
   | Effect.Effect<void, unknown, R>
@@ -138,10 +147,23 @@ export type Loop<R> =
     readonly iteration: Effect.Effect<void, unknown, R>
     readonly every?: Duration.DurationInput | undefined
     readonly backoff?: Backoff | undefined
+    readonly singleton?: false | undefined
+  }
+  | {
+    readonly iteration: Effect.Effect<void, unknown, R | SingletonLease>
+    readonly every?: Duration.DurationInput | undefined
+    readonly backoff?: Backoff | undefined
+    readonly singleton: true
   }
   | {
     readonly daemon: Effect.Effect<unknown, unknown, R | Scope.Scope>
     readonly backoff?: Backoff | undefined
+    readonly singleton?: false | undefined
+  }
+  | {
+    readonly daemon: Effect.Effect<unknown, unknown, R | Scope.Scope | SingletonLease>
+    readonly backoff?: Backoff | undefined
+    readonly singleton: true
   }
 
 export interface PluginHttp<S = never> {

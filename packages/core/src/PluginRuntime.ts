@@ -10,11 +10,12 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, type Scope } from "effect"
+import { Clock, Context, Data, Deferred, Effect, FiberRef, HashMap, Layer, Option, type Scope } from "effect"
 import * as HotRoutes from "./HotRoutes.js"
 import { replyResponse } from "./Http.js"
 import * as JobWorker from "./JobWorker.js"
 import * as Plugin from "./Plugin.js"
+import * as Singletons from "./Singletons.js"
 import { Supervisor } from "./Supervisor.js"
 
 /** A plugin running in this daemon. */
@@ -40,9 +41,38 @@ export const servicesName = (plugin: string) => `${plugin}:services`
 const runLoop = (name: string, loop: Plugin.Loop<any>) =>
   Effect.flatMap(Supervisor, (supervisor) => {
     if (Effect.isEffect(loop)) return supervisor.loop(name, loop)
-    if ("daemon" in loop) return supervisor.daemon(name, loop.daemon, { backoff: loop.backoff })
-    const options = loop as Exclude<Plugin.Loop<any>, Effect.Effect<any, any, any> | { readonly daemon: unknown }>
+    const options = loop as Exclude<Plugin.Loop<any>, Effect.Effect<any, any, any>>
+    if (options.singleton === true) return runSingleton(name, options, supervisor)
+    if ("daemon" in options) return supervisor.daemon(name, options.daemon, { backoff: options.backoff })
     return supervisor.loop(name, options.iteration, { every: options.every, backoff: options.backoff })
+  })
+
+/**
+ * A loop that runs on one node of the cluster: this node's election for it runs in the
+ * services' scope (giving the lease up when they stop); the iterations wait for the lease,
+ * or for the drain, and are interrupted when the lease is lost. Its status shows in the
+ * loop's entry of `/readyz`.
+ */
+const runSingleton = (
+  name: string,
+  loop: Extract<Plugin.Loop<any>, { readonly singleton: true }>,
+  supervisor: Context.Tag.Service<Supervisor>
+) =>
+  Effect.gen(function*() {
+    const { ownerId } = yield* Plugin.PluginContext
+    const election = yield* Singletons.elect({ name, holder: ownerId, onStatus: (status) => supervisor.setSingleton(name, status) })
+    if ("daemon" in loop) {
+      // a term that ends takes the daemon down with it; the next term starts it again
+      const held: Effect.Effect<unknown, unknown, any> = Effect.flatMap(
+        election.whileHeld(Effect.scoped(loop.daemon)),
+        (ended) => Option.isNone(ended) ? held : Effect.void
+      )
+      return yield* supervisor.daemon(name, held, { backoff: loop.backoff })
+    }
+    return yield* supervisor.loop(name, Effect.asVoid(election.whileHeld(loop.iteration, { unlessFirst: supervisor.drained })), {
+      every: loop.every,
+      backoff: loop.backoff
+    })
   })
 
 /** The handle of `plugin` with its decoded `config`; nothing runs until `start`. */

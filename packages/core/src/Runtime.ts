@@ -13,6 +13,7 @@ import * as Jobs from "./Jobs.js"
 import * as Logging from "./Logging.js"
 import * as Metrics from "./Metrics.js"
 import * as Migrations from "./Migrations.js"
+import * as Notifications from "./Notifications.js"
 import * as Plugin from "./Plugin.js"
 import { DaemonInfo, type Plugin as AnyPlugin } from "./Plugin.js"
 import * as PluginRuntime from "./PluginRuntime.js"
@@ -62,11 +63,12 @@ export const databaseLayer = (config: Config.OrchConfig) =>
  */
 export const coreLayer = (config: Config.OrchConfig, plugins: ReadonlyArray<AnyPlugin>) => {
   const migrated = Layer.effectDiscard(migrate(plugins)).pipe(Layer.provideMerge(databaseLayer(config)))
+  // the queue and the resources publish their wake-ups through Notifications: across nodes on PostgreSQL
   const services = Layer.mergeAll(
     Jobs.JobQueue.layer(plugins.flatMap((plugin) => plugin.jobKinds ?? [])),
     Resources.Resources.layer(plugins.flatMap((plugin) => plugin.resourceKinds ?? [])),
     Schedules.Schedules.layer({ timeZone: config.core.timeZone })
-  )
+  ).pipe(Layer.provideMerge(Notifications.layer))
   return services.pipe(
     Layer.provideMerge(migrated),
     Layer.provideMerge(Metrics.collectorsLayer),

@@ -7,6 +7,7 @@
  */
 import { Cause, Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Ref, Scope } from "effect"
 import * as Metrics from "./Metrics.js"
+import type { SingletonStatus } from "./Singletons.js"
 
 export interface Backoff {
   /** Delay after the first failure. */
@@ -50,6 +51,8 @@ export interface LoopStatus {
   readonly lastFailureAt: number | undefined
   /** When a failed loop, daemon or resource runs again (epoch ms). */
   readonly nextAttemptAt: number | undefined
+  /** For a loop that runs once per cluster: whether this node leads it, and who holds its lease. */
+  readonly singleton?: SingletonStatus | undefined
 }
 
 export interface SupervisorService {
@@ -91,6 +94,8 @@ export interface SupervisorService {
   /** Begin shutdown; wait up to `grace` for loops to finish the iteration in hand. */
   readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
   readonly status: Effect.Effect<ReadonlyArray<LoopStatus>>
+  /** Records what this node knows of the singleton lease of loop `name`, for `status`. */
+  readonly setSingleton: (name: string, singleton: SingletonStatus) => Effect.Effect<void>
 }
 
 export class Supervisor extends Context.Tag("@orch/core/Supervisor")<Supervisor, SupervisorService>() {}
@@ -265,6 +270,7 @@ export const make: Effect.Effect<SupervisorService> = Effect.gen(function*() {
   return {
     loop,
     daemon,
+    setSingleton: (name, singleton) => setStatus(name, (s) => ({ ...s, singleton })),
     resource,
     isDraining,
     drained: Deferred.await(draining),

@@ -41,10 +41,15 @@ const services = (config: BenchConfig) =>
   )
 
 const loops = (config: BenchConfig) => ({
-  // fetch and import at start, then every fetchSeconds
-  repo: { iteration: Effect.asVoid(Effect.flatMap(Bench.Bench, (bench) => bench.update)), every: Duration.seconds(config.fetchSeconds) },
-  // change detection over each stored run (suspects re-queued, alerts raised, commits bisected)
-  analysis: { iteration: Effect.asVoid(Analysis.analysePending()), every: Duration.seconds(1) },
+  // fetch and import at start, then every fetchSeconds; on one node of a cluster (the import queues runs)
+  repo: {
+    iteration: Effect.asVoid(Effect.flatMap(Bench.Bench, (bench) => bench.update)),
+    every: Duration.seconds(config.fetchSeconds),
+    singleton: true as const
+  },
+  // change detection over each stored run (suspects re-queued, alerts raised, commits bisected);
+  // on one node of a cluster: a run is read, analysed, then marked, so two nodes would both act on it
+  analysis: { iteration: Effect.asVoid(Analysis.analysePending()), every: Duration.seconds(1), singleton: true as const },
   // runs and measurements are the product and stay; workers long gone are forgotten
   prune: {
     iteration: Effect.gen(function*() {

@@ -65,12 +65,15 @@ export const services = (config: Settings) =>
  * job_starter and (with a provider that manages instances) instance_controller. The
  * starter stays a loop: whether a job may be submitted depends on the other jobs of its
  * location in the same round (see JobStarter).
+ *
+ * Both run on one node of a cluster (`singleton`): two starters would each spend a
+ * location's whole room, and two controllers would each start or stop the same instances.
  */
 export const loops = (config: Settings) =>
   config.wpt.server === undefined ? {} : {
-    job_starter: { iteration: JobStarter.round(config), every: config.starter.intervalMs },
+    job_starter: { iteration: JobStarter.round(config), every: config.starter.intervalMs, singleton: true as const },
     ...(config.provider === "static" ? {} : {
-      instance_controller: { iteration: InstanceController.round(config), every: config.controller.intervalMs }
+      instance_controller: { iteration: InstanceController.round(config), every: config.controller.intervalMs, singleton: true as const }
     })
   }
 

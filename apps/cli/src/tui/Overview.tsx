@@ -64,7 +64,7 @@ export const Overview = ({ overview, width, height }: { overview: OverviewData; 
         width={width}
         height={loopsHeight}
         columns={["LOOP", "RUNNING", "RESTARTS", "LAST ERROR"]}
-        rows={loops.map((l) => [l.name, l.running ? "yes" : "no", String(l.restarts), l.lastError ?? "-"])}
+        rows={loops.map((l) => [l.name, !l.running ? "no" : l.singleton === undefined || l.singleton.leader ? "yes" : `standby (${l.singleton.holder ?? "?"})`, String(l.restarts), l.lastError ?? "-"])}
       />
       <Text color="cyan" bold>{fit("Queue by plugin, kind and state; jobs finished a minute", width)}</Text>
       <Table width={width} height={jobsHeight} columns={queue.columns} rows={queue.rows} />

@@ -97,3 +97,47 @@ const errorText = (cause: unknown, url: string): string => {
   const password = passwordOf(url)
   return password === "" ? text : text.split(password).join("***")
 }
+
+/** A connection of its own for LISTEN, with the event that says it is gone. */
+export interface ListenConnection {
+  readonly client: Pg.Client
+  /** Completes when the connection fails or ends. */
+  readonly lost: Effect.Effect<void>
+}
+
+/**
+ * Opens a connection outside the pool for LISTEN (a pooled one would go back to the pool
+ * and stop listening), closed when the scope ends. `url` as the pool's.
+ */
+export const listenConnection = (
+  url: Redacted.Redacted<string>,
+  connectTimeoutMs = 10_000
+): Effect.Effect<ListenConnection, DatabaseError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const text = Redacted.value(url)
+    const client = new Pg.Client({ connectionString: text, connectionTimeoutMillis: connectTimeoutMs, application_name: "orch listen" })
+    let onLost: (() => void) | undefined
+    let gone = false
+    const lose = () => {
+      gone = true
+      onLost?.()
+    }
+    // without listeners a dropped socket would crash the process
+    client.on("error", lose)
+    client.on("end", lose)
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => new DatabaseError({ message: `cannot connect to PostgreSQL at ${location(url)} to listen: ${errorText(cause, text)}`, cause })
+      }),
+      () => Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeoutOption("2 seconds"), Effect.withClock(Clock.make()))
+    )
+    const lost = Effect.async<void>((resume) => {
+      if (gone) return resume(Effect.void)
+      onLost = () => resume(Effect.void)
+      return Effect.sync(() => {
+        onLost = undefined
+      })
+    })
+    return { client, lost }
+  })

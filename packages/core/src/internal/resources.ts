@@ -8,6 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Effect, Either, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../Database.js"
+import * as Notifications from "../Notifications.js"
 import { LeaseGone, LeaseHolderMismatch, LeaseNotFound, ResourceLeased, ResourceStateConflict } from "../ResourceErrors.js"
 import type { ResourceKind } from "../ResourceKind.js"
 import type { Lease, LeaseRequest, ListFilter, LeasesFilter, ResourceCount, ResourceEvent, ResourcesService, UpsertInput } from "../Resources.js"
@@ -29,6 +30,17 @@ import {
 export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<ResourcesService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // where the context has them (the daemon's), ended leases and resources moved into a leasable
+    // state wake the waiters of their kind on every node (the topic `Notifications.released(kind)`)
+    const notifications = Option.getOrUndefined(yield* Effect.serviceOption(Notifications.Notifications))
+    const announce = (leases: ReadonlyArray<{ readonly plugin: string; readonly kind: string }>) =>
+      notifications === undefined || leases.length === 0
+        ? Effect.void
+        : Effect.forEach(
+          new Set(leases.map((lease) => Notifications.released({ plugin: lease.plugin, name: lease.kind }))),
+          notifications.publish,
+          { discard: true }
+        )
     const registry = new Map<string, ResourceKind.Any>()
     for (const kind of kinds) {
       const key = `${kind.plugin}/${kind.name}`
@@ -163,7 +175,10 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
           if (!(yield* Sql.setState(sql, key, { from: row.state, to, now }))) return yield* conflict()
           yield* Sql.insertEvent(sql, key, { at: now, from: row.state, to, reason: options.reason })
           return toResource<S>(yield* mustGet(key))
-        }))
+        })).pipe(
+          // into a leasable state (a device cleaned): it may be free for a waiter
+          Effect.tap((resource) => kind.leasable.includes(to) && resource.lease === undefined ? announce([resource]) : Effect.void)
+        )
       })
 
     const history = <S extends string>(kind: ResourceKind<S>, name: string, options?: { readonly limit?: number | undefined }) =>
@@ -286,6 +301,9 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
       Effect.flatMap(keepaliveMany([{ leaseId, ttlMs, holder: options?.holder }]), ([outcome]) => outcome!)
 
     const releaseMany: ResourcesService["releaseMany"] = (items) =>
+      Effect.tap(releaseBatch(items), (outcomes) => announce(outcomes.flatMap((outcome) => Either.isRight(outcome) ? [outcome.right] : [])))
+
+    const releaseBatch = (items: Parameters<ResourcesService["releaseMany"]>[0]) =>
       transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const rows = new Map((yield* Sql.getLeases(sql, [...new Set(items.map((item) => item.leaseId))])).map((row) => [row.id, row]))
@@ -336,7 +354,7 @@ export const make = (kinds: ReadonlyArray<ResourceKind.Any>): Effect.Effect<Reso
         const ended = yield* Sql.endLeases(sql, expired.map((lease) => ({ lease, reason: "expired" })), { now, expiredOnly: true })
         const rows = yield* Sql.listLeases(sql, { ids: ended, limit: ended.length })
         return rows.map((row) => toLease<S>(row)).sort((a, b) => a.token - b.token)
-      }))
+      })).pipe(Effect.tap(announce))
 
     const leases = (filter: LeasesFilter = {}) =>
       Effect.map(

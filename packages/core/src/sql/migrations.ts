@@ -10,6 +10,7 @@ import * as Rates from "./rates.js"
 import * as Resources from "./resources.js"
 import * as Retention from "./retention.js"
 import * as Schedules from "./schedules.js"
+import * as Singletons from "./singletons.js"
 
 /**
  * Migration 0005 for `orch_migrations` (which Migrations.ts creates, now with BIGINT):
@@ -45,5 +46,6 @@ export const coreMigrations: Migrations = {
   "0005_bigint_times": { sqlite: [Fencing.bigintTimes, Jobs.bigintTimes, migrationsBigintTimes].join("\n"), pg: [] },
   "0006_retention_indexes": Retention.indexes,
   "0007_job_history_by_time": Rates.indexes,
-  "0008_change_marks": Changes.schema
+  "0008_change_marks": Changes.schema,
+  "0009_singletons": Singletons.schema
 }
