@@ -13,6 +13,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@orch/core/Database"
 import * as GroupCommit from "@orch/core/GroupCommit"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
+import * as Notifications from "@orch/core/Notifications"
 import { ownerId } from "@orch/core/Plugin"
 import {
   type Lease,
@@ -23,7 +24,7 @@ import {
   Resources,
   type ResourceNotFound
 } from "@orch/core/Resources"
-import { Cause, Clock, Context, Data, Effect, Either, Metric, Option, Ref, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, Data, Effect, Either, Metric, Option, Queue, Ref, Schema, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import type { AllocatorConfig } from "./AllocatorConfig.js"
 import { Device, type DeviceData, type DeviceInfo, infoOf, type Status, statusOf, typeLabel } from "./Device.js"
@@ -215,6 +216,8 @@ export const make = (
         (lease) => afterLeaseEnded(lease, { used: false })
       )).pipe(Effect.ignoreLogged)
 
+    // on PostgreSQL, other nodes hear of a device come free here (and this one of theirs) at once
+    const notifications = Option.getOrUndefined(yield* Effect.serviceOption(Notifications.Notifications))
     const waiting = yield* Waiting.make({
       typeLabel,
       node: options.node ?? `${ownerId("allocator")}:${randomUUID().slice(0, 8)}`,
@@ -226,8 +229,13 @@ export const make = (
       ),
       maxFree: Effect.map(Ref.get(inventoryRef), (inventory) => inventory.devices.length),
       readDenial,
-      releaseUnused
+      releaseUnused,
+      leftForOthers: notifications === undefined ? Effect.void : notifications.publish(Notifications.released(Device))
     })
+    if (notifications !== undefined) {
+      const released = yield* notifications.subscribe(Notifications.released(Device))
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Queue.take(released), waiting.wake)))
+    }
 
     // allocations arriving together are one transaction: one look at other nodes' waiters, one query per kind of request, one insert
     const leaseBatch = yield* GroupCommit.batcher(

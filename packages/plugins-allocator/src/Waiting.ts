@@ -97,6 +97,8 @@ export const make = (options: {
   readonly readDenial: (request: AllocateRequest) => Effect.Effect<AllocationDenied, SqlError>
   /** Gives back a lease granted to a waiter that left meanwhile. */
   readonly releaseUnused: (grant: Grant) => Effect.Effect<void>
+  /** After a pass that left free devices to other nodes' waiters: tells their nodes to look now. */
+  readonly leftForOthers?: Effect.Effect<void> | undefined
 }): Effect.Effect<Waiting, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -222,8 +224,11 @@ export const make = (options: {
       return merged.assign(devices).map(([place, device]) => [place.waiter, device] as const)
     }
 
+    // whether the pass under way gave devices to other nodes' waiters
+    let leftToOthers = false
     const pass = Effect.gen(function*() {
       leftover = []
+      leftToOthers = false
       if (line.size === 0) return
       const perCriteria = yield* options.maxFree
       const granted = yield* shared.pass(perCriteria, (others) =>
@@ -237,6 +242,7 @@ export const make = (options: {
           missed = false
           // another node's waiter comes first for some: its node's pass leases them
           const mine = assigned.flatMap(([waiter, device]) => waiter === undefined ? [] : [[waiter, device] as const])
+          leftToOthers = mine.length < assigned.length
           const leases = yield* options.leaseAll(mine.map(([waiter, device]) => ({ request: waiter.request, device: device.name })))
           // not granted: another process took the device; the waiter keeps its place
           const handed = mine.flatMap(([waiter], i) => {
@@ -252,6 +258,7 @@ export const make = (options: {
         if (missed) following ??= Deferred.unsafeMake(FiberId.none)
       })))
       yield* Effect.forEach(granted, ([waiter, grant]) => handOver(waiter, grant), { discard: true })
+      if (leftToOthers) yield* options.leftForOthers ?? Effect.void
     })
 
     // the pass under way, and the one asked for while it runs (completed when they end)

@@ -6,12 +6,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Resources } from "@orch/core/Resources"
-import { describeBackends } from "@orch/testing/Backends"
+import { describeBackends, postgres } from "@orch/testing/Backends"
 import { Context, Effect, Either, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import type { AllocatorService } from "../src/Allocator.js"
 import type { AllocatorConfig } from "../src/AllocatorConfig.js"
 import { Device, statusOf } from "../src/Device.js"
-import { inventoryText, makeAllocator, servicesLayerOn } from "./support.js"
+import { inventoryText, makeAllocator, notifiedServicesLayerOn, servicesLayerOn } from "./support.js"
 
 const boards = (count: number) => inventoryText([{ type: "board", count }])
 
@@ -208,4 +208,42 @@ describeBackends("Waiters across nodes", (backend) => {
         expect(yield* openLeases).toEqual([])
       }))
   })
+})
+
+/**
+ * On PostgreSQL each node's allocator hears of devices come free on the others (core's
+ * Notifications, LISTEN/NOTIFY): no poll runs here (the daemon's `waiters` loop is not
+ * started), so a waiter on node B is served only if node A's release wakes it.
+ */
+describe.skipIf(postgres.skip !== undefined)("Waiters across nodes, woken by NOTIFY (postgres)", () => {
+  it.scopedLive("a device released on node A goes to node B's waiter at once, before node A's later waiter", () =>
+    Effect.gen(function*() {
+      const place = postgres.place()
+      const node = () => notifiedServicesLayerOn(postgres, place)
+      const servicesA = yield* Layer.build(node())
+      const servicesB = yield* Layer.build(node())
+      const a = yield* Effect.provide(makeAllocator(boards(1)), servicesA)
+      const b = yield* Effect.provide(makeAllocator(boards(1)), servicesB)
+      const sql = Context.get(servicesA, SqlClient.SqlClient)
+      const holders = Effect.map(sql<{ holder: string }>`SELECT holder FROM allocator_waiters ORDER BY seq`, (rows) => rows.map((r) => r.holder))
+        .pipe(Effect.orDie)
+      const held = yield* a.allocate(request("holder", 0))
+      const b1 = yield* Effect.fork(b.allocate(request("b1")))
+      yield* until(Effect.map(holders, (line) => line.includes("b1")), "b1 in the shared line")
+      const a2 = yield* Effect.fork(a.allocate(request("a2")))
+      yield* until(Effect.map(holders, (line) => line.includes("a2")), "a2 in the shared line")
+
+      yield* a.release(held.lease.id, {})
+      const grant = yield* Fiber.join(b1).pipe(
+        Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("node B's waiter was not woken") })
+      )
+      expect(grant.lease.holder).toBe("b1")
+      expect(yield* Fiber.poll(a2)).toEqual(Option.none())
+      // and back: released on B, node A's waiter is woken
+      yield* b.release(grant.lease.id, {})
+      const second = yield* Fiber.join(a2).pipe(
+        Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("node A's waiter was not woken") })
+      )
+      expect(second.lease.holder).toBe("a2")
+    }), { timeout: 60_000 })
 })

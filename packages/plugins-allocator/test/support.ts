@@ -2,6 +2,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { JobQueue } from "@orch/core/Jobs"
 import * as Migrations from "@orch/core/Migrations"
+import * as Notifications from "@orch/core/Notifications"
 import { Resources } from "@orch/core/Resources"
 import { testDatabase } from "@orch/testing"
 import type { Backend } from "@orch/testing/Backends"
@@ -15,6 +16,14 @@ import { migrations } from "../src/sql.js"
 /** Core's services over the backend's database at `place` (a new one by default), with core's and the allocator's migrations. */
 export const servicesLayerOn = (backend: Backend, place?: string) =>
   Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
+    Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("allocator", migrations)))),
+    Layer.provideMerge(backend.database(place))
+  )
+
+/** `servicesLayerOn` with core's wake-ups across nodes under them, as the daemon has them. */
+export const notifiedServicesLayerOn = (backend: Backend, place?: string) =>
+  Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([Allocator.CleanJob])).pipe(
+    Layer.provideMerge(Notifications.layer),
     Layer.provideMerge(Layer.orDie(Layer.effectDiscard(Migrations.apply("allocator", migrations)))),
     Layer.provideMerge(backend.database(place))
   )
