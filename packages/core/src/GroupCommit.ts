@@ -23,6 +23,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { type Cause, Chunk, Effect, Either, Exit, Option, Queue, type Scope } from "effect"
 import { transaction } from "./Database.js"
+import { dialectOf } from "./internal/dialect.js"
 
 /** Runs `change` in the next group's transaction and returns once that has committed. */
 export type GroupCommit = <A, E>(change: Effect.Effect<A, E>) => Effect.Effect<A, E | SqlError>
@@ -44,6 +45,12 @@ export interface GatherOptions {
    *   without it, under load, each group held one request. A lone change pays one turn.
    */
   readonly gather?: "fibers" | "turn" | undefined
+  /**
+   * How many groups may commit at once (default 1). SQLite has one writer, so a second
+   * group would only wait for the lock; PostgreSQL commits side by side, and there a
+   * group's round trips, not a lock, are what the next group would wait for.
+   */
+  readonly lanes?: number | undefined
 }
 
 export interface Options extends GatherOptions {
@@ -110,7 +117,7 @@ const gatherer = <I>(
       : Effect.zipRight(Effect.yieldNow(), Queue.takeBetween(pending, 1, maxGroupSize)).pipe(
         Effect.flatMap((group) => Effect.uninterruptible(run(Chunk.toReadonlyArray(group))))
       )
-    yield* Effect.forkScoped(Effect.forever(nextGroup))
+    for (let lane = 0; lane < Math.max(1, options.lanes ?? 1); lane++) yield* Effect.forkScoped(Effect.forever(nextGroup))
 
     let closed = false
     // runs before the loop is interrupted: changes already accepted are still committed
@@ -135,10 +142,18 @@ const gatherer = <I>(
       })
   })
 
+/**
+ * Groups that commit at once on PostgreSQL: a worker's claims and its completions go side
+ * by side instead of taking turns (the queue benchmark's worker: 3,800 jobs/s with one lane).
+ * Each change is a compare-and-set on its rows, so groups side by side are as safe as nodes.
+ */
+const postgresLanes = 4
+
 /** A group commit over `SqlClient`, running until the scope closes (changes accepted by then still commit). */
 export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const lanes = options.lanes ?? (dialectOf(sql) === "pg" ? postgresLanes : 1)
     const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
       // a span per statement costs more than the statements of a hot path, so they are not traced
       Effect.withTracerEnabled(Effect.provideService(transaction(effect), SqlClient.SqlClient, sql), false)
@@ -152,7 +167,7 @@ export const make = (options: Options): Effect.Effect<GroupCommit, never, SqlCli
               : Effect.fail("rollback" as const)
         )),
       inTransaction,
-      options
+      { ...options, lanes }
     )
     return submit as GroupCommit
   })

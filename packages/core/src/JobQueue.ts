@@ -523,7 +523,6 @@ export const make = (
           : undefined
         if (problem !== undefined) return yield* Effect.dieMessage(`claim ${kind.plugin}/${kind.name}: ${problem}`)
         return yield* inTransaction(Effect.gen(function*() {
-          yield* Sql.planClaim(sql)
           const now = yield* Clock.currentTimeMillis
           const expiresAt = now + options.leaseMs
           const granted: Array<Job<P, R, S>> = []

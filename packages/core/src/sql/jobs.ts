@@ -17,8 +17,6 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
 import { bigintParam } from "../internal/dialect.js"
 import { decoder, type SqlInteger, type Undecoded } from "../internal/integers.js"
 
@@ -290,17 +288,6 @@ export const getJobForChange = (sql: SqlClient.SqlClient, id: number): Statement
 
 export const getJobs = (sql: SqlClient.SqlClient, ids: ReadonlyArray<number>): Statement.Statement<UndecodedJobRow> =>
   sql<UndecodedJobRow>`SELECT * FROM orch_jobs WHERE id IN ${sql.in(ids)}`
-
-/**
- * The first statement of a claim's transaction. PostgreSQL: the claim must walk
- * `orch_jobs_claim` in claim order and stop at its limit; a planner without statistics
- * (a fresh table, before autovacuum's first ANALYZE) rates every plan at one row and picks
- * the narrower `orch_jobs_by_change`, reading every job of the kind and sorting them:
- * 30 ms instead of 0.3 ms a claim at 20,000 jobs. Without sorts to choose, it takes the
- * index that gives the order. SQLite's planner picks the claim index by itself.
- */
-export const planClaim = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
-  sql.onDialectOrElse({ pg: () => Effect.asVoid(sql`SET LOCAL enable_sort = off`), orElse: () => Effect.void })
 
 /**
  * The next jobs a claimer may take, in claim order: due, and with no lease or an expired

@@ -47,5 +47,6 @@ export const coreMigrations: Migrations = {
   "0006_retention_indexes": Retention.indexes,
   "0007_job_history_by_time": Rates.indexes,
   "0008_change_marks": Changes.schema,
-  "0009_singletons": Singletons.schema
+  "0009_singletons": Singletons.schema,
+  "0010_jobs_by_change_without_holder": { sqlite: [], pg: Retention.byChangeWithoutHolder }
 }
