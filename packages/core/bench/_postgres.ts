@@ -41,7 +41,7 @@ export const dropAll = (url: string): Promise<void> =>
     for (const name of made.splice(0)) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   })
 
-/** What the client sent so far, by the statement's first word (BEGIN, SELECT, UPDATE …). */
+/** What the client sent so far, by the statement's first word (BEGIN, SELECT, UPDATE, WITH …). */
 export interface Sent {
   readonly roundTrips: number
   readonly byVerb: ReadonlyMap<string, number>
@@ -59,7 +59,7 @@ export const countQueries = (): void => {
   Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
     const first = args[0]
     const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? ""
-    const verb = /^\s*(?:WITH\b[\s\S]*?\)\s*)?([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? "?"
+    const verb = /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? "?"
     roundTrips++
     byVerb.set(verb, (byVerb.get(verb) ?? 0) + 1)
     return query.apply(this, args)

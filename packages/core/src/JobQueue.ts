@@ -33,7 +33,6 @@ import {
 } from "./internal/jobCodec.js"
 import { chunksOf, first, maxRowsPerStatement, rows } from "./internal/statements.js"
 import * as Notifications from "./Notifications.js"
-import * as Fencing from "./sql/fencing.js"
 import * as Sql from "./sql/jobs.js"
 
 /**
@@ -576,13 +575,13 @@ export const make = (
             }
             let lost = 0
             if (grants.length > 0) {
-              // one counter update reserves the whole batch's tokens, in claim order
-              const fresh = yield* Fencing.nextTokens(sql, "jobs", grants.length)
-              const offers = grants.map((job, i) => ({ id: job.id, state: job.state, token: fresh[i]! }))
-              const taken = new Set<number>()
-              for (const chunk of chunksOf(offers, maxRowsPerStatement)) {
-                const chunkTaken = yield* rows(Sql.grantLeases(sql, { jobs: chunk, owner: options.owner, expiresAt, now }))
-                for (const row of chunkTaken) taken.add(Number(row.id))
+              // each chunk's tokens reserved by one counter update, in claim order
+              const taken = new Map<number, number>()
+              for (const chunk of chunksOf(grants, maxRowsPerStatement)) {
+                const offers = chunk.map((job) => ({ id: job.id, state: job.state }))
+                for (const row of yield* Sql.grantLeasesWithTokens(sql, { jobs: offers, owner: options.owner, expiresAt, now })) {
+                  taken.set(row.id, row.token)
+                }
               }
               // Claims write no history row. The benchmark put the cost of one at about the noise
               // between runs (one more small insert in a transaction already writing), so the reason
@@ -590,11 +589,12 @@ export const make = (
               // again and again until it ends) would bury the changes of state under claims and grow
               // a table that is never pruned. The holder's owner and token are on every row its
               // changes write, and an expired lease writes one.
-              grants.forEach((job, i) => {
-                if (taken.has(job.id)) {
-                  granted.push({ ...job, leaseOwner: options.owner, token: fresh[i], leaseExpiresAt: expiresAt, updatedAt: now })
+              for (const job of grants) {
+                const token = taken.get(job.id)
+                if (token !== undefined) {
+                  granted.push({ ...job, leaseOwner: options.owner, token, leaseExpiresAt: expiresAt, updatedAt: now })
                 } else lost++
-              })
+              }
             }
             // jobs parked in the dead state, or taken by another writer since they were read,
             // left room under the limit: look further

@@ -16,9 +16,12 @@
  * they differ.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import { Effect } from "effect"
 import { bigintParam } from "../internal/dialect.js"
-import { decoder, type SqlInteger, type Undecoded } from "../internal/integers.js"
+import { decoder, type SqlInteger, toInteger, type Undecoded } from "../internal/integers.js"
+import * as Fencing from "./fencing.js"
 
 export const schema = `
 CREATE TABLE orch_jobs (
@@ -339,6 +342,50 @@ export const grantLeases = (
       AND lease_token IS NULL AND run_at <= ${grant.now} AND state = ${state}
     RETURNING id`
 }
+
+/**
+ * Grants leases as `grantLeases` does, each under a new fencing token (in the order of
+ * `jobs`), and returns the jobs granted with their tokens. SQLite: the counter's update,
+ * then the grant. PostgreSQL: one statement (the counter's row locked until commit, as
+ * `Fencing.nextTokens` does), one round trip fewer on every claim.
+ */
+export const grantLeasesWithTokens = (
+  sql: SqlClient.SqlClient,
+  grant: {
+    readonly jobs: ReadonlyArray<{ readonly id: number; readonly state: string }>
+    readonly owner: string
+    readonly expiresAt: number
+    readonly now: number
+  }
+): Effect.Effect<ReadonlyArray<{ readonly id: number; readonly token: number }>, SqlError> =>
+  sql.onDialectOrElse({
+    pg: () =>
+      Effect.map(
+        sql<{ id: SqlInteger; lease_token: SqlInteger }>`WITH reserved AS (
+            INSERT INTO orch_fencing (domain, value) VALUES ('jobs', ${grant.jobs.length})
+            ON CONFLICT (domain) DO UPDATE SET value = orch_fencing.value + excluded.value
+            RETURNING value
+          ), offers AS (
+            SELECT o.id, o.state, reserved.value - ${grant.jobs.length} + o.ord AS token
+            FROM unnest(CAST(${grant.jobs.map((job) => job.id)} AS BIGINT[]), CAST(${grant.jobs.map((job) => job.state)} AS TEXT[]))
+              WITH ORDINALITY AS o(id, state, ord), reserved
+          )
+          UPDATE orch_jobs AS j
+          SET lease_owner = ${grant.owner}, lease_expires_at = ${grant.expiresAt}, updated_at = ${grant.now}, lease_token = offers.token
+          FROM offers
+          WHERE j.id = offers.id AND j.lease_token IS NULL AND j.run_at <= ${grant.now} AND j.state = offers.state
+          RETURNING j.id, j.lease_token`,
+        (rows) => rows.map((row) => ({ id: toInteger(row.id, "orch_jobs.id"), token: toInteger(row.lease_token, "orch_jobs.lease_token") }))
+      ),
+    orElse: () =>
+      Effect.gen(function*() {
+        const tokens = yield* Fencing.nextTokens(sql, "jobs", grant.jobs.length)
+        const offers = grant.jobs.map((job, i) => ({ id: job.id, state: job.state, token: tokens[i]! }))
+        const taken = yield* grantLeases(sql, { jobs: offers, owner: grant.owner, expiresAt: grant.expiresAt, now: grant.now })
+        const ids = new Set(taken.map((row) => Number(row.id)))
+        return offers.filter((offer) => ids.has(offer.id)).map(({ id, token }) => ({ id, token }))
+      })
+  })
 
 /** Pushes the lease's expiry out; matches nothing once `token` no longer holds the job. */
 export const extendLease = (
