@@ -3,8 +3,9 @@
  * file, or in the postgres pass the PostgreSQL database that stands for that file (see
  * `Postgres.databaseFor`), which is also what a daemon started on the same file gets.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@orch/core/Database"
+import type { DatabaseError } from "@orch/core/Errors"
 import * as Migrations from "@orch/core/Migrations"
 import { coreMigrations } from "@orch/core/sql/migrations"
 import { Effect, Layer, Redacted } from "effect"
@@ -42,10 +43,39 @@ export const testDatabase = (filename?: string) =>
   )
 
 /**
- * The environment that points a daemon whose SQLite file would be `file` at the database of
- * this test: `{}` in the sqlite pass, `ORCH_DATABASE_URL` in the postgres pass. For daemons
- * built in the test's process (`Config.load`'s environment); `startDaemon` and `run` add it
- * to child processes themselves.
+ * `Config.load`'s environment for a daemon built in the test's process with its data in
+ * `dataDir`: `{}` in the sqlite pass, the `ORCH_DATABASE_URL` of the database standing for
+ * `dataDir/orch.sqlite` in the postgres pass (`startDaemon` and `run` do this for child
+ * processes themselves).
  */
-export const testDatabaseEnv = async (file: string): Promise<Record<string, string>> =>
-  testBackend === "sqlite" ? {} : { ORCH_DATABASE_URL: await databaseFor(file) }
+export const testDaemonEnv = (dataDir: string): Effect.Effect<Record<string, string>> =>
+  testBackend === "sqlite"
+    ? Effect.succeed({})
+    : Effect.promise(() => databaseFor(path.join(dataDir, "orch.sqlite"))).pipe(Effect.map((url) => ({ ORCH_DATABASE_URL: url })))
+
+/**
+ * How a child process of the test (a fixture) is told the database of `filename`: that
+ * path, or in the postgres pass its PostgreSQL URL. The child opens it with `openDatabaseAt`.
+ */
+export const testDatabasePlace = async (filename: string): Promise<string> =>
+  testBackend === "sqlite" ? filename : await databaseFor(filename)
+
+/** In a fixture process: opens what `testDatabasePlace` gave it, a SQLite path or a PostgreSQL URL. */
+export const openDatabaseAt = (place: string): Layer.Layer<Database.Database | SqlClient.SqlClient, DatabaseError> =>
+  /^postgres(ql)?:\/\//.test(place) ? Database.layerPostgres({ url: Redacted.make(place) }) : Database.layer({ filename: place })
+
+/**
+ * Runs one statement on the database of `filename` (see `openTestDatabase`) and closes it:
+ * how a test reads what a daemon wrote, as an operator's tool would. `statement` is one
+ * text for both engines, or one per engine.
+ */
+export const queryTestDatabase = <A extends object = Record<string, unknown>>(
+  filename: string,
+  statement: string | { readonly sqlite: string; readonly pg: string }
+): Promise<ReadonlyArray<A>> =>
+  Effect.runPromise(
+    Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) => sql.unsafe<A>(typeof statement === "string" ? statement : testBackend === "sqlite" ? statement.sqlite : statement.pg)
+    ).pipe(Effect.provide(openTestDatabase(filename)), Effect.orDie)
+  )

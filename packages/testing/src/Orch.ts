@@ -36,12 +36,13 @@ const setting = (args: ReadonlyArray<string>, key: string): string | undefined =
 }
 
 /**
- * The SQLite file `orch args…` run in `cwd` would open, as core's Config finds it: the
- * config file (`--config`, else `./orch.yaml`), `--set`, then `--data-dir`. Undefined when
+ * The SQLite file `orch args…` run in `cwd` with `env` would open, as core's Config finds
+ * it: the config file (`--config`, `ORCH_CONFIG`, else `./orch.yaml`), `--set`, then
+ * `--data-dir` (`ORCH_DATA_DIR`). Undefined when
  * the config names a PostgreSQL URL itself.
  */
-export const databaseFileOf = (args: ReadonlyArray<string>, cwd = process.cwd()): string | undefined => {
-  const configFile = flagValue(args, "--config") ?? (fs.existsSync(path.join(cwd, "orch.yaml")) ? "orch.yaml" : undefined)
+export const databaseFileOf = (args: ReadonlyArray<string>, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  const configFile = flagValue(args, "--config") ?? env.ORCH_CONFIG ?? (fs.existsSync(path.join(cwd, "orch.yaml")) ? "orch.yaml" : undefined)
   let core: { dataDir?: unknown; database?: { file?: unknown; url?: unknown } } = {}
   if (configFile !== undefined) {
     const document = Either.getOrUndefined(Yaml.parse(fs.readFileSync(path.resolve(cwd, configFile), "utf8"), configFile))
@@ -49,7 +50,7 @@ export const databaseFileOf = (args: ReadonlyArray<string>, cwd = process.cwd())
   }
   if (core.database?.url !== undefined || setting(args, "core.database.url") !== undefined) return undefined
   const file = setting(args, "core.database.file") ?? core.database?.file
-  const dataDir = flagValue(args, "--data-dir") ?? setting(args, "core.dataDir") ?? core.dataDir ?? "./.orch"
+  const dataDir = flagValue(args, "--data-dir") ?? env.ORCH_DATA_DIR ?? setting(args, "core.dataDir") ?? core.dataDir ?? "./.orch"
   return path.resolve(cwd, typeof file === "string" ? file : path.join(String(dataDir), "orch.sqlite"))
 }
 
@@ -62,7 +63,7 @@ export const databaseFileOf = (args: ReadonlyArray<string>, cwd = process.cwd())
 const databaseEnv = async (args: ReadonlyArray<string>, options: { cwd?: string | undefined; env?: NodeJS.ProcessEnv | undefined }) => {
   if (testBackend === "sqlite" || options.env?.ORCH_DATABASE_URL !== undefined) return {}
   if (!["run", "db"].includes(args.find((arg) => !arg.startsWith("-")) ?? "")) return {}
-  const file = databaseFileOf(args, options.cwd)
+  const file = databaseFileOf(args, options.cwd, { ...process.env, ...options.env })
   return file === undefined ? {} : { ORCH_DATABASE_URL: await databaseFor(file) }
 }
 
