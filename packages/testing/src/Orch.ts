@@ -25,7 +25,7 @@ const flagValue = (args: ReadonlyArray<string>, name: string): string | undefine
   return value
 }
 
-/** The values of every `--set key=V` for `key`. */
+/** The value `V` of the last `--set key=V` for `key`. */
 const setting = (args: ReadonlyArray<string>, key: string): string | undefined => {
   let value: string | undefined
   args.forEach((arg, i) => {
@@ -38,8 +38,7 @@ const setting = (args: ReadonlyArray<string>, key: string): string | undefined =
 /**
  * The SQLite file `orch args…` run in `cwd` with `env` would open, as core's Config finds
  * it: the config file (`--config`, `ORCH_CONFIG`, else `./orch.yaml`), `--set`, then
- * `--data-dir` (`ORCH_DATA_DIR`). Undefined when
- * the config names a PostgreSQL URL itself.
+ * `--data-dir` (`ORCH_DATA_DIR`). Undefined when the config names a PostgreSQL URL itself.
  */
 export const databaseFileOf = (args: ReadonlyArray<string>, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): string | undefined => {
   const configFile = flagValue(args, "--config") ?? env.ORCH_CONFIG ?? (fs.existsSync(path.join(cwd, "orch.yaml")) ? "orch.yaml" : undefined)
