@@ -1,4 +1,4 @@
-// Prints one plain closing line, "N passed, N failed, N skipped", after vitest's own
+// Prints one plain closing line, "N passed, N failed, N skipped (<engine> pass)", after vitest's own
 // report, so a log reader that knows no vitest still sees what ran.
 import type { Reporter, RunnerTask, RunnerTestFile } from "vitest"
 
@@ -17,6 +17,7 @@ export default class SummaryReporter implements Reporter {
     const { failed, passed, skipped } = count(files)
     // a file that failed to load has no tests but must count as a failure
     const broken = files.filter((file) => file.result?.state === "fail" && file.tasks.length === 0).length
-    process.stdout.write(`\n${passed} passed, ${failed + broken + errors.length} failed, ${skipped} skipped\n`)
+    const pass = process.env.ORCH_TEST_BACKEND === "postgres" ? "postgres" : "sqlite"
+    process.stdout.write(`\n${passed} passed, ${failed + broken + errors.length} failed, ${skipped} skipped (${pass} pass)\n`)
   }
 }

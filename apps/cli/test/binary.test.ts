@@ -5,7 +5,7 @@
  * --version, write a config, serve a daemon that allocates a device and queues a
  * WebPageTest job, run the scheduler's `$node` test through itself, and stop on SIGTERM.
  */
-import { eventually, type Result, run, send, startDaemon, tempDir } from "@orch/testing"
+import { eventually, type Result, run, send, sqliteOnly, startDaemon, tempDir } from "@orch/testing"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -24,7 +24,8 @@ const bare = (dir: string, pathVar: string) => {
   for (const entry of pathVar.split(":")) expect(fs.existsSync(path.join(entry, "node")), `${entry}/node`).toBe(false)
 }
 
-describe("orch as one executable", () => {
+// the executable's build takes minutes and its database is not its subject: once, in the sqlite pass
+describe.skipIf(sqliteOnly)("orch as one executable (SQLite only: built once, in the sqlite pass)", () => {
   let dir: string
   let binary: string
   let env: NodeJS.ProcessEnv

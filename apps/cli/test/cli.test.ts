@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import packageJson from "../package.json" with { type: "json" }
-import { type Daemon, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, orchBin, run, sqliteOnly, startDaemon, tempDir } from "@orch/testing"
 import { demoBin } from "./support.js"
 
 /** A demo daemon whose tasks stay queued (no workers), for the commands that ask it. */
@@ -78,7 +78,7 @@ describe("orch binary", () => {
     expect(check.stderr).toContain("custom.yaml:3:")
   })
 
-  it("db status on no database says so and creates none; it shows pending migrations, db migrate applies them", async () => {
+  it.skipIf(sqliteOnly)("db status on no database says so and creates none; it shows pending migrations, db migrate applies them (SQLite only: a missing file, an empty file)", async () => {
     const dir = tempDir()
     const missing = await run(demoBin, ["db", "status", "--data-dir", dir])
     expect(missing.code).toBe(1)
@@ -96,7 +96,7 @@ describe("orch binary", () => {
     expect(fs.existsSync(path.join(dir, "orch.sqlite"))).toBe(true)
   })
 
-  it("ORCH_DATA_DIR sets where the data lives", async () => {
+  it.skipIf(sqliteOnly)("ORCH_DATA_DIR sets where the data lives (SQLite only: the SQLite file's folder)", async () => {
     const dir = tempDir()
     const result = await run(orchBin, ["db", "migrate"], { env: { ORCH_DATA_DIR: dir } })
     expect(result.code).toBe(0)

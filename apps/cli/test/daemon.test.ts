@@ -3,7 +3,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, eventually, orchBin, queryTestDatabase, run, sqliteOnly, startDaemon, tempDir } from "@orch/testing"
 import { demoBin } from "./support.js"
 
 const running: Array<Daemon> = []
@@ -36,22 +36,14 @@ const getOnNewConnection = (url: string) =>
     request.on("error", reject)
   })
 
-/** Reads the daemon's SQLite file directly, as an operator's tool would. */
-const inspect = <A>(dir: string, f: (db: Database.Database) => A): A => {
-  const db = new Database(path.join(dir, "orch.sqlite"), { readonly: true })
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
+/** Reads the daemon's database directly, as an operator's tool would. */
+const inspect = <A extends object>(dir: string, statement: string | { sqlite: string; pg: string }) =>
+  queryTestDatabase<A>(path.join(dir, "orch.sqlite"), statement)
 
-const stateCounts = (dir: string) =>
-  inspect(dir, (db) =>
-    Object.fromEntries(
-      (db.prepare("SELECT state, count(*) AS n FROM orch_jobs GROUP BY state").all() as Array<{ state: string; n: number }>)
-        .map((row) => [row.state, row.n])
-    ) as Record<string, number>)
+const stateCounts = async (dir: string) =>
+  Object.fromEntries(
+    (await inspect<{ state: string; n: number }>(dir, "SELECT state, count(*) AS n FROM orch_jobs GROUP BY state")).map((row) => [row.state, row.n])
+  ) as Record<string, number>
 
 describe("orch run", () => {
   it("serves healthz, metrics, openapi and JSON 404s on the embedded default, and stops on SIGTERM with 0", async () => {
@@ -94,7 +86,7 @@ describe("orch run", () => {
     expect(ok.status).toBe(200)
     const { ids }: any = await ok.json()
     expect(ids).toHaveLength(20)
-    await eventually(() => (stateCounts(dir).succeeded === 20 ? true : undefined))
+    await eventually(async () => ((await stateCounts(dir)).succeeded === 20 ? true : undefined))
     const job: any = await (await fetch(`${daemon.url}/jobs/${ids[0]}`)).json()
     expect(job.job).toMatchObject({ state: "succeeded", result: { doubled: 2 } })
     expect(job.history.map((h: { to: string }) => h.to)).toEqual(["queued", "succeeded"])
@@ -113,7 +105,7 @@ describe("orch run", () => {
     const dir = tempDir()
     const daemon = await start(demoBin, ["--data-dir", dir, "--set", "demo.failingLoop=true"])
     await post(`${daemon.url}/demo/tasks`, { n: 1, count: 10 })
-    await eventually(() => (stateCounts(dir).succeeded === 10 ? true : undefined))
+    await eventually(async () => ((await stateCounts(dir)).succeeded === 10 ? true : undefined))
     const restarts = await eventually(async () => {
       const text = await (await fetch(`${daemon.url}/metrics`)).text()
       const match = text.match(/orch_loop_restarts_total\{loop="demo:always-fails"\} (\d+)/)
@@ -130,11 +122,9 @@ describe("orch run", () => {
     const dir = tempDir()
     const daemon = await start(demoBin, ["--data-dir", dir, "--set", "demo.workMs=1500", "--set", "demo.workers=1"])
     await post(`${daemon.url}/demo/tasks`, { n: 7 })
-    await eventually(() =>
-      inspect(dir, (db) => (db.prepare("SELECT lease_owner FROM orch_jobs").get() as { lease_owner: string | null }).lease_owner ?? undefined)
-    )
+    await eventually(async () => (await inspect<{ lease_owner: string | null }>(dir, "SELECT lease_owner FROM orch_jobs"))[0]?.lease_owner ?? undefined)
     expect(await stop(daemon, "SIGTERM")).toBe(0)
-    expect(stateCounts(dir)).toEqual({ succeeded: 1 })
+    expect(await stateCounts(dir)).toEqual({ succeeded: 1 })
   })
 
   it("drains in bounded time: every route answers 503 with Retry-After, and a half-sent request is cut at the grace", async () => {
@@ -143,9 +133,7 @@ describe("orch run", () => {
       "--data-dir", dir, "--set", "demo.workMs=3000", "--set", "demo.workers=1", "--set", "core.shutdownGraceSeconds=1"
     ])
     await post(`${daemon.url}/demo/tasks`, { n: 7 })
-    await eventually(() =>
-      inspect(dir, (db) => (db.prepare("SELECT lease_owner FROM orch_jobs").get() as { lease_owner: string | null }).lease_owner ?? undefined)
-    )
+    await eventually(async () => (await inspect<{ lease_owner: string | null }>(dir, "SELECT lease_owner FROM orch_jobs"))[0]?.lease_owner ?? undefined)
     // a client that sends half a request and then nothing: without a cut, server.close() waits on it
     const { port, hostname } = new URL(daemon.url)
     const halfSent = net.connect(Number(port), hostname)
@@ -170,7 +158,7 @@ describe("orch run", () => {
     expect(await exited).toBe(0)
   })
 
-  it("/readyz is 503 while the database cannot be written, naming the write probe, and ready again once it can", async () => {
+  it.skipIf(sqliteOnly)("/readyz is 503 while the database cannot be written, naming the write probe, and ready again once it can (SQLite only: a writer holding the file's lock past the busy timeout)", async () => {
     const dir = tempDir()
     const daemon = await start(orchBin, ["--data-dir", dir, "--set", "core.database.busyTimeoutMs=100"])
     await eventually(async () => ((await fetch(`${daemon.url}/readyz`)).status === 200 ? true : undefined))
@@ -202,14 +190,13 @@ describe("orch run", () => {
     const first = await start(demoBin, args)
     const response = await post(`${first.url}/demo/tasks`, { n: 0, count: 300 })
     const { ids }: any = await response.json()
-    await eventually(() => ((stateCounts(dir).succeeded ?? 0) >= 40 ? true : undefined))
+    await eventually(async () => (((await stateCounts(dir)).succeeded ?? 0) >= 40 ? true : undefined))
     await stop(first, "SIGKILL")
-    const midway = stateCounts(dir)
+    const midway = await stateCounts(dir)
     expect(midway.succeeded).toBeLessThan(300)
     const second = await start(demoBin, args)
-    await eventually(() => (stateCounts(dir).succeeded === 300 ? true : undefined), 30_000)
-    const completions = inspect(dir, (db) =>
-      db.prepare("SELECT job_id, count(*) AS n FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id").all() as Array<{ job_id: number; n: number }>)
+    await eventually(async () => ((await stateCounts(dir)).succeeded === 300 ? true : undefined), 30_000)
+    const completions = await inspect<{ job_id: number; n: number }>(dir, "SELECT job_id, count(*) AS n FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id")
     expect(completions).toHaveLength(300)
     expect(completions.every((row) => row.n === 1)).toBe(true)
     expect(completions.map((row) => row.job_id).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b))
@@ -223,13 +210,14 @@ describe("orch run", () => {
     const b = await start(demoBin, args)
     await post(`${a.url}/demo/tasks`, { n: 0, count: 200 })
     await post(`${b.url}/demo/tasks`, { n: 1000, count: 200 })
-    await eventually(() => (stateCounts(dir).succeeded === 400 ? true : undefined), 30_000)
-    const perPid = inspect(dir, (db) =>
-      db.prepare("SELECT json_extract(result, '$.worker') AS worker FROM orch_jobs").all() as Array<{ worker: string }>)
+    await eventually(async () => ((await stateCounts(dir)).succeeded === 400 ? true : undefined), 30_000)
+    const perPid = await inspect<{ worker: string }>(dir, {
+      sqlite: "SELECT json_extract(result, '$.worker') AS worker FROM orch_jobs",
+      pg: "SELECT CAST(result AS json) ->> 'worker' AS worker FROM orch_jobs"
+    })
     const pids = new Set(perPid.map((row) => row.worker.split(":")[0]))
     expect(pids).toEqual(new Set([String(a.process.pid), String(b.process.pid)]))
-    const doubled = inspect(dir, (db) =>
-      db.prepare("SELECT count(*) AS n FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id HAVING n > 1").all())
+    const doubled = await inspect(dir, "SELECT job_id FROM orch_job_history WHERE to_state = 'succeeded' GROUP BY job_id HAVING count(*) > 1")
     expect(doubled).toEqual([])
     expect(await stop(a)).toBe(0)
     expect(await stop(b)).toBe(0)
@@ -264,7 +252,7 @@ describe("orch run", () => {
     } as RequestInit).then((response) => response.status, (error: Error) => String(error.cause ?? error))
     expect(String(outcome)).toMatch(/^413$|other side closed|socket|ECONNRESET/i)
     expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200)
-    expect(stateCounts(dir)).toEqual({})
+    expect(await stateCounts(dir)).toEqual({})
   })
 
   it("refuses to start when the port is taken, saying so", async () => {

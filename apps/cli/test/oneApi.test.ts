@@ -8,7 +8,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, orchBin, queryTestDatabase, run, startDaemon, tempDir } from "@orch/testing"
 
 /** A port nothing listens on: bound once, then closed. */
 const closedPort = () =>
@@ -144,7 +144,9 @@ describe("with a daemon", () => {
     expect(refused).toMatchObject({ code: 1, stderr: "orch: GET /jobs: 400 limit: Expected a number between 1 and 1000, actual 2000\n" })
 
     expect(fs.readdirSync(elsewhere)).toEqual([])
-    expect(fs.existsSync(path.join(dataDir, "orch.sqlite"))).toBe(true)
+    // the jobs are in the daemon's database (its file, or its PostgreSQL database)
+    const [jobs] = await queryTestDatabase<{ n: number }>(path.join(dataDir, "orch.sqlite"), "SELECT count(*) AS n FROM orch_jobs")
+    expect(jobs!.n).toBeGreaterThan(0)
   })
 
   it("resources list --json, --label and the table show the daemon's resources", async () => {

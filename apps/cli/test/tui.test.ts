@@ -13,7 +13,7 @@ import { jsonError } from "@orch/core/Http"
 import { JobKind, JobQueue } from "@orch/core/Jobs"
 import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
-import { tempDir, waitFor } from "@orch/testing"
+import { tempDir, testDaemonEnv, waitFor } from "@orch/testing"
 import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import { render } from "ink-testing-library"
 import { createElement } from "react"
@@ -76,7 +76,7 @@ const daemon = Effect.suspend(() => daemonAt(tempDir("orch-tui-"), 0))
 
 function daemonAt(dataDir: string, httpPort: number) {
   return Effect.gen(function*() {
-  const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort }, {})
+  const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort }, yield* testDaemonEnv(dataDir))
   const tokens = [
     { name: "viewer", token: Redacted.make(readToken), role: "read" as const },
     { name: "hand", token: Redacted.make(operateToken), role: "operate" as const },

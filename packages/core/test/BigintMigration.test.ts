@@ -12,7 +12,7 @@ import { JobKind, JobQueue } from "../src/Jobs.js"
 import * as Migrations from "../src/Migrations.js"
 import { ResourceKind, Resources } from "../src/Resources.js"
 import { coreMigrations } from "../src/sql/migrations.js"
-import { tempDir } from "@orch/testing"
+import { sqliteOnly, tempDir } from "@orch/testing"
 
 const Work = JobKind.simple({ plugin: "test", name: "work", payload: Schema.Struct({ n: Schema.Number }), result: Schema.Struct({ ok: Schema.Boolean }) })
 const Device = ResourceKind.make({ plugin: "test", name: "device", states: ["ready", "broken"], initial: "ready", leasable: ["ready"] })
@@ -38,7 +38,7 @@ const columnTypes = (sql: SqlClient.SqlClient, table: string) =>
     (columns) => Object.fromEntries(columns.map((column) => [column.name, column.type]))
   )
 
-describe("migration 0005_bigint_times", () => {
+describe.skipIf(sqliteOnly)("migration 0005_bigint_times (SQLite only: PostgreSQL databases start at BIGINT)", () => {
   it.scoped("keeps every row, id and index of a database written under 0001-0004", () => {
     const filename = path.join(tempDir(), "orch.sqlite")
     const services = Layer.mergeAll(JobQueue.layer([Work]), Resources.layer([Device]))

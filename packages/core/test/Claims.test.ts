@@ -1,27 +1,26 @@
 /**
- * Claims with several writers: two connections to one SQLite file run the grant
- * statements interleaved, both reading the candidate before either writes, as two
- * PostgreSQL nodes could. Exactly one grant wins; the other gets nothing and no error,
+ * Claims with several writers: two connections to one database (a SQLite file, or
+ * PostgreSQL in the postgres pass) run the grant statements interleaved, both reading the
+ * candidate before either writes, as two nodes could. Exactly one grant wins; the other gets nothing and no error,
  * and no fencing token is used twice.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Layer, Schema, TestClock } from "effect"
 import * as path from "node:path"
-import * as Database from "../src/Database.js"
 import { JobKind, JobQueue } from "../src/Jobs.js"
 import { ResourceKind, Resources } from "../src/Resources.js"
 import * as Fencing from "../src/sql/fencing.js"
 import * as JobsSql from "../src/sql/jobs.js"
 import * as ResourcesSql from "../src/sql/resources.js"
-import { tempDir, testDatabase } from "@orch/testing"
+import { openTestDatabase, tempDir, testDatabase } from "@orch/testing"
 
 const Work = JobKind.simple({ plugin: "test", name: "work", payload: Schema.Struct({ n: Schema.Number }), result: Schema.Void })
 const Device = ResourceKind.make({ plugin: "test", name: "device", states: ["ready", "broken"], initial: "ready", leasable: ["ready"] })
 
-/** A second connection to the same file, as another process would open it. */
+/** A second connection to the same database, as another process would open it. */
 const secondConnection = (filename: string) =>
-  Effect.map(Layer.build(Database.layer({ filename })), (context) => context.unsafeMap.get(SqlClient.SqlClient.key) as SqlClient.SqlClient)
+  Effect.map(Layer.build(openTestDatabase(filename)), (context) => context.unsafeMap.get(SqlClient.SqlClient.key) as SqlClient.SqlClient)
 
 const setup = () => {
   const filename = path.join(tempDir(), "orch.sqlite")

@@ -4,7 +4,7 @@
  * the TUI is built from, served by a real daemon (`Runtime.start`) over a SQLite file.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { tempDir } from "@orch/testing"
+import { tempDir, testDaemonEnv } from "@orch/testing"
 import { Effect, Either, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -152,7 +152,8 @@ describe("GET /overview", () => {
   it.scopedLive("counts jobs and resources by state, the rate jobs finish at, and carries each running plugin's panels", () =>
     Effect.gen(function*() {
       const plugins = [viewed, broken]
-      const config = yield* Config.load(plugins, { dataDir: tempDir("orch-overview-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+      const dataDir = tempDir("orch-overview-")
+      const config = yield* Config.load(plugins, { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, yield* testDaemonEnv(dataDir))
       const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "0.0.0-test" })
       // a second process's worth of core over the same file, as `orch demo enqueue` once was
       yield* Effect.flatMap(JobQueue, (queue) =>

@@ -5,10 +5,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Database from "../src/Database.js"
 import * as Migrations from "../src/Migrations.js"
-import { tempDir, testDatabase } from "@orch/testing"
+import { sqliteOnly, tempDir, testDatabase } from "@orch/testing"
 import { describeBackends } from "@orch/testing/Backends"
 
-describe("Database", () => {
+describe.skipIf(sqliteOnly)("Database's SQLite file (SQLite only: its pragmas and a file that is no database)", () => {
   it.effect("opens a WAL file with foreign keys and a busy timeout", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -29,7 +29,9 @@ describe("Database", () => {
       expect(error._tag).toBe("DatabaseError")
       expect(error.message).toContain("garbage.sqlite")
     }))
+})
 
+describe("Database", () => {
   it.effect("transaction rolls back every statement when one fails", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { tempDir, testDatabase } from "@orch/testing"
+import { tempDir, testDaemonEnv, testDatabase } from "@orch/testing"
 import * as path from "node:path"
 import * as Events from "../src/Events.js"
 import { Effect, Exit, Redacted, Schema, Scope } from "effect"
@@ -39,7 +39,7 @@ const secret = "events-test-token-0123456789"
 /** A daemon in `scope`; a grace far beyond the test's timeout, so a shutdown that waited on a stream would fail the test. */
 const start = (scope: Scope.Scope, tokens = false, dataDir = tempDir("orch-events-")) =>
   Effect.gen(function*() {
-    const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, {})
+    const loaded = yield* Config.load([crew], { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, yield* testDaemonEnv(dataDir))
     const config = {
       ...loaded,
       core: {

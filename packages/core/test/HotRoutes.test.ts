@@ -10,7 +10,7 @@ import { DaemonInfo } from "../src/Plugin.js"
 import * as Runtime from "../src/Runtime.js"
 import { Supervisor } from "../src/Supervisor.js"
 import * as SupervisorModule from "../src/Supervisor.js"
-import { tempDir } from "@orch/testing"
+import { tempDir, testDaemonEnv } from "@orch/testing"
 
 /** A service the test plugin's routes use: a hot route reaches what its layer was built with. */
 class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
@@ -52,7 +52,8 @@ const plugin = {
 
 /** Core's real server (Http.listen + Http.serve) on 127.0.0.1 port 0, with the test plugin mounted. */
 const server = Layer.unwrapEffect(Effect.gen(function*() {
-  const config = yield* Effect.orDie(Config.load([], { dataDir: tempDir(), httpPort: 0, set: [`core.http.maxBodyBytes=${maxBodyBytes}`] }))
+  const dataDir = tempDir()
+  const config = yield* Effect.orDie(Config.load([], { dataDir, httpPort: 0, set: [`core.http.maxBodyBytes=${maxBodyBytes}`] }, yield* testDaemonEnv(dataDir)))
   return Http.serve(config.core.http, [{ name: plugin.name, routes: plugin.http.routes }], "test").pipe(
     Layer.provideMerge(Http.listen(config.core.http, { startedAt: Date.now(), plugins: ["t"], access: { tokens, rules: [] } })),
     Layer.provideMerge(SupervisorModule.layer),

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { JobKind, JobQueue } from "../src/Jobs.js"
 import * as JobRates from "../src/JobRates.js"
 import { finishedPerMinute } from "../src/sql/rates.js"
-import { seedJobs, tempDir, testDatabase } from "@orch/testing"
+import { seedJobs, tempDir, testBackend, testDatabase } from "@orch/testing"
 
 const minute = 60_000
 // half a minute into a minute
@@ -65,10 +65,13 @@ describe("JobRates", () => {
       // two days of finished jobs, one every 1.7 s
       yield* seedJobs({ plugin: "demo", kind: "work", state: "succeeded", count: 100_000, updatedAt: now - 170_000_000, step: 1_700, history: 1 })
       const sql = yield* SqlClient.SqlClient
-      const [text, params] = finishedPerMinute(sql, { from: now - 30 * minute, until: now, states: ["succeeded", "dead", "cancelled"] }).compile()
-      const plan = (yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${text}`, params as Array<unknown>)).map((r) => r.detail)
-      expect(plan.join("\n")).toMatch(/SEARCH h USING COVERING INDEX orch_job_history_by_time \(at>\? AND at<\?\)/)
-      expect(plan.join("\n")).toMatch(/SEARCH j USING INTEGER PRIMARY KEY/)
+      // SQLite's plan is fixed by its indexes; PostgreSQL's depends on its statistics, so only the counts are checked there
+      if (testBackend === "sqlite") {
+        const [text, params] = finishedPerMinute(sql, { from: now - 30 * minute, until: now, states: ["succeeded", "dead", "cancelled"] }).compile()
+        const plan = (yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${text}`, params as Array<unknown>)).map((r) => r.detail)
+        expect(plan.join("\n")).toMatch(/SEARCH h USING COVERING INDEX orch_job_history_by_time \(at>\? AND at<\?\)/)
+        expect(plan.join("\n")).toMatch(/SEARCH j USING INTEGER PRIMARY KEY/)
+      }
       const work = (yield* (yield* JobRates.make)(now)).find((r) => r.kind === "work")!
       // 30 minutes at one job every 1.7 s, the last half minute of it in the current minute
       expect(work.minutes.reduce((a, b) => a + b, 0)).toBeGreaterThan(1_040)

@@ -1,8 +1,8 @@
 /**
- * Job workers in three processes share one SQLite file; one is SIGKILLed while it holds
- * a batch of leases and outcomes not yet committed. After its leases expire the others
- * take its jobs over: every job must end succeeded, completed exactly once (one
- * completion row in its history), none lost.
+ * Job workers in three processes share one database (a SQLite file, or PostgreSQL in the
+ * postgres pass); one is SIGKILLed while it holds a batch of leases and outcomes not yet
+ * committed. After its leases expire the others take its jobs over: every job must end
+ * succeeded, completed exactly once (one completion row in its history), none lost.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -11,7 +11,7 @@ import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Jobs from "../src/Jobs.js"
 import { Chore, type WorkerReport } from "./fixtures/jobWorker.js"
-import { bundleFixture, tempDir, testDatabase } from "@orch/testing"
+import { bundleFixture, tempDir, testDatabase, testDatabasePlace } from "@orch/testing"
 
 interface WorkerProcess {
   readonly ready: Promise<void>
@@ -71,7 +71,8 @@ describe("JobWorker across processes", () => {
         yield* queue.enqueueMany(Chore, Array.from({ length: jobCount }, (_, n) => ({ payload: { n } })))
       }).pipe(Effect.provide(queueLayer))
 
-      const [victim, ...survivors] = ["victim", "a", "b"].map((owner) => startWorker(script, filename, owner, jobCount))
+      const place = yield* Effect.promise(() => testDatabasePlace(filename))
+      const [victim, ...survivors] = ["victim", "a", "b"].map((owner) => startWorker(script, place, owner, jobCount))
       yield* Effect.promise(() => Promise.all([victim, ...survivors].map((w) => w.ready)))
       for (const w of [victim, ...survivors]) w.go()
       yield* Effect.promise(() => victim.handledAtLeast(30))

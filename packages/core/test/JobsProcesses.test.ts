@@ -1,5 +1,5 @@
 /**
- * Real processes share one SQLite file: each claims and completes jobs while the others
+ * Real processes share one database (a SQLite file, or PostgreSQL in the postgres pass): each claims and completes jobs while the others
  * do (one a job per call, one a batch per call), and one dies holding leases. Every job
  * must end completed exactly once.
  */
@@ -10,7 +10,7 @@ import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Jobs from "../src/Jobs.js"
 import { type ClaimerReport, Task } from "./fixtures/claimer.js"
-import { bundleFixture, tempDir, testDatabase } from "@orch/testing"
+import { bundleFixture, tempDir, testDatabase, testDatabasePlace } from "@orch/testing"
 
 interface Claimer {
   readonly ready: Promise<void>
@@ -55,10 +55,11 @@ describe("JobQueue across processes", () => {
         yield* queue.enqueueMany(Task, Array.from({ length: jobCount / 2 }, (_, i) => ({ payload: { n: jobCount / 2 + i } })))
       }).pipe(Effect.provide(queueLayer))
 
+      const place = yield* Effect.promise(() => testDatabasePlace(filename))
       const claimers = [
-        startClaimer(script, filename, "crasher", ["--lease-ms", "300", "--crash-after", "20"]),
-        startClaimer(script, filename, "a"),
-        startClaimer(script, filename, "b", ["--batched"])
+        startClaimer(script, place, "crasher", ["--lease-ms", "300", "--crash-after", "20"]),
+        startClaimer(script, place, "a"),
+        startClaimer(script, place, "b", ["--batched"])
       ]
       // all start claiming together, once every process has loaded and opened the file
       yield* Effect.promise(() => Promise.all(claimers.map((c) => c.ready)))

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { tempDir } from "@orch/testing"
+import { tempDir, testDaemonEnv } from "@orch/testing"
 import { Effect, Schema } from "effect"
 import * as Config from "../src/Config.js"
 import * as Plugin from "../src/Plugin.js"
@@ -15,7 +15,8 @@ const NoConfig = Schema.Struct({})
 
 const start = (plugins: ReadonlyArray<Plugin.Plugin>) =>
   Effect.gen(function*() {
-    const config = yield* Config.load(plugins, { dataDir: tempDir("orch-pages-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+    const dataDir = tempDir("orch-pages-")
+    const config = yield* Config.load(plugins, { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, yield* testDaemonEnv(dataDir))
     const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "1.2.3-test" })
     return info.url
   })

@@ -10,7 +10,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { tempDir, waitFor } from "@orch/testing"
+import { tempDir, testDaemonEnv, waitFor } from "@orch/testing"
 import { Context, Deferred, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Ref, Schema, TestClock } from "effect"
 import * as os from "node:os"
 import * as Config from "../src/Config.js"
@@ -27,7 +27,8 @@ const NoConfig = Schema.Struct({})
 /** Starts core and `plugins` in the test's scope; the daemon's URL. */
 const start = (plugins: ReadonlyArray<Plugin.Plugin>) =>
   Effect.gen(function*() {
-    const config = yield* Config.load(plugins, { dataDir: tempDir("orch-contract-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+    const dataDir = tempDir("orch-contract-")
+    const config = yield* Config.load(plugins, { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, yield* testDaemonEnv(dataDir))
     const { info } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "test" })
     return info.url
   })

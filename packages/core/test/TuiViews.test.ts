@@ -1,6 +1,6 @@
 /** `GET /tui/views` and `GET /tui/views/{plugin}/{name}` through a real daemon: plugins' declared views over the API. */
 import { describe, expect, it } from "@effect/vitest"
-import { tempDir } from "@orch/testing"
+import { tempDir, testDaemonEnv } from "@orch/testing"
 import { Context, Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import * as Config from "../src/Config.js"
 import * as Plugin from "../src/Plugin.js"
@@ -63,7 +63,8 @@ describe("GET /tui/views", () => {
         ]
       })
       const plugins = [shop, broken]
-      const config = yield* Config.load(plugins, { dataDir: tempDir("orch-tuiviews-"), httpHost: "127.0.0.1", httpPort: 0 }, {})
+      const dataDir = tempDir("orch-tuiviews-")
+      const config = yield* Config.load(plugins, { dataDir, httpHost: "127.0.0.1", httpPort: 0 }, yield* testDaemonEnv(dataDir))
       const { info, running } = yield* Runtime.start({ config, available: plugins, selected: plugins, version: "test" })
       yield* Effect.forEach(running, (p) => p.started, { discard: true })
 
