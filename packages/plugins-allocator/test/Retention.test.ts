@@ -3,11 +3,10 @@
  * cleaning job, its history, the lease row, its TTL row and device events; with short
  * limits they all go, while the lease still held and its TTL stay.
  */
-import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, eventually, orchBin, queryTestDatabase, startDaemon, tempDir } from "@orch/testing"
 
 const running: Array<Daemon> = []
 afterEach(async () => {
@@ -17,20 +16,16 @@ afterEach(async () => {
 const post = (url: string, body: unknown) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>)
 
-const counts = (dir: string) => {
-  const db = new Database(path.join(dir, "orch.sqlite"), { readonly: true })
-  try {
-    const n = (query: string) => (db.prepare(query).get() as { n: number }).n
-    return {
-      cleanJobs: n("SELECT COUNT(*) AS n FROM orch_jobs WHERE plugin = 'allocator' AND kind = 'clean'"),
-      history: n("SELECT COUNT(*) AS n FROM orch_job_history"),
-      leases: n("SELECT COUNT(*) AS n FROM orch_resource_leases"),
-      openLeases: n("SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ended_at IS NULL"),
-      ttls: n("SELECT COUNT(*) AS n FROM allocator_lease_ttls"),
-      events: n("SELECT COUNT(*) AS n FROM orch_resource_events")
-    }
-  } finally {
-    db.close()
+/** Rows the daemon keeps, read from its database on the pass's engine. */
+const counts = async (dir: string) => {
+  const n = async (query: string) => Number((await queryTestDatabase<{ n: number }>(path.join(dir, "orch.sqlite"), query))[0]!.n)
+  return {
+    cleanJobs: await n("SELECT COUNT(*) AS n FROM orch_jobs WHERE plugin = 'allocator' AND kind = 'clean'"),
+    history: await n("SELECT COUNT(*) AS n FROM orch_job_history"),
+    leases: await n("SELECT COUNT(*) AS n FROM orch_resource_leases"),
+    openLeases: await n("SELECT COUNT(*) AS n FROM orch_resource_leases WHERE ended_at IS NULL"),
+    ttls: await n("SELECT COUNT(*) AS n FROM allocator_lease_ttls"),
+    events: await n("SELECT COUNT(*) AS n FROM orch_resource_events")
   }
 }
 
@@ -70,7 +65,7 @@ describe("allocator history under retention", () => {
     }
     // everything of the ten leases goes; what is left is the held lease with its TTL and each device's newest event
     const left = await eventually(async () => {
-      const now = counts(dir)
+      const now = await counts(dir)
       return now.cleanJobs === 0 && now.leases === 1 && now.events === 2 && now.ttls === 1 ? now : undefined
     }, 20_000)
     expect(left).toMatchObject({ cleanJobs: 0, history: 0, leases: 1, openLeases: 1, ttls: 1, events: 2 })

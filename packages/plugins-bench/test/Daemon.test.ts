@@ -1,8 +1,7 @@
 /** `orch bench …` end to end through the built binary and a running daemon. */
-import { eventually, orchBin, run, send, startDaemon, tempDir } from "@orch/testing"
+import { eventually, orchBin, queryTestDatabase, run, send, startDaemon, tempDir } from "@orch/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import Database from "better-sqlite3"
 import { describe, expect, it } from "vitest"
 import { makeRepo } from "./support.js"
 
@@ -71,12 +70,9 @@ describe("orch bench (the CLI through the daemon's API)", () => {
       const runs = await orch("bench", "runs", "--json")
       expect(JSON.parse(runs.stdout)).toMatchObject([{ hash: first, source: "import" }, { hash: second, source: "import", measurements: 1 }])
       // the analysis loop has seen both runs, and its alert series is out
-      const db = new Database(path.join(dir, "data", "orch.sqlite"), { readonly: true })
-      try {
-        await eventually(() => (db.prepare("SELECT count(*) AS n FROM bench_runs WHERE analysed = 0").get() as any).n === 0 || undefined)
-      } finally {
-        db.close()
-      }
+      const pending = async () =>
+        Number((await queryTestDatabase<{ n: number }>(path.join(dir, "data", "orch.sqlite"), "SELECT count(*) AS n FROM bench_runs WHERE analysed = 0"))[0]!.n)
+      await eventually(async () => (await pending()) === 0 || undefined)
       expect(await (await fetch(`${daemon.url}/metrics`)).text()).toContain('orch_bench_alerts{state="bisecting",kind="regression"} 0')
       const table2 = await orch("bench", "runs", "--commit", second.slice(0, 7))
       expect(table2.stdout).toContain("import")

@@ -3,11 +3,10 @@
  * server and fake Compute Engine on 127.0.0.1, the daemon SIGKILLed in the middle and
  * started again. WPT minutes are compressed to 100 ms so the whole run takes seconds.
  */
-import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, orchBin, run, startDaemon, tempDir } from "@orch/testing"
+import { type Daemon, eventually, orchBin, queryTestDatabase, run, startDaemon, tempDir } from "@orch/testing"
 import { Fleet } from "./fakes/Fleet.js"
 
 const zone = "us-central1-a"
@@ -67,17 +66,10 @@ const start = async () => {
   return daemon
 }
 
-const db = <A>(f: (db: Database.Database) => A): A => {
-  const handle = new Database(path.join(dir, "orch.sqlite"), { readonly: true, fileMustExist: true })
-  try {
-    return f(handle)
-  } finally {
-    handle.close()
-  }
-}
-const states = () =>
-  db((d) => d.prepare("SELECT id, state FROM orch_jobs WHERE plugin = 'watchdog'").all() as Array<{ id: number; state: string }>)
-const counts = () => states().reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.state]: (acc[j.state] ?? 0) + 1 }), {})
+/** The daemon's jobs, read from its database on the pass's engine. */
+const states = async () =>
+  (await queryTestDatabase<{ id: number; state: string }>(path.join(dir, "orch.sqlite"), "SELECT id, state FROM orch_jobs WHERE plugin = 'watchdog'"))
+const counts = async () => (await states()).reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.state]: (acc[j.state] ?? 0) + 1 }), {})
 
 beforeAll(async () => {
   await fleet.start()
@@ -119,21 +111,21 @@ describe("watchdog end to end", () => {
     expect(ids).toHaveLength(50)
 
     // instances are created because of the jobs, agents boot and take work
-    await eventually(() => (counts().FINISHED ?? 0) >= 15 ? true : undefined, 45_000)
+    await eventually(async () => ((await counts()).FINISHED ?? 0) >= 15 ? true : undefined, 45_000)
     expect(fleet.gce.callsOf("insert").map((c) => c.instance).sort()).toEqual([L1, L2, L3].sort())
 
     // SIGKILL in the middle, then start again on the same database
     const logsBefore = [...daemon.logs]
     expect(await daemon.stop("SIGKILL")).toBe("SIGKILL")
     daemons.splice(daemons.indexOf(daemon), 1)
-    const finishedAtKill = counts().FINISHED ?? 0
+    const finishedAtKill = (await counts()).FINISHED ?? 0
     expect(finishedAtKill).toBeLessThan(48)
     daemon = await start()
 
     // every job ends in a final state
-    await eventually(() => (states().every((j) => ["FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING"].includes(j.state)) ? true : undefined), 60_000)
-    expect(counts()).toEqual({ FINISHED: 48, ERROR_SUBMITTING: 1, ERROR_TESTING: 1 })
-    const errors = db((d) => d.prepare("SELECT id, state, last_error FROM orch_jobs WHERE state LIKE 'ERROR%' ORDER BY id").all()) as Array<any>
+    await eventually(async () => ((await states()).every((j) => ["FINISHED", "ERROR_SUBMITTING", "ERROR_TESTING"].includes(j.state)) ? true : undefined), 60_000)
+    expect(await counts()).toEqual({ FINISHED: 48, ERROR_SUBMITTING: 1, ERROR_TESTING: 1 })
+    const errors = await queryTestDatabase<any>(path.join(dir, "orch.sqlite"), "SELECT id, state, last_error FROM orch_jobs WHERE state LIKE 'ERROR%' ORDER BY id")
     expect(errors).toEqual([
       { id: ids[7], state: "ERROR_SUBMITTING", last_error: expect.stringContaining("WPT rejected the test: Your test request was intercepted by our spam filters") },
       { id: ids[8], state: "ERROR_TESTING", last_error: "test complete without a successful first-view run (0 of 1)" }

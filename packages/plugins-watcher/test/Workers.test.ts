@@ -3,8 +3,7 @@
  * no endpoint is checked twice for one scheduled time, and when one daemon is SIGKILLed
  * the others take its jobsets over within the lease (printed; asserted with a generous bound).
  */
-import { type Daemon, eventually, orchBin, startDaemon, tempDir } from "@orch/testing"
-import Database from "better-sqlite3"
+import { type Daemon, eventually, orchBin, queryTestDatabase, startDaemon, tempDir } from "@orch/testing"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -60,12 +59,15 @@ describe("three watcher workers on one database", () => {
     // one after another: the first applies the migrations
     for (let i = 0; i < 3; i++) daemons.push(await startDaemon(orchBin, args, { cwd: dir }))
     const ownerOf = (daemon: Daemon) => `${os.hostname()}:${daemon.process.pid}:watcher`
-    const db = new Database(path.join(dir, "data", "orch.sqlite"), { readonly: true })
-    const jobsets = () => db.prepare("SELECT id, owner, expires_at FROM watcher_jobsets ORDER BY id").all() as Array<{ id: number; owner: string | null; expires_at: number }>
+    // the daemons' database, on the pass's engine (a PostgreSQL database in the postgres pass)
+    const file = path.join(dir, "data", "orch.sqlite")
+    const jobsets = async () =>
+      (await queryTestDatabase<{ id: number; owner: string | null; expires_at: number }>(file, "SELECT id, owner, expires_at FROM watcher_jobsets ORDER BY id"))
+        .map((row) => ({ id: Number(row.id), owner: row.owner, expires_at: Number(row.expires_at) }))
     try {
       // fair spread: every jobset held, at most ceil(16 / 3) = 6 each
-      await eventually(() => {
-        const rows = jobsets()
+      await eventually(async () => {
+        const rows = await jobsets()
         const counts = daemons.map((d) => rows.filter((r) => r.owner === ownerOf(d)).length)
         return rows.length === 16 && counts.every((n) => n >= 4 && n <= 6) && counts.reduce((a, b) => a + b) === 16 ? counts : undefined
       }, 30_000)
@@ -82,12 +84,12 @@ describe("three watcher workers on one database", () => {
 
       const killed = daemons[2]!
       const survivors = [ownerOf(daemons[0]!), ownerOf(daemons[1]!)]
-      const killedJobsets = jobsets().filter((r) => r.owner === ownerOf(killed)).map((r) => r.id)
+      const killedJobsets = (await jobsets()).filter((r) => r.owner === ownerOf(killed)).map((r) => r.id)
       expect(killedJobsets.length).toBeGreaterThan(0)
       const killedAt = Date.now()
       await killed.stop("SIGKILL")
-      const takenOverAt = await eventually(() => {
-        const rows = jobsets()
+      const takenOverAt = await eventually(async () => {
+        const rows = await jobsets()
         return rows.every((r) => r.owner !== null && survivors.includes(r.owner) && r.expires_at > Date.now()) ? Date.now() : undefined
       }, 30_000)
       const takeoverMs = takenOverAt - killedAt
@@ -106,11 +108,10 @@ describe("three watcher workers on one database", () => {
         for (const d of daemons) console.log(d.logs.filter((l) => String(l.message).includes("jobset")).map((l) => `${l.timestamp} ${l.message}`).join("\n"))
       }
       expect(twice).toEqual([])
-      expect(db.prepare("SELECT endpoint, scheduled_at, COUNT(*) AS n FROM watcher_results GROUP BY endpoint, scheduled_at HAVING COUNT(*) > 1").all()).toEqual([])
+      expect(await queryTestDatabase(file, "SELECT endpoint, scheduled_at, COUNT(*) AS n FROM watcher_results GROUP BY endpoint, scheduled_at HAVING COUNT(*) > 1")).toEqual([])
       expect([...hits.keys()].every((key) => /^\/e\d+ \d+$/.test(key))).toBe(true) // every request said its run
       expect(hits.size).toBeGreaterThan(endpoints * 6)
     } finally {
-      db.close()
       for (const daemon of daemons.slice(0, 2)) expect(await daemon.stop()).toBe(0)
     }
   }, 120_000)
