@@ -5,7 +5,7 @@ import { Effect, Exit, Layer, Scope, TestClock } from "effect"
 import * as path from "node:path"
 import * as Scheduler from "../src/Scheduler.js"
 import * as Settings from "../src/Settings.js"
-import { tempDir, testDatabase } from "@orch/testing"
+import { sqliteOnly, tempDir, testDatabase } from "@orch/testing"
 import { nodeScript, writeDescriptor } from "./helpers.js"
 
 const minute = 60_000
@@ -48,7 +48,9 @@ const setup = (schedule?: unknown) => {
   return { config, dataDir: path.join(dir, "data"), database: path.join(dir, "orch.sqlite") }
 }
 
-describe("schedules (TestClock)", () => {
+// SQLite only: the test clock drives the scheduler's timers, and PostgreSQL's round trips end in
+// real time after the clock has moved on; core's Schedules.test runs the same store on both engines
+describe.skipIf(sqliteOnly)("schedules (TestClock; SQLite only)", () => {
   it.scoped("Neubot's default: first run 5 min after start, then a period of 23 to 27 min drawn once", () => {
     const { config, dataDir, database } = setup()
     return Effect.gen(function*() {

@@ -80,9 +80,11 @@ export const insertSchedule = (
   sql: SqlClient.SqlClient,
   schedule: ScheduleKey & SchedulePolicyColumns & { readonly next_run_at: number; readonly now: number }
 ): Effect.Effect<unknown, SqlError> =>
+  // another writer (a second request, another node on PostgreSQL) may insert it first: its row stands
   sql`INSERT INTO orch_schedules (plugin, name, spec, missed, max_catch_up, grace_ms, next_run_at, created_at, updated_at)
     VALUES (${schedule.plugin}, ${schedule.name}, ${schedule.spec}, ${schedule.missed}, ${schedule.max_catch_up},
-      ${schedule.grace_ms}, ${schedule.next_run_at}, ${schedule.now}, ${schedule.now})`
+      ${schedule.grace_ms}, ${schedule.next_run_at}, ${schedule.now}, ${schedule.now})
+    ON CONFLICT (plugin, name) DO NOTHING`
 
 /** A changed spec: a new next run, computed from now. */
 export const replaceSpec = (
