@@ -14,7 +14,7 @@ import { JobKind, JobQueue } from "@orch/core/Jobs"
 import * as Plugin from "@orch/core/Plugin"
 import * as Runtime from "@orch/core/Runtime"
 import { tempDir, testDaemonEnv, waitFor } from "@orch/testing"
-import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Redacted, Schedule, Schema, Scope } from "effect"
 import { render } from "ink-testing-library"
 import { createElement } from "react"
 import * as Api from "../src/tui/Api.js"
@@ -88,11 +88,13 @@ function daemonAt(dataDir: string, httpPort: number) {
   })
 }
 
+// again on a failed connection: after a daemon's restart on the same port, fetch's pool may
+// still hold a connection to the one that went away (undici: "other side closed")
 const enqueue = (url: string) =>
-  Effect.promise(() =>
+  Effect.tryPromise(() =>
     fetch(`${url}/crew/chores`, { method: "POST", headers: { authorization: `Bearer ${adminToken}` } })
       .then((r) => r.json() as Promise<{ id: number }>)
-  )
+  ).pipe(Effect.retry({ times: 3, schedule: Schedule.spaced("100 millis") }), Effect.orDie)
 
 const apiFor = (url: string, token: string) => Api.make.pipe(Effect.provide(DaemonClient.layer({ url, token })))
 
