@@ -36,11 +36,18 @@ const allocatorState = Effect.gen(function*() {
 const services = (database: Layer.Layer<Database.Database | SqlClient.SqlClient, DatabaseError>) =>
   Layer.mergeAll(Resources.layer([Device]), JobQueue.layer([CleanJob])).pipe(Layer.provideMerge(Layer.orDie(database)))
 
+/**
+ * `orch` with its source on SQLite in both passes: the copy reads the data dir's file, so
+ * the postgres pass's `ORCH_DATABASE_URL` (which `run` would add) is set empty here.
+ */
+const orch = (args: ReadonlyArray<string>, options: Parameters<typeof run>[2] = {}) =>
+  run(orchBin, args, { ...options, env: { ...options.env, ORCH_DATABASE_URL: "" } })
+
 describe.skipIf(postgres.skip !== undefined)("orch db copy", () => {
   it("copies a data dir into PostgreSQL, checked, with progress on stderr and no password anywhere; a second copy is refused", async () => {
     const dir = tempDir()
     const file = path.join(dir, "orch.sqlite")
-    expect((await run(orchBin, ["db", "migrate", "--data-dir", dir])).code).toBe(0)
+    expect((await orch(["db", "migrate", "--data-dir", dir])).code).toBe(0)
     const source = await Effect.runPromise(Effect.gen(function*() {
       const resources = yield* Resources
       const queue = yield* JobQueue
@@ -60,7 +67,7 @@ describe.skipIf(postgres.skip !== undefined)("orch db copy", () => {
 
     // trust auth takes any password: this one must show nowhere
     const url = (await Effect.runPromise(postgresDatabase())).replace("postgres@", "postgres:s3cret-pw@")
-    const copied = await run(orchBin, ["db", "copy", "--to", url, "--data-dir", dir], { timeoutMs: 60_000 })
+    const copied = await orch(["db", "copy", "--to", url, "--data-dir", dir], { timeoutMs: 60_000 })
     expect(copied.code, copied.stderr).toBe(0)
     expect(copied.stderr).toMatch(/^copied orch_jobs: 2 rows in \d+ ms$/m)
     expect(copied.stderr).toMatch(/^verified allocator_lease_ttls: 1 rows in \d+ ms$/m)
@@ -75,21 +82,21 @@ describe.skipIf(postgres.skip !== undefined)("orch db copy", () => {
     expect(target).toEqual(source)
 
     // checked again later, and once more after a row changed in PostgreSQL
-    const same = await run(orchBin, ["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
+    const same = await orch(["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
     expect(same.code, same.stderr).toBe(0)
     expect(same.stdout).toMatch(/^TABLE\s+SOURCE\s+TARGET\s+MISMATCHES$/m)
     expect(same.stdout).toMatch(/^verified: every row of every table is the same on both sides$/m)
     await Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE orch_jobs SET state = 'dead' WHERE id = 1`).pipe(
       Effect.provide(Layer.orDie(Database.layerPostgres({ url: Redacted.make(url) })))
     ))
-    const differs = await run(orchBin, ["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
+    const differs = await orch(["db", "copy", "--verify-only", "--to", url, "--data-dir", dir])
     expect(differs.code).toBe(1)
     expect(differs.stdout).toMatch(/^orch_jobs\s+2\s+2\s+1$/m)
     expect(differs.stdout).toMatch(/^mismatch: orch_jobs \["1"\]: differs in state: source "cleaned", target "dead"$/m)
     expect(differs.stderr).toMatch(/^orch: postgres:\/\/postgres@127\.0\.0\.1:5432\/\w+ differs from .*orch\.sqlite: 1 mismatched rows or columns \(the first are listed above\)$/m)
     expect(differs.stdout + differs.stderr).not.toContain("s3cret-pw")
 
-    const again = await run(orchBin, ["db", "copy", "--to", url, "--from", file])
+    const again = await orch(["db", "copy", "--to", url, "--from", file])
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(/^orch: postgres:\/\/postgres@127\.0\.0\.1:5432\/\w+ already holds orch rows \(table \w+\): copy into an empty database; nothing was changed$/m)
     expect(again.stderr).not.toContain("s3cret-pw")
@@ -97,12 +104,12 @@ describe.skipIf(postgres.skip !== undefined)("orch db copy", () => {
 
   it("names a missing source file and an unreachable server, exit code 1", async () => {
     const dir = tempDir()
-    const missing = await run(orchBin, ["db", "copy", "--to", "postgres://postgres@127.0.0.1:5432/postgres", "--data-dir", dir])
+    const missing = await orch(["db", "copy", "--to", "postgres://postgres@127.0.0.1:5432/postgres", "--data-dir", dir])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain(`orch: no SQLite database at ${path.join(dir, "orch.sqlite")}`)
 
-    expect((await run(orchBin, ["db", "migrate", "--data-dir", dir])).code).toBe(0)
-    const unreachable = await run(orchBin, ["db", "copy", "--to", "postgres://orch:pw-x1@127.0.0.1:1/orch", "--data-dir", dir])
+    expect((await orch(["db", "migrate", "--data-dir", dir])).code).toBe(0)
+    const unreachable = await orch(["db", "copy", "--to", "postgres://orch:pw-x1@127.0.0.1:1/orch", "--data-dir", dir])
     expect(unreachable.code).toBe(1)
     expect(unreachable.stderr).toMatch(/^orch: cannot connect to PostgreSQL at postgres:\/\/orch@127\.0\.0\.1:1\/orch: /m)
     expect(unreachable.stderr).not.toContain("pw-x1")

@@ -55,12 +55,14 @@ const exitsOf = <A, E>(fibers: ReadonlyArray<Fiber.RuntimeFiber<A, E>>) => Effec
 const answered = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "10 seconds", onTimeout: () => new Error("a change was never answered") })
 
+// One lane throughout: these tests are about how changes gather into groups; PostgreSQL's
+// default of several lanes (groups committing side by side) is the queue's, tested there.
 describe("GroupCommit.make", () => {
   it.scoped("changes offered in one event-loop turn share one transaction (gather: turn)", () =>
     Effect.gen(function*() {
       const { counter, counting, insert } = yield* countingClient
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "closed", gather: "turn" }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed", gather: "turn" }),
         SqlClient.SqlClient,
         counting
       )
@@ -75,7 +77,7 @@ describe("GroupCommit.make", () => {
     Effect.gen(function*() {
       const { counter, counting, insert } = yield* countingClient
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "closed", gather: "turn", maxGroupSize: 2 }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed", gather: "turn", maxGroupSize: 2 }),
         SqlClient.SqlClient,
         counting
       )
@@ -92,7 +94,7 @@ describe("GroupCommit.make", () => {
     Effect.gen(function*() {
       const { counter, counting, insert } = yield* countingClient
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "closed" }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed" }),
         SqlClient.SqlClient,
         counting
       )
@@ -115,7 +117,7 @@ describe("GroupCommit.make", () => {
     Effect.gen(function*() {
       const { counter, counting, insert } = yield* countingClient
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "closed", gather: "turn" }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed", gather: "turn" }),
         SqlClient.SqlClient,
         counting
       )
@@ -136,7 +138,7 @@ describe("GroupCommit.make", () => {
       Effect.gen(function*() {
         const { counter, counting, sql, insert } = yield* countingClient
         const commit = yield* Effect.provideService(
-          GroupCommit.make({ isCleanFailure, closedMessage: "closed", gather: "turn" }),
+          GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed", gather: "turn" }),
           SqlClient.SqlClient,
           counting
         )
@@ -169,7 +171,7 @@ describe("GroupCommit.make", () => {
     Effect.gen(function*() {
       const { counter, counting, sql, insert } = yield* countingClient
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "closed", gather: "turn" }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "closed", gather: "turn" }),
         SqlClient.SqlClient,
         counting
       )
@@ -195,7 +197,7 @@ describe("GroupCommit.make", () => {
       const { counting, insert } = yield* countingClient
       const scope = yield* Scope.make()
       const commit = yield* Effect.provideService(
-        GroupCommit.make({ isCleanFailure, closedMessage: "the test's queue is closed", gather: "turn" }),
+        GroupCommit.make({ lanes: 1, isCleanFailure, closedMessage: "the test's queue is closed", gather: "turn" }),
         SqlClient.SqlClient,
         counting
       ).pipe(Scope.extend(scope))
