@@ -7,39 +7,24 @@
  * bind, execute and sync together and waits for one answer), so counting the calls
  * counts round trips; BEGIN and COMMIT are calls of their own.
  */
+import { execute, withDatabase } from "@orch/testing/Postgres"
 import Pg from "pg"
 
 const made: Array<string> = []
 
-const withDatabase = (url: string, database: string): string => {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
-}
-
-const admin = async <A>(url: string, body: (client: Pg.Client) => Promise<A>): Promise<A> => {
-  const client = new Pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
-  await client.connect()
-  try {
-    return await body(client)
-  } finally {
-    await client.end()
-  }
-}
-
 /** Creates an empty database beside `url`'s and returns its URL. */
 export const freshDatabase = async (url: string): Promise<string> => {
   const name = `orch_bench_${process.pid}_${made.length}`
-  await admin(url, (client) => client.query(`DROP DATABASE IF EXISTS ${name}`).then(() => client.query(`CREATE DATABASE ${name}`)))
+  await execute(url, `DROP DATABASE IF EXISTS ${name}`)
+  await execute(url, `CREATE DATABASE ${name}`)
   made.push(name)
   return withDatabase(url, name)
 }
 
 /** Drops every database `freshDatabase` made (after their pools have closed). */
-export const dropAll = (url: string): Promise<void> =>
-  admin(url, async (client) => {
-    for (const name of made.splice(0)) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  })
+export const dropAll = async (url: string): Promise<void> => {
+  for (const name of made.splice(0)) await execute(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+}
 
 /** What the client sent so far, by the statement's first word (BEGIN, SELECT, UPDATE, WITH …). */
 export interface Sent {
